@@ -1,0 +1,47 @@
+//! The `convlab` command: one subcommand per file, each a thin layer over the library.
+
+mod bench;
+mod summary;
+mod verify;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "convlab", version, about = "Build, train, inspect and visualise small CNNs, fast on a CPU", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show a model's layers, output shapes, parameter counts and output-size arithmetic
+    Summary(summary::Args),
+    /// Check the engine against PyTorch reference fixtures
+    Verify(verify::Args),
+    /// Time the standard workloads (training epochs and inference)
+    Bench(bench::Args),
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let result = match cli.command {
+        Command::Summary(a) => summary::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Bench(a) => bench::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! `convlab verify FILE|DIR...`
+
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Fixture files (.safetensors) or folders of them
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Threads for training fixtures (0 = all cores)
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+pub fn run(a: Args) -> Result<i32, String> {
+    let files = crate::verify::expand(&a.paths)?;
+    if files.is_empty() {
+        return Err("no .safetensors fixtures found in the given paths".into());
+    }
+    let (_, failed, _) = crate::verify::run_all(&files, a.threads, &mut std::io::stdout().lock())
+        .map_err(|e| e.to_string())?;
+    Ok(if failed > 0 { 1 } else { 0 })
+}

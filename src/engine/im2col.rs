@@ -1,0 +1,222 @@
+//! Unfolding input planes into a column matrix (im2col) and folding gradients back (col2im),
+//! so a convolution becomes one matrix product per sample.
+//!
+//! The column matrix has one row per (input channel, kernel row, kernel column) and one column
+//! per output position; out-of-range (padding) entries are zero.
+
+use super::{Float, Window};
+
+/// The geometry of one 2-D sliding window over a C×H×W input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub wh: Window,
+    pub ww: Window,
+    pub out_h: usize,
+    pub out_w: usize,
+}
+
+impl Geometry {
+    /// Rows of the column matrix: C·kh·kw.
+    pub fn col_rows(&self) -> usize {
+        self.c * self.wh.kernel * self.ww.kernel
+    }
+    /// Columns of the column matrix: out_h·out_w.
+    pub fn col_cols(&self) -> usize {
+        self.out_h * self.out_w
+    }
+
+    /// For kernel offset `j` along W: the input column of output column `ow` is
+    /// `ow*stride + j*dilation - pad`; returns the range of `ow` for which it is inside 0..w.
+    #[inline]
+    fn valid_range(win: &Window, n_in: usize, n_out: usize, offset: usize) -> (usize, usize) {
+        // input index = o*s + off - p  must be in [0, n_in)
+        let shift = (offset * win.dilation) as isize - win.pad_before as isize;
+        let s = win.stride as isize;
+        // smallest o with o*s + shift >= 0
+        let lo = if shift >= 0 {
+            0
+        } else {
+            ((-shift) + s - 1) / s
+        };
+        // largest o with o*s + shift <= n_in - 1
+        let hi_num = n_in as isize - 1 - shift;
+        let hi = if hi_num < 0 { -1 } else { hi_num / s };
+        let lo = lo.min(n_out as isize) as usize;
+        let hi = (hi + 1).clamp(lo as isize, n_out as isize) as usize;
+        (lo, hi)
+    }
+}
+
+/// Writes the column matrix of one sample `x` (C×H×W) into `cols` (col_rows × col_cols).
+pub fn im2col<T: Float>(g: &Geometry, x: &[T], cols: &mut [T]) {
+    let (kh, kw) = (g.wh.kernel, g.ww.kernel);
+    let (oh_n, ow_n) = (g.out_h, g.out_w);
+    let plane = g.h * g.w;
+    let ncols = oh_n * ow_n;
+    for c in 0..g.c {
+        let xc = &x[c * plane..(c + 1) * plane];
+        for i in 0..kh {
+            let (oh_lo, oh_hi) = Geometry::valid_range(&g.wh, g.h, oh_n, i);
+            for j in 0..kw {
+                let (ow_lo, ow_hi) = Geometry::valid_range(&g.ww, g.w, ow_n, j);
+                let row = (c * kh + i) * kw + j;
+                let dst = &mut cols[row * ncols..(row + 1) * ncols];
+                dst[..oh_lo * ow_n].fill(T::ZERO);
+                dst[oh_hi * ow_n..].fill(T::ZERO);
+                let col_shift = (j * g.ww.dilation) as isize - g.ww.pad_before as isize;
+                for oh in oh_lo..oh_hi {
+                    let ih = oh * g.wh.stride + i * g.wh.dilation - g.wh.pad_before;
+                    let drow = &mut dst[oh * ow_n..(oh + 1) * ow_n];
+                    drow[..ow_lo].fill(T::ZERO);
+                    drow[ow_hi..].fill(T::ZERO);
+                    let xrow = &xc[ih * g.w..(ih + 1) * g.w];
+                    if g.ww.stride == 1 {
+                        let start = (ow_lo as isize + col_shift) as usize;
+                        drow[ow_lo..ow_hi].copy_from_slice(&xrow[start..start + (ow_hi - ow_lo)]);
+                    } else {
+                        for ow in ow_lo..ow_hi {
+                            drow[ow] =
+                                xrow[(ow as isize * g.ww.stride as isize + col_shift) as usize];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the column-matrix gradient `cols` back onto `dx` (C×H×W), the adjoint of `im2col`.
+/// `dx` is accumulated into, so the caller zeroes it first.
+pub fn col2im<T: Float>(g: &Geometry, cols: &[T], dx: &mut [T]) {
+    let (kh, kw) = (g.wh.kernel, g.ww.kernel);
+    let (oh_n, ow_n) = (g.out_h, g.out_w);
+    let plane = g.h * g.w;
+    let ncols = oh_n * ow_n;
+    for c in 0..g.c {
+        let dxc = &mut dx[c * plane..(c + 1) * plane];
+        for i in 0..kh {
+            let (oh_lo, oh_hi) = Geometry::valid_range(&g.wh, g.h, oh_n, i);
+            for j in 0..kw {
+                let (ow_lo, ow_hi) = Geometry::valid_range(&g.ww, g.w, ow_n, j);
+                let row = (c * kh + i) * kw + j;
+                let src = &cols[row * ncols..(row + 1) * ncols];
+                let col_shift = (j * g.ww.dilation) as isize - g.ww.pad_before as isize;
+                for oh in oh_lo..oh_hi {
+                    let ih = oh * g.wh.stride + i * g.wh.dilation - g.wh.pad_before;
+                    let srow = &src[oh * ow_n..(oh + 1) * ow_n];
+                    let xrow = &mut dxc[ih * g.w..(ih + 1) * g.w];
+                    for ow in ow_lo..ow_hi {
+                        xrow[(ow as isize * g.ww.stride as isize + col_shift) as usize] += srow[ow];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry(c: usize, h: usize, w: usize, wh: Window, ww: Window) -> Geometry {
+        Geometry {
+            c,
+            h,
+            w,
+            wh,
+            ww,
+            out_h: wh.output_len(h).unwrap(),
+            out_w: ww.output_len(w).unwrap(),
+        }
+    }
+
+    /// im2col by the definition, one entry at a time.
+    fn reference(g: &Geometry, x: &[f64]) -> Vec<f64> {
+        let mut cols = vec![0.0; g.col_rows() * g.col_cols()];
+        for c in 0..g.c {
+            for i in 0..g.wh.kernel {
+                for j in 0..g.ww.kernel {
+                    let row = (c * g.wh.kernel + i) * g.ww.kernel + j;
+                    for oh in 0..g.out_h {
+                        for ow in 0..g.out_w {
+                            let ih = (oh * g.wh.stride + i * g.wh.dilation) as isize
+                                - g.wh.pad_before as isize;
+                            let iw = (ow * g.ww.stride + j * g.ww.dilation) as isize
+                                - g.ww.pad_before as isize;
+                            if ih >= 0 && iw >= 0 && (ih as usize) < g.h && (iw as usize) < g.w {
+                                cols[row * g.col_cols() + oh * g.out_w + ow] =
+                                    x[(c * g.h + ih as usize) * g.w + iw as usize];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        cols
+    }
+
+    #[test]
+    fn im2col_matches_the_definition_and_col2im_is_its_adjoint() {
+        let cases = [
+            geometry(2, 5, 6, Window::simple(3, 1, 1), Window::simple(3, 1, 1)),
+            geometry(
+                1,
+                7,
+                9,
+                Window::simple(3, 2, 1),
+                Window {
+                    kernel: 5,
+                    stride: 1,
+                    pad_before: 2,
+                    pad_after: 2,
+                    dilation: 2,
+                },
+            ),
+            geometry(3, 4, 4, Window::simple(4, 1, 0), Window::simple(4, 1, 0)),
+            geometry(
+                1,
+                1,
+                17,
+                Window::simple(1, 1, 0),
+                Window {
+                    kernel: 5,
+                    stride: 2,
+                    pad_before: 3,
+                    pad_after: 3,
+                    dilation: 2,
+                },
+            ),
+            geometry(
+                1,
+                3,
+                8,
+                Window::simple(2, 1, 0),
+                Window {
+                    kernel: 4,
+                    stride: 1,
+                    pad_before: 1,
+                    pad_after: 2,
+                    dilation: 1,
+                },
+            ),
+        ];
+        for g in cases {
+            let x: Vec<f64> = (0..g.c * g.h * g.w)
+                .map(|i| (i as f64 * 0.73).sin())
+                .collect();
+            let mut cols = vec![f64::NAN; g.col_rows() * g.col_cols()];
+            im2col(&g, &x, &mut cols);
+            assert_eq!(cols, reference(&g, &x), "{g:?}");
+            // <im2col(x), y> == <x, col2im(y)>
+            let y: Vec<f64> = (0..cols.len()).map(|i| (i as f64 * 0.31).cos()).collect();
+            let mut dx = vec![0.0; x.len()];
+            col2im(&g, &y, &mut dx);
+            let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| a * b).sum();
+            let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
+            assert!((lhs - rhs).abs() < 1e-9, "{g:?}");
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The numeric core: element type, shapes and matrix products that every layer builds on.
+
+pub mod dims;
+pub mod float;
+pub mod gemm;
+pub mod im2col;
+
+pub use dims::{Dims, Rank, Window};
+pub use float::Float;

@@ -1,0 +1,56 @@
+//! Element-wise activations: ReLU, LeakyReLU, Sigmoid, Tanh.
+
+use crate::engine::Float;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    Relu,
+    LeakyRelu(f64),
+    Sigmoid,
+    Tanh,
+}
+
+impl Activation {
+    pub fn forward<T: Float>(&self, x: &[T], y: &mut [T]) {
+        match *self {
+            Activation::Relu => y
+                .iter_mut()
+                .zip(x)
+                .for_each(|(y, &x)| *y = if x > T::ZERO { x } else { T::ZERO }),
+            Activation::LeakyRelu(slope) => {
+                let a = T::from_f64(slope);
+                y.iter_mut()
+                    .zip(x)
+                    .for_each(|(y, &x)| *y = if x > T::ZERO { x } else { x * a })
+            }
+            Activation::Sigmoid => y.iter_mut().zip(x).for_each(|(y, &x)| *y = sigmoid(x)),
+            Activation::Tanh => y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.tanh()),
+        }
+    }
+
+    /// `x` is the layer's input and `y` its output; each activation uses whichever is cheaper.
+    pub fn backward<T: Float>(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
+        let it = dx.iter_mut().zip(dy).zip(x.iter().zip(y));
+        match *self {
+            Activation::Relu => {
+                it.for_each(|((d, &g), (&x, _))| *d = if x > T::ZERO { g } else { T::ZERO })
+            }
+            Activation::LeakyRelu(slope) => {
+                let a = T::from_f64(slope);
+                it.for_each(|((d, &g), (&x, _))| *d = if x > T::ZERO { g } else { g * a })
+            }
+            Activation::Sigmoid => it.for_each(|((d, &g), (_, &y))| *d = g * y * (T::ONE - y)),
+            Activation::Tanh => it.for_each(|((d, &g), (_, &y))| *d = g * (T::ONE - y * y)),
+        }
+    }
+}
+
+/// The logistic function, written so neither branch overflows.
+pub fn sigmoid<T: Float>(x: T) -> T {
+    if x >= T::ZERO {
+        T::ONE / (T::ONE + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::ONE + e)
+    }
+}

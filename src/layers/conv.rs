@@ -1,0 +1,121 @@
+//! Conv1d and Conv2d: im2col and one matrix product per sample.
+//! A 1-D convolution is a 2-D one over a 1×L plane with a 1×k kernel.
+
+use super::Scratch;
+use crate::engine::gemm::{matmul, Mat};
+use crate::engine::im2col::{col2im, im2col, Geometry};
+use crate::engine::Float;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conv {
+    pub geom: Geometry,
+    pub out_channels: usize,
+    pub bias: bool,
+    /// Conv1d: weights are O×C×k rather than O×C×kh×kw.
+    pub one_d: bool,
+}
+
+impl Conv {
+    pub fn kernel_len(&self) -> usize {
+        self.geom.col_rows()
+    }
+    pub fn weight_len(&self) -> usize {
+        self.out_channels * self.kernel_len()
+    }
+    pub fn weight_shape(&self) -> Vec<usize> {
+        let (o, c, kh, kw) = (
+            self.out_channels,
+            self.geom.c,
+            self.geom.wh.kernel,
+            self.geom.ww.kernel,
+        );
+        if self.one_d {
+            vec![o, c, kw]
+        } else {
+            vec![o, c, kh, kw]
+        }
+    }
+    /// Inputs feeding one output value: what PyTorch's default initialisation calls fan_in.
+    pub fn fan_in(&self) -> usize {
+        self.kernel_len()
+    }
+    pub fn scratch_len(&self) -> usize {
+        self.geom.col_rows() * self.geom.col_cols()
+    }
+    /// Multiply-adds ×2 per sample, forward.
+    pub fn flops(&self) -> usize {
+        2 * self.weight_len() * self.geom.col_cols()
+    }
+
+    /// `y = W ⋆ x + b` for `n` samples. `p` holds the weight then the bias.
+    pub fn forward<T: Float>(&self, p: &[T], x: &[T], y: &mut [T], n: usize, s: &mut Scratch<T>) {
+        let g = &self.geom;
+        let (rows, cols_n) = (g.col_rows(), g.col_cols());
+        let (in_len, out_len) = (g.c * g.h * g.w, self.out_channels * cols_n);
+        let (w, b) = p.split_at(self.weight_len());
+        let cols = &mut s.cols[..rows * cols_n];
+        for i in 0..n {
+            let yi = &mut y[i * out_len..(i + 1) * out_len];
+            if self.bias {
+                for (o, row) in yi.chunks_exact_mut(cols_n).enumerate() {
+                    row.fill(b[o]);
+                }
+            }
+            im2col(g, &x[i * in_len..(i + 1) * in_len], cols);
+            matmul(
+                yi,
+                Mat::rows(w, self.out_channels, rows),
+                Mat::rows(cols, rows, cols_n),
+                self.bias,
+            );
+        }
+    }
+
+    /// Accumulates `dW`, `db` (into `dp`) and, when asked, writes `dx`.
+    pub fn backward<T: Float>(
+        &self,
+        p: &[T],
+        x: &[T],
+        dy: &[T],
+        mut dx: Option<&mut [T]>,
+        dp: &mut [T],
+        n: usize,
+        s: &mut Scratch<T>,
+    ) {
+        let g = &self.geom;
+        let (rows, cols_n) = (g.col_rows(), g.col_cols());
+        let (in_len, out_len) = (g.c * g.h * g.w, self.out_channels * cols_n);
+        let w = &p[..self.weight_len()];
+        let (dw, db) = dp.split_at_mut(self.weight_len());
+        let Scratch { cols, dcols, .. } = s;
+        let cols = &mut cols[..rows * cols_n];
+        for i in 0..n {
+            let dyi = &dy[i * out_len..(i + 1) * out_len];
+            if self.bias {
+                for (o, row) in dyi.chunks_exact(cols_n).enumerate() {
+                    db[o] += row.iter().copied().sum::<T>();
+                }
+            }
+            // Recomputing the columns keeps the working set small (see engine notes).
+            im2col(g, &x[i * in_len..(i + 1) * in_len], cols);
+            matmul(
+                dw,
+                Mat::rows(dyi, self.out_channels, cols_n),
+                Mat::rows(cols, rows, cols_n).t(),
+                true,
+            );
+            if let Some(dx) = dx.as_deref_mut() {
+                let dcols = &mut dcols[..rows * cols_n];
+                matmul(
+                    dcols,
+                    Mat::rows(w, self.out_channels, rows).t(),
+                    Mat::rows(dyi, self.out_channels, cols_n),
+                    false,
+                );
+                let dxi = &mut dx[i * in_len..(i + 1) * in_len];
+                dxi.fill(T::ZERO);
+                col2im(g, dcols, dxi);
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(convlab::cli::main());
+}

@@ -1,0 +1,154 @@
+//! One replica's memory: every layer's output and output-gradient, and the layers' scratch,
+//! allocated once for the largest batch so that a training step allocates nothing.
+//! The activations stay here after a forward pass, so feature maps are free to inspect.
+
+use super::Model;
+use crate::engine::Float;
+use crate::layers::{MaskKey, Mode, Scratch};
+
+#[derive(Clone, Debug)]
+pub struct Workspace<T> {
+    capacity: usize,
+    /// `acts[i]`: output of layer i.
+    acts: Vec<Vec<T>>,
+    /// `grads[i]`: gradient of the loss with respect to `acts[i]`.
+    grads: Vec<Vec<T>>,
+    scratch: Vec<Scratch<T>>,
+    /// Gradient of the loss with respect to the model's parameters (accumulated by `backward`).
+    pub dparams: Vec<T>,
+    /// Gradient with respect to the input, kept only when asked for (checks, saliency).
+    dinput: Option<Vec<T>>,
+    /// Samples in the last forward pass.
+    n: usize,
+}
+
+impl<T: Float> Workspace<T> {
+    /// Room for batches of up to `capacity` samples.
+    pub fn new(model: &Model<T>, capacity: usize, keep_input_grad: bool) -> Self {
+        let capacity = capacity.max(1);
+        Workspace {
+            capacity,
+            acts: model
+                .layers
+                .iter()
+                .map(|l| vec![T::ZERO; capacity * l.output.len()])
+                .collect(),
+            grads: model
+                .layers
+                .iter()
+                .map(|l| vec![T::ZERO; capacity * l.output.len()])
+                .collect(),
+            scratch: model.layers.iter().map(|l| l.scratch(capacity)).collect(),
+            dparams: vec![T::ZERO; model.params.len()],
+            dinput: keep_input_grad.then(|| vec![T::ZERO; capacity * model.input.len()]),
+            n: 0,
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn scratch(&self, layer: usize) -> &Scratch<T> {
+        &self.scratch[layer]
+    }
+
+    /// Output of layer `i` for the last forward pass (`n` samples).
+    pub fn activation(&self, i: usize, model: &Model<T>) -> &[T] {
+        &self.acts[i][..self.n * model.layers[i].output.len()]
+    }
+
+    /// The model's output for the last forward pass.
+    pub fn output(&self, model: &Model<T>) -> &[T] {
+        self.activation(model.layers.len() - 1, model)
+    }
+
+    /// Where the loss writes its gradient with respect to the output.
+    pub fn output_grad_mut(&mut self, model: &Model<T>) -> &mut [T] {
+        let len = self.n * model.output().len();
+        &mut self
+            .grads
+            .last_mut()
+            .expect("a model has at least one layer")[..len]
+    }
+
+    /// The output and its gradient buffer together, for the loss to read one and write the other.
+    pub fn output_and_grad(&mut self, model: &Model<T>) -> (&[T], &mut [T]) {
+        let len = self.n * model.output().len();
+        let out = &self.acts.last().expect("a model has at least one layer")[..len];
+        (
+            out,
+            &mut self
+                .grads
+                .last_mut()
+                .expect("a model has at least one layer")[..len],
+        )
+    }
+
+    pub fn input_grad(&self, model: &Model<T>) -> Option<&[T]> {
+        self.dinput
+            .as_ref()
+            .map(|d| &d[..self.n * model.input.len()])
+    }
+
+    /// Runs `n` samples of `x` through the model. `key` seeds dropout.
+    pub fn forward(&mut self, model: &Model<T>, x: &[T], n: usize, mode: Mode, key: MaskKey) {
+        assert!(
+            n <= self.capacity,
+            "batch of {n} exceeds the workspace's {}",
+            self.capacity
+        );
+        assert!(
+            x.len() >= n * model.input.len(),
+            "input holds fewer than {n} samples"
+        );
+        self.n = n;
+        for (i, layer) in model.layers.iter().enumerate() {
+            let (before, after) = self.acts.split_at_mut(i);
+            let input: &[T] = if i == 0 { x } else { &before[i - 1] };
+            let key = MaskKey {
+                layer: i as u64,
+                ..key
+            };
+            layer.forward(
+                model.layer_params(i),
+                model.layer_buffers(i),
+                input,
+                &mut after[0],
+                n,
+                &mut self.scratch[i],
+                mode,
+                key,
+            );
+        }
+    }
+
+    /// Back-propagates the gradient in `output_grad_mut()`, adding parameter gradients into
+    /// `dparams` (zero it first for a fresh step). `x` is the input of the last forward pass.
+    pub fn backward(&mut self, model: &Model<T>, x: &[T], mode: Mode) {
+        let n = self.n;
+        for i in (0..model.layers.len()).rev() {
+            let layer = &model.layers[i];
+            let (gb, ga) = self.grads.split_at_mut(i);
+            let dy = &ga[0];
+            let dx: Option<&mut [T]> = if i > 0 {
+                Some(&mut gb[i - 1])
+            } else {
+                self.dinput.as_deref_mut()
+            };
+            let input: &[T] = if i == 0 { x } else { &self.acts[i - 1] };
+            let range = model.param_offsets[i]..model.param_offsets[i + 1];
+            layer.backward(
+                model.layer_params(i),
+                input,
+                &self.acts[i],
+                dy,
+                dx,
+                &mut self.dparams[range],
+                n,
+                &mut self.scratch[i],
+                mode,
+            );
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Optimizers over the model's one flat parameter vector, parsed from text such as
+//! `sgd(lr=0.05, momentum=0.9, weight_decay=1e-3)` or `adam(lr=1e-3)`.
+
+pub mod adam;
+pub mod sgd;
+
+pub use adam::{Adam, AdamConfig};
+pub use sgd::{Sgd, SgdConfig};
+
+use crate::engine::Float;
+use crate::spec::call::{parse_call, Args};
+
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "name", rename_all = "lowercase")]
+pub enum OptimizerConfig {
+    Sgd(SgdConfig),
+    Adam(AdamConfig),
+}
+
+impl OptimizerConfig {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let call = parse_call(text)?;
+        let mut a = Args::new(&call);
+        let positive = |name: &str, v: f64| -> Result<f64, String> {
+            if v.is_finite() && v >= 0.0 {
+                Ok(v)
+            } else {
+                Err(format!(
+                    "`{text}`: {name} must be a finite number ≥ 0, not {v}"
+                ))
+            }
+        };
+        let lr_default = if call.name == "sgd" { 0.01 } else { 1e-3 };
+        let lr = positive(
+            "lr",
+            a.parse(Some(0), &["lr", "learning_rate"])?
+                .unwrap_or(lr_default),
+        )?;
+        let wd_given: Option<f64> = a.parse(None, &["weight_decay", "wd"])?;
+        // PyTorch's AdamW decays by 0.01 unless told otherwise; SGD and Adam do not decay.
+        let wd = positive(
+            "weight_decay",
+            wd_given.unwrap_or(if call.name == "adamw" { 0.01 } else { 0.0 }),
+        )?;
+        let config = match call.name.as_str() {
+            "sgd" => {
+                let momentum = positive("momentum", a.parse(None, &["momentum"])?.unwrap_or(0.0))?;
+                let dampening =
+                    positive("dampening", a.parse(None, &["dampening"])?.unwrap_or(0.0))?;
+                let nesterov = a.bool(&["nesterov"], false)?;
+                if nesterov && (momentum == 0.0 || dampening != 0.0) {
+                    return Err(format!(
+                        "`{text}`: nesterov needs momentum > 0 and dampening = 0 (as in PyTorch)"
+                    ));
+                }
+                a.finish("lr, momentum, dampening, nesterov, weight_decay")?;
+                OptimizerConfig::Sgd(SgdConfig {
+                    lr,
+                    momentum,
+                    dampening,
+                    nesterov,
+                    weight_decay: wd,
+                })
+            }
+            "adam" | "adamw" => {
+                let decoupled = call.name == "adamw";
+                let (mut beta1, mut beta2) = (0.9, 0.999);
+                if let Some(b) = a.get(None, &["betas"])? {
+                    let nums: Vec<f64> = b
+                        .trim_matches(|c| c == '(' || c == ')')
+                        .split(',')
+                        .map(|s| s.trim().parse::<f64>())
+                        .collect::<Result<_, _>>()
+                        .map_err(|_| format!("`{text}`: betas must look like (0.9,0.999)"))?;
+                    let [b1, b2] = nums[..] else {
+                        return Err(format!(
+                            "`{text}`: betas must be two numbers, like (0.9,0.999)"
+                        ));
+                    };
+                    (beta1, beta2) = (b1, b2);
+                }
+                beta1 = a.parse(None, &["beta1"])?.unwrap_or(beta1);
+                beta2 = a.parse(None, &["beta2"])?.unwrap_or(beta2);
+                for (n, b) in [("beta1", beta1), ("beta2", beta2)] {
+                    if !(0.0..1.0).contains(&b) {
+                        return Err(format!("`{text}`: {n} must be in [0, 1), not {b}"));
+                    }
+                }
+                let eps = positive("eps", a.parse(None, &["eps"])?.unwrap_or(1e-8))?;
+                a.finish("lr, betas, beta1, beta2, eps, weight_decay")?;
+                OptimizerConfig::Adam(AdamConfig {
+                    lr,
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay: wd,
+                    decoupled,
+                })
+            }
+            other => {
+                return Err(format!(
+                    "unknown optimizer `{other}`; use sgd(...), adam(...) or adamw(...)"
+                ))
+            }
+        };
+        Ok(config)
+    }
+
+    pub fn lr(&self) -> f64 {
+        match self {
+            OptimizerConfig::Sgd(c) => c.lr,
+            OptimizerConfig::Adam(c) => c.lr,
+        }
+    }
+
+    /// The spec text that parses back to this configuration.
+    pub fn to_spec(&self) -> String {
+        match self {
+            OptimizerConfig::Sgd(c) => format!(
+                "sgd(lr={},momentum={},dampening={},nesterov={},weight_decay={})",
+                c.lr, c.momentum, c.dampening, c.nesterov, c.weight_decay
+            ),
+            OptimizerConfig::Adam(c) => format!(
+                "{}(lr={},betas=({},{}),eps={},weight_decay={})",
+                if c.decoupled { "adamw" } else { "adam" },
+                c.lr,
+                c.beta1,
+                c.beta2,
+                c.eps,
+                c.weight_decay
+            ),
+        }
+    }
+
+    pub fn build<T: Float>(&self) -> Optimizer<T> {
+        match *self {
+            OptimizerConfig::Sgd(c) => Optimizer::Sgd(Sgd::new(c)),
+            OptimizerConfig::Adam(c) => Optimizer::Adam(Adam::new(c)),
+        }
+    }
+}
+
+/// An optimizer with its state.
+#[derive(Clone, Debug)]
+pub enum Optimizer<T> {
+    Sgd(Sgd<T>),
+    Adam(Adam<T>),
+}
+
+impl<T: Float> Optimizer<T> {
+    pub fn step(&mut self, params: &mut [T], grads: &[T]) {
+        match self {
+            Optimizer::Sgd(o) => o.step(params, grads),
+            Optimizer::Adam(o) => o.step(params, grads),
+        }
+    }
+}

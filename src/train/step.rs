@@ -1,0 +1,303 @@
+//! One training step, data-parallel: the batch is cut into a fixed number of shards, each
+//! shard runs forward, loss and backward on its own replica (workspace), the shards'
+//! gradients are summed in a fixed order and the optimizer runs once.
+//!
+//! The number of shards depends only on the model and the batch size, never on the number of
+//! threads, so a seed gives bit-identical results on 1 thread or many. Tiny models run in one
+//! shard without forking: the fork would cost more than the work.
+
+use crate::engine::Float;
+use crate::layers::{MaskKey, Mode};
+use crate::losses::{Loss, Target};
+use crate::model::{Model, Workspace};
+use crate::optim::Optimizer;
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Below this much work per step (forward + backward FLOPs), one shard is faster.
+const MIN_FLOPS_TO_SHARD: usize = 4_000_000;
+const MAX_SHARDS: usize = 4;
+const MIN_SAMPLES_PER_SHARD: usize = 4;
+
+/// Why a step did not update the model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepError {
+    /// The loss was NaN or infinite; the parameters were left as they were.
+    NonFinite(f64),
+    /// Targets that do not fit the loss or the model's outputs.
+    BadTarget(String),
+}
+
+pub struct Trainer<T: Float> {
+    pub model: Model<T>,
+    pub optimizer: Optimizer<T>,
+    pub loss: Loss,
+    /// Seeds dropout masks.
+    pub seed: u64,
+    /// Steps taken so far.
+    pub step: u64,
+    workspaces: Vec<Workspace<T>>,
+    shard_losses: Vec<f64>,
+    max_shards: usize,
+    max_batch: usize,
+    pool: Option<rayon::ThreadPool>,
+}
+
+/// The `i`-th of `s` nearly equal contiguous parts of `0..n`.
+pub fn shard_range(n: usize, s: usize, i: usize) -> Range<usize> {
+    let (base, extra) = (n / s, n % s);
+    let start = i * base + i.min(extra);
+    start..start + base + usize::from(i < extra)
+}
+
+impl<T: Float> Trainer<T> {
+    /// A trainer for batches of up to `max_batch` samples on `threads` threads (0 = all cores).
+    pub fn new(
+        model: Model<T>,
+        optimizer: Optimizer<T>,
+        loss: Loss,
+        max_batch: usize,
+        threads: usize,
+        seed: u64,
+    ) -> Result<Self, String> {
+        if max_batch == 0 {
+            return Err("the batch size must be at least 1".into());
+        }
+        let work = 3 * model.flops_per_sample() * max_batch;
+        // Batch norm needs the whole batch's statistics in one place.
+        let max_shards = if model.has_batchnorm() || work < MIN_FLOPS_TO_SHARD {
+            1
+        } else {
+            MAX_SHARDS.min(max_batch / MIN_SAMPLES_PER_SHARD).max(1)
+        };
+        let threads = if threads == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        } else {
+            threads
+        };
+        let pool = if threads > 1 && max_shards > 1 {
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads.min(max_shards))
+                    .build()
+                    .map_err(|e| format!("cannot start threads: {e}"))?,
+            )
+        } else {
+            None
+        };
+        let capacity = max_batch
+            .div_ceil(max_shards)
+            .max(2 * MIN_SAMPLES_PER_SHARD)
+            .min(max_batch);
+        let workspaces = (0..max_shards)
+            .map(|_| Workspace::new(&model, capacity, false))
+            .collect();
+        Ok(Trainer {
+            model,
+            optimizer,
+            loss,
+            seed,
+            step: 0,
+            workspaces,
+            shard_losses: vec![0.0; max_shards],
+            max_shards,
+            max_batch,
+            pool,
+        })
+    }
+
+    /// How many shards a batch of `n` is cut into: a function of the model and `n` only.
+    pub fn shards_for(&self, n: usize) -> usize {
+        self.max_shards.min(n / MIN_SAMPLES_PER_SHARD).max(1)
+    }
+
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    /// The replica that ran the first shard last (its activations are the first samples').
+    pub fn workspace(&self) -> &Workspace<T> {
+        &self.workspaces[0]
+    }
+
+    /// One optimizer step on the `n` samples in `x`; returns the batch's mean loss (before the update).
+    pub fn train_step(&mut self, x: &[T], target: Target<T>, n: usize) -> Result<f64, StepError> {
+        assert!(
+            n >= 1 && n <= self.max_batch,
+            "batch of {n} outside 1..={}",
+            self.max_batch
+        );
+        let k = self.model.output().len();
+        self.loss
+            .check(n, k, target)
+            .map_err(StepError::BadTarget)?;
+        let shards = self.shards_for(n);
+        let count = self.loss.count(n, k);
+        let scale = T::from_f64(1.0 / count as f64);
+        let (model, loss, in_len) = (&self.model, self.loss, self.model.input.len());
+        let key = MaskKey {
+            seed: self.seed,
+            step: self.step,
+            layer: 0,
+            first_sample: 0,
+        };
+        for_shards(
+            &self.pool,
+            &mut self.workspaces[..shards],
+            &mut self.shard_losses[..shards],
+            |i, ws, loss_sum| {
+                let r = shard_range(n, shards, i);
+                let xs = &x[r.start * in_len..r.end * in_len];
+                ws.forward(
+                    model,
+                    xs,
+                    r.len(),
+                    Mode::Train,
+                    MaskKey {
+                        first_sample: r.start as u64,
+                        ..key
+                    },
+                );
+                let t = match target {
+                    Target::Classes(l) => Target::Classes(&l[r.clone()]),
+                    Target::Values(v) => Target::Values(&v[r.start * k..r.end * k]),
+                };
+                let (out, dout) = ws.output_and_grad(model);
+                *loss_sum = loss.sum_and_grad(out, k, t, Some((dout, scale)));
+                ws.dparams.fill(T::ZERO);
+                ws.backward(model, xs, Mode::Train);
+            },
+        );
+        let total: f64 = self.shard_losses[..shards].iter().sum();
+        let mean = total / count as f64;
+        if !mean.is_finite() {
+            return Err(StepError::NonFinite(mean));
+        }
+        let (first, rest) = self.workspaces.split_at_mut(1);
+        let grad = &mut first[0].dparams;
+        for w in &rest[..shards - 1] {
+            for (g, &o) in grad.iter_mut().zip(&w.dparams) {
+                *g += o;
+            }
+        }
+        self.optimizer.step(&mut self.model.params, grad);
+        if self.model.has_batchnorm() {
+            self.model.update_running_stats(&self.workspaces[0]);
+        }
+        self.step += 1;
+        Ok(mean)
+    }
+
+    /// Mean loss and, for class targets, accuracy over a whole set, in evaluation mode.
+    pub fn evaluate(
+        &mut self,
+        x: &[T],
+        target: Target<T>,
+        n: usize,
+    ) -> Result<(f64, Option<f64>), String> {
+        let k = self.model.output().len();
+        self.loss.check(n, k, target)?;
+        let in_len = self.model.input.len();
+        let (mut loss_sum, mut correct) = (0.0, 0usize);
+        let mut start = 0;
+        while start < n {
+            let end = (start + self.max_batch).min(n);
+            let m = end - start;
+            let shards = self.shards_for(m);
+            let (model, loss) = (&self.model, self.loss);
+            for_shards(
+                &self.pool,
+                &mut self.workspaces[..shards],
+                &mut self.shard_losses[..shards],
+                |i, ws, slot| {
+                    let r = shard_range(m, shards, i);
+                    let (a, b) = (start + r.start, start + r.end);
+                    ws.forward(
+                        model,
+                        &x[a * in_len..b * in_len],
+                        r.len(),
+                        Mode::Eval,
+                        MaskKey::default(),
+                    );
+                    let t = match target {
+                        Target::Classes(l) => Target::Classes(&l[a..b]),
+                        Target::Values(v) => Target::Values(&v[a * k..b * k]),
+                    };
+                    *slot = loss.sum_and_grad(ws.output(model), k, t, None);
+                },
+            );
+            loss_sum += self.shard_losses[..shards].iter().sum::<f64>();
+            if let Target::Classes(labels) = target {
+                // Accuracy needs the outputs of every shard; recount serially (cheap: argmax only).
+                for i in 0..shards {
+                    let r = shard_range(m, shards, i);
+                    let out = self.workspaces[i].output(&self.model);
+                    for (row, &l) in out
+                        .chunks_exact(k)
+                        .zip(&labels[start + r.start..start + r.end])
+                    {
+                        correct += usize::from(argmax(row) == l as usize);
+                    }
+                }
+            }
+            start = end;
+        }
+        let acc = matches!(target, Target::Classes(_)).then(|| correct as f64 / n as f64);
+        Ok((loss_sum / self.loss.count(n, k) as f64, acc))
+    }
+}
+
+/// Runs `job(shard index, workspace, loss slot)` over the shards, in parallel when a pool exists.
+fn for_shards<T: Float>(
+    pool: &Option<rayon::ThreadPool>,
+    ws: &mut [Workspace<T>],
+    losses: &mut [f64],
+    job: impl Fn(usize, &mut Workspace<T>, &mut f64) + Sync + Send,
+) {
+    match pool {
+        Some(pool) if ws.len() > 1 => pool.install(|| {
+            ws.par_iter_mut()
+                .zip(losses.par_iter_mut())
+                .enumerate()
+                .for_each(|(i, (w, l))| job(i, w, l))
+        }),
+        _ => ws
+            .iter_mut()
+            .zip(losses.iter_mut())
+            .enumerate()
+            .for_each(|(i, (w, l))| job(i, w, l)),
+    }
+}
+
+/// Index of the largest value (the first one on ties).
+pub fn argmax<T: Float>(row: &[T]) -> usize {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_cover_the_batch_exactly() {
+        for n in 1..40 {
+            for s in 1..5 {
+                let mut next = 0;
+                for i in 0..s {
+                    let r = shard_range(n, s, i);
+                    assert_eq!(r.start, next);
+                    next = r.end;
+                }
+                assert_eq!(next, n);
+            }
+        }
+    }
+}
