@@ -14,15 +14,16 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<i32, String> {
     let (spec, preset_input) = presets::resolve(&a.model);
-    let input =
-        match (&a.input, preset_input) {
-            (Some(text), _) => Dims::parse(text)?,
-            (None, Some(d)) => d,
-            (None, None) => return Err(format!(
+    let input = match (&a.input, preset_input) {
+        (Some(text), _) => Dims::parse(text)?,
+        (None, Some(d)) => d,
+        (None, None) => {
+            return Err(format!(
                 "give the input shape with --input C,H,W (or C,L); presets that know theirs: {}",
                 presets::names()
-            )),
-        };
+            ))
+        }
+    };
     let model = Model::<f32>::new(&spec, input)?;
     print!("{}", summary(&model));
     Ok(0)

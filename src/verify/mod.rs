@@ -3,6 +3,7 @@
 
 pub mod compare;
 pub mod fixture;
+pub mod gradcheck;
 pub mod layer;
 pub mod loss;
 pub mod optimizer;
