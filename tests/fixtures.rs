@@ -11,11 +11,7 @@ fn fixtures() -> PathBuf {
 #[test]
 fn every_shared_fixture_passes() {
     let files = expand(&[fixtures()]).unwrap();
-    assert!(
-        files.len() >= 40,
-        "expected the shared fixtures, found {}",
-        files.len()
-    );
+    assert!(files.len() >= 40, "expected the shared fixtures, found {}", files.len());
     let mut report = Vec::new();
     let (passed, failed, skipped) = run_all(&files, 2, &mut report).unwrap();
     let text = String::from_utf8(report).unwrap();
@@ -46,24 +42,14 @@ fn convlab_losses_of_pattern_lab() -> (Vec<f64>, ()) {
     use safetensors::SafeTensors;
     let bytes = std::fs::read(fixtures().join("train_pattern1d.safetensors")).unwrap();
     let st = SafeTensors::deserialize(&bytes).unwrap();
-    let read = |n: &str| -> Vec<f32> {
-        io::read_f64(&st.tensor(n).unwrap())
-            .unwrap()
-            .iter()
-            .map(|&v| v as f32)
-            .collect()
-    };
+    let read =
+        |n: &str| -> Vec<f32> { io::read_f64(&st.tensor(n).unwrap()).unwrap().iter().map(|&v| v as f32).collect() };
     let (x, y) = (read("X"), read("y"));
-    let mut model = Model::<f32>::new(
-        "conv1d(4,k=5,p=2) relu maxpool1d(20) flatten linear(1)",
-        Dims::signal(1, 20),
-    )
-    .unwrap();
+    let mut model =
+        Model::<f32>::new("conv1d(4,k=5,p=2) relu maxpool1d(20) flatten linear(1)", Dims::signal(1, 20)).unwrap();
     io::load_state_prefixed(&mut model, &st, "init.").unwrap();
     let opt = OptimizerConfig::parse("sgd(lr=0.05,momentum=0.9,weight_decay=1e-3)").unwrap();
     let mut t = Trainer::new(model, opt.build(), Loss::BceWithLogits, 75, 2, 0).unwrap();
-    let losses = (0..500)
-        .map(|_| t.train_step(&x, Target::Values(&y), 75).unwrap())
-        .collect();
+    let losses = (0..500).map(|_| t.train_step(&x, Target::Values(&y), 75).unwrap()).collect();
     (losses, ())
 }

@@ -23,11 +23,7 @@ fn conv_layers() {
     assert_grads("conv2d(3,k=3,p=1) flatten", img, Loss::Mse);
     assert_grads("conv2d(2,k=3x2,s=2x1,p=1x0,d=1x2) flatten", img, Loss::Mse);
     assert_grads("conv2d(2,k=4,p=same,bias=false) flatten", img, Loss::Mse);
-    assert_grads(
-        "conv1d(3,k=3,s=2,p=2,d=2) flatten",
-        Dims::signal(2, 11),
-        Loss::Mse,
-    );
+    assert_grads("conv1d(3,k=3,s=2,p=2,d=2) flatten", Dims::signal(2, 11), Loss::Mse);
 }
 
 #[test]
@@ -50,11 +46,7 @@ fn normalisation_dropout_and_activations() {
     for act in ["relu", "leakyrelu(0.1)", "sigmoid", "tanh"] {
         assert_grads(&format!("{act} flatten"), Dims::signal(2, 5), Loss::Mse);
     }
-    assert_grads(
-        "flatten linear(4) linear(3,bias=false)",
-        Dims::image(1, 3, 3),
-        Loss::Mse,
-    );
+    assert_grads("flatten linear(4) linear(3,bias=false)", Dims::image(1, 3, 3), Loss::Mse);
 }
 
 #[test]
@@ -67,11 +59,7 @@ fn losses() {
 
 #[test]
 fn whole_models() {
-    assert_grads(
-        "conv1d(4,k=5,p=2) relu maxpool1d(20) flatten linear(1)",
-        Dims::signal(1, 20),
-        Loss::BceWithLogits,
-    );
+    assert_grads("conv1d(4,k=5,p=2) relu maxpool1d(20) flatten linear(1)", Dims::signal(1, 20), Loss::BceWithLogits);
     assert_grads(
         "conv1d(4,k=3,p=1,bias=false) batchnorm1d relu dropout(0.25) flatten linear(1)",
         Dims::signal(2, 5),

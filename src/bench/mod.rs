@@ -1,1 +1,198 @@
-pub fn placeholder() {}
+//! `convlab bench`: times the standard workloads through the real training step and reports
+//! seconds, samples per second, GFLOP/s, heap allocations per step and the ratio to PyTorch.
+
+pub mod workloads;
+
+use crate::engine::Dims;
+use crate::layers::{MaskKey, Mode};
+use crate::losses::{Loss, Target};
+use crate::model::{Model, Workspace};
+use crate::optim::OptimizerConfig;
+use crate::rng::Rng;
+use crate::train::Trainer;
+use std::time::Instant;
+pub use workloads::{Workload, WORKLOADS};
+
+/// What one workload measured.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BenchResult {
+    pub workload: String,
+    pub seconds: f64,
+    pub samples_per_second: f64,
+    pub gflops: f64,
+    /// Heap allocations per training step (all of them, including the GEMM crate's packing buffers).
+    pub allocations_per_step: f64,
+    pub threads: usize,
+    pub data: String,
+    /// PyTorch's time divided by ours (for infer: our rate over PyTorch's).
+    pub speedup_vs_pytorch: f64,
+    pub meets_target: bool,
+}
+
+/// Images for the 28×28 workloads: Fashion-MNIST's training set when installed, else
+/// deterministic synthetic images of the same shape (blobs and strokes, not noise).
+pub struct Images {
+    pub x: Vec<f32>,
+    pub labels: Vec<u32>,
+    pub source: String,
+}
+
+pub fn synthetic_images(n: usize, seed: u64) -> Images {
+    let mut rng = Rng::new(seed);
+    let mut x = vec![0f32; n * 784];
+    let mut labels = vec![0u32; n];
+    for i in 0..n {
+        let class = rng.below(10);
+        labels[i] = class as u32;
+        let img = &mut x[i * 784..(i + 1) * 784];
+        // A class-dependent bar plus noise, so the classes are learnable.
+        let (r0, c0) = (4 + class % 5 * 4, 4 + class / 5 * 10);
+        for r in r0..(r0 + 6).min(28) {
+            for c in c0..(c0 + 10).min(28) {
+                img[r * 28 + c] = 0.8;
+            }
+        }
+        for v in img.iter_mut() {
+            *v = (*v + 0.2 * rng.uniform() as f32).min(1.0);
+        }
+    }
+    Images { x, labels, source: format!("synthetic 28x28 ({n} images)") }
+}
+
+/// Counts heap allocations, when the binary installs `CountingAllocator` as its global allocator.
+pub mod alloc_count {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    pub static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+    pub struct CountingAllocator;
+
+    unsafe impl GlobalAlloc for CountingAllocator {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            System.alloc(layout)
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            System.dealloc(ptr, layout)
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            System.realloc(ptr, layout, new_size)
+        }
+    }
+
+    pub fn count() -> u64 {
+        ALLOCATIONS.load(Ordering::Relaxed)
+    }
+}
+
+/// Training FLOPs per sample: forward, plus backward at twice the forward cost, less the first
+/// layer's input gradient, which is never computed.
+fn train_flops<T: crate::engine::Float>(model: &Model<T>) -> f64 {
+    let fwd = model.flops_per_sample() as f64;
+    let first = model.layers.first().map(|l| l.flops()).unwrap_or(0) as f64;
+    3.0 * fwd - first
+}
+
+pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult, String> {
+    let input = Dims::parse(w.input)?;
+    let mut model = Model::<f32>::new(w.spec, input)?;
+    model.init(1);
+    let in_len = input.len();
+    let threads_used =
+        if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
+    let (x, labels, source): (Vec<f32>, Vec<u32>, String) = if w.name == "pattern1d" {
+        let (x, y) = crate::data::tutorial::pattern1d(0, w.samples, 20);
+        (x, y.iter().map(|&v| v as u32).collect(), "the lab's pattern data (75 x 1 x 20)".into())
+    } else {
+        let n = w.samples.min(images.labels.len());
+        (images.x[..n * in_len].to_vec(), images.labels[..n].to_vec(), images.source.clone())
+    };
+    let n = labels.len();
+    if w.inference {
+        let mut ws = Workspace::new(&model, w.batch, false);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads_used).build().map_err(|e| e.to_string())?;
+        let chunks = threads_used.max(1);
+        let mut spaces: Vec<Workspace<f32>> =
+            (0..chunks).map(|_| Workspace::new(&model, w.batch.div_ceil(chunks), false)).collect();
+        let start = Instant::now();
+        for b in (0..n).step_by(w.batch) {
+            let m = w.batch.min(n - b);
+            let xs = &x[b * in_len..(b + m) * in_len];
+            if chunks == 1 {
+                ws.forward(&model, xs, m, Mode::Eval, MaskKey::default());
+            } else {
+                use rayon::prelude::*;
+                let model = &model;
+                pool.install(|| {
+                    spaces.par_iter_mut().enumerate().for_each(|(i, s)| {
+                        let r = crate::train::step::shard_range(m, chunks, i);
+                        s.forward(
+                            model,
+                            &xs[r.start * in_len..r.end * in_len],
+                            r.len(),
+                            Mode::Eval,
+                            MaskKey::default(),
+                        );
+                    })
+                });
+            }
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let rate = n as f64 / secs;
+        return Ok(BenchResult {
+            workload: w.name.into(),
+            seconds: secs,
+            samples_per_second: rate,
+            gflops: model.flops_per_sample() as f64 * rate / 1e9,
+            allocations_per_step: 0.0,
+            threads: threads_used,
+            data: source,
+            speedup_vs_pytorch: rate / w.pytorch,
+            meets_target: rate >= w.target,
+        });
+    }
+    let (loss, values): (Loss, Vec<f32>) = if w.name == "pattern1d" {
+        (Loss::BceWithLogits, labels.iter().map(|&l| l as f32).collect())
+    } else {
+        (Loss::CrossEntropy, vec![])
+    };
+    let opt = OptimizerConfig::parse(w.optimizer)?;
+    let flops = train_flops(&model);
+    let mut trainer = Trainer::new(model, opt.build(), loss, w.batch, threads, 0)?;
+    let step = |b: usize, trainer: &mut Trainer<f32>| -> Result<(), String> {
+        let m = w.batch.min(n - b);
+        let t = if loss == Loss::CrossEntropy {
+            Target::Classes(&labels[b..b + m])
+        } else {
+            Target::Values(&values[b..b + m])
+        };
+        trainer.train_step(&x[b * in_len..(b + m) * in_len], t, m).map(|_| ()).map_err(|e| format!("{e:?}"))
+    };
+    // One warm-up step outside the clock (thread pool start, first-touch of buffers).
+    step(0, &mut trainer)?;
+    let allocs_before = alloc_count::count();
+    let start = Instant::now();
+    let mut steps = 0;
+    for _ in 0..w.epochs {
+        for b in (0..n).step_by(w.batch) {
+            step(b, &mut trainer)?;
+            steps += 1;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let allocs = (alloc_count::count() - allocs_before) as f64 / steps as f64;
+    let samples = (n * w.epochs) as f64;
+    Ok(BenchResult {
+        workload: w.name.into(),
+        seconds: secs,
+        samples_per_second: samples / secs,
+        gflops: flops * samples / secs / 1e9,
+        allocations_per_step: allocs,
+        threads: threads_used,
+        data: source,
+        speedup_vs_pytorch: w.pytorch / secs,
+        meets_target: secs <= w.target,
+    })
+}

@@ -1,5 +1,7 @@
 //! `convlab bench [--workload NAME] [--threads N] [--json]`
 
+use crate::bench::{self, workloads};
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Run only this workload (mnist-lab, simplecnn-b16, simplecnn-b128, pattern1d, infer)
@@ -11,8 +13,44 @@ pub struct Args {
     /// One JSON object per line instead of a table
     #[arg(long)]
     json: bool,
+    /// Folder with Fashion-MNIST's IDX files (default: the usual places; synthetic images if absent)
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
 }
 
-pub fn run(_a: Args) -> Result<i32, String> {
-    Err("bench is not written yet".into())
+pub fn run(a: Args) -> Result<i32, String> {
+    let selected: Vec<&workloads::Workload> =
+        match &a.workload {
+            Some(name) => vec![workloads::find(name)
+                .ok_or(format!("unknown workload `{name}`; choose from {}", workloads::names()))?],
+            None => workloads::WORKLOADS.iter().collect(),
+        };
+    let images = super::bench_images(a.data_dir.as_deref());
+    if !a.json {
+        println!("data: {}", images.source);
+        println!(
+            "{:<16} {:>9} {:>12} {:>8} {:>12} {:>10} {:>8}",
+            "workload", "seconds", "samples/s", "GFLOP/s", "allocs/step", "vs PyTorch", "target"
+        );
+    }
+    for w in selected {
+        let r = bench::run(w, &images, a.threads)?;
+        if a.json {
+            println!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
+        } else {
+            let target = if w.inference { format!("≥{:.0}/s", w.target) } else { format!("≤{} s", w.target) };
+            println!(
+                "{:<16} {:>9.3} {:>12.0} {:>8.1} {:>12.1} {:>9.1}x {:>8} {}",
+                r.workload,
+                r.seconds,
+                r.samples_per_second,
+                r.gflops,
+                r.allocations_per_step,
+                r.speedup_vs_pytorch,
+                target,
+                if r.meets_target { "met" } else { "MISSED" }
+            );
+        }
+    }
+    Ok(0)
 }

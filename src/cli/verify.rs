@@ -17,7 +17,7 @@ pub fn run(a: Args) -> Result<i32, String> {
     if files.is_empty() {
         return Err("no .safetensors fixtures found in the given paths".into());
     }
-    let (_, failed, _) = crate::verify::run_all(&files, a.threads, &mut std::io::stdout().lock())
-        .map_err(|e| e.to_string())?;
+    let (_, failed, _) =
+        crate::verify::run_all(&files, a.threads, &mut std::io::stdout().lock()).map_err(|e| e.to_string())?;
     Ok(if failed > 0 { 1 } else { 0 })
 }

@@ -4,10 +4,7 @@
 #[derive(Clone, Debug, PartialEq)]
 pub enum Targets {
     /// One class index per sample, each `< num_classes`.
-    Classes {
-        labels: Vec<u32>,
-        num_classes: usize,
-    },
+    Classes { labels: Vec<u32>, num_classes: usize },
     /// `width` real values per sample, row-major.
     Values { values: Vec<f32>, width: usize },
 }

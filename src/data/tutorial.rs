@@ -156,13 +156,7 @@ pub fn sim1d(
         *yi += rs.normal(0.0, noise_sd);
     }
     let to32 = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
-    Sim1d {
-        x: to32(&x),
-        y: to32(&y),
-        conv_weight: to32(&w),
-        linear_weight: to32(&lin),
-        bias: bias as f32,
-    }
+    Sim1d { x: to32(&x), y: to32(&y), conv_weight: to32(&w), linear_weight: to32(&lin), bias: bias as f32 }
 }
 
 /// The lines tutorial's `Data(N_images, offset, p, train=True)`:
@@ -201,11 +195,7 @@ pub fn lines(seed: u32, n_images: usize, offset: usize, p: f64) -> (Vec<f32>, Ve
         };
         let img = &mut images[n * S * S..(n + 1) * S * S];
         // (rows, cols, first row, first col) of the 0/1 block.
-        let (rows, cols, r0, c0, label) = if n <= total / 2 {
-            (9, 3, high, low, 0)
-        } else {
-            (3, 9, low, high, 1)
-        };
+        let (rows, cols, r0, c0, label) = if n <= total / 2 { (9, 3, high, low, 0) } else { (3, 9, low, high, 1) };
         y[n] = label;
         for r in 0..rows {
             for c in 0..cols {
@@ -232,19 +222,13 @@ mod tests {
     fn f32s(st: &SafeTensors, name: &str) -> Vec<f32> {
         let t = st.tensor(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(t.dtype(), safetensors::Dtype::F32, "{name}");
-        t.data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
+        t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
     }
 
     fn i64s(st: &SafeTensors, name: &str) -> Vec<i64> {
         let t = st.tensor(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(t.dtype(), safetensors::Dtype::I64, "{name}");
-        t.data()
-            .chunks_exact(8)
-            .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
-            .collect()
+        t.data().chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect()
     }
 
     fn assert_bits(ours: &[f32], theirs: &[f32], what: &str) {
@@ -285,11 +269,7 @@ mod tests {
         let s = sim1d(1337, 1000, 2, 5, 4, 3, 1.0, -0.5);
         assert_bits(&s.x, &f32s(&st, "X"), "sim1d X");
         assert_bits(&s.conv_weight, &f32s(&st, "true_conv_weight"), "sim1d conv");
-        assert_bits(
-            &s.linear_weight,
-            &f32s(&st, "true_linear_weight"),
-            "sim1d lin",
-        );
+        assert_bits(&s.linear_weight, &f32s(&st, "true_linear_weight"), "sim1d lin");
         assert_bits(&[s.bias], &f32s(&st, "true_bias"), "sim1d bias");
         // y is float64 in numpy; the tutorial's own y[0], y[1], y[999] are
         // 13.56838628879337, 16.334186708254396, -2.0714225465163403, stored as float32.

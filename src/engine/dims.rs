@@ -26,28 +26,13 @@ pub struct Dims {
 
 impl Dims {
     pub fn flat(f: usize) -> Self {
-        Dims {
-            c: f,
-            h: 1,
-            w: 1,
-            rank: Rank::Flat,
-        }
+        Dims { c: f, h: 1, w: 1, rank: Rank::Flat }
     }
     pub fn signal(c: usize, l: usize) -> Self {
-        Dims {
-            c,
-            h: 1,
-            w: l,
-            rank: Rank::Signal,
-        }
+        Dims { c, h: 1, w: l, rank: Rank::Signal }
     }
     pub fn image(c: usize, h: usize, w: usize) -> Self {
-        Dims {
-            c,
-            h,
-            w,
-            rank: Rank::Image,
-        }
+        Dims { c, h, w, rank: Rank::Image }
     }
 
     /// Values per sample.
@@ -70,18 +55,11 @@ impl Dims {
 
     /// Parses `C,H,W` (image), `C,L` (signal) or `F` (flat), as the CLI's `--input`.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let parts: Result<Vec<usize>, _> = text
-            .split([',', 'x', '×'])
-            .map(|p| p.trim().parse::<usize>())
-            .collect();
-        let bad = || {
-            format!("input shape `{text}` is not C,H,W (image), C,L (1-D signal) or F (flat), e.g. 1,28,28")
-        };
+        let parts: Result<Vec<usize>, _> = text.split([',', 'x', '×']).map(|p| p.trim().parse::<usize>()).collect();
+        let bad = || format!("input shape `{text}` is not C,H,W (image), C,L (1-D signal) or F (flat), e.g. 1,28,28");
         let parts = parts.map_err(|_| bad())?;
         if parts.contains(&0) {
-            return Err(format!(
-                "input shape `{text}` has a zero size; every size must be at least 1"
-            ));
+            return Err(format!("input shape `{text}` has a zero size; every size must be at least 1"));
         }
         match parts[..] {
             [f] => Ok(Dims::flat(f)),
@@ -97,9 +75,7 @@ impl Dims {
             [f] => Ok(Dims::flat(f)),
             [c, l] => Ok(Dims::signal(c, l)),
             [c, h, w] => Ok(Dims::image(c, h, w)),
-            _ => Err(format!(
-                "a sample of shape {shape:?} is not F, C×L or C×H×W"
-            )),
+            _ => Err(format!("a sample of shape {shape:?} is not F, C×L or C×H×W")),
         }
     }
 }
@@ -126,13 +102,7 @@ pub struct Window {
 
 impl Window {
     pub fn simple(kernel: usize, stride: usize, pad: usize) -> Self {
-        Window {
-            kernel,
-            stride,
-            pad_before: pad,
-            pad_after: pad,
-            dilation: 1,
-        }
+        Window { kernel, stride, pad_before: pad, pad_after: pad, dilation: 1 }
     }
 
     /// The extent the kernel covers: `d*(k-1) + 1`.
@@ -167,11 +137,7 @@ impl Window {
             Some(v) => v.to_string(),
             None => {
                 let num = padded - self.span() as i64;
-                format!(
-                    "{} (no room: {} < 0)",
-                    num.div_euclid(self.stride.max(1) as i64) + 1,
-                    num
-                )
+                format!("{} (no room: {} < 0)", num.div_euclid(self.stride.max(1) as i64) + 1, num)
             }
         };
         format!("({n} + {pad} - {k})/{} + 1 = {result}", self.stride)
@@ -188,23 +154,14 @@ mod tests {
         assert_eq!(Window::simple(2, 2, 0).output_len(28), Some(14));
         assert_eq!(Window::simple(2, 2, 0).output_len(9), Some(4));
         assert_eq!(Window::simple(3, 2, 1).output_len(11), Some(6));
-        let dilated = Window {
-            kernel: 5,
-            stride: 2,
-            pad_before: 3,
-            pad_after: 3,
-            dilation: 2,
-        };
+        let dilated = Window { kernel: 5, stride: 2, pad_before: 3, pad_after: 3, dilation: 2 };
         assert_eq!(dilated.output_len(17), Some(8));
         assert_eq!(Window::simple(20, 20, 0).output_len(19), None);
     }
 
     #[test]
     fn arithmetic_reads_like_the_formula() {
-        assert_eq!(
-            Window::simple(5, 1, 2).arithmetic(28),
-            "(28 + 2*2 - 5)/1 + 1 = 28"
-        );
+        assert_eq!(Window::simple(5, 1, 2).arithmetic(28), "(28 + 2*2 - 5)/1 + 1 = 28");
         assert!(Window::simple(4, 1, 0).arithmetic(2).contains("no room"));
     }
 

@@ -17,17 +17,8 @@ pub struct Mat<'a, T> {
 impl<'a, T: Float> Mat<'a, T> {
     /// `rows × cols` stored row by row.
     pub fn rows(data: &'a [T], rows: usize, cols: usize) -> Self {
-        debug_assert!(
-            data.len() >= rows * cols,
-            "matrix view larger than its buffer"
-        );
-        Mat {
-            data,
-            rows,
-            cols,
-            row_stride: cols as isize,
-            col_stride: 1,
-        }
+        debug_assert!(data.len() >= rows * cols, "matrix view larger than its buffer");
+        Mat { data, rows, cols, row_stride: cols as isize, col_stride: 1 }
     }
 
     /// The transpose, without copying.
@@ -110,12 +101,7 @@ mod tests {
         }
         // (bᵀ aᵀ) = (ab)ᵀ
         let mut gt = vec![0.0; n * m];
-        matmul(
-            &mut gt,
-            Mat::rows(&b, k, n).t(),
-            Mat::rows(&a, m, k).t(),
-            false,
-        );
+        matmul(&mut gt, Mat::rows(&b, k, n).t(), Mat::rows(&a, m, k).t(), false);
         for i in 0..m {
             for j in 0..n {
                 assert!((gt[j * m + i] - want[i * n + j]).abs() < 1e-12);

@@ -36,11 +36,7 @@ impl Geometry {
         let shift = (offset * win.dilation) as isize - win.pad_before as isize;
         let s = win.stride as isize;
         // smallest o with o*s + shift >= 0
-        let lo = if shift >= 0 {
-            0
-        } else {
-            ((-shift) + s - 1) / s
-        };
+        let lo = if shift >= 0 { 0 } else { ((-shift) + s - 1) / s };
         // largest o with o*s + shift <= n_in - 1
         let hi_num = n_in as isize - 1 - shift;
         let hi = if hi_num < 0 { -1 } else { hi_num / s };
@@ -78,8 +74,7 @@ pub fn im2col<T: Float>(g: &Geometry, x: &[T], cols: &mut [T]) {
                         drow[ow_lo..ow_hi].copy_from_slice(&xrow[start..start + (ow_hi - ow_lo)]);
                     } else {
                         for ow in ow_lo..ow_hi {
-                            drow[ow] =
-                                xrow[(ow as isize * g.ww.stride as isize + col_shift) as usize];
+                            drow[ow] = xrow[(ow as isize * g.ww.stride as isize + col_shift) as usize];
                         }
                     }
                 }
@@ -122,15 +117,7 @@ mod tests {
     use super::*;
 
     fn geometry(c: usize, h: usize, w: usize, wh: Window, ww: Window) -> Geometry {
-        Geometry {
-            c,
-            h,
-            w,
-            wh,
-            ww,
-            out_h: wh.output_len(h).unwrap(),
-            out_w: ww.output_len(w).unwrap(),
-        }
+        Geometry { c, h, w, wh, ww, out_h: wh.output_len(h).unwrap(), out_w: ww.output_len(w).unwrap() }
     }
 
     /// im2col by the definition, one entry at a time.
@@ -142,10 +129,8 @@ mod tests {
                     let row = (c * g.wh.kernel + i) * g.ww.kernel + j;
                     for oh in 0..g.out_h {
                         for ow in 0..g.out_w {
-                            let ih = (oh * g.wh.stride + i * g.wh.dilation) as isize
-                                - g.wh.pad_before as isize;
-                            let iw = (ow * g.ww.stride + j * g.ww.dilation) as isize
-                                - g.ww.pad_before as isize;
+                            let ih = (oh * g.wh.stride + i * g.wh.dilation) as isize - g.wh.pad_before as isize;
+                            let iw = (ow * g.ww.stride + j * g.ww.dilation) as isize - g.ww.pad_before as isize;
                             if ih >= 0 && iw >= 0 && (ih as usize) < g.h && (iw as usize) < g.w {
                                 cols[row * g.col_cols() + oh * g.out_w + ow] =
                                     x[(c * g.h + ih as usize) * g.w + iw as usize];
@@ -167,13 +152,7 @@ mod tests {
                 7,
                 9,
                 Window::simple(3, 2, 1),
-                Window {
-                    kernel: 5,
-                    stride: 1,
-                    pad_before: 2,
-                    pad_after: 2,
-                    dilation: 2,
-                },
+                Window { kernel: 5, stride: 1, pad_before: 2, pad_after: 2, dilation: 2 },
             ),
             geometry(3, 4, 4, Window::simple(4, 1, 0), Window::simple(4, 1, 0)),
             geometry(
@@ -181,32 +160,18 @@ mod tests {
                 1,
                 17,
                 Window::simple(1, 1, 0),
-                Window {
-                    kernel: 5,
-                    stride: 2,
-                    pad_before: 3,
-                    pad_after: 3,
-                    dilation: 2,
-                },
+                Window { kernel: 5, stride: 2, pad_before: 3, pad_after: 3, dilation: 2 },
             ),
             geometry(
                 1,
                 3,
                 8,
                 Window::simple(2, 1, 0),
-                Window {
-                    kernel: 4,
-                    stride: 1,
-                    pad_before: 1,
-                    pad_after: 2,
-                    dilation: 1,
-                },
+                Window { kernel: 4, stride: 1, pad_before: 1, pad_after: 2, dilation: 1 },
             ),
         ];
         for g in cases {
-            let x: Vec<f64> = (0..g.c * g.h * g.w)
-                .map(|i| (i as f64 * 0.73).sin())
-                .collect();
+            let x: Vec<f64> = (0..g.c * g.h * g.w).map(|i| (i as f64 * 0.73).sin()).collect();
             let mut cols = vec![f64::NAN; g.col_rows() * g.col_cols()];
             im2col(&g, &x, &mut cols);
             assert_eq!(cols, reference(&g, &x), "{g:?}");

@@ -1,6 +1,7 @@
 //! The numeric core: element type, shapes and matrix products that every layer builds on.
 
 pub mod dims;
+pub mod direct;
 pub mod float;
 pub mod gemm;
 pub mod im2col;

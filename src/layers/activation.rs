@@ -13,15 +13,10 @@ pub enum Activation {
 impl Activation {
     pub fn forward<T: Float>(&self, x: &[T], y: &mut [T]) {
         match *self {
-            Activation::Relu => y
-                .iter_mut()
-                .zip(x)
-                .for_each(|(y, &x)| *y = if x > T::ZERO { x } else { T::ZERO }),
+            Activation::Relu => y.iter_mut().zip(x).for_each(|(y, &x)| *y = if x > T::ZERO { x } else { T::ZERO }),
             Activation::LeakyRelu(slope) => {
                 let a = T::from_f64(slope);
-                y.iter_mut()
-                    .zip(x)
-                    .for_each(|(y, &x)| *y = if x > T::ZERO { x } else { x * a })
+                y.iter_mut().zip(x).for_each(|(y, &x)| *y = if x > T::ZERO { x } else { x * a })
             }
             Activation::Sigmoid => y.iter_mut().zip(x).for_each(|(y, &x)| *y = sigmoid(x)),
             Activation::Tanh => y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.tanh()),
@@ -32,9 +27,7 @@ impl Activation {
     pub fn backward<T: Float>(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
         let it = dx.iter_mut().zip(dy).zip(x.iter().zip(y));
         match *self {
-            Activation::Relu => {
-                it.for_each(|((d, &g), (&x, _))| *d = if x > T::ZERO { g } else { T::ZERO })
-            }
+            Activation::Relu => it.for_each(|((d, &g), (&x, _))| *d = if x > T::ZERO { g } else { T::ZERO }),
             Activation::LeakyRelu(slope) => {
                 let a = T::from_f64(slope);
                 it.for_each(|((d, &g), (&x, _))| *d = if x > T::ZERO { g } else { g * a })

@@ -37,16 +37,10 @@ impl BatchNorm {
         let (invstd_s, unbiased_s) = rest.split_at_mut(c_n);
         for c in 0..c_n {
             let (mean, var) = if mode == Mode::Train {
-                let values = || {
-                    (0..n).flat_map(|i| x[(i * c_n + c) * plane..(i * c_n + c + 1) * plane].iter())
-                };
+                let values = || (0..n).flat_map(|i| x[(i * c_n + c) * plane..(i * c_n + c + 1) * plane].iter());
                 let mean = values().map(|v| v.to_f64()).sum::<f64>() / m as f64;
                 let var = values().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>() / m as f64;
-                unbiased_s[c] = T::from_f64(if m > 1 {
-                    var * m as f64 / (m - 1) as f64
-                } else {
-                    f64::NAN
-                });
+                unbiased_s[c] = T::from_f64(if m > 1 { var * m as f64 / (m - 1) as f64 } else { f64::NAN });
                 (mean, var)
             } else {
                 (buffers[c].to_f64(), buffers[c_n + c].to_f64())
@@ -108,11 +102,7 @@ impl BatchNorm {
             let (mean_dy, mean_dy_xhat) = (T::from_f64(sum_dy / m), T::from_f64(sum_dy_xhat / m));
             for i in 0..n {
                 let at = (i * c_n + c) * plane;
-                for ((dxv, &d), &xv) in dx[at..at + plane]
-                    .iter_mut()
-                    .zip(&dy[at..at + plane])
-                    .zip(&x[at..at + plane])
-                {
+                for ((dxv, &d), &xv) in dx[at..at + plane].iter_mut().zip(&dy[at..at + plane]).zip(&x[at..at + plane]) {
                     *dxv = if mode == Mode::Train {
                         scale * (d - mean_dy - (xv - mu) * is * mean_dy_xhat)
                     } else {

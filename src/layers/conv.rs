@@ -2,6 +2,7 @@
 //! A 1-D convolution is a 2-D one over a 1×L plane with a 1×k kernel.
 
 use super::Scratch;
+use crate::engine::direct;
 use crate::engine::gemm::{matmul, Mat};
 use crate::engine::im2col::{col2im, im2col, Geometry};
 use crate::engine::Float;
@@ -23,12 +24,7 @@ impl Conv {
         self.out_channels * self.kernel_len()
     }
     pub fn weight_shape(&self) -> Vec<usize> {
-        let (o, c, kh, kw) = (
-            self.out_channels,
-            self.geom.c,
-            self.geom.wh.kernel,
-            self.geom.ww.kernel,
-        );
+        let (o, c, kh, kw) = (self.out_channels, self.geom.c, self.geom.wh.kernel, self.geom.ww.kernel);
         if self.one_d {
             vec![o, c, kw]
         } else {
@@ -39,8 +35,16 @@ impl Conv {
     pub fn fan_in(&self) -> usize {
         self.kernel_len()
     }
+    /// Scratch for the input side (columns, or the padded planes of the direct path).
     pub fn scratch_len(&self) -> usize {
-        self.geom.col_rows() * self.geom.col_cols()
+        let g = &self.geom;
+        let p = direct::plan(g);
+        (g.col_rows() * g.col_cols()).max(p.xpad_len(g.c))
+    }
+    /// Scratch for the output side (column gradients, or the extended output grid).
+    pub fn scratch_out_len(&self) -> usize {
+        let g = &self.geom;
+        (g.col_rows() * g.col_cols()).max(direct::plan(g).ext_total(self.out_channels))
     }
     /// Multiply-adds ×2 per sample, forward.
     pub fn flops(&self) -> usize {
@@ -53,6 +57,24 @@ impl Conv {
         let (rows, cols_n) = (g.col_rows(), g.col_cols());
         let (in_len, out_len) = (g.c * g.h * g.w, self.out_channels * cols_n);
         let (w, b) = p.split_at(self.weight_len());
+        if direct::suits(g) {
+            let plan = direct::plan(g);
+            let bias = self.bias.then_some(b);
+            for i in 0..n {
+                direct::pad_input(g, &plan, &x[i * in_len..(i + 1) * in_len], &mut s.cols);
+                direct::forward(
+                    g,
+                    &plan,
+                    self.out_channels,
+                    w,
+                    bias,
+                    &s.cols,
+                    &mut s.dcols,
+                    &mut y[i * out_len..(i + 1) * out_len],
+                );
+            }
+            return;
+        }
         let cols = &mut s.cols[..rows * cols_n];
         for i in 0..n {
             let yi = &mut y[i * out_len..(i + 1) * out_len];
@@ -62,12 +84,7 @@ impl Conv {
                 }
             }
             im2col(g, &x[i * in_len..(i + 1) * in_len], cols);
-            matmul(
-                yi,
-                Mat::rows(w, self.out_channels, rows),
-                Mat::rows(cols, rows, cols_n),
-                self.bias,
-            );
+            matmul(yi, Mat::rows(w, self.out_channels, rows), Mat::rows(cols, rows, cols_n), self.bias);
         }
     }
 
@@ -87,8 +104,7 @@ impl Conv {
         let (in_len, out_len) = (g.c * g.h * g.w, self.out_channels * cols_n);
         let w = &p[..self.weight_len()];
         let (dw, db) = dp.split_at_mut(self.weight_len());
-        let Scratch { cols, dcols, .. } = s;
-        let cols = &mut cols[..rows * cols_n];
+        let Scratch { cols: cols_buf, dcols, .. } = s;
         for i in 0..n {
             let dyi = &dy[i * out_len..(i + 1) * out_len];
             if self.bias {
@@ -96,14 +112,16 @@ impl Conv {
                     db[o] += row.iter().copied().sum::<T>();
                 }
             }
-            // Recomputing the columns keeps the working set small (see engine notes).
-            im2col(g, &x[i * in_len..(i + 1) * in_len], cols);
-            matmul(
-                dw,
-                Mat::rows(dyi, self.out_channels, cols_n),
-                Mat::rows(cols, rows, cols_n).t(),
-                true,
-            );
+            if direct::suits(g) {
+                let plan = direct::plan(g);
+                direct::pad_input(g, &plan, &x[i * in_len..(i + 1) * in_len], cols_buf);
+                direct::weight_grad(g, &plan, self.out_channels, dyi, cols_buf, dcols, dw);
+            } else {
+                // Recomputing the columns keeps the working set small (see engine notes).
+                let cols = &mut cols_buf[..rows * cols_n];
+                im2col(g, &x[i * in_len..(i + 1) * in_len], cols);
+                matmul(dw, Mat::rows(dyi, self.out_channels, cols_n), Mat::rows(cols, rows, cols_n).t(), true);
+            }
             if let Some(dx) = dx.as_deref_mut() {
                 let dcols = &mut dcols[..rows * cols_n];
                 matmul(

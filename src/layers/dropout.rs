@@ -29,33 +29,20 @@ fn mix(mut z: u64) -> u64 {
 }
 
 impl Dropout {
-    pub fn forward<T: Float>(
-        &self,
-        x: &[T],
-        y: &mut [T],
-        n: usize,
-        s: &mut Scratch<T>,
-        train: bool,
-        key: MaskKey,
-    ) {
+    pub fn forward<T: Float>(&self, x: &[T], y: &mut [T], n: usize, s: &mut Scratch<T>, train: bool, key: MaskKey) {
         let total = n * self.len;
         if !train || self.p == 0.0 {
             y[..total].copy_from_slice(&x[..total]);
             return;
         }
-        let keep_scale = if self.p >= 1.0 {
-            T::ZERO
-        } else {
-            T::from_f64(1.0 / (1.0 - self.p))
-        };
+        let keep_scale = if self.p >= 1.0 { T::ZERO } else { T::from_f64(1.0 / (1.0 - self.p)) };
         let base = mix(key.seed
             ^ mix(key.step.wrapping_add(0x9e3779b97f4a7c15))
             ^ mix(key.layer.wrapping_mul(0xd1b54a32d192ed03)));
         for i in 0..n {
             let sample = mix(base ^ (key.first_sample + i as u64).wrapping_mul(0x9e3779b97f4a7c15));
             for j in 0..self.len {
-                let u =
-                    (mix(sample.wrapping_add(j as u64)) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+                let u = (mix(sample.wrapping_add(j as u64)) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
                 let m = if u < self.p { T::ZERO } else { keep_scale };
                 let at = i * self.len + j;
                 s.mask[at] = m;
@@ -64,24 +51,13 @@ impl Dropout {
         }
     }
 
-    pub fn backward<T: Float>(
-        &self,
-        dy: &[T],
-        dx: &mut [T],
-        n: usize,
-        s: &Scratch<T>,
-        train: bool,
-    ) {
+    pub fn backward<T: Float>(&self, dy: &[T], dx: &mut [T], n: usize, s: &Scratch<T>, train: bool) {
         let total = n * self.len;
         if !train || self.p == 0.0 {
             dx[..total].copy_from_slice(&dy[..total]);
             return;
         }
-        for ((d, &g), &m) in dx[..total]
-            .iter_mut()
-            .zip(&dy[..total])
-            .zip(&s.mask[..total])
-        {
+        for ((d, &g), &m) in dx[..total].iter_mut().zip(&dy[..total]).zip(&s.mask[..total]) {
             *d = g * m;
         }
     }

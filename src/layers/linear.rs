@@ -27,24 +27,11 @@ impl Linear {
                 row.copy_from_slice(&b[..o_n]);
             }
         }
-        matmul(
-            y,
-            Mat::rows(x, n, i_n),
-            Mat::rows(w, o_n, i_n).t(),
-            self.bias,
-        );
+        matmul(y, Mat::rows(x, n, i_n), Mat::rows(w, o_n, i_n).t(), self.bias);
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn backward<T: Float>(
-        &self,
-        p: &[T],
-        x: &[T],
-        dy: &[T],
-        dx: Option<&mut [T]>,
-        dp: &mut [T],
-        n: usize,
-    ) {
+    pub fn backward<T: Float>(&self, p: &[T], x: &[T], dy: &[T], dx: Option<&mut [T]>, dp: &mut [T], n: usize) {
         let (i_n, o_n) = (self.in_features, self.out_features);
         let (dw, db) = dp.split_at_mut(self.weight_len());
         matmul(dw, Mat::rows(dy, n, o_n).t(), Mat::rows(x, n, i_n), true);
@@ -56,12 +43,7 @@ impl Linear {
             }
         }
         if let Some(dx) = dx {
-            matmul(
-                &mut dx[..n * i_n],
-                Mat::rows(dy, n, o_n),
-                Mat::rows(&p[..self.weight_len()], o_n, i_n),
-                false,
-            );
+            matmul(&mut dx[..n * i_n], Mat::rows(dy, n, o_n), Mat::rows(&p[..self.weight_len()], o_n, i_n), false);
         }
     }
 }

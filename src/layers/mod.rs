@@ -91,26 +91,17 @@ impl Layer {
     /// Non-trainable state (batch norm's running statistics).
     pub fn buffer_tensors(&self) -> Vec<TensorInfo> {
         match &self.op {
-            Op::BatchNorm(b) => vec![
-                ("running_mean", vec![b.channels]),
-                ("running_var", vec![b.channels]),
-            ],
+            Op::BatchNorm(b) => vec![("running_mean", vec![b.channels]), ("running_var", vec![b.channels])],
             _ => vec![],
         }
     }
 
     pub fn param_len(&self) -> usize {
-        self.param_tensors()
-            .iter()
-            .map(|(_, s)| s.iter().product::<usize>())
-            .sum()
+        self.param_tensors().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
     }
 
     pub fn buffer_len(&self) -> usize {
-        self.buffer_tensors()
-            .iter()
-            .map(|(_, s)| s.iter().product::<usize>())
-            .sum()
+        self.buffer_tensors().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
     }
 
     /// Floating-point operations of one sample's forward pass (multiply-add = 2).
@@ -130,7 +121,7 @@ impl Layer {
         match &self.op {
             Op::Conv(c) => {
                 s.cols = vec![T::ZERO; c.scratch_len()];
-                s.dcols = vec![T::ZERO; c.scratch_len()];
+                s.dcols = vec![T::ZERO; c.scratch_out_len()];
             }
             Op::MaxPool(_) => s.index = vec![0; capacity * self.output.len()],
             Op::BatchNorm(b) => s.stats = vec![T::ZERO; b.stats_len()],
@@ -180,11 +171,7 @@ impl Layer {
         s: &mut Scratch<T>,
         mode: Mode,
     ) {
-        let (xi, yo, dyo) = (
-            &x[..n * self.input.len()],
-            &y[..n * self.output.len()],
-            &dy[..n * self.output.len()],
-        );
+        let (xi, yo, dyo) = (&x[..n * self.input.len()], &y[..n * self.output.len()], &dy[..n * self.output.len()]);
         let dx = dx.map(|d| &mut d[..n * self.input.len()]);
         match (&self.op, dx) {
             (Op::Conv(c), dx) => c.backward(p, xi, dyo, dx, dp, n, s),

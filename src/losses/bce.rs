@@ -4,12 +4,7 @@
 use crate::engine::Float;
 use crate::layers::activation::sigmoid;
 
-pub fn compute<T: Float>(
-    x: &[T],
-    t: &[T],
-    mut items: Option<&mut [T]>,
-    mut grad: Option<(&mut [T], T)>,
-) -> f64 {
+pub fn compute<T: Float>(x: &[T], t: &[T], mut items: Option<&mut [T]>, mut grad: Option<(&mut [T], T)>) -> f64 {
     let mut sum = 0.0;
     for (i, (&xv, &tv)) in x.iter().zip(t).enumerate() {
         let l = xv.max(T::ZERO) - xv * tv + (-xv.abs()).exp().ln_1p();

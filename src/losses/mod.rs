@@ -36,9 +36,7 @@ impl Loss {
             "mse" => Ok(Loss::Mse),
             "bce" | "bce_with_logits" | "bcewithlogits" => Ok(Loss::BceWithLogits),
             "cross_entropy" | "ce" | "crossentropy" => Ok(Loss::CrossEntropy),
-            _ => Err(format!(
-                "unknown loss `{text}`; use mse, bce_with_logits or cross_entropy"
-            )),
+            _ => Err(format!("unknown loss `{text}`; use mse, bce_with_logits or cross_entropy")),
         }
     }
 
@@ -83,22 +81,13 @@ impl Loss {
                 v.len()
             )),
             (_, Target::Values(_)) => Ok(()),
-            (_, Target::Classes(_)) => Err(format!(
-                "{} needs real-valued targets, not class labels",
-                self.name()
-            )),
+            (_, Target::Classes(_)) => Err(format!("{} needs real-valued targets, not class labels", self.name())),
         }
     }
 
     /// Sum of the per-term losses; writes `scale · ∂(sum)/∂x` into `grad` when given.
     /// The training step's path: no allocation, no reduction bookkeeping.
-    pub fn sum_and_grad<T: Float>(
-        &self,
-        x: &[T],
-        k: usize,
-        target: Target<T>,
-        grad: Option<(&mut [T], T)>,
-    ) -> f64 {
+    pub fn sum_and_grad<T: Float>(&self, x: &[T], k: usize, target: Target<T>, grad: Option<(&mut [T], T)>) -> f64 {
         self.terms(x, k, target, None, grad)
     }
 
@@ -113,21 +102,13 @@ impl Loss {
         match (self, target) {
             (Loss::Mse, Target::Values(t)) => mse::compute(x, t, items, grad),
             (Loss::BceWithLogits, Target::Values(t)) => bce::compute(x, t, items, grad),
-            (Loss::CrossEntropy, Target::Classes(l)) => {
-                cross_entropy::compute(x, k, l, items, grad)
-            }
+            (Loss::CrossEntropy, Target::Classes(l)) => cross_entropy::compute(x, k, l, items, grad),
             _ => panic!("loss and target kinds differ; call Loss::check first"),
         }
     }
 
     /// The loss as PyTorch returns it: one value for mean/sum, one per term for none.
-    pub fn forward<T: Float>(
-        &self,
-        x: &[T],
-        k: usize,
-        target: Target<T>,
-        reduction: Reduction,
-    ) -> Vec<T> {
+    pub fn forward<T: Float>(&self, x: &[T], k: usize, target: Target<T>, reduction: Reduction) -> Vec<T> {
         let n = x.len() / k;
         let count = self.count(n, k);
         let mut items = vec![T::ZERO; count];

@@ -4,12 +4,7 @@ use crate::engine::Float;
 
 /// Adds `(x - t)²` of each element to the returned sum; writes `scale · 2(x - t)` into `grad`
 /// and the per-element loss into `items` when given.
-pub fn compute<T: Float>(
-    x: &[T],
-    t: &[T],
-    mut items: Option<&mut [T]>,
-    mut grad: Option<(&mut [T], T)>,
-) -> f64 {
+pub fn compute<T: Float>(x: &[T], t: &[T], mut items: Option<&mut [T]>, mut grad: Option<(&mut [T], T)>) -> f64 {
     let two = T::from_f64(2.0);
     let mut sum = 0.0;
     for (i, (&xv, &tv)) in x.iter().zip(t).enumerate() {

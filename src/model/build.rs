@@ -7,8 +7,7 @@ use crate::layers::*;
 use crate::spec::call::{parse_calls, Args, Call};
 
 /// The layer names the spec understands, for messages.
-pub const LAYER_NAMES: &str =
-    "conv1d, conv2d, maxpool1d, maxpool2d, avgpool1d, avgpool2d, batchnorm1d, batchnorm2d, \
+pub const LAYER_NAMES: &str = "conv1d, conv2d, maxpool1d, maxpool2d, avgpool1d, avgpool2d, batchnorm1d, batchnorm2d, \
 dropout, relu, leakyrelu, sigmoid, tanh, flatten, linear";
 
 /// Builds the layers of `spec` for samples of shape `input`.
@@ -20,8 +19,7 @@ pub fn build_layers(spec: &str, input: Dims) -> Result<Vec<Layer>, String> {
     let mut layers = Vec::with_capacity(calls.len());
     let mut dims = input;
     for (i, call) in calls.iter().enumerate() {
-        let layer =
-            build_one(call, dims).map_err(|e| format!("layer {i} `{call}` (input {dims}): {e}"))?;
+        let layer = build_one(call, dims).map_err(|e| format!("layer {i} `{call}` (input {dims}): {e}"))?;
         dims = layer.output;
         layers.push(layer);
     }
@@ -32,25 +30,14 @@ pub fn build_layers(spec: &str, input: Dims) -> Result<Vec<Layer>, String> {
 fn need_rank(dims: Dims, two_d: bool) -> Result<(), String> {
     match (dims.rank, two_d) {
         (Rank::Image, true) | (Rank::Signal, false) => Ok(()),
-        (Rank::Flat, _) => {
-            Err("needs a spatial input but gets a flat vector; put it before `flatten`".into())
-        }
-        (Rank::Signal, true) => {
-            Err("is 2-D but the input is a 1-D signal (C×L); use the 1d layer".into())
-        }
-        (Rank::Image, false) => {
-            Err("is 1-D but the input is an image (C×H×W); use the 2d layer".into())
-        }
+        (Rank::Flat, _) => Err("needs a spatial input but gets a flat vector; put it before `flatten`".into()),
+        (Rank::Signal, true) => Err("is 2-D but the input is a 1-D signal (C×L); use the 1d layer".into()),
+        (Rank::Image, false) => Err("is 1-D but the input is an image (C×H×W); use the 2d layer".into()),
     }
 }
 
 /// `3` or `3x5` (height × width); 1-D layers take one number.
-fn pair(
-    text: Option<&str>,
-    default: usize,
-    two_d: bool,
-    what: &str,
-) -> Result<(usize, usize), String> {
+fn pair(text: Option<&str>, default: usize, two_d: bool, what: &str) -> Result<(usize, usize), String> {
     let Some(t) = text else {
         return Ok((default, default));
     };
@@ -59,12 +46,7 @@ fn pair(
         .split(['x', ','])
         .map(|p| p.trim().parse::<usize>())
         .collect::<Result<_, _>>()
-        .map_err(|_| {
-            format!(
-                "{what} `{t}` is not a whole number{}",
-                if two_d { " or HxW" } else { "" }
-            )
-        })?;
+        .map_err(|_| format!("{what} `{t}` is not a whole number{}", if two_d { " or HxW" } else { "" }))?;
     match (nums.as_slice(), two_d) {
         ([v], _) => Ok((*v, *v)),
         ([h, w], true) => Ok((*h, *w)),
@@ -111,26 +93,14 @@ fn geometry(dims: Dims, wh: Window, ww: Window, two_d: bool) -> Result<Geometry,
     let oh = wh.output_len(dims.h);
     let ow = ww.output_len(dims.w);
     match (oh, ow) {
-        (Some(out_h), Some(out_w)) => Ok(Geometry {
-            c: dims.c,
-            h: dims.h,
-            w: dims.w,
-            wh,
-            ww,
-            out_h,
-            out_w,
-        }),
+        (Some(out_h), Some(out_w)) => Ok(Geometry { c: dims.c, h: dims.h, w: dims.w, wh, ww, out_h, out_w }),
         _ => {
             let mut why = vec![];
             if two_d && oh.is_none() {
                 why.push(format!("height {}", wh.arithmetic(dims.h)));
             }
             if ow.is_none() {
-                why.push(format!(
-                    "{} {}",
-                    if two_d { "width" } else { "length" },
-                    ww.arithmetic(dims.w)
-                ));
+                why.push(format!("{} {}", if two_d { "width" } else { "length" }, ww.arithmetic(dims.w)));
             }
             Err(format!(
                 "the window ({}) is larger than the padded input: {}. Use a smaller kernel, more padding, or fewer pooling layers before it",
@@ -163,53 +133,21 @@ fn build_one(call: &Call, dims: Dims) -> Result<Layer, String> {
                 return Err("needs at least 1 output channel".into());
             }
             let k = nonzero(
-                pair(
-                    a.get(Some(1), &["k", "kernel", "kernel_size"])?,
-                    0,
-                    two_d,
-                    "kernel",
-                )?,
+                pair(a.get(Some(1), &["k", "kernel", "kernel_size"])?, 0, two_d, "kernel")?,
                 "the kernel size (k=)",
             )?;
-            let s = nonzero(
-                pair(a.get(None, &["s", "stride"])?, 1, two_d, "stride")?,
-                "the stride",
-            )?;
-            let d = nonzero(
-                pair(a.get(None, &["d", "dilation"])?, 1, two_d, "dilation")?,
-                "the dilation",
-            )?;
+            let s = nonzero(pair(a.get(None, &["s", "stride"])?, 1, two_d, "stride")?, "the stride")?;
+            let d = nonzero(pair(a.get(None, &["d", "dilation"])?, 1, two_d, "dilation")?, "the dilation")?;
             let p = a.get(None, &["p", "padding", "pad"])?;
             let bias = a.bool(&["bias"], true)?;
             let (ph, pw) = padding(p, k, d, s, two_d)?;
-            let (ph, k_h, s_h, d_h) = if two_d {
-                (ph, k.0, s.0, d.0)
-            } else {
-                ((0, 0), 1, 1, 1)
-            };
-            let wh = Window {
-                kernel: k_h,
-                stride: s_h,
-                pad_before: ph.0,
-                pad_after: ph.1,
-                dilation: d_h,
-            };
-            let ww = Window {
-                kernel: k.1,
-                stride: s.1,
-                pad_before: pw.0,
-                pad_after: pw.1,
-                dilation: d.1,
-            };
+            let (ph, k_h, s_h, d_h) = if two_d { (ph, k.0, s.0, d.0) } else { ((0, 0), 1, 1, 1) };
+            let wh = Window { kernel: k_h, stride: s_h, pad_before: ph.0, pad_after: ph.1, dilation: d_h };
+            let ww = Window { kernel: k.1, stride: s.1, pad_before: pw.0, pad_after: pw.1, dilation: d.1 };
             let geom = geometry(dims, wh, ww, two_d)?;
             let output = output_dims(out, &geom, two_d);
             (
-                Op::Conv(Conv {
-                    geom,
-                    out_channels: out,
-                    bias,
-                    one_d: !two_d,
-                }),
+                Op::Conv(Conv { geom, out_channels: out, bias, one_d: !two_d }),
                 output,
                 "(out, k=, s=1, p=0|same, d=1, bias=true)",
             )
@@ -218,69 +156,34 @@ fn build_one(call: &Call, dims: Dims) -> Result<Layer, String> {
             let two_d = name.ends_with("2d");
             need_rank(dims, two_d)?;
             let k = nonzero(
-                pair(
-                    a.get(Some(0), &["k", "kernel", "kernel_size"])?,
-                    0,
-                    two_d,
-                    "kernel",
-                )?,
+                pair(a.get(Some(0), &["k", "kernel", "kernel_size"])?, 0, two_d, "kernel")?,
                 "the kernel size",
             )?;
             let s = nonzero(
-                pair(a.get(Some(1), &["s", "stride"])?, 0, two_d, "stride").map(|s| {
-                    if s.0 == 0 {
-                        k
-                    } else {
-                        s
-                    }
-                })?,
+                pair(a.get(Some(1), &["s", "stride"])?, 0, two_d, "stride").map(|s| if s.0 == 0 { k } else { s })?,
                 "the stride",
             )?;
-            let p = pair(
-                a.get(Some(2), &["p", "padding", "pad"])?,
-                0,
-                two_d,
-                "padding",
-            )?;
+            let p = pair(a.get(Some(2), &["p", "padding", "pad"])?, 0, two_d, "padding")?;
             if p.0 * 2 > k.0 || p.1 * 2 > k.1 {
-                return Err(format!(
-                    "padding {p:?} is more than half the kernel {k:?}; PyTorch refuses this too"
-                ));
+                return Err(format!("padding {p:?} is more than half the kernel {k:?}; PyTorch refuses this too"));
             }
             let (kh, sh, ph) = if two_d { (k.0, s.0, p.0) } else { (1, 1, 0) };
-            let geom = geometry(
-                dims,
-                Window::simple(kh, sh, ph),
-                Window::simple(k.1, s.1, p.1),
-                two_d,
-            )?;
+            let geom = geometry(dims, Window::simple(kh, sh, ph), Window::simple(k.1, s.1, p.1), two_d)?;
             let output = output_dims(dims.c, &geom, two_d);
-            let op = if name.starts_with("max") {
-                Op::MaxPool(MaxPool { geom })
-            } else {
-                Op::AvgPool(AvgPool { geom })
-            };
+            let op =
+                if name.starts_with("max") { Op::MaxPool(MaxPool { geom }) } else { Op::AvgPool(AvgPool { geom }) };
             (op, output, "(k, s=k, p=0)")
         }
         "batchnorm1d" | "batchnorm2d" => {
             let two_d = name == "batchnorm2d";
             match (dims.rank, two_d) {
                 (Rank::Image, true) | (Rank::Signal | Rank::Flat, false) => {}
-                (_, true) => {
-                    return Err("batchnorm2d needs an image input (C×H×W); use batchnorm1d".into())
-                }
-                (_, false) => {
-                    return Err(
-                        "batchnorm1d needs a flat (F) or 1-D (C×L) input; use batchnorm2d".into(),
-                    )
-                }
+                (_, true) => return Err("batchnorm2d needs an image input (C×H×W); use batchnorm1d".into()),
+                (_, false) => return Err("batchnorm1d needs a flat (F) or 1-D (C×L) input; use batchnorm2d".into()),
             }
             if let Some(nf) = a.parse::<usize>(Some(0), &["num_features", "features"])? {
                 if nf != dims.c {
-                    return Err(format!(
-                        "says {nf} features but its input has {} channels",
-                        dims.c
-                    ));
+                    return Err(format!("says {nf} features but its input has {} channels", dims.c));
                 }
             }
             let eps: f64 = a.parse(None, &["eps"])?.unwrap_or(1e-5);
@@ -288,18 +191,8 @@ fn build_one(call: &Call, dims: Dims) -> Result<Layer, String> {
             if !(eps > 0.0) || !(0.0..=1.0).contains(&momentum) {
                 return Err("eps must be > 0 and momentum in [0, 1]".into());
             }
-            let op = BatchNorm {
-                channels: dims.c,
-                plane: dims.h * dims.w,
-                eps,
-                momentum,
-                one_d: !two_d,
-            };
-            (
-                Op::BatchNorm(op),
-                dims,
-                "(num_features, eps=1e-5, momentum=0.1)",
-            )
+            let op = BatchNorm { channels: dims.c, plane: dims.h * dims.w, eps, momentum, one_d: !two_d };
+            (Op::BatchNorm(op), dims, "(num_features, eps=1e-5, momentum=0.1)")
         }
         "dropout" => {
             let p: f64 = a.parse(Some(0), &["p"])?.unwrap_or(0.5);
@@ -312,53 +205,26 @@ fn build_one(call: &Call, dims: Dims) -> Result<Layer, String> {
         "sigmoid" => (Op::Activation(Activation::Sigmoid), dims, "no arguments"),
         "tanh" => (Op::Activation(Activation::Tanh), dims, "no arguments"),
         "leakyrelu" => {
-            let slope: f64 = a
-                .parse(Some(0), &["negative_slope", "slope"])?
-                .unwrap_or(0.01);
-            (
-                Op::Activation(Activation::LeakyRelu(slope)),
-                dims,
-                "(negative_slope=0.01)",
-            )
+            let slope: f64 = a.parse(Some(0), &["negative_slope", "slope"])?.unwrap_or(0.01);
+            (Op::Activation(Activation::LeakyRelu(slope)), dims, "(negative_slope=0.01)")
         }
         "flatten" => (Op::Flatten, Dims::flat(dims.len()), "no arguments"),
         "linear" => {
             if dims.rank != Rank::Flat {
-                return Err(format!(
-                    "needs a flat input but gets {dims}; put `flatten` before it"
-                ));
+                return Err(format!("needs a flat input but gets {dims}; put `flatten` before it"));
             }
-            let out: usize = a
-                .parse(Some(0), &["out", "out_features"])?
-                .ok_or("needs the number of outputs, e.g. linear(10)")?;
+            let out: usize =
+                a.parse(Some(0), &["out", "out_features"])?.ok_or("needs the number of outputs, e.g. linear(10)")?;
             if out == 0 {
                 return Err("needs at least 1 output".into());
             }
             let bias = a.bool(&["bias"], true)?;
-            (
-                Op::Linear(Linear {
-                    in_features: dims.c,
-                    out_features: out,
-                    bias,
-                }),
-                Dims::flat(out),
-                "(out, bias=true)",
-            )
+            (Op::Linear(Linear { in_features: dims.c, out_features: out, bias }), Dims::flat(out), "(out, bias=true)")
         }
-        _ => {
-            return Err(format!(
-                "unknown layer `{}`; known layers: {LAYER_NAMES}",
-                call.name
-            ))
-        }
+        _ => return Err(format!("unknown layer `{}`; known layers: {LAYER_NAMES}", call.name)),
     };
     a.finish(allowed)?;
-    Ok(Layer {
-        op,
-        input: dims,
-        output,
-        text: call.text.clone(),
-    })
+    Ok(Layer { op, input: dims, output, text: call.text.clone() })
 }
 
 #[cfg(test)]
@@ -371,11 +237,7 @@ mod tests {
         assert_eq!(l[5].output, Dims::image(32, 7, 7));
         assert_eq!(l[6].output, Dims::flat(1568));
         assert_eq!(l[9].output, Dims::flat(10));
-        let p = build_layers(
-            "conv1d(4,k=5,p=2) relu maxpool1d(20) flatten linear(1)",
-            Dims::signal(1, 20),
-        )
-        .unwrap();
+        let p = build_layers("conv1d(4,k=5,p=2) relu maxpool1d(20) flatten linear(1)", Dims::signal(1, 20)).unwrap();
         assert_eq!(p[2].output, Dims::signal(4, 1));
         let same = build_layers("conv2d(3,k=4,p=same)", Dims::image(1, 9, 9)).unwrap();
         assert_eq!(same[0].output, Dims::image(3, 9, 9));
@@ -383,26 +245,16 @@ mod tests {
 
     #[test]
     fn refuses_layers_that_do_not_fit_with_the_arithmetic() {
-        let e = build_layers(
-            "conv2d(8,k=3) maxpool2d(2) maxpool2d(2) maxpool2d(2)",
-            Dims::image(1, 8, 8),
-        )
-        .unwrap_err();
+        let e = build_layers("conv2d(8,k=3) maxpool2d(2) maxpool2d(2) maxpool2d(2)", Dims::image(1, 8, 8)).unwrap_err();
         assert!(e.contains("layer 3 `maxpool2d(2)`"), "{e}");
         assert!(e.contains("(1 + 2*0 - 2)/2 + 1"), "{e}");
         let e = build_layers("conv2d(8,k=3) linear(10)", Dims::image(1, 8, 8)).unwrap_err();
         assert!(e.contains("flatten"), "{e}");
         let e = build_layers("conv1d(8,k=3)", Dims::image(1, 8, 8)).unwrap_err();
         assert!(e.contains("2d"), "{e}");
-        assert!(build_layers("conv2d(8)", Dims::image(1, 8, 8))
-            .unwrap_err()
-            .contains("kernel"));
-        assert!(build_layers("relu(3)", Dims::flat(3))
-            .unwrap_err()
-            .contains("extra argument"));
-        assert!(build_layers("wobble", Dims::flat(3))
-            .unwrap_err()
-            .contains("unknown layer"));
+        assert!(build_layers("conv2d(8)", Dims::image(1, 8, 8)).unwrap_err().contains("kernel"));
+        assert!(build_layers("relu(3)", Dims::flat(3)).unwrap_err().contains("extra argument"));
+        assert!(build_layers("wobble", Dims::flat(3)).unwrap_err().contains("unknown layer"));
         assert!(build_layers("dropout(1.5)", Dims::flat(3)).is_err());
         assert!(build_layers("", Dims::flat(3)).is_err());
     }

@@ -13,27 +13,13 @@ pub const META_SPEC: &str = "convlab.spec";
 pub const META_INPUT: &str = "convlab.input";
 
 /// Encodes the model's state (as float32) with its spec in the metadata.
-pub fn to_bytes<T: Float>(
-    model: &Model<T>,
-    extra_meta: &[(&str, String)],
-) -> Result<Vec<u8>, String> {
+pub fn to_bytes<T: Float>(model: &Model<T>, extra_meta: &[(&str, String)]) -> Result<Vec<u8>, String> {
     let tensors = model.tensors();
-    let data: Vec<Vec<u8>> = tensors
-        .iter()
-        .map(|t| {
-            model
-                .tensor(t)
-                .iter()
-                .flat_map(|v| v.to_f32().to_le_bytes())
-                .collect()
-        })
-        .collect();
+    let data: Vec<Vec<u8>> =
+        tensors.iter().map(|t| model.tensor(t).iter().flat_map(|v| v.to_f32().to_le_bytes()).collect()).collect();
     let mut views: Vec<(String, TensorView)> = vec![];
     for (t, bytes) in tensors.iter().zip(&data) {
-        views.push((
-            t.name.clone(),
-            TensorView::new(Dtype::F32, t.shape.clone(), bytes).map_err(|e| e.to_string())?,
-        ));
+        views.push((t.name.clone(), TensorView::new(Dtype::F32, t.shape.clone(), bytes).map_err(|e| e.to_string())?));
     }
     // PyTorch's BatchNorm keeps num_batches_tracked in its state dict; strict loading wants it.
     let tracked = model.batches_tracked.to_le_bytes();
@@ -47,16 +33,7 @@ pub fn to_bytes<T: Float>(
     }
     let mut meta: HashMap<String, String> = HashMap::new();
     meta.insert(META_SPEC.into(), model.spec.clone());
-    meta.insert(
-        META_INPUT.into(),
-        model
-            .input
-            .to_vec()
-            .iter()
-            .map(|v| v.to_string())
-            .collect::<Vec<_>>()
-            .join(","),
-    );
+    meta.insert(META_INPUT.into(), model.input.to_vec().iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","));
     for (k, v) in extra_meta {
         meta.insert(k.to_string(), v.clone());
     }
@@ -81,37 +58,20 @@ pub fn save<T: Float>(model: &Model<T>, path: &Path) -> Result<(), String> {
 pub fn read_f64(view: &TensorView) -> Result<Vec<f64>, String> {
     let b = view.data();
     Ok(match view.dtype() {
-        Dtype::F32 => b
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
-            .collect(),
-        Dtype::F64 => b
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
-            .collect(),
-        Dtype::I64 => b
-            .chunks_exact(8)
-            .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64)
-            .collect(),
-        Dtype::I32 => b
-            .chunks_exact(4)
-            .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f64)
-            .collect(),
+        Dtype::F32 => b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+        Dtype::F64 => b.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect(),
+        Dtype::I64 => b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+        Dtype::I32 => b.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
         Dtype::U8 => b.iter().map(|&v| v as f64).collect(),
-        other => {
-            return Err(format!(
-                "tensors of type {other:?} are not supported; save them as float32"
-            ))
-        }
+        other => return Err(format!("tensors of type {other:?} are not supported; save them as float32")),
     })
 }
 
 /// Loads a file written by `save` (spec and input from its metadata).
 pub fn load<T: Float>(path: &Path) -> Result<Model<T>, String> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| format!("cannot read model file {}: {e}", path.display()))?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| format!("{} is not a safetensors file: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read model file {}: {e}", path.display()))?;
+    let (_, meta) =
+        SafeTensors::read_metadata(&bytes).map_err(|e| format!("{} is not a safetensors file: {e}", path.display()))?;
     let meta = meta.metadata().clone().unwrap_or_default();
     let (Some(spec), Some(input)) = (meta.get(META_SPEC), meta.get(META_INPUT)) else {
         return Err(format!(
@@ -120,8 +80,8 @@ pub fn load<T: Float>(path: &Path) -> Result<Model<T>, String> {
         ));
     };
     let input = Dims::parse(input)?;
-    let mut model = Model::new(spec, input)
-        .map_err(|e| format!("{}: stored spec does not build: {e}", path.display()))?;
+    let mut model =
+        Model::new(spec, input).map_err(|e| format!("{}: stored spec does not build: {e}", path.display()))?;
     load_state(&mut model, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(model)
 }
@@ -129,11 +89,7 @@ pub fn load<T: Float>(path: &Path) -> Result<Model<T>, String> {
 /// Fills `model` from safetensors bytes with state-dict names (e.g. saved by PyTorch's
 /// `safetensors.torch.save_file(model.state_dict(), ...)`). `prefix` selects names such as
 /// `init.` in a fixture. Every tensor of the model must be present with its exact shape.
-pub fn load_state_prefixed<T: Float>(
-    model: &mut Model<T>,
-    st: &SafeTensors,
-    prefix: &str,
-) -> Result<(), String> {
+pub fn load_state_prefixed<T: Float>(model: &mut Model<T>, st: &SafeTensors, prefix: &str) -> Result<(), String> {
     let mut missing = vec![];
     for t in model.tensors() {
         let name = format!("{prefix}{}", t.name);
@@ -157,40 +113,28 @@ pub fn load_state_prefixed<T: Float>(
         }
     }
     if !missing.is_empty() {
-        return Err(format!(
-            "missing tensors {missing:?} for the model `{}`; is it the right spec?",
-            model.spec
-        ));
+        return Err(format!("missing tensors {missing:?} for the model `{}`; is it the right spec?", model.spec));
     }
-    if let Some(v) = st
-        .names()
-        .iter()
-        .find(|n| n.starts_with(prefix) && n.ends_with("num_batches_tracked"))
-    {
+    if let Some(v) = st.names().iter().find(|n| n.starts_with(prefix) && n.ends_with("num_batches_tracked")) {
         if let Ok(view) = st.tensor(v) {
             model.batches_tracked = read_f64(&view)?.first().copied().unwrap_or(0.0) as i64;
         }
     }
     // Unknown names mean a different architecture: refuse rather than silently ignore.
-    let known: std::collections::HashSet<String> = model
-        .tensors()
-        .iter()
-        .map(|t| format!("{prefix}{}", t.name))
-        .collect();
-    if let Some(extra) = st.names().into_iter().find(|n| {
-        n.starts_with(prefix) && !n.ends_with("num_batches_tracked") && !known.contains(*n)
-    }) {
-        return Err(format!(
-            "tensor {extra} does not belong to the model `{}`; is it the right spec?",
-            model.spec
-        ));
+    let known: std::collections::HashSet<String> =
+        model.tensors().iter().map(|t| format!("{prefix}{}", t.name)).collect();
+    if let Some(extra) = st
+        .names()
+        .into_iter()
+        .find(|n| n.starts_with(prefix) && !n.ends_with("num_batches_tracked") && !known.contains(*n))
+    {
+        return Err(format!("tensor {extra} does not belong to the model `{}`; is it the right spec?", model.spec));
     }
     Ok(())
 }
 
 pub fn load_state<T: Float>(model: &mut Model<T>, bytes: &[u8]) -> Result<(), String> {
-    let st = SafeTensors::deserialize(bytes)
-        .map_err(|e| format!("not a valid safetensors file: {e}"))?;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| format!("not a valid safetensors file: {e}"))?;
     load_state_prefixed(model, &st, "")
 }
 
@@ -200,11 +144,9 @@ mod tests {
 
     #[test]
     fn save_and_load_round_trip_every_tensor() {
-        let mut m = Model::<f32>::new(
-            "conv1d(4,k=3,p=1,bias=false) batchnorm1d relu flatten linear(1)",
-            Dims::signal(2, 5),
-        )
-        .unwrap();
+        let mut m =
+            Model::<f32>::new("conv1d(4,k=3,p=1,bias=false) batchnorm1d relu flatten linear(1)", Dims::signal(2, 5))
+                .unwrap();
         m.init(3);
         m.buffers[1] = 0.25;
         m.batches_tracked = 7;
@@ -243,8 +185,6 @@ mod tests {
         let mut other = Model::<f32>::new("flatten linear(4)", Dims::image(1, 2, 2)).unwrap();
         let e = load_state(&mut other, &bytes).unwrap_err();
         assert!(e.contains("shape"), "{e}");
-        assert!(load_state(&mut other, b"garbage")
-            .unwrap_err()
-            .contains("not a valid safetensors"));
+        assert!(load_state(&mut other, b"garbage").unwrap_err().contains("not a valid safetensors"));
     }
 }

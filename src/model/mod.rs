@@ -117,10 +117,7 @@ impl<T: Float> Model<T> {
             let mut values = vec![0f32; self.param_offsets[i + 1] - self.param_offsets[i]];
             let (w, b) = values.split_at_mut(weight_len);
             g.init_conv_or_linear(w, (!b.is_empty()).then_some(b), fan_in);
-            for (d, v) in self.params[self.param_offsets[i]..self.param_offsets[i + 1]]
-                .iter_mut()
-                .zip(values)
-            {
+            for (d, v) in self.params[self.param_offsets[i]..self.param_offsets[i + 1]].iter_mut().zip(values) {
                 *d = T::from_f32(v);
             }
         }
@@ -184,20 +181,12 @@ impl<T: Float> Model<T> {
 
     /// The values of a named tensor.
     pub fn tensor(&self, t: &NamedTensor) -> &[T] {
-        let store = if t.store == Store::Param {
-            &self.params
-        } else {
-            &self.buffers
-        };
+        let store = if t.store == Store::Param { &self.params } else { &self.buffers };
         &store[t.offset..t.offset + t.len]
     }
 
     pub fn tensor_mut(&mut self, t: &NamedTensor) -> &mut [T] {
-        let store = if t.store == Store::Param {
-            &mut self.params
-        } else {
-            &mut self.buffers
-        };
+        let store = if t.store == Store::Param { &mut self.params } else { &mut self.buffers };
         &mut store[t.offset..t.offset + t.len]
     }
 
@@ -209,16 +198,8 @@ impl<T: Float> Model<T> {
             layers: self.layers.clone(),
             param_offsets: self.param_offsets.clone(),
             buffer_offsets: self.buffer_offsets.clone(),
-            params: self
-                .params
-                .iter()
-                .map(|v| U::from_f64(v.to_f64()))
-                .collect(),
-            buffers: self
-                .buffers
-                .iter()
-                .map(|v| U::from_f64(v.to_f64()))
-                .collect(),
+            params: self.params.iter().map(|v| U::from_f64(v.to_f64())).collect(),
+            buffers: self.buffers.iter().map(|v| U::from_f64(v.to_f64())).collect(),
             batches_tracked: self.batches_tracked,
         }
     }

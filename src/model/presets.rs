@@ -68,11 +68,7 @@ pub fn resolve(model: &str) -> (String, Option<Dims>) {
 }
 
 pub fn names() -> String {
-    PRESETS
-        .iter()
-        .map(|p| p.name)
-        .collect::<Vec<_>>()
-        .join(", ")
+    PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

@@ -20,20 +20,9 @@ fn size_arithmetic(g: &Geometry, two_d: bool) -> String {
 }
 
 pub fn summary<T: Float>(model: &Model<T>) -> String {
-    let mut rows: Vec<[String; 5]> = vec![[
-        "#".into(),
-        "layer".into(),
-        "output".into(),
-        "params".into(),
-        "output size".into(),
-    ]];
-    rows.push([
-        "".into(),
-        "input".into(),
-        model.input.to_string(),
-        "".into(),
-        "".into(),
-    ]);
+    let mut rows: Vec<[String; 5]> =
+        vec![["#".into(), "layer".into(), "output".into(), "params".into(), "output size".into()]];
+    rows.push(["".into(), "input".into(), model.input.to_string(), "".into(), "".into()]);
     for (i, l) in model.layers.iter().enumerate() {
         let arith = match &l.op {
             Op::Conv(c) => size_arithmetic(&c.geom, !c.one_d),
@@ -41,28 +30,15 @@ pub fn summary<T: Float>(model: &Model<T>) -> String {
             Op::AvgPool(p) => size_arithmetic(&p.geom, l.output.rank == crate::engine::Rank::Image),
             Op::Flatten => format!(
                 "{} = {}",
-                l.input
-                    .to_vec()
-                    .iter()
-                    .map(|v| v.to_string())
-                    .collect::<Vec<_>>()
-                    .join("*"),
+                l.input.to_vec().iter().map(|v| v.to_string()).collect::<Vec<_>>().join("*"),
                 l.output.len()
             ),
             Op::Linear(lin) => format!("{} → {}", lin.in_features, lin.out_features),
             _ => "same as input".into(),
         };
-        rows.push([
-            i.to_string(),
-            l.text.clone(),
-            l.output.to_string(),
-            l.param_len().to_string(),
-            arith,
-        ]);
+        rows.push([i.to_string(), l.text.clone(), l.output.to_string(), l.param_len().to_string(), arith]);
     }
-    let widths: Vec<usize> = (0..5)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> = (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for (ri, r) in rows.iter().enumerate() {
         let line: Vec<String> = r
@@ -103,11 +79,8 @@ mod tests {
 
     #[test]
     fn shows_shapes_params_and_arithmetic() {
-        let m = Model::<f32>::new(
-            "conv2d(8,k=5,p=2) relu maxpool2d(2) flatten linear(10)",
-            Dims::image(1, 28, 28),
-        )
-        .unwrap();
+        let m = Model::<f32>::new("conv2d(8,k=5,p=2) relu maxpool2d(2) flatten linear(10)", Dims::image(1, 28, 28))
+            .unwrap();
         let s = summary(&m);
         assert!(s.contains("(28 + 2*2 - 5)/1 + 1 = 28"), "{s}");
         assert!(s.contains("(28 + 2*0 - 2)/2 + 1 = 14"), "{s}");

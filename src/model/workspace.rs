@@ -28,16 +28,8 @@ impl<T: Float> Workspace<T> {
         let capacity = capacity.max(1);
         Workspace {
             capacity,
-            acts: model
-                .layers
-                .iter()
-                .map(|l| vec![T::ZERO; capacity * l.output.len()])
-                .collect(),
-            grads: model
-                .layers
-                .iter()
-                .map(|l| vec![T::ZERO; capacity * l.output.len()])
-                .collect(),
+            acts: model.layers.iter().map(|l| vec![T::ZERO; capacity * l.output.len()]).collect(),
+            grads: model.layers.iter().map(|l| vec![T::ZERO; capacity * l.output.len()]).collect(),
             scratch: model.layers.iter().map(|l| l.scratch(capacity)).collect(),
             dparams: vec![T::ZERO; model.params.len()],
             dinput: keep_input_grad.then(|| vec![T::ZERO; capacity * model.input.len()]),
@@ -66,50 +58,29 @@ impl<T: Float> Workspace<T> {
     /// Where the loss writes its gradient with respect to the output.
     pub fn output_grad_mut(&mut self, model: &Model<T>) -> &mut [T] {
         let len = self.n * model.output().len();
-        &mut self
-            .grads
-            .last_mut()
-            .expect("a model has at least one layer")[..len]
+        &mut self.grads.last_mut().expect("a model has at least one layer")[..len]
     }
 
     /// The output and its gradient buffer together, for the loss to read one and write the other.
     pub fn output_and_grad(&mut self, model: &Model<T>) -> (&[T], &mut [T]) {
         let len = self.n * model.output().len();
         let out = &self.acts.last().expect("a model has at least one layer")[..len];
-        (
-            out,
-            &mut self
-                .grads
-                .last_mut()
-                .expect("a model has at least one layer")[..len],
-        )
+        (out, &mut self.grads.last_mut().expect("a model has at least one layer")[..len])
     }
 
     pub fn input_grad(&self, model: &Model<T>) -> Option<&[T]> {
-        self.dinput
-            .as_ref()
-            .map(|d| &d[..self.n * model.input.len()])
+        self.dinput.as_ref().map(|d| &d[..self.n * model.input.len()])
     }
 
     /// Runs `n` samples of `x` through the model. `key` seeds dropout.
     pub fn forward(&mut self, model: &Model<T>, x: &[T], n: usize, mode: Mode, key: MaskKey) {
-        assert!(
-            n <= self.capacity,
-            "batch of {n} exceeds the workspace's {}",
-            self.capacity
-        );
-        assert!(
-            x.len() >= n * model.input.len(),
-            "input holds fewer than {n} samples"
-        );
+        assert!(n <= self.capacity, "batch of {n} exceeds the workspace's {}", self.capacity);
+        assert!(x.len() >= n * model.input.len(), "input holds fewer than {n} samples");
         self.n = n;
         for (i, layer) in model.layers.iter().enumerate() {
             let (before, after) = self.acts.split_at_mut(i);
             let input: &[T] = if i == 0 { x } else { &before[i - 1] };
-            let key = MaskKey {
-                layer: i as u64,
-                ..key
-            };
+            let key = MaskKey { layer: i as u64, ..key };
             layer.forward(
                 model.layer_params(i),
                 model.layer_buffers(i),
@@ -131,11 +102,7 @@ impl<T: Float> Workspace<T> {
             let layer = &model.layers[i];
             let (gb, ga) = self.grads.split_at_mut(i);
             let dy = &ga[0];
-            let dx: Option<&mut [T]> = if i > 0 {
-                Some(&mut gb[i - 1])
-            } else {
-                self.dinput.as_deref_mut()
-            };
+            let dx: Option<&mut [T]> = if i > 0 { Some(&mut gb[i - 1]) } else { self.dinput.as_deref_mut() };
             let input: &[T] = if i == 0 { x } else { &self.acts[i - 1] };
             let range = model.param_offsets[i]..model.param_offsets[i + 1];
             layer.backward(

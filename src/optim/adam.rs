@@ -24,12 +24,7 @@ pub struct Adam<T> {
 
 impl<T: Float> Adam<T> {
     pub fn new(config: AdamConfig) -> Self {
-        Adam {
-            config,
-            step: 0,
-            m: vec![],
-            v: vec![],
-        }
+        Adam { config, step: 0, m: vec![], v: vec![] }
     }
 
     pub fn step(&mut self, params: &mut [T], grads: &[T]) {
@@ -44,16 +39,8 @@ impl<T: Float> Adam<T> {
         let bias1 = 1.0 - c.beta1.powi(t);
         let bias2_sqrt = (1.0 - c.beta2.powi(t)).sqrt();
         let step_size = T::from_f64(c.lr / bias1);
-        let (b1w, b2, b2w) = (
-            T::from_f64(1.0 - c.beta1),
-            T::from_f64(c.beta2),
-            T::from_f64(1.0 - c.beta2),
-        );
-        let (wd, eps, b2s) = (
-            T::from_f64(c.weight_decay),
-            T::from_f64(c.eps),
-            T::from_f64(bias2_sqrt),
-        );
+        let (b1w, b2, b2w) = (T::from_f64(1.0 - c.beta1), T::from_f64(c.beta2), T::from_f64(1.0 - c.beta2));
+        let (wd, eps, b2s) = (T::from_f64(c.weight_decay), T::from_f64(c.eps), T::from_f64(bias2_sqrt));
         let shrink = T::from_f64(1.0 - c.lr * c.weight_decay);
         for i in 0..params.len() {
             let mut g = grads[i];

@@ -25,42 +25,24 @@ impl OptimizerConfig {
             if v.is_finite() && v >= 0.0 {
                 Ok(v)
             } else {
-                Err(format!(
-                    "`{text}`: {name} must be a finite number ≥ 0, not {v}"
-                ))
+                Err(format!("`{text}`: {name} must be a finite number ≥ 0, not {v}"))
             }
         };
         let lr_default = if call.name == "sgd" { 0.01 } else { 1e-3 };
-        let lr = positive(
-            "lr",
-            a.parse(Some(0), &["lr", "learning_rate"])?
-                .unwrap_or(lr_default),
-        )?;
+        let lr = positive("lr", a.parse(Some(0), &["lr", "learning_rate"])?.unwrap_or(lr_default))?;
         let wd_given: Option<f64> = a.parse(None, &["weight_decay", "wd"])?;
         // PyTorch's AdamW decays by 0.01 unless told otherwise; SGD and Adam do not decay.
-        let wd = positive(
-            "weight_decay",
-            wd_given.unwrap_or(if call.name == "adamw" { 0.01 } else { 0.0 }),
-        )?;
+        let wd = positive("weight_decay", wd_given.unwrap_or(if call.name == "adamw" { 0.01 } else { 0.0 }))?;
         let config = match call.name.as_str() {
             "sgd" => {
                 let momentum = positive("momentum", a.parse(None, &["momentum"])?.unwrap_or(0.0))?;
-                let dampening =
-                    positive("dampening", a.parse(None, &["dampening"])?.unwrap_or(0.0))?;
+                let dampening = positive("dampening", a.parse(None, &["dampening"])?.unwrap_or(0.0))?;
                 let nesterov = a.bool(&["nesterov"], false)?;
                 if nesterov && (momentum == 0.0 || dampening != 0.0) {
-                    return Err(format!(
-                        "`{text}`: nesterov needs momentum > 0 and dampening = 0 (as in PyTorch)"
-                    ));
+                    return Err(format!("`{text}`: nesterov needs momentum > 0 and dampening = 0 (as in PyTorch)"));
                 }
                 a.finish("lr, momentum, dampening, nesterov, weight_decay")?;
-                OptimizerConfig::Sgd(SgdConfig {
-                    lr,
-                    momentum,
-                    dampening,
-                    nesterov,
-                    weight_decay: wd,
-                })
+                OptimizerConfig::Sgd(SgdConfig { lr, momentum, dampening, nesterov, weight_decay: wd })
             }
             "adam" | "adamw" => {
                 let decoupled = call.name == "adamw";
@@ -73,9 +55,7 @@ impl OptimizerConfig {
                         .collect::<Result<_, _>>()
                         .map_err(|_| format!("`{text}`: betas must look like (0.9,0.999)"))?;
                     let [b1, b2] = nums[..] else {
-                        return Err(format!(
-                            "`{text}`: betas must be two numbers, like (0.9,0.999)"
-                        ));
+                        return Err(format!("`{text}`: betas must be two numbers, like (0.9,0.999)"));
                     };
                     (beta1, beta2) = (b1, b2);
                 }
@@ -88,20 +68,9 @@ impl OptimizerConfig {
                 }
                 let eps = positive("eps", a.parse(None, &["eps"])?.unwrap_or(1e-8))?;
                 a.finish("lr, betas, beta1, beta2, eps, weight_decay")?;
-                OptimizerConfig::Adam(AdamConfig {
-                    lr,
-                    beta1,
-                    beta2,
-                    eps,
-                    weight_decay: wd,
-                    decoupled,
-                })
+                OptimizerConfig::Adam(AdamConfig { lr, beta1, beta2, eps, weight_decay: wd, decoupled })
             }
-            other => {
-                return Err(format!(
-                    "unknown optimizer `{other}`; use sgd(...), adam(...) or adamw(...)"
-                ))
-            }
+            other => return Err(format!("unknown optimizer `{other}`; use sgd(...), adam(...) or adamw(...)")),
         };
         Ok(config)
     }

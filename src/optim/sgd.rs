@@ -21,19 +21,12 @@ pub struct Sgd<T> {
 
 impl<T: Float> Sgd<T> {
     pub fn new(config: SgdConfig) -> Self {
-        Sgd {
-            config,
-            buffer: vec![],
-        }
+        Sgd { config, buffer: vec![] }
     }
 
     pub fn step(&mut self, params: &mut [T], grads: &[T]) {
         let c = self.config;
-        let (lr, wd, mom) = (
-            T::from_f64(c.lr),
-            T::from_f64(c.weight_decay),
-            T::from_f64(c.momentum),
-        );
+        let (lr, wd, mom) = (T::from_f64(c.lr), T::from_f64(c.weight_decay), T::from_f64(c.momentum));
         let damp = T::from_f64(1.0 - c.dampening);
         let first = self.buffer.is_empty();
         if c.momentum != 0.0 && first {

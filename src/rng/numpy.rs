@@ -35,15 +35,9 @@ impl NumpyRandomState {
         let mut s = seed;
         for (i, k) in key.iter_mut().enumerate() {
             *k = s;
-            s = 1_812_433_253u32
-                .wrapping_mul(s ^ (s >> 30))
-                .wrapping_add(i as u32 + 1);
+            s = 1_812_433_253u32.wrapping_mul(s ^ (s >> 30)).wrapping_add(i as u32 + 1);
         }
-        NumpyRandomState {
-            key,
-            pos: N,
-            gauss: None,
-        }
+        NumpyRandomState { key, pos: N, gauss: None }
     }
 
     fn generate(&mut self) {
@@ -350,13 +344,7 @@ mod tests {
     #[test]
     fn random_sample_matches_numpy() {
         // np.random.seed(0); np.random.random_sample(5)
-        let want = [
-            0.5488135039273248,
-            0.7151893663724195,
-            0.6027633760716439,
-            0.5448831829968969,
-            0.4236547993389047,
-        ];
+        let want = [0.5488135039273248, 0.7151893663724195, 0.6027633760716439, 0.5448831829968969, 0.4236547993389047];
         let mut rs = NumpyRandomState::seed(0);
         for w in want {
             assert_eq!(rs.random_sample().to_bits(), f64::to_bits(w));
@@ -393,19 +381,7 @@ mod tests {
             (0, 7),
             (0, 1_000_000),
         ];
-        let want: [i64; 11] = [
-            2,
-            14,
-            15,
-            3,
-            -4,
-            1562238070,
-            4206684233,
-            34745516777,
-            -2550375600412915778,
-            3,
-            576112,
-        ];
+        let want: [i64; 11] = [2, 14, 15, 3, -4, 1562238070, 4206684233, 34745516777, -2550375600412915778, 3, 576112];
         let mut rs = NumpyRandomState::seed(5);
         for ((lo, hi), w) in ranges.into_iter().zip(want) {
             assert_eq!(rs.randint(lo, hi), w, "randint({lo}, {hi})");
@@ -421,9 +397,7 @@ mod tests {
     fn choice_matches_numpy() {
         // np.random.seed(3); [np.random.choice([-1., -0.5, 0.5, 1.]) for _ in range(12)]
         let values = [-1.0, -0.5, 0.5, 1.0];
-        let want = [
-            0.5, -1.0, -0.5, 1.0, -1.0, -1.0, -1.0, -0.5, -0.5, 1.0, 0.5, 1.0,
-        ];
+        let want = [0.5, -1.0, -0.5, 1.0, -1.0, -1.0, -1.0, -0.5, -0.5, 1.0, 0.5, 1.0];
         let mut rs = NumpyRandomState::seed(3);
         for w in want {
             assert_eq!(values[rs.choice_index(4)], w);
@@ -434,13 +408,8 @@ mod tests {
     fn normal_matches_numpy_including_cache() {
         // np.random.seed(1337); a = np.random.normal(0, 1, size=5)
         // b = np.random.random_sample(); c = [np.random.normal(2.0, 3.0) for _ in range(3)]
-        let a = [
-            -0.7031873098624105,
-            -0.49028236278771464,
-            -0.3218143296501526,
-            -1.7550787171239868,
-            0.20666447021383047,
-        ];
+        let a =
+            [-0.7031873098624105, -0.49028236278771464, -0.3218143296501526, -1.7550787171239868, 0.20666447021383047];
         let b = 0.26194292556514465;
         let c = [-4.033793718443903, 1.2018842014005648, -0.6999859584468697];
         let mut rs = NumpyRandomState::seed(1337);
@@ -468,10 +437,10 @@ mod tests {
         // out += [np.random.binomial(200, 0.45) for _ in range(10)]
         // then np.random.random_sample()
         let want: [i64; 80] = [
-            1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 7, 7,
-            6, 4, 6, 36, 35, 36, 32, 33, 297, 299, 296, 303, 283, 323, 288, 300, 311, 297, 811,
-            816, 803, 815, 826, 802, 802, 800, 785, 795, 50080, 50035, 50080, 50032, 50283, 50067,
-            49943, 50277, 50277, 49883, 0, 0, 5, 85, 100, 90, 86, 88, 84, 100, 92, 83, 91,
+            1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 7, 7, 6, 4, 6, 36, 35, 36,
+            32, 33, 297, 299, 296, 303, 283, 323, 288, 300, 311, 297, 811, 816, 803, 815, 826, 802, 802, 800, 785, 795,
+            50080, 50035, 50080, 50032, 50283, 50067, 49943, 50277, 50277, 49883, 0, 0, 5, 85, 100, 90, 86, 88, 84,
+            100, 92, 83, 91,
         ];
         let calls: [(i64, f64, usize); 9] = [
             (20, 0.3, 5),
@@ -493,9 +462,6 @@ mod tests {
             }
         }
         assert_eq!(got, want);
-        assert_eq!(
-            rs.random_sample().to_bits(),
-            f64::to_bits(0.8453451587639734)
-        );
+        assert_eq!(rs.random_sample().to_bits(), f64::to_bits(0.8453451587639734));
     }
 }

@@ -26,9 +26,7 @@ impl TorchGenerator {
         state[0] = (seed & 0xffff_ffff) as u32;
         for j in 1..N {
             let prev = state[j - 1];
-            state[j] = 1_812_433_253u32
-                .wrapping_mul(prev ^ (prev >> 30))
-                .wrapping_add(j as u32);
+            state[j] = 1_812_433_253u32.wrapping_mul(prev ^ (prev >> 30)).wrapping_add(j as u32);
         }
         TorchGenerator { state, next: N }
     }
@@ -95,12 +93,7 @@ impl TorchGenerator {
     /// `gain = sqrt(2 / (1 + a**2))`, `std = gain / sqrt(fan_in)`, `bound = sqrt(3) * std`
     /// and calls `uniform_(-bound, bound)`; the bias gets `uniform_(-1/sqrt(fan_in),
     /// 1/sqrt(fan_in))`. `fan_in` is in_channels * kernel elements (in_features for Linear).
-    pub fn init_conv_or_linear(
-        &mut self,
-        weight: &mut [f32],
-        bias: Option<&mut [f32]>,
-        fan_in: usize,
-    ) {
+    pub fn init_conv_or_linear(&mut self, weight: &mut [f32], bias: Option<&mut [f32]>, fan_in: usize) {
         let a = 5f64.sqrt();
         let gain = (2.0 / (1.0 + a * a)).sqrt();
         let std = gain / (fan_in as f64).sqrt();
@@ -130,10 +123,7 @@ mod tests {
     fn f32s(st: &SafeTensors, name: &str) -> Vec<f32> {
         let t = st.tensor(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(t.dtype(), safetensors::Dtype::F32, "{name}");
-        t.data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
+        t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
     }
 
     fn model_of(bytes: &[u8]) -> String {
@@ -153,11 +143,7 @@ mod tests {
     /// (state-dict prefix, weight numel, fan_in, has bias) for each layer that draws.
     fn check_init(file: &str, seed: u64, model: &str, layers: &[(&str, usize, usize, bool)]) {
         let bytes = load(file);
-        assert_eq!(
-            model_of(&bytes),
-            model,
-            "{file}: fixture describes another model"
-        );
+        assert_eq!(model_of(&bytes), model, "{file}: fixture describes another model");
         let st = SafeTensors::deserialize(&bytes).unwrap();
         let mut g = TorchGenerator::manual_seed(seed);
         for &(prefix, numel, fan_in, has_bias) in layers {

@@ -59,10 +59,7 @@ fn split_top(text: &str, is_sep: impl Fn(char) -> bool) -> Result<Vec<String>, S
 
 /// Parses a whitespace-separated list of calls (a model spec).
 pub fn parse_calls(text: &str) -> Result<Vec<Call>, String> {
-    split_top(text, char::is_whitespace)?
-        .iter()
-        .map(|t| parse_call(t))
-        .collect()
+    split_top(text, char::is_whitespace)?.iter().map(|t| parse_call(t)).collect()
 }
 
 /// Parses one `name(args)`.
@@ -72,47 +69,25 @@ pub fn parse_call(text: &str) -> Result<Call, String> {
         None => (text, ""),
         Some(open) => {
             if !text.ends_with(')') {
-                return Err(format!(
-                    "`{text}`: expected `name(arguments)`; text after `)` is not allowed"
-                ));
+                return Err(format!("`{text}`: expected `name(arguments)`; text after `)` is not allowed"));
             }
             (&text[..open], &text[open + 1..text.len() - 1])
         }
     };
     let name = name.trim();
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(format!(
-            "`{text}`: `{name}` is not a name (letters, digits, _ and -)"
-        ));
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(format!("`{text}`: `{name}` is not a name (letters, digits, _ and -)"));
     }
     let mut args = vec![];
     for part in split_top(inner, |c| c == ',')? {
         let arg = match split_top(&part, |c| c == '=')?.as_slice() {
-            [v] => Arg {
-                key: None,
-                value: v.clone(),
-            },
-            [k, v] => Arg {
-                key: Some(k.to_ascii_lowercase()),
-                value: v.clone(),
-            },
-            _ => {
-                return Err(format!(
-                    "`{text}`: argument `{part}` is not `value` or `key=value`"
-                ))
-            }
+            [v] => Arg { key: None, value: v.clone() },
+            [k, v] => Arg { key: Some(k.to_ascii_lowercase()), value: v.clone() },
+            _ => return Err(format!("`{text}`: argument `{part}` is not `value` or `key=value`")),
         };
         args.push(arg);
     }
-    Ok(Call {
-        name: name.to_ascii_lowercase(),
-        args,
-        text: text.to_string(),
-    })
+    Ok(Call { name: name.to_ascii_lowercase(), args, text: text.to_string() })
 }
 
 /// Reads a call's arguments by position or by key, and complains about leftovers.
@@ -123,10 +98,7 @@ pub struct Args<'a> {
 
 impl<'a> Args<'a> {
     pub fn new(call: &'a Call) -> Self {
-        Args {
-            call,
-            used: vec![false; call.args.len()],
-        }
+        Args { call, used: vec![false; call.args.len()] }
     }
 
     /// The value given for `keys` (any spelling), or the `pos`-th positional argument.
@@ -144,14 +116,7 @@ impl<'a> Args<'a> {
         }
         if found.is_none() {
             if let Some(p) = pos {
-                found = self
-                    .call
-                    .args
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, a)| a.key.is_none())
-                    .nth(p)
-                    .map(|(i, _)| i);
+                found = self.call.args.iter().enumerate().filter(|(_, a)| a.key.is_none()).nth(p).map(|(i, _)| i);
             }
         }
         Ok(found.map(|i| {
@@ -160,19 +125,14 @@ impl<'a> Args<'a> {
         }))
     }
 
-    pub fn parse<V: std::str::FromStr>(
-        &mut self,
-        pos: Option<usize>,
-        keys: &[&str],
-    ) -> Result<Option<V>, String> {
+    pub fn parse<V: std::str::FromStr>(&mut self, pos: Option<usize>, keys: &[&str]) -> Result<Option<V>, String> {
         match self.get(pos, keys)? {
             None => Ok(None),
-            Some(v) => v.trim().parse::<V>().map(Some).map_err(|_| {
-                format!(
-                    "`{}`: `{}` = `{v}` is not a valid value",
-                    self.call, keys[0]
-                )
-            }),
+            Some(v) => v
+                .trim()
+                .parse::<V>()
+                .map(Some)
+                .map_err(|_| format!("`{}`: `{}` = `{v}` is not a valid value", self.call, keys[0])),
         }
     }
 
@@ -182,10 +142,7 @@ impl<'a> Args<'a> {
             Some(v) => match v.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => Ok(true),
                 "false" | "0" | "no" => Ok(false),
-                _ => Err(format!(
-                    "`{}`: `{}` must be true or false, not `{v}`",
-                    self.call, keys[0]
-                )),
+                _ => Err(format!("`{}`: `{}` must be true or false, not `{v}`", self.call, keys[0])),
             },
         }
     }
@@ -198,10 +155,7 @@ impl<'a> Args<'a> {
                     Some(k) => format!("unknown argument `{k}`"),
                     None => format!("extra argument `{}`", a.value),
                 };
-                return Err(format!(
-                    "`{}`: {what}; {} takes {allowed}",
-                    self.call, self.call.name
-                ));
+                return Err(format!("`{}`: {what}; {} takes {allowed}", self.call, self.call.name));
             }
         }
         Ok(())
@@ -216,13 +170,7 @@ mod tests {
     fn parses_calls_with_nested_values() {
         let c = parse_call("adam(lr=1e-3, betas=(0.9,0.999))").unwrap();
         assert_eq!(c.name, "adam");
-        assert_eq!(
-            c.args[1],
-            Arg {
-                key: Some("betas".into()),
-                value: "(0.9,0.999)".into()
-            }
-        );
+        assert_eq!(c.args[1], Arg { key: Some("betas".into()), value: "(0.9,0.999)".into() });
         let calls = parse_calls("conv2d(16, k=3,p=1)  relu\tflatten").unwrap();
         assert_eq!(calls.len(), 3);
         assert_eq!(calls[0].args.len(), 3);

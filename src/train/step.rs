@@ -70,13 +70,8 @@ impl<T: Float> Trainer<T> {
         } else {
             MAX_SHARDS.min(max_batch / MIN_SAMPLES_PER_SHARD).max(1)
         };
-        let threads = if threads == 0 {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        } else {
-            threads
-        };
+        let threads =
+            if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
         let pool = if threads > 1 && max_shards > 1 {
             Some(
                 rayon::ThreadPoolBuilder::new()
@@ -87,13 +82,8 @@ impl<T: Float> Trainer<T> {
         } else {
             None
         };
-        let capacity = max_batch
-            .div_ceil(max_shards)
-            .max(2 * MIN_SAMPLES_PER_SHARD)
-            .min(max_batch);
-        let workspaces = (0..max_shards)
-            .map(|_| Workspace::new(&model, capacity, false))
-            .collect();
+        let capacity = max_batch.div_ceil(max_shards).max(2 * MIN_SAMPLES_PER_SHARD).min(max_batch);
+        let workspaces = (0..max_shards).map(|_| Workspace::new(&model, capacity, false)).collect();
         Ok(Trainer {
             model,
             optimizer,
@@ -124,52 +114,27 @@ impl<T: Float> Trainer<T> {
 
     /// One optimizer step on the `n` samples in `x`; returns the batch's mean loss (before the update).
     pub fn train_step(&mut self, x: &[T], target: Target<T>, n: usize) -> Result<f64, StepError> {
-        assert!(
-            n >= 1 && n <= self.max_batch,
-            "batch of {n} outside 1..={}",
-            self.max_batch
-        );
+        assert!(n >= 1 && n <= self.max_batch, "batch of {n} outside 1..={}", self.max_batch);
         let k = self.model.output().len();
-        self.loss
-            .check(n, k, target)
-            .map_err(StepError::BadTarget)?;
+        self.loss.check(n, k, target).map_err(StepError::BadTarget)?;
         let shards = self.shards_for(n);
         let count = self.loss.count(n, k);
         let scale = T::from_f64(1.0 / count as f64);
         let (model, loss, in_len) = (&self.model, self.loss, self.model.input.len());
-        let key = MaskKey {
-            seed: self.seed,
-            step: self.step,
-            layer: 0,
-            first_sample: 0,
-        };
-        for_shards(
-            &self.pool,
-            &mut self.workspaces[..shards],
-            &mut self.shard_losses[..shards],
-            |i, ws, loss_sum| {
-                let r = shard_range(n, shards, i);
-                let xs = &x[r.start * in_len..r.end * in_len];
-                ws.forward(
-                    model,
-                    xs,
-                    r.len(),
-                    Mode::Train,
-                    MaskKey {
-                        first_sample: r.start as u64,
-                        ..key
-                    },
-                );
-                let t = match target {
-                    Target::Classes(l) => Target::Classes(&l[r.clone()]),
-                    Target::Values(v) => Target::Values(&v[r.start * k..r.end * k]),
-                };
-                let (out, dout) = ws.output_and_grad(model);
-                *loss_sum = loss.sum_and_grad(out, k, t, Some((dout, scale)));
-                ws.dparams.fill(T::ZERO);
-                ws.backward(model, xs, Mode::Train);
-            },
-        );
+        let key = MaskKey { seed: self.seed, step: self.step, layer: 0, first_sample: 0 };
+        for_shards(&self.pool, &mut self.workspaces[..shards], &mut self.shard_losses[..shards], |i, ws, loss_sum| {
+            let r = shard_range(n, shards, i);
+            let xs = &x[r.start * in_len..r.end * in_len];
+            ws.forward(model, xs, r.len(), Mode::Train, MaskKey { first_sample: r.start as u64, ..key });
+            let t = match target {
+                Target::Classes(l) => Target::Classes(&l[r.clone()]),
+                Target::Values(v) => Target::Values(&v[r.start * k..r.end * k]),
+            };
+            let (out, dout) = ws.output_and_grad(model);
+            *loss_sum = loss.sum_and_grad(out, k, t, Some((dout, scale)));
+            ws.dparams.fill(T::ZERO);
+            ws.backward(model, xs, Mode::Train);
+        });
         let total: f64 = self.shard_losses[..shards].iter().sum();
         let mean = total / count as f64;
         if !mean.is_finite() {
@@ -191,12 +156,7 @@ impl<T: Float> Trainer<T> {
     }
 
     /// Mean loss and, for class targets, accuracy over a whole set, in evaluation mode.
-    pub fn evaluate(
-        &mut self,
-        x: &[T],
-        target: Target<T>,
-        n: usize,
-    ) -> Result<(f64, Option<f64>), String> {
+    pub fn evaluate(&mut self, x: &[T], target: Target<T>, n: usize) -> Result<(f64, Option<f64>), String> {
         let k = self.model.output().len();
         self.loss.check(n, k, target)?;
         let in_len = self.model.input.len();
@@ -207,37 +167,23 @@ impl<T: Float> Trainer<T> {
             let m = end - start;
             let shards = self.shards_for(m);
             let (model, loss) = (&self.model, self.loss);
-            for_shards(
-                &self.pool,
-                &mut self.workspaces[..shards],
-                &mut self.shard_losses[..shards],
-                |i, ws, slot| {
-                    let r = shard_range(m, shards, i);
-                    let (a, b) = (start + r.start, start + r.end);
-                    ws.forward(
-                        model,
-                        &x[a * in_len..b * in_len],
-                        r.len(),
-                        Mode::Eval,
-                        MaskKey::default(),
-                    );
-                    let t = match target {
-                        Target::Classes(l) => Target::Classes(&l[a..b]),
-                        Target::Values(v) => Target::Values(&v[a * k..b * k]),
-                    };
-                    *slot = loss.sum_and_grad(ws.output(model), k, t, None);
-                },
-            );
+            for_shards(&self.pool, &mut self.workspaces[..shards], &mut self.shard_losses[..shards], |i, ws, slot| {
+                let r = shard_range(m, shards, i);
+                let (a, b) = (start + r.start, start + r.end);
+                ws.forward(model, &x[a * in_len..b * in_len], r.len(), Mode::Eval, MaskKey::default());
+                let t = match target {
+                    Target::Classes(l) => Target::Classes(&l[a..b]),
+                    Target::Values(v) => Target::Values(&v[a * k..b * k]),
+                };
+                *slot = loss.sum_and_grad(ws.output(model), k, t, None);
+            });
             loss_sum += self.shard_losses[..shards].iter().sum::<f64>();
             if let Target::Classes(labels) = target {
                 // Accuracy needs the outputs of every shard; recount serially (cheap: argmax only).
                 for i in 0..shards {
                     let r = shard_range(m, shards, i);
                     let out = self.workspaces[i].output(&self.model);
-                    for (row, &l) in out
-                        .chunks_exact(k)
-                        .zip(&labels[start + r.start..start + r.end])
-                    {
+                    for (row, &l) in out.chunks_exact(k).zip(&labels[start + r.start..start + r.end]) {
                         correct += usize::from(argmax(row) == l as usize);
                     }
                 }
@@ -257,17 +203,9 @@ fn for_shards<T: Float>(
     job: impl Fn(usize, &mut Workspace<T>, &mut f64) + Sync + Send,
 ) {
     match pool {
-        Some(pool) if ws.len() > 1 => pool.install(|| {
-            ws.par_iter_mut()
-                .zip(losses.par_iter_mut())
-                .enumerate()
-                .for_each(|(i, (w, l))| job(i, w, l))
-        }),
-        _ => ws
-            .iter_mut()
-            .zip(losses.iter_mut())
-            .enumerate()
-            .for_each(|(i, (w, l))| job(i, w, l)),
+        Some(pool) if ws.len() > 1 => pool
+            .install(|| ws.par_iter_mut().zip(losses.par_iter_mut()).enumerate().for_each(|(i, (w, l))| job(i, w, l))),
+        _ => ws.iter_mut().zip(losses.iter_mut()).enumerate().for_each(|(i, (w, l))| job(i, w, l)),
     }
 }
 

@@ -25,10 +25,7 @@ impl Comparison {
                 note: format!("{} values computed, {} expected", got.len(), want.len()),
             };
         }
-        let scale = want
-            .iter()
-            .fold(0.0f64, |m, v| m.max(v.abs()))
-            .max(f64::MIN_POSITIVE);
+        let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
         let mut max_abs = 0.0f64;
         let mut nan = false;
         for (g, w) in got.iter().zip(want) {
@@ -46,11 +43,7 @@ impl Comparison {
             max_rel,
             tolerance,
             passed,
-            note: if nan {
-                "NaN where a number was expected".into()
-            } else {
-                String::new()
-            },
+            note: if nan { "NaN where a number was expected".into() } else { String::new() },
         }
     }
 }
@@ -65,11 +58,7 @@ impl fmt::Display for Comparison {
             self.max_rel,
             self.tolerance,
             if self.passed { "ok" } else { "FAIL" },
-            if self.note.is_empty() {
-                String::new()
-            } else {
-                format!("  {}", self.note)
-            }
+            if self.note.is_empty() { String::new() } else { format!("  {}", self.note) }
         )
     }
 }

@@ -21,22 +21,13 @@ pub struct Array {
 
 impl Fixture {
     pub fn open(path: &Path) -> Result<Self, String> {
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let (_, meta) = SafeTensors::read_metadata(&bytes)
-            .map_err(|e| format!("not a safetensors file: {e}"))?;
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| format!("not a safetensors file: {e}"))?;
         let meta = meta.metadata().clone().unwrap_or_default();
-        let case = meta
-            .get("case")
-            .ok_or("no `case` in the safetensors metadata; not a convlab/PyTorch fixture")?;
-        let case: Value = serde_json::from_str(case)
-            .map_err(|e| format!("the `case` metadata is not JSON: {e}"))?;
-        SafeTensors::deserialize(&bytes)
-            .map_err(|e| format!("not a valid safetensors file: {e}"))?;
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
+        let case = meta.get("case").ok_or("no `case` in the safetensors metadata; not a convlab/PyTorch fixture")?;
+        let case: Value = serde_json::from_str(case).map_err(|e| format!("the `case` metadata is not JSON: {e}"))?;
+        SafeTensors::deserialize(&bytes).map_err(|e| format!("not a valid safetensors file: {e}"))?;
+        let name = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
         Ok(Fixture { name, case, bytes })
     }
 
@@ -50,18 +41,9 @@ impl Fixture {
 
     pub fn array(&self, name: &str) -> Result<Array, String> {
         let st = self.tensors();
-        let view = st
-            .tensor(name)
-            .map_err(|_| format!("tensor `{name}` is missing"))?;
-        let is_integer = !matches!(
-            view.dtype(),
-            safetensors::Dtype::F32 | safetensors::Dtype::F64
-        );
-        Ok(Array {
-            shape: view.shape().to_vec(),
-            values: read_f64(&view)?,
-            is_integer,
-        })
+        let view = st.tensor(name).map_err(|_| format!("tensor `{name}` is missing"))?;
+        let is_integer = !matches!(view.dtype(), safetensors::Dtype::F32 | safetensors::Dtype::F64);
+        Ok(Array { shape: view.shape().to_vec(), values: read_f64(&view)?, is_integer })
     }
 
     pub fn kind(&self) -> &str {
@@ -69,24 +51,15 @@ impl Fixture {
     }
 
     pub fn str(&self, key: &str) -> Result<&str, String> {
-        self.case
-            .get(key)
-            .and_then(Value::as_str)
-            .ok_or(format!("case has no text `{key}`"))
+        self.case.get(key).and_then(Value::as_str).ok_or(format!("case has no text `{key}`"))
     }
 
     pub fn f64_or(&self, key: &str, default: f64) -> f64 {
-        self.case
-            .get(key)
-            .and_then(Value::as_f64)
-            .unwrap_or(default)
+        self.case.get(key).and_then(Value::as_f64).unwrap_or(default)
     }
 
     pub fn bool_or(&self, key: &str, default: bool) -> bool {
-        self.case
-            .get(key)
-            .and_then(Value::as_bool)
-            .unwrap_or(default)
+        self.case.get(key).and_then(Value::as_bool).unwrap_or(default)
     }
 
     /// A per-axis list such as `kernel_size: [3, 5]`, or a single number.

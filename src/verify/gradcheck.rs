@@ -25,13 +25,7 @@ fn targets(loss: Loss, n: usize, k: usize, rng: &mut Rng) -> (Vec<u32>, Vec<f64>
 }
 
 /// Checks `spec` on `n` random samples of shape `input` with `loss`, in training mode.
-pub fn check(
-    spec: &str,
-    input: Dims,
-    n: usize,
-    loss: Loss,
-    seed: u64,
-) -> Result<GradCheck, String> {
+pub fn check(spec: &str, input: Dims, n: usize, loss: Loss, seed: u64) -> Result<GradCheck, String> {
     let mut model = Model::<f64>::new(spec, input)?;
     model.init(seed);
     let mut rng = Rng::new(seed ^ 0x5eed);
@@ -42,15 +36,8 @@ pub fn check(
     let x: Vec<f64> = (0..n * input.len()).map(|_| rng.normal()).collect();
     let k = model.output().len();
     let (labels, values) = targets(loss, n, k, &mut rng);
-    let target = if loss == Loss::CrossEntropy {
-        Target::Classes(&labels)
-    } else {
-        Target::Values(&values)
-    };
-    let key = MaskKey {
-        seed,
-        ..MaskKey::default()
-    };
+    let target = if loss == Loss::CrossEntropy { Target::Classes(&labels) } else { Target::Values(&values) };
+    let key = MaskKey { seed, ..MaskKey::default() };
     let scale = 1.0 / loss.count(n, k) as f64;
     let mut ws = Workspace::new(&model, n, true);
 
@@ -70,11 +57,7 @@ pub fn check(
     let dinput = ws.input_grad(&model).unwrap().to_vec();
 
     let h = 1e-6;
-    let mut result = GradCheck {
-        max_rel_error: 0.0,
-        checked: 0,
-        worst: String::new(),
-    };
+    let mut result = GradCheck { max_rel_error: 0.0, checked: 0, worst: String::new() };
     let mut record = |analytic: f64, numeric: f64, what: String| {
         let err = (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(1e-3);
         result.checked += 1;

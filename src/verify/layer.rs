@@ -14,10 +14,7 @@ fn spec_of(f: &Fixture) -> Result<String, String> {
     let layer = f.str("layer")?;
     let axes = |key: &str, default: usize| -> String {
         let v = f.list(key).unwrap_or_else(|| vec![default]);
-        v.iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join("x")
+        v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("x")
     };
     let bias = f.bool_or("bias", true);
     Ok(match layer {
@@ -30,26 +27,13 @@ fn spec_of(f: &Fixture) -> Result<String, String> {
             axes("dilation", 1)
         ),
         "maxpool1d" | "maxpool2d" | "avgpool1d" | "avgpool2d" => {
-            let stride = if f.list("stride").is_some() {
-                axes("stride", 1)
-            } else {
-                axes("kernel_size", 1)
-            };
-            format!(
-                "{layer}(k={},s={stride},p={})",
-                axes("kernel_size", 1),
-                axes("padding", 0)
-            )
+            let stride = if f.list("stride").is_some() { axes("stride", 1) } else { axes("kernel_size", 1) };
+            format!("{layer}(k={},s={stride},p={})", axes("kernel_size", 1), axes("padding", 0))
         }
-        "batchnorm1d" | "batchnorm2d" => format!(
-            "{layer}(eps={},momentum={})",
-            f.f64_or("eps", 1e-5),
-            f.f64_or("momentum", 0.1)
-        ),
-        "linear" => format!(
-            "linear({},bias={bias})",
-            f.f64_or("out_features", 0.0) as usize
-        ),
+        "batchnorm1d" | "batchnorm2d" => {
+            format!("{layer}(eps={},momentum={})", f.f64_or("eps", 1e-5), f.f64_or("momentum", 0.1))
+        }
+        "linear" => format!("linear({},bias={bias})", f.f64_or("out_features", 0.0) as usize),
         "leaky_relu" | "leakyrelu" => format!("leakyrelu({})", f.f64_or("negative_slope", 0.01)),
         "relu" | "sigmoid" | "tanh" | "flatten" => layer.to_string(),
         other => return Err(format!("layer `{other}` is not supported by this verifier")),
@@ -59,10 +43,7 @@ fn spec_of(f: &Fixture) -> Result<String, String> {
 pub fn run(f: &Fixture) -> Result<Vec<Comparison>, String> {
     let spec = spec_of(f)?;
     let input = f.array("input")?;
-    let n = *input
-        .shape
-        .first()
-        .ok_or("`input` has no batch dimension")?;
+    let n = *input.shape.first().ok_or("`input` has no batch dimension")?;
     let dims = Dims::from_shape(&input.shape[1..])?;
     let mut model = Model::<f64>::new(&spec, dims).map_err(|e| format!("spec `{spec}`: {e}"))?;
     // The fixture names tensors as the module does (`weight`); the model as a Sequential (`0.weight`).
@@ -71,38 +52,21 @@ pub fn run(f: &Fixture) -> Result<Vec<Comparison>, String> {
         if f.has(short) {
             let a = f.array(short)?;
             if a.values.len() != t.len {
-                return Err(format!(
-                    "`{short}` has {} values, the layer needs {}",
-                    a.values.len(),
-                    t.len
-                ));
+                return Err(format!("`{short}` has {} values, the layer needs {}", a.values.len(), t.len));
             }
             model.tensor_mut(&t).copy_from_slice(&a.values);
         } else if t.store == crate::model::Store::Param {
             return Err(format!("fixture lacks the parameter `{short}`"));
         }
     }
-    let mode = if f.bool_or("train", true) {
-        Mode::Train
-    } else {
-        Mode::Eval
-    };
+    let mode = if f.bool_or("train", true) { Mode::Train } else { Mode::Eval };
     let mut ws = Workspace::new(&model, n, true);
     ws.forward(&model, &input.values, n, mode, MaskKey::default());
-    let mut out = vec![Comparison::new(
-        "output",
-        ws.output(&model),
-        &f.array("output")?.values,
-        TOLERANCE,
-    )];
+    let mut out = vec![Comparison::new("output", ws.output(&model), &f.array("output")?.values, TOLERANCE)];
     let grad_output = f.array("grad_output")?;
     let dout = ws.output_grad_mut(&model);
     if dout.len() != grad_output.values.len() {
-        return Err(format!(
-            "grad_output has {} values, the output {}",
-            grad_output.values.len(),
-            dout.len()
-        ));
+        return Err(format!("grad_output has {} values, the output {}", grad_output.values.len(), dout.len()));
     }
     dout.copy_from_slice(&grad_output.values);
     ws.backward(&model, &input.values, mode);
@@ -130,12 +94,7 @@ pub fn run(f: &Fixture) -> Result<Vec<Comparison>, String> {
     for t in model.tensors() {
         let want = format!("{}_after", t.name.trim_start_matches("0."));
         if f.has(&want) {
-            out.push(Comparison::new(
-                &want,
-                model.tensor(&t),
-                &f.array(&want)?.values,
-                TOLERANCE,
-            ));
+            out.push(Comparison::new(&want, model.tensor(&t), &f.array(&want)?.values, TOLERANCE));
         }
     }
     Ok(out)

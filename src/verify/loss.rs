@@ -14,11 +14,7 @@ pub fn run(f: &Fixture) -> Result<Vec<Comparison>, String> {
         other => return Err(format!("unknown reduction `{other}`")),
     };
     let input = f.array("input")?;
-    let k = if input.shape.len() >= 2 {
-        input.shape[1..].iter().product()
-    } else {
-        1
-    };
+    let k = if input.shape.len() >= 2 { input.shape[1..].iter().product() } else { 1 };
     let n = input.values.len() / k.max(1);
     let target = f.array("target")?;
     let labels: Vec<u32>;
@@ -30,20 +26,9 @@ pub fn run(f: &Fixture) -> Result<Vec<Comparison>, String> {
     };
     loss.check(n, k, t)?;
     let output = loss.forward(&input.values, k, t, reduction);
-    let grad = loss.backward(
-        &input.values,
-        k,
-        t,
-        reduction,
-        &f.array("grad_output")?.values,
-    );
+    let grad = loss.backward(&input.values, k, t, reduction, &f.array("grad_output")?.values);
     Ok(vec![
         Comparison::new("output", &output, &f.array("output")?.values, TOLERANCE),
-        Comparison::new(
-            "grad_input",
-            &grad,
-            &f.array("grad_input")?.values,
-            TOLERANCE,
-        ),
+        Comparison::new("grad_input", &grad, &f.array("grad_input")?.values, TOLERANCE),
     ])
 }

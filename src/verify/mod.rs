@@ -33,9 +33,7 @@ pub fn run_fixture(path: &Path, threads: usize) -> Outcome {
         "optimizer" => optimizer::run(&f),
         "training" => training::run(&f, threads),
         "data" => return Outcome::Data,
-        other => Err(format!(
-            "unknown fixture kind `{other}` (expected layer, loss, optimizer, training or data)"
-        )),
+        other => Err(format!("unknown fixture kind `{other}` (expected layer, loss, optimizer, training or data)")),
     };
     match result {
         Ok(c) if c.iter().all(|c| c.passed) => Outcome::Passed(c),
@@ -72,25 +70,14 @@ pub fn run_all(
     out: &mut impl std::io::Write,
 ) -> std::io::Result<(usize, usize, usize)> {
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    writeln!(
-        out,
-        "(max rel = largest absolute error / largest magnitude of the reference tensor)"
-    )?;
+    writeln!(out, "(max rel = largest absolute error / largest magnitude of the reference tensor)")?;
     for path in paths {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let start = std::time::Instant::now();
         match run_fixture(path, threads) {
             Outcome::Passed(c) | Outcome::Failed(c) if !c.is_empty() => {
                 let ok = c.iter().all(|c| c.passed);
-                writeln!(
-                    out,
-                    "{} {name} ({:.2} s)",
-                    if ok { "PASS" } else { "FAIL" },
-                    start.elapsed().as_secs_f64()
-                )?;
+                writeln!(out, "{} {name} ({:.2} s)", if ok { "PASS" } else { "FAIL" }, start.elapsed().as_secs_f64())?;
                 for cmp in &c {
                     writeln!(out, "{cmp}")?;
                 }
@@ -109,7 +96,10 @@ pub fn run_all(
                 failed += 1;
             }
             Outcome::Data => {
-                writeln!(out, "SKIP {name}: data fixture (reference arrays for the data generators, checked by their tests)")?;
+                writeln!(
+                    out,
+                    "SKIP {name}: data fixture (reference arrays for the data generators, checked by their tests)"
+                )?;
                 skipped += 1;
             }
         }

@@ -25,10 +25,7 @@ pub fn config_of(case: &Value) -> Result<OptimizerConfig, String> {
             lr: num("lr", 0.01),
             momentum: num("momentum", 0.0),
             dampening: num("dampening", 0.0),
-            nesterov: case
-                .get("nesterov")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            nesterov: case.get("nesterov").and_then(Value::as_bool).unwrap_or(false),
             weight_decay: num("weight_decay", 0.0),
         }),
         "adam" | "adamw" => OptimizerConfig::Adam(AdamConfig {
@@ -46,12 +43,7 @@ pub fn config_of(case: &Value) -> Result<OptimizerConfig, String> {
 pub fn run(f: &Fixture) -> Result<Vec<Comparison>, String> {
     let config = config_of(&f.case)?;
     let mut opt = config.build::<f32>();
-    let mut param: Vec<f32> = f
-        .array("param_initial")?
-        .values
-        .iter()
-        .map(|&v| v as f32)
-        .collect();
+    let mut param: Vec<f32> = f.array("param_initial")?.values.iter().map(|&v| v as f32).collect();
     let steps = f
         .case
         .get("steps")
@@ -60,12 +52,7 @@ pub fn run(f: &Fixture) -> Result<Vec<Comparison>, String> {
         .unwrap_or_else(|| (0..).take_while(|i| f.has(&format!("grad_{i}"))).count());
     let mut out = vec![];
     for i in 0..steps {
-        let grad: Vec<f32> = f
-            .array(&format!("grad_{i}"))?
-            .values
-            .iter()
-            .map(|&v| v as f32)
-            .collect();
+        let grad: Vec<f32> = f.array(&format!("grad_{i}"))?.values.iter().map(|&v| v as f32).collect();
         opt.step(&mut param, &grad);
         let got: Vec<f64> = param.iter().map(|&v| v as f64).collect();
         out.push(Comparison::new(

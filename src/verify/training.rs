@@ -20,13 +20,7 @@ pub fn run(f: &Fixture, threads: usize) -> Result<Vec<Comparison>, String> {
     let (x, shape) = if f.has("X_u8") {
         let a = f.array("X_u8")?;
         // The model sees X_u8 / 255 in float32.
-        (
-            a.values
-                .iter()
-                .map(|&v| v as f32 / 255.0)
-                .collect::<Vec<f32>>(),
-            a.shape,
-        )
+        (a.values.iter().map(|&v| v as f32 / 255.0).collect::<Vec<f32>>(), a.shape)
     } else {
         let a = f.array("X")?;
         (a.values.iter().map(|&v| v as f32).collect(), a.shape)
@@ -38,17 +32,8 @@ pub fn run(f: &Fixture, threads: usize) -> Result<Vec<Comparison>, String> {
     io::load_state_prefixed(&mut model, &f.tensors(), "init.")?;
     let loss = Loss::parse(f.str("loss")?)?;
     let opt = config_of(f.case.get("optimizer").ok_or("case has no optimizer")?)?;
-    let steps = f
-        .case
-        .get("steps")
-        .and_then(Value::as_u64)
-        .ok_or("case has no `steps`")? as usize;
-    let batch = f
-        .case
-        .get("batch")
-        .and_then(Value::as_u64)
-        .map(|b| b as usize)
-        .unwrap_or(n);
+    let steps = f.case.get("steps").and_then(Value::as_u64).ok_or("case has no `steps`")? as usize;
+    let batch = f.case.get("batch").and_then(Value::as_u64).map(|b| b as usize).unwrap_or(n);
     if batch == 0 || batch > n {
         return Err(format!("batch {batch} does not fit {n} samples"));
     }
@@ -63,11 +48,7 @@ pub fn run(f: &Fixture, threads: usize) -> Result<Vec<Comparison>, String> {
     for step in 0..steps {
         let j = step % batches_per_epoch;
         let (a, b) = (j * batch, ((j + 1) * batch).min(n));
-        let t = if y.is_integer {
-            Target::Classes(&labels[a..b])
-        } else {
-            Target::Values(&values[a * k..b * k])
-        };
+        let t = if y.is_integer { Target::Classes(&labels[a..b]) } else { Target::Values(&values[a * k..b * k]) };
         let l = trainer
             .train_step(&x[a * in_len..b * in_len], t, b - a)
             .map_err(|e| format!("step {}: {e:?}", step + 1))?;
@@ -76,24 +57,14 @@ pub fn run(f: &Fixture, threads: usize) -> Result<Vec<Comparison>, String> {
     let want = f.array("losses")?.values;
     let early = EARLY_STEPS.min(steps).min(want.len());
     let mut out = vec![
-        Comparison::new(
-            &format!("losses[..{early}]"),
-            &losses[..early],
-            &want[..early],
-            EARLY_TOLERANCE,
-        ),
+        Comparison::new(&format!("losses[..{early}]"), &losses[..early], &want[..early], EARLY_TOLERANCE),
         Comparison::new("losses", &losses, &want, LATE_TOLERANCE),
     ];
     for t in trainer.model.tensors() {
         let name = format!("final.{}", t.name);
         if f.has(&name) {
             let got: Vec<f64> = trainer.model.tensor(&t).iter().map(|&v| v as f64).collect();
-            out.push(Comparison::new(
-                &name,
-                &got,
-                &f.array(&name)?.values,
-                LATE_TOLERANCE,
-            ));
+            out.push(Comparison::new(&name, &got, &f.array(&name)?.values, LATE_TOLERANCE));
         }
     }
     Ok(out)
