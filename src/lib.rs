@@ -19,6 +19,7 @@ pub mod layers;
 pub mod losses;
 pub mod model;
 pub mod optim;
+pub mod plot;
 pub mod rng;
 pub mod spec;
 pub mod train;

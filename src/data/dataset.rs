@@ -26,12 +26,7 @@ pub struct Dataset {
 impl Dataset {
     /// Number of samples.
     pub fn len(&self) -> usize {
-        let per = self.sample_len();
-        if per == 0 {
-            0
-        } else {
-            self.x.len() / per
-        }
+        self.x.len().checked_div(self.sample_len()).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {

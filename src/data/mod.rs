@@ -1,6 +1,17 @@
-//! Data sets: the in-memory form and the sources that load into it.
-
+//! Data sources: the in-memory [`Dataset`] and loaders for real data sets.
 pub mod dataset;
+pub mod digits;
+pub mod error;
+pub mod gzip;
+pub mod idx;
+pub mod images;
+pub mod locate;
+pub mod npz;
+pub mod source;
+pub mod split;
 pub mod tutorial;
+pub mod zip;
 
 pub use dataset::{Dataset, Split, Targets};
+pub use error::DataError;
+pub use source::DataSource;

@@ -1,0 +1,145 @@
+//! A finished figure: a recorded list of drawing calls that can be replayed
+//! onto any [`Surface`], so one builder yields both PNG and SVG output.
+
+use std::path::Path;
+
+use super::canvas::{Canvas, Image, Stroke, Surface, TextStyle};
+use super::colormap::Rgb;
+use super::svg::SvgSurface;
+
+/// One recorded drawing call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    FillRect(f32, f32, f32, f32, Rgb),
+    OutlineRect(f32, f32, f32, f32, f32, Rgb),
+    Gradient(f32, f32, f32, f32, Vec<Rgb>),
+    Polyline(Vec<(f32, f32)>, Stroke),
+    Circle(f32, f32, f32, Rgb, f32),
+    Text(f32, f32, String, TextStyle),
+    Image(f32, f32, f32, f32, Image),
+}
+
+/// A figure of a fixed pixel size, white background, drawn by recording.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    width: u32,
+    height: u32,
+    ops: Vec<Op>,
+}
+
+/// Output formats, chosen from a file name's extension by [`Figure::save`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Png,
+    Svg,
+}
+
+impl Format {
+    /// `.png` or `.svg` (case-insensitive); anything else is `None`.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "png" => Some(Format::Png),
+            "svg" => Some(Format::Svg),
+            _ => None,
+        }
+    }
+}
+
+impl Figure {
+    /// An empty white figure.
+    pub fn new(width: u32, height: u32) -> Figure {
+        let mut f = Figure { width: width.max(1), height: height.max(1), ops: Vec::new() };
+        f.fill_rect(0.0, 0.0, f.width as f32, f.height as f32, [255, 255, 255]);
+        f
+    }
+
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+    /// The recorded drawing calls, in order.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// Replays every drawing call onto `surface`.
+    pub fn render(&self, surface: &mut dyn Surface) {
+        for op in &self.ops {
+            match op {
+                Op::FillRect(x, y, w, h, c) => surface.fill_rect(*x, *y, *w, *h, *c),
+                Op::OutlineRect(x, y, w, h, lw, c) => surface.outline_rect(*x, *y, *w, *h, *lw, *c),
+                Op::Gradient(x, y, w, h, s) => surface.vertical_gradient(*x, *y, *w, *h, s),
+                Op::Polyline(p, s) => surface.polyline(p, *s),
+                Op::Circle(x, y, r, c, a) => surface.circle(*x, *y, *r, *c, *a),
+                Op::Text(x, y, t, s) => surface.text(*x, *y, t, *s),
+                Op::Image(x, y, w, h, i) => surface.image(*x, *y, *w, *h, i),
+            }
+        }
+    }
+
+    /// Rasterises the figure.
+    pub fn to_canvas(&self) -> Canvas {
+        let mut c = Canvas::new(self.width, self.height, [255, 255, 255]);
+        self.render(&mut c);
+        c
+    }
+
+    /// The figure as PNG bytes.
+    pub fn to_png(&self) -> Vec<u8> {
+        self.to_canvas().encode_png()
+    }
+
+    /// The figure as an SVG document.
+    pub fn to_svg(&self) -> String {
+        let mut s = SvgSurface::new(self.width, self.height);
+        self.render(&mut s);
+        s.finish()
+    }
+
+    /// Writes the figure as PNG or SVG according to `path`'s extension.
+    pub fn save(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
+        let path = path.as_ref();
+        let bytes = match Format::from_path(path) {
+            Some(Format::Png) => self.to_png(),
+            Some(Format::Svg) => self.to_svg().into_bytes(),
+            None => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{}: figure files must end in .png or .svg", path.display()),
+                ))
+            }
+        };
+        std::fs::write(path, bytes)
+    }
+}
+
+impl Surface for Figure {
+    fn fill_rect(&mut self, x: f32, y: f32, w: f32, h: f32, color: Rgb) {
+        self.ops.push(Op::FillRect(x, y, w, h, color));
+    }
+    fn outline_rect(&mut self, x: f32, y: f32, w: f32, h: f32, width: f32, color: Rgb) {
+        self.ops.push(Op::OutlineRect(x, y, w, h, width, color));
+    }
+    fn vertical_gradient(&mut self, x: f32, y: f32, w: f32, h: f32, stops: &[Rgb]) {
+        self.ops.push(Op::Gradient(x, y, w, h, stops.to_vec()));
+    }
+    fn polyline(&mut self, points: &[(f32, f32)], stroke: Stroke) {
+        if points.len() >= 2 {
+            self.ops.push(Op::Polyline(points.to_vec(), stroke));
+        }
+    }
+    fn circle(&mut self, cx: f32, cy: f32, r: f32, fill: Rgb, alpha: f32) {
+        self.ops.push(Op::Circle(cx, cy, r, fill, alpha));
+    }
+    fn text(&mut self, x: f32, y: f32, text: &str, style: TextStyle) {
+        if !text.is_empty() {
+            self.ops.push(Op::Text(x, y, text.to_string(), style));
+        }
+    }
+    fn image(&mut self, x: f32, y: f32, w: f32, h: f32, image: &Image) {
+        self.ops.push(Op::Image(x, y, w, h, image.clone()));
+    }
+}

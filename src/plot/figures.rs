@@ -1,0 +1,447 @@
+//! Figure builders for matrices and images: weight grids, named tensors,
+//! image samples, confusion matrices and kernels over epochs.
+//!
+//! Builders take plain data (no dependency on the network code) and return a
+//! [`Figure`], which saves as PNG or SVG. Values are row-major.
+
+use super::canvas::{Anchor, Image, Stroke, Surface, TextStyle, VAnchor};
+use super::colormap::{Colormap, Norm, Rgb, Scale};
+use super::figure::Figure;
+use super::parts::{
+    draw_title, line_height, text_width, title_height, ColorBar, FRAME, LABEL_SIZE, MARGIN, MIN_WIDTH,
+    PANEL_TITLE_SIZE, SEPARATOR, TEXT, TICK_SIZE,
+};
+
+/// One matrix to show as a heatmap (e.g. one kernel slice, or a 1×k strip).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Panel {
+    /// Shown above the panel; empty for none.
+    pub title: String,
+    pub rows: usize,
+    pub cols: usize,
+    /// `rows * cols` values, row-major.
+    pub values: Vec<f32>,
+}
+
+impl Panel {
+    /// # Panics
+    /// If `values.len() != rows * cols`.
+    pub fn new(title: impl Into<String>, rows: usize, cols: usize, values: Vec<f32>) -> Panel {
+        assert_eq!(values.len(), rows * cols, "panel values must be rows * cols");
+        Panel { title: title.into(), rows, cols, values }
+    }
+
+    fn image(&self, cmap: Colormap, norm: &Norm) -> Image {
+        let mut pixels: Vec<Rgb> = self.values.iter().map(|&v| cmap.map(norm.apply(v))).collect();
+        // Tolerate a wrong length from a struct literal: missing cells show as NaN.
+        pixels.resize(self.rows * self.cols, cmap.map(f32::NAN));
+        Image { width: self.cols, height: self.rows, pixels }
+    }
+}
+
+/// One image for [`image_grid`]: `channels` planes of `height × width` (CHW).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImagePanel {
+    /// Written under the image, e.g. `"true 9 · p=0.98"`.
+    pub label: String,
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+    pub values: Vec<f32>,
+}
+
+/// Horizontal gap between panels, and vertical gap between rows.
+const GAP: f32 = 16.0;
+/// Gap between the plotted content and the colour bar.
+const BAR_GAP: f32 = 24.0;
+/// Space between a panel and the text above or below it.
+const TEXT_GAP: f32 = 5.0;
+
+/// Draws a heatmap with a frame, and thin separators when cells are big enough.
+fn draw_heatmap(s: &mut dyn Surface, x: f32, y: f32, cw: f32, ch: f32, image: &Image) {
+    let (w, h) = (cw * image.width as f32, ch * image.height as f32);
+    s.image(x, y, w, h, image);
+    if cw >= 10.0 && ch >= 10.0 {
+        let stroke = Stroke::solid(1.0, SEPARATOR);
+        for c in 1..image.width {
+            let lx = (x + c as f32 * cw).round() - 0.5;
+            s.line(lx, y, lx, y + h, stroke);
+        }
+        for r in 1..image.height {
+            let ly = (y + r as f32 * ch).round() - 0.5;
+            s.line(x, ly, x + w, ly, stroke);
+        }
+    }
+    s.outline_rect(x, y, w, h, 1.0, FRAME);
+}
+
+/// Side length of a square cell so the largest panel is about `target` px.
+fn cell_size(max_dim: usize, target: f32, max: f32) -> f32 {
+    (target / max_dim.max(1) as f32).floor().clamp(1.0, max)
+}
+
+fn empty_figure(title: &str) -> Figure {
+    let mut fig = Figure::new(MIN_WIDTH as u32, 120);
+    let top = MARGIN + draw_title(&mut fig, MIN_WIDTH / 2.0, MARGIN, title);
+    let style = TextStyle::new(LABEL_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Top);
+    fig.text(MIN_WIDTH / 2.0, top, "(no data)", style);
+    fig
+}
+
+/// Shared grid layout of [`heatmap_grid`], [`kernel_grid`] and [`film_strip`].
+struct GridText<'a> {
+    /// Under each panel, in panel order.
+    below: &'a [String],
+    /// Left of each grid row.
+    rows: &'a [String],
+}
+
+fn panel_grid(panels: &[Panel], text: GridText, cols: usize, cmap: Colormap, scale: Scale, title: &str) -> Figure {
+    if panels.is_empty() {
+        return empty_figure(title);
+    }
+    let n = panels.len();
+    let cols = cols.clamp(1, n);
+    let rows = n.div_ceil(cols);
+    let norm = scale.resolve(panels.iter().flat_map(|p| p.values.iter()));
+    let max_dim = panels.iter().map(|p| p.rows.max(p.cols)).max().unwrap_or(1);
+    let mut cell = cell_size(max_dim, 168.0, 40.0);
+    let max_w = panels.iter().map(|p| p.cols).max().unwrap_or(1) as f32;
+    // Keep very wide grids within about 1600 px.
+    if cols as f32 * (max_w * cell + GAP) > 1600.0 {
+        cell = (1600.0 / cols as f32 - GAP) / max_w;
+        cell = cell.floor().max(1.0);
+    }
+    let max_pw = panels.iter().map(|p| p.cols).max().unwrap_or(1) as f32 * cell;
+    let max_ph = panels.iter().map(|p| p.rows).max().unwrap_or(1) as f32 * cell;
+    let title_w = panels.iter().map(|p| text_width(&p.title, PANEL_TITLE_SIZE)).fold(0.0, f32::max);
+    let label_w = text.below.iter().map(|l| text_width(l, TICK_SIZE)).fold(0.0, f32::max);
+    let row_label_w = text.rows.iter().map(|l| text_width(l, PANEL_TITLE_SIZE)).fold(0.0, f32::max);
+    let row_label_space = if row_label_w > 0.0 { row_label_w.ceil() + 2.0 * TEXT_GAP } else { 0.0 };
+    // Only rows that have panel titles reserve space for them.
+    let title_rows: Vec<f32> = (0..rows)
+        .map(|r| {
+            let any = panels[r * cols..((r + 1) * cols).min(n)].iter().any(|p| !p.title.is_empty());
+            if any {
+                line_height(PANEL_TITLE_SIZE) + TEXT_GAP
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let label_row = if label_w > 0.0 { line_height(TICK_SIZE) + TEXT_GAP } else { 0.0 };
+    let slot_w = max_pw.max(title_w).max(label_w).ceil() + GAP;
+    let row_tops: Vec<f32> = title_rows
+        .iter()
+        .scan(0.0, |y, &t| {
+            let top = *y;
+            *y += t + max_ph + label_row + GAP;
+            Some(top)
+        })
+        .collect();
+    let grid_w = row_label_space + cols as f32 * slot_w - GAP;
+    let grid_h = title_rows.iter().sum::<f32>() + rows as f32 * (max_ph + label_row + GAP) - GAP;
+
+    let bar = ColorBar::new(cmap, norm);
+    let bar_h = grid_h.clamp(120.0, 360.0);
+    let content_w = grid_w + BAR_GAP + bar.width();
+    let content_h = grid_h.max(bar_h);
+    let fig_w = (content_w + 2.0 * MARGIN).max(MIN_WIDTH).max(text_width(title, 17.0) + 2.0 * MARGIN).ceil();
+    let top = MARGIN + title_height(title);
+    let fig_h = (top + content_h + MARGIN).ceil();
+    let mut fig = Figure::new(fig_w as u32, fig_h as u32);
+    draw_title(&mut fig, fig_w / 2.0, MARGIN, title);
+
+    let ox = ((fig_w - content_w) / 2.0).round();
+    let oy = (top + (content_h - grid_h) / 2.0).round();
+    let title_style = TextStyle::new(PANEL_TITLE_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Bottom);
+    let label_style = TextStyle::new(TICK_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Top);
+    let row_style = TextStyle::new(PANEL_TITLE_SIZE).color(TEXT).anchor(Anchor::End, VAnchor::Middle);
+    for (r, label) in text.rows.iter().enumerate().take(rows) {
+        let cy = oy + row_tops[r] + title_rows[r] + max_ph / 2.0;
+        fig.text(ox + row_label_space - 2.0 * TEXT_GAP, cy, label, row_style);
+    }
+    for (i, p) in panels.iter().enumerate() {
+        let (r, c) = (i / cols, i % cols);
+        let (pw, ph) = (p.cols as f32 * cell, p.rows as f32 * cell);
+        let cx = ox + row_label_space + c as f32 * slot_w + (slot_w - GAP) / 2.0;
+        let px = (cx - pw / 2.0).round();
+        let py = (oy + row_tops[r] + title_rows[r] + (max_ph - ph) / 2.0).round();
+        fig.text(cx, py - TEXT_GAP, &p.title, title_style);
+        draw_heatmap(&mut fig, px, py, cell, cell, &p.image(cmap, &norm));
+        if let Some(label) = text.below.get(i) {
+            fig.text(cx, py + ph + TEXT_GAP, label, label_style);
+        }
+    }
+    let bar_x = ox + grid_w + BAR_GAP;
+    let bar_y = top + (content_h - bar_h) / 2.0;
+    bar.draw(&mut fig, bar_x, bar_y, bar_h);
+    fig
+}
+
+/// Panels in a grid of `cols` columns with one shared colour scale and a
+/// colour bar, like the tutorials' `plot_matrix_grid` / `plot_channels`.
+///
+/// For conv kernels pass the panels row-major with rows = output channels
+/// and `cols` = input channels; 1-D kernels are `1 × k` panels. Cells are
+/// square; `Scale::Symmetric` gives ticks at −vmax, 0 and +vmax.
+pub fn heatmap_grid(panels: &[Panel], cols: usize, cmap: Colormap, scale: Scale, title: &str) -> Figure {
+    let text = GridText { below: &[], rows: &[] };
+    panel_grid(panels, text, cols, cmap, scale, title)
+}
+
+/// All kernels of a conv layer, like the tutorials' `plot_channels`: one
+/// row per output channel (labelled "out k"), one column per input channel
+/// (titled "in j"), one shared symmetric scale.
+///
+/// `weights` is laid out `[out][in][kh][kw]`, as conv weights are stored.
+///
+/// # Panics
+/// If `weights.len() != n_out * n_in * kh * kw`.
+pub fn kernel_grid(
+    weights: &[f32],
+    n_out: usize,
+    n_in: usize,
+    kh: usize,
+    kw: usize,
+    cmap: Colormap,
+    title: &str,
+) -> Figure {
+    let k = kh * kw;
+    assert_eq!(weights.len(), n_out * n_in * k, "weights must be out × in × kh × kw");
+    let panels: Vec<Panel> = (0..n_out * n_in)
+        .map(|i| {
+            let title = if i < n_in && n_in > 1 { format!("in {i}") } else { String::new() };
+            Panel::new(title, kh, kw, weights[i * k..(i + 1) * k].to_vec())
+        })
+        .collect();
+    let rows: Vec<String> = (0..n_out).map(|o| format!("out {o}")).collect();
+    let text = GridText { below: &[], rows: &rows };
+    panel_grid(&panels, text, n_in, cmap, Scale::Symmetric, title)
+}
+
+/// The same kernel(s) at successive moments (e.g. epochs), left to right
+/// (wrapping after 10), each with its label underneath, on one symmetric
+/// `bwr` scale so changes in magnitude are visible.
+pub fn film_strip(frames: &[Panel], labels: &[String], title: &str) -> Figure {
+    let cols = frames.len().clamp(1, 10);
+    let text = GridText { below: labels, rows: &[] };
+    panel_grid(frames, text, cols, Colormap::Bwr, Scale::Symmetric, title)
+}
+
+/// Tall heatmaps side by side with their names above and one shared
+/// symmetric `bwr` colour bar, like the tutorials' `plot_named_tensors` for
+/// `{X, ŷ, y}`. A 1-D tensor is passed as an `n × 1` panel.
+pub fn named_tensors(tensors: &[Panel], title: &str) -> Figure {
+    if tensors.is_empty() {
+        return empty_figure(title);
+    }
+    let cmap = Colormap::Bwr;
+    let norm = Norm::symmetric(tensors.iter().flat_map(|p| p.values.iter()));
+    let max_rows = tensors.iter().map(|p| p.rows).max().unwrap_or(1);
+    let ch = cell_size(max_rows, 560.0, 40.0);
+    // Cells are square unless that makes a panel too thin to see or too wide.
+    let mut widths: Vec<f32> = tensors.iter().map(|p| (p.cols as f32 * ch).max(28.0)).collect();
+    let total: f32 = widths.iter().sum();
+    if total > 1400.0 {
+        for w in &mut widths {
+            *w = (*w * 1400.0 / total).floor().max(8.0);
+        }
+    }
+    let name_size = LABEL_SIZE + 1.0;
+    let name_row = line_height(name_size) + TEXT_GAP;
+    let slots: Vec<f32> =
+        tensors.iter().zip(&widths).map(|(p, &w)| w.max(text_width(&p.title, name_size)).ceil() + 2.0 * GAP).collect();
+    let grid_w: f32 = slots.iter().sum::<f32>() - 2.0 * GAP;
+    let max_h = max_rows as f32 * ch;
+    let grid_h = name_row + max_h;
+    let bar = ColorBar::new(cmap, norm);
+    let bar_h = max_h.clamp(120.0, 360.0);
+    let content_w = grid_w + BAR_GAP + bar.width();
+    let fig_w = (content_w + 2.0 * MARGIN).max(MIN_WIDTH).max(text_width(title, 17.0) + 2.0 * MARGIN).ceil();
+    let top = MARGIN + title_height(title);
+    let fig_h = (top + grid_h.max(name_row + bar_h) + MARGIN).ceil();
+    let mut fig = Figure::new(fig_w as u32, fig_h as u32);
+    draw_title(&mut fig, fig_w / 2.0, MARGIN, title);
+
+    let ox = ((fig_w - content_w) / 2.0).round();
+    let py = (top + name_row).round();
+    let name_style = TextStyle::new(name_size).color(TEXT).anchor(Anchor::Middle, VAnchor::Bottom);
+    let mut x = ox - GAP;
+    for ((p, &w), &slot) in tensors.iter().zip(&widths).zip(&slots) {
+        let cx = x + slot / 2.0;
+        let px = (cx - w / 2.0).round();
+        let cw = w / p.cols.max(1) as f32;
+        fig.text(cx, py - TEXT_GAP, &p.title, name_style);
+        draw_heatmap(&mut fig, px, py, cw, ch, &p.image(cmap, &norm));
+        x += slot;
+    }
+    let bar_y = py + ((max_h - bar_h) / 2.0).max(0.0);
+    bar.draw(&mut fig, ox + grid_w + BAR_GAP, bar_y, bar_h);
+    fig
+}
+
+impl ImagePanel {
+    /// Grey images are min–max scaled per image (as matplotlib's `imshow`);
+    /// 3-channel images are RGB clamped to [0, 1]; other channel counts show
+    /// their first channel.
+    fn image(&self, cmap: Colormap) -> Image {
+        let plane = self.height * self.width;
+        let get = |i: usize| self.values.get(i).copied().unwrap_or(f32::NAN);
+        let pixels = if self.channels == 3 {
+            (0..plane)
+                .map(|i| {
+                    [0, 1, 2].map(|c| {
+                        let v = get(c * plane + i);
+                        if v.is_nan() {
+                            0
+                        } else {
+                            (v.clamp(0.0, 1.0) * 255.0).round() as u8
+                        }
+                    })
+                })
+                .collect()
+        } else {
+            let first = &self.values[..plane.min(self.values.len())];
+            let norm = Norm::min_max(first);
+            (0..plane).map(|i| cmap.map(norm.apply(get(i)))).collect()
+        };
+        Image { width: self.width, height: self.height, pixels }
+    }
+}
+
+/// Images in a grid of `cols` columns with a label under each, for sample
+/// grids and easy/hard examples.
+pub fn image_grid(images: &[ImagePanel], cols: usize, cmap: Colormap, title: &str) -> Figure {
+    if images.is_empty() {
+        return empty_figure(title);
+    }
+    let n = images.len();
+    let cols = cols.clamp(1, n);
+    let rows = n.div_ceil(cols);
+    let max_dim = images.iter().map(|im| im.height.max(im.width)).max().unwrap_or(1);
+    let scale = cell_size(max_dim, 140.0, 16.0);
+    let max_w = images.iter().map(|im| im.width).max().unwrap_or(1) as f32 * scale;
+    let max_h = images.iter().map(|im| im.height).max().unwrap_or(1) as f32 * scale;
+    let label_w = images.iter().map(|im| text_width(&im.label, LABEL_SIZE - 1.0)).fold(0.0, f32::max);
+    let label_row = if label_w > 0.0 { line_height(LABEL_SIZE - 1.0) + TEXT_GAP } else { 0.0 };
+    let slot_w = max_w.max(label_w).ceil() + GAP;
+    let slot_h = max_h + label_row + GAP;
+    let grid_w = cols as f32 * slot_w - GAP;
+    let grid_h = rows as f32 * slot_h - GAP;
+    let fig_w = (grid_w + 2.0 * MARGIN).max(MIN_WIDTH).max(text_width(title, 17.0) + 2.0 * MARGIN).ceil();
+    let top = MARGIN + title_height(title);
+    let fig_h = (top + grid_h + MARGIN).ceil();
+    let mut fig = Figure::new(fig_w as u32, fig_h as u32);
+    draw_title(&mut fig, fig_w / 2.0, MARGIN, title);
+    let ox = ((fig_w - grid_w) / 2.0).round();
+    let style = TextStyle::new(LABEL_SIZE - 1.0).color(TEXT).anchor(Anchor::Middle, VAnchor::Top);
+    for (i, im) in images.iter().enumerate() {
+        let (r, c) = (i / cols, i % cols);
+        let (w, h) = (im.width as f32 * scale, im.height as f32 * scale);
+        let cx = ox + c as f32 * slot_w + (slot_w - GAP) / 2.0;
+        let px = (cx - w / 2.0).round();
+        let py = (top + r as f32 * slot_h + (max_h - h) / 2.0).round();
+        fig.image(px, py, w, h, &im.image(cmap));
+        fig.outline_rect(px, py, w, h, 1.0, FRAME);
+        fig.text(cx, top + r as f32 * slot_h + max_h + TEXT_GAP, &im.label, style);
+    }
+    fig
+}
+
+/// Relative luminance (0–1) of an sRGB colour, to pick readable text.
+fn luminance(c: Rgb) -> f32 {
+    let lin = |v: u8| {
+        let v = v as f32 / 255.0;
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2])
+}
+
+/// Black or white, whichever contrasts more with `background`.
+pub fn contrasting_text(background: Rgb) -> Rgb {
+    // The luminance where black and white text have equal contrast ratio.
+    if luminance(background) > 0.179 {
+        [0, 0, 0]
+    } else {
+        [255, 255, 255]
+    }
+}
+
+/// A confusion matrix (rows = true class, columns = predicted class) with
+/// the count written in each cell and a `viridis` colour bar.
+///
+/// `counts` is row-major `n_classes × n_classes`; `class_names` may be empty
+/// (classes are then numbered from 0).
+pub fn confusion_matrix(counts: &[u32], n_classes: usize, class_names: &[String], title: &str) -> Figure {
+    let n = n_classes;
+    if n == 0 {
+        return empty_figure(title);
+    }
+    let names: Vec<String> =
+        if class_names.len() == n { class_names.to_vec() } else { (0..n).map(|i| i.to_string()).collect() };
+    let get = |i: usize| counts.get(i).copied().unwrap_or(0);
+    let max = (0..n * n).map(get).max().unwrap_or(0);
+    let count_size = TICK_SIZE;
+    let count_w = text_width(&max.to_string(), count_size);
+    let mut cell = (count_w + 14.0).max(36.0).ceil();
+    if n as f32 * cell > 900.0 {
+        cell = (900.0 / n as f32).floor().max(4.0);
+    }
+    let show_counts = count_w + 4.0 <= cell;
+    let mat = n as f32 * cell;
+
+    let name_w = names.iter().map(|s| text_width(s, TICK_SIZE)).fold(0.0, f32::max);
+    let vertical_x_names = name_w + 4.0 > cell;
+    let x_names_h = if vertical_x_names { name_w } else { line_height(TICK_SIZE) };
+    let label_h = line_height(LABEL_SIZE);
+    let left = MARGIN + label_h + 8.0 + name_w + 8.0;
+    let bar = ColorBar::new(Colormap::Viridis, Norm::Linear { vmin: 0.0, vmax: max.max(1) as f32 });
+    let bar_h = mat.clamp(120.0, 360.0);
+    let content_right = mat + BAR_GAP + bar.width();
+    let top = MARGIN + title_height(title);
+    let fig_w = (left + content_right + MARGIN).max(MIN_WIDTH).max(text_width(title, 17.0) + 2.0 * MARGIN).ceil();
+    let fig_h = (top + mat.max(bar_h) + 7.0 + x_names_h + 8.0 + label_h + MARGIN).ceil();
+    let mut fig = Figure::new(fig_w as u32, fig_h as u32);
+    draw_title(&mut fig, fig_w / 2.0, MARGIN, title);
+    // Centre the matrix and its bar when the figure is wider than needed.
+    let mx = (left + (fig_w - left - MARGIN - content_right) / 2.0).round();
+    let my = top.round();
+
+    let norm = Norm::Linear { vmin: 0.0, vmax: max.max(1) as f32 };
+    let pixels: Vec<Rgb> = (0..n * n).map(|i| Colormap::Viridis.map(norm.apply(get(i) as f32))).collect();
+    let image = Image { width: n, height: n, pixels };
+    fig.image(mx, my, mat, mat, &image);
+    fig.outline_rect(mx, my, mat, mat, 1.0, FRAME);
+    if show_counts {
+        for r in 0..n {
+            for c in 0..n {
+                let color = contrasting_text(image.pixels[r * n + c]);
+                let style = TextStyle::new(count_size).color(color).anchor(Anchor::Middle, VAnchor::Middle);
+                let (cx, cy) = (mx + (c as f32 + 0.5) * cell, my + (r as f32 + 0.5) * cell);
+                fig.text(cx, cy, &get(r * n + c).to_string(), style);
+            }
+        }
+    }
+    let y_style = TextStyle::new(TICK_SIZE).color(TEXT).anchor(Anchor::End, VAnchor::Middle);
+    let x_style = if vertical_x_names {
+        TextStyle::new(TICK_SIZE).color(TEXT).anchor(Anchor::End, VAnchor::Middle).vertical()
+    } else {
+        TextStyle::new(TICK_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Top)
+    };
+    for (i, name) in names.iter().enumerate() {
+        let p = ((i as f32 + 0.5) * cell).floor() + 0.5;
+        fig.text(mx - 8.0, my + p, name, y_style);
+        fig.text(mx + p, my + mat + 7.0, name, x_style);
+    }
+    let axis_style = TextStyle::new(LABEL_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Top);
+    fig.text(mx + mat / 2.0, my + mat + 7.0 + x_names_h + 8.0, "predicted class", axis_style);
+    fig.text(mx - 8.0 - name_w - 8.0 - label_h, my + mat / 2.0, "true class", axis_style.vertical());
+    let bar_y = my + ((mat - bar_h) / 2.0).max(0.0);
+    bar.draw(&mut fig, mx + mat + BAR_GAP, bar_y, bar_h);
+    fig
+}

@@ -1,0 +1,23 @@
+//! Dependency-light plotting for CNN lectures: heatmaps of weights, named
+//! tensors, image grids, confusion matrices, training curves and scatter
+//! plots, written as PNG or SVG with an embedded font.
+//!
+//! Build a [`Figure`] with one of the builders in [`figures`] or [`charts`],
+//! then [`Figure::save`] it; the file extension picks the format.
+
+pub mod canvas;
+pub mod charts;
+pub mod colormap;
+pub mod figure;
+pub mod figures;
+pub mod font;
+pub mod parts;
+pub mod svg;
+
+pub use canvas::{Canvas, Surface};
+pub use charts::{line_chart, scatter, Series, YAxis};
+pub use colormap::{Colormap, Norm, Scale};
+pub use figure::Figure;
+pub use figures::{
+    confusion_matrix, film_strip, heatmap_grid, image_grid, kernel_grid, named_tensors, ImagePanel, Panel,
+};
