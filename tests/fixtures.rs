@@ -50,6 +50,6 @@ fn convlab_losses_of_pattern_lab() -> (Vec<f64>, ()) {
     io::load_state_prefixed(&mut model, &st, "init.").unwrap();
     let opt = OptimizerConfig::parse("sgd(lr=0.05,momentum=0.9,weight_decay=1e-3)").unwrap();
     let mut t = Trainer::new(model, opt.build(), Loss::BceWithLogits, 75, 2, 0).unwrap();
-    let losses = (0..500).map(|_| t.train_step(&x, Target::Values(&y), 75).unwrap()).collect();
+    let losses = (0..500).map(|_| t.train_step(&x, Target::Values(&y), 75).unwrap().loss).collect();
     (losses, ())
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod summary;
+mod train;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +18,8 @@ struct Cli {
 enum Command {
     /// Show a model's layers, output shapes, parameter counts and output-size arithmetic
     Summary(summary::Args),
+    /// Train a model on a data set into a run folder
+    Train(Box<train::Args>),
     /// Check the engine against PyTorch reference fixtures
     Verify(verify::Args),
     /// Time the standard workloads (training epochs and inference)
@@ -40,6 +43,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Summary(a) => summary::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Train(a) => train::run(*a),
         Command::Bench(a) => bench::run(a),
     };
     match result {

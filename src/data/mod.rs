@@ -9,6 +9,7 @@ pub mod locate;
 pub mod npz;
 pub mod source;
 pub mod split;
+pub mod synthetic;
 pub mod tutorial;
 pub mod zip;
 

@@ -14,6 +14,15 @@ pub const META_INPUT: &str = "convlab.input";
 
 /// Encodes the model's state (as float32) with its spec in the metadata.
 pub fn to_bytes<T: Float>(model: &Model<T>, extra_meta: &[(&str, String)]) -> Result<Vec<u8>, String> {
+    to_bytes_with(model, extra_meta, &[])
+}
+
+/// As `to_bytes`, plus extra flat float32 tensors (little-endian bytes), e.g. optimizer state.
+pub fn to_bytes_with<T: Float>(
+    model: &Model<T>,
+    extra_meta: &[(&str, String)],
+    extra: &[(String, Vec<u8>)],
+) -> Result<Vec<u8>, String> {
     let tensors = model.tensors();
     let data: Vec<Vec<u8>> =
         tensors.iter().map(|t| model.tensor(t).iter().flat_map(|v| v.to_f32().to_le_bytes()).collect()).collect();
@@ -30,6 +39,12 @@ pub fn to_bytes<T: Float>(model: &Model<T>, extra_meta: &[(&str, String)]) -> Re
                 TensorView::new(Dtype::I64, vec![], &tracked).map_err(|e| e.to_string())?,
             ));
         }
+    }
+    for (name, bytes) in extra {
+        views.push((
+            name.clone(),
+            TensorView::new(Dtype::F32, vec![bytes.len() / 4], bytes).map_err(|e| e.to_string())?,
+        ));
     }
     let mut meta: HashMap<String, String> = HashMap::new();
     meta.insert(META_SPEC.into(), model.spec.clone());
@@ -123,11 +138,12 @@ pub fn load_state_prefixed<T: Float>(model: &mut Model<T>, st: &SafeTensors, pre
     // Unknown names mean a different architecture: refuse rather than silently ignore.
     let known: std::collections::HashSet<String> =
         model.tensors().iter().map(|t| format!("{prefix}{}", t.name)).collect();
-    if let Some(extra) = st
-        .names()
-        .into_iter()
-        .find(|n| n.starts_with(prefix) && !n.ends_with("num_batches_tracked") && !known.contains(*n))
-    {
+    if let Some(extra) = st.names().into_iter().find(|n| {
+        n.starts_with(prefix)
+            && !n.ends_with("num_batches_tracked")
+            && !n.starts_with("optimizer.")
+            && !known.contains(*n)
+    }) {
         return Err(format!("tensor {extra} does not belong to the model `{}`; is it the right spec?", model.spec));
     }
     Ok(())

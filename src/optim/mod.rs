@@ -123,4 +123,24 @@ impl<T: Float> Optimizer<T> {
             Optimizer::Adam(o) => o.step(params, grads),
         }
     }
+
+    /// The state a checkpoint must keep to resume exactly: named vectors and the step count.
+    pub fn state(&self) -> (Vec<(&'static str, &[T])>, u64) {
+        match self {
+            Optimizer::Sgd(o) => (vec![("momentum_buffer", &o.buffer[..])], 0),
+            Optimizer::Adam(o) => (vec![("exp_avg", &o.m[..]), ("exp_avg_sq", &o.v[..])], o.step),
+        }
+    }
+
+    /// Restores what `state` returned; `get` looks a vector up by name (empty = not started).
+    pub fn restore(&mut self, get: impl Fn(&str) -> Option<Vec<T>>, step: u64) {
+        match self {
+            Optimizer::Sgd(o) => o.buffer = get("momentum_buffer").unwrap_or_default(),
+            Optimizer::Adam(o) => {
+                o.m = get("exp_avg").unwrap_or_default();
+                o.v = get("exp_avg_sq").unwrap_or_default();
+                o.step = step;
+            }
+        }
+    }
 }

@@ -1,5 +1,8 @@
 //! Training: the data-parallel step, and (later) the loop, run folders and checkpoints.
 
+pub mod config;
+pub mod folder;
+pub mod run;
 pub mod step;
 
-pub use step::{argmax, StepError, Trainer};
+pub use step::{argmax, StepError, StepStats, Trainer};

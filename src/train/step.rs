@@ -37,7 +37,8 @@ pub struct Trainer<T: Float> {
     /// Steps taken so far.
     pub step: u64,
     workspaces: Vec<Workspace<T>>,
-    shard_losses: Vec<f64>,
+    /// Per shard: loss sum and correctly classified samples of the last pass.
+    shard_stats: Vec<(f64, usize)>,
     max_shards: usize,
     max_batch: usize,
     pool: Option<rayon::ThreadPool>,
@@ -91,7 +92,7 @@ impl<T: Float> Trainer<T> {
             seed,
             step: 0,
             workspaces,
-            shard_losses: vec![0.0; max_shards],
+            shard_stats: vec![(0.0, 0); max_shards],
             max_shards,
             max_batch,
             pool,
@@ -112,8 +113,9 @@ impl<T: Float> Trainer<T> {
         &self.workspaces[0]
     }
 
-    /// One optimizer step on the `n` samples in `x`; returns the batch's mean loss (before the update).
-    pub fn train_step(&mut self, x: &[T], target: Target<T>, n: usize) -> Result<f64, StepError> {
+    /// One optimizer step on the `n` samples in `x`; returns the batch's mean loss and correct
+    /// count, both from before the update.
+    pub fn train_step(&mut self, x: &[T], target: Target<T>, n: usize) -> Result<StepStats, StepError> {
         assert!(n >= 1 && n <= self.max_batch, "batch of {n} outside 1..={}", self.max_batch);
         let k = self.model.output().len();
         self.loss.check(n, k, target).map_err(StepError::BadTarget)?;
@@ -122,7 +124,7 @@ impl<T: Float> Trainer<T> {
         let scale = T::from_f64(1.0 / count as f64);
         let (model, loss, in_len) = (&self.model, self.loss, self.model.input.len());
         let key = MaskKey { seed: self.seed, step: self.step, layer: 0, first_sample: 0 };
-        for_shards(&self.pool, &mut self.workspaces[..shards], &mut self.shard_losses[..shards], |i, ws, loss_sum| {
+        for_shards(&self.pool, &mut self.workspaces[..shards], &mut self.shard_stats[..shards], |i, ws, stats| {
             let r = shard_range(n, shards, i);
             let xs = &x[r.start * in_len..r.end * in_len];
             ws.forward(model, xs, r.len(), Mode::Train, MaskKey { first_sample: r.start as u64, ..key });
@@ -131,11 +133,12 @@ impl<T: Float> Trainer<T> {
                 Target::Values(v) => Target::Values(&v[r.start * k..r.end * k]),
             };
             let (out, dout) = ws.output_and_grad(model);
-            *loss_sum = loss.sum_and_grad(out, k, t, Some((dout, scale)));
+            *stats = (loss.sum_and_grad(out, k, t, Some((dout, scale))), count_correct(loss, out, k, t));
             ws.dparams.fill(T::ZERO);
             ws.backward(model, xs, Mode::Train);
         });
-        let total: f64 = self.shard_losses[..shards].iter().sum();
+        let total: f64 = self.shard_stats[..shards].iter().map(|s| s.0).sum();
+        let correct = self.shard_stats[..shards].iter().map(|s| s.1).sum();
         let mean = total / count as f64;
         if !mean.is_finite() {
             return Err(StepError::NonFinite(mean));
@@ -152,7 +155,7 @@ impl<T: Float> Trainer<T> {
             self.model.update_running_stats(&self.workspaces[0]);
         }
         self.step += 1;
-        Ok(mean)
+        Ok(StepStats { loss: mean, correct })
     }
 
     /// Mean loss and, for class targets, accuracy over a whole set, in evaluation mode.
@@ -167,7 +170,7 @@ impl<T: Float> Trainer<T> {
             let m = end - start;
             let shards = self.shards_for(m);
             let (model, loss) = (&self.model, self.loss);
-            for_shards(&self.pool, &mut self.workspaces[..shards], &mut self.shard_losses[..shards], |i, ws, slot| {
+            for_shards(&self.pool, &mut self.workspaces[..shards], &mut self.shard_stats[..shards], |i, ws, stats| {
                 let r = shard_range(m, shards, i);
                 let (a, b) = (start + r.start, start + r.end);
                 ws.forward(model, &x[a * in_len..b * in_len], r.len(), Mode::Eval, MaskKey::default());
@@ -175,22 +178,14 @@ impl<T: Float> Trainer<T> {
                     Target::Classes(l) => Target::Classes(&l[a..b]),
                     Target::Values(v) => Target::Values(&v[a * k..b * k]),
                 };
-                *slot = loss.sum_and_grad(ws.output(model), k, t, None);
+                let out = ws.output(model);
+                *stats = (loss.sum_and_grad(out, k, t, None), count_correct(loss, out, k, t));
             });
-            loss_sum += self.shard_losses[..shards].iter().sum::<f64>();
-            if let Target::Classes(labels) = target {
-                // Accuracy needs the outputs of every shard; recount serially (cheap: argmax only).
-                for i in 0..shards {
-                    let r = shard_range(m, shards, i);
-                    let out = self.workspaces[i].output(&self.model);
-                    for (row, &l) in out.chunks_exact(k).zip(&labels[start + r.start..start + r.end]) {
-                        correct += usize::from(argmax(row) == l as usize);
-                    }
-                }
-            }
+            loss_sum += self.shard_stats[..shards].iter().map(|s| s.0).sum::<f64>();
+            correct += self.shard_stats[..shards].iter().map(|s| s.1).sum::<usize>();
             start = end;
         }
-        let acc = matches!(target, Target::Classes(_)).then(|| correct as f64 / n as f64);
+        let acc = has_accuracy(self.loss, k).then(|| correct as f64 / n as f64);
         Ok((loss_sum / self.loss.count(n, k) as f64, acc))
     }
 }
@@ -199,13 +194,40 @@ impl<T: Float> Trainer<T> {
 fn for_shards<T: Float>(
     pool: &Option<rayon::ThreadPool>,
     ws: &mut [Workspace<T>],
-    losses: &mut [f64],
-    job: impl Fn(usize, &mut Workspace<T>, &mut f64) + Sync + Send,
+    stats: &mut [(f64, usize)],
+    job: impl Fn(usize, &mut Workspace<T>, &mut (f64, usize)) + Sync + Send,
 ) {
     match pool {
         Some(pool) if ws.len() > 1 => pool
-            .install(|| ws.par_iter_mut().zip(losses.par_iter_mut()).enumerate().for_each(|(i, (w, l))| job(i, w, l))),
-        _ => ws.iter_mut().zip(losses.iter_mut()).enumerate().for_each(|(i, (w, l))| job(i, w, l)),
+            .install(|| ws.par_iter_mut().zip(stats.par_iter_mut()).enumerate().for_each(|(i, (w, l))| job(i, w, l))),
+        _ => ws.iter_mut().zip(stats.iter_mut()).enumerate().for_each(|(i, (w, l))| job(i, w, l)),
+    }
+}
+
+/// What one training step measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepStats {
+    /// Mean loss of the batch, before the update.
+    pub loss: f64,
+    /// Correctly classified samples (0 when the task has no accuracy).
+    pub correct: usize,
+}
+
+/// Accuracy is defined for class labels and for one binary (BCE) output.
+pub fn has_accuracy(loss: Loss, k: usize) -> bool {
+    loss == Loss::CrossEntropy || (loss == Loss::BceWithLogits && k == 1)
+}
+
+/// Correct predictions in an n×k output: argmax for classes, the sign of the logit for BCE.
+pub fn count_correct<T: Float>(loss: Loss, out: &[T], k: usize, target: Target<T>) -> usize {
+    match (loss, target) {
+        (Loss::CrossEntropy, Target::Classes(labels)) => {
+            out.chunks_exact(k).zip(labels).filter(|(row, &l)| argmax(row) == l as usize).count()
+        }
+        (Loss::BceWithLogits, Target::Values(v)) if k == 1 => {
+            out.iter().zip(v).filter(|(&o, &t)| (o > T::ZERO) == (t > T::from_f64(0.5))).count()
+        }
+        _ => 0,
     }
 }
 

@@ -52,7 +52,7 @@ pub fn run(f: &Fixture, threads: usize) -> Result<Vec<Comparison>, String> {
         let l = trainer
             .train_step(&x[a * in_len..b * in_len], t, b - a)
             .map_err(|e| format!("step {}: {e:?}", step + 1))?;
-        losses.push(l);
+        losses.push(l.loss);
     }
     let want = f.array("losses")?.values;
     let early = EARLY_STEPS.min(steps).min(want.len());

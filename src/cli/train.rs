@@ -1,0 +1,198 @@
+//! `convlab train`: train a model on a data set into a run folder.
+
+use crate::train::config::RunConfig;
+use crate::train::folder::{default_dir, RunFolder};
+use crate::train::run::{prepare, train};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Data: digits (built in), fashion-mnist, mnist, idx:DIR, npz:FILE[,TEST], images:DIR, sim1d, pattern1d, lines
+    #[arg(long)]
+    data: Option<String>,
+    /// Folder holding named data sets (mnist, fashion-mnist)
+    #[arg(long)]
+    data_dir: Option<String>,
+    /// Model spec (e.g. 'conv2d(8,k=3,p=1) relu maxpool2d(2) flatten linear(10)') or preset name
+    #[arg(long)]
+    model: Option<String>,
+    /// Optimizer, e.g. 'sgd(lr=0.05,momentum=0.9,weight_decay=1e-3)' or 'adam(lr=1e-3)'
+    #[arg(long)]
+    optimizer: Option<String>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Samples per step, or `full` for the whole training set
+    #[arg(long)]
+    batch_size: Option<String>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// mse, bce_with_logits or cross_entropy (default: chosen from the data)
+    #[arg(long)]
+    loss: Option<String>,
+    /// Threads (0 = all cores)
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Held-out fraction when the data has no test set of its own
+    #[arg(long)]
+    test_fraction: Option<f64>,
+    /// Initial weights: convlab (own stream) or numpy (PyTorch's torch.manual_seed weights, with numpy-exact synthetic data)
+    #[arg(long)]
+    rng: Option<String>,
+    /// Save a checkpoint every N epochs
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+    /// Train K times from seeds seed..seed+K-1 and keep the run with the lowest final training loss
+    #[arg(long)]
+    restarts: Option<usize>,
+    /// Settings from a TOML file (a run folder's config.toml replays that run); flags override it
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Run folder (default: runs/DATE-TIME-DATA)
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Overwrite an existing run folder
+    #[arg(long)]
+    force: bool,
+    /// Continue the run in this folder from its last checkpoint
+    #[arg(long, conflicts_with_all = ["config", "out", "data", "model"])]
+    resume: Option<PathBuf>,
+    /// Print only the final summary
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// The effective configuration: file (or defaults), then flags.
+fn config_of(a: &Args) -> Result<RunConfig, String> {
+    let mut c = match &a.config {
+        Some(p) => {
+            RunConfig::from_toml(&std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?)?
+        }
+        None => RunConfig::default(),
+    };
+    if let Some(v) = &a.data {
+        c.data = v.clone();
+    }
+    if let Some(v) = &a.data_dir {
+        c.data_dir = Some(v.clone());
+    }
+    if let Some(v) = &a.model {
+        c.model = v.clone();
+    }
+    if let Some(v) = &a.optimizer {
+        c.optimizer = v.clone();
+    }
+    if let Some(v) = a.epochs {
+        c.epochs = v;
+    }
+    if let Some(v) = &a.batch_size {
+        c.batch_size = match v.as_str() {
+            "full" => 0,
+            n => match n.parse::<usize>() {
+                Ok(0) | Err(_) => return Err(format!("--batch-size must be a positive number or `full`, not `{n}`")),
+                Ok(b) => b,
+            },
+        };
+    }
+    if let Some(v) = a.seed {
+        c.seed = v;
+    }
+    if let Some(v) = &a.loss {
+        c.loss = Some(v.clone());
+    }
+    if let Some(v) = a.threads {
+        c.threads = v;
+    }
+    if let Some(v) = a.test_fraction {
+        c.test_fraction = v;
+    }
+    if let Some(v) = &a.rng {
+        c.rng = v.clone();
+    }
+    if let Some(v) = a.checkpoint_every {
+        c.checkpoint_every = v;
+    }
+    if let Some(v) = a.restarts {
+        c.restarts = v;
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+pub fn run(a: Args) -> Result<i32, String> {
+    let (cfg, folder, resume) = match &a.resume {
+        Some(dir) => {
+            let folder = RunFolder::open(dir)?;
+            let mut cfg =
+                RunConfig::from_toml(&std::fs::read_to_string(folder.path("config.toml")).map_err(|e| e.to_string())?)?;
+            if let Some(t) = a.threads {
+                cfg.threads = t;
+            }
+            (cfg, folder, true)
+        }
+        None => {
+            let cfg = config_of(&a)?;
+            let dir = a.out.clone().unwrap_or_else(|| default_dir(&cfg.data));
+            let prepared_check = prepare(&cfg)?; // refuse bad input before creating anything
+            drop(prepared_check);
+            let folder = RunFolder::create(&dir, a.force)?;
+            folder.write("config.toml", cfg.to_toml().as_bytes())?;
+            (cfg, folder, false)
+        }
+    };
+    let mut p = prepare(&cfg)?;
+    if !a.quiet {
+        println!(
+            "data: {} ({} train, {} test)   model: {}   loss: {}   optimizer: {}",
+            p.train.name,
+            p.train.len(),
+            p.test.len(),
+            p.model.spec,
+            p.loss.name(),
+            p.optimizer.to_spec()
+        );
+        println!("run folder: {}", folder.dir.display());
+    }
+    let outcome = if cfg.restarts <= 1 || resume {
+        init(&mut p.model, &cfg, cfg.seed);
+        train(&cfg, &p, Some(&folder), resume, a.quiet)?
+    } else {
+        // Several starts, kept in memory; the best one's results go to the folder.
+        let mut best: Option<crate::train::run::Outcome> = None;
+        for r in 0..cfg.restarts {
+            let seed = cfg.seed + r as u64;
+            init(&mut p.model, &cfg, seed);
+            let o = train(&RunConfig { seed, ..cfg.clone() }, &p, None, false, true)?;
+            let last = o.metrics.last().map(|m| m.train_loss).unwrap_or(f64::INFINITY);
+            if !a.quiet {
+                println!("restart {} (seed {seed}): final train loss {last:.4}", r + 1);
+            }
+            if best.as_ref().is_none_or(|b| last < b.metrics.last().map(|m| m.train_loss).unwrap_or(f64::INFINITY)) {
+                best = Some(o);
+            }
+        }
+        let best = best.expect("at least one restart");
+        folder.write_metrics(&best.metrics)?;
+        crate::model::io::save(&best.model, &folder.path("model.safetensors"))?;
+        best
+    };
+    if let Some(m) = outcome.metrics.last() {
+        println!(
+            "done: epoch {}  train loss {:.4}{}  test loss {}{}  → {}",
+            m.epoch,
+            m.train_loss,
+            m.train_accuracy.map(|a| format!(" (acc {:.2}%)", 100.0 * a)).unwrap_or_default(),
+            m.test_loss.map(|l| format!("{l:.4}")).unwrap_or("-".into()),
+            m.test_accuracy.map(|a| format!(" (acc {:.2}%)", 100.0 * a)).unwrap_or_default(),
+            folder.path("model.safetensors").display()
+        );
+    }
+    Ok(0)
+}
+
+fn init(model: &mut crate::model::Model<f32>, cfg: &RunConfig, seed: u64) {
+    if cfg.rng == "convlab" {
+        model.init(seed)
+    } else {
+        model.init_torch(seed)
+    }
+}

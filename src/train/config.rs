@@ -1,0 +1,93 @@
+//! A training run's settings: every `convlab train` flag, also readable from and written to a
+//! TOML file, so a run folder's `config.toml` replays the run with `--config`.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// `--data SOURCE`: digits, fashion-mnist, mnist, idx:DIR, npz:FILE, images:DIR, sim1d, pattern1d, lines.
+    pub data: String,
+    /// Folder to look for named data sets in (`--data-dir`).
+    pub data_dir: Option<String>,
+    /// A model spec or preset name.
+    pub model: String,
+    /// Optimizer spec, e.g. `sgd(lr=0.05,momentum=0.9)`.
+    pub optimizer: String,
+    pub epochs: usize,
+    /// Samples per step; 0 means the whole training set (full batch).
+    pub batch_size: usize,
+    pub seed: u64,
+    /// mse, bce_with_logits or cross_entropy; chosen from the data when absent.
+    pub loss: Option<String>,
+    /// Worker threads; 0 = all cores.
+    pub threads: usize,
+    /// Fraction held out for testing when the data has no test set of its own.
+    pub test_fraction: f64,
+    /// Initial weights: `convlab` (own stream) or `torch` (what torch.manual_seed(seed) gives).
+    pub rng: String,
+    /// Save a checkpoint every N epochs (the final model is always saved).
+    pub checkpoint_every: usize,
+    /// Train this many times from seeds seed, seed+1, ... and keep the best by final train loss.
+    pub restarts: usize,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            data: "digits".into(),
+            data_dir: None,
+            model: "digits".into(),
+            optimizer: "adam(lr=1e-3)".into(),
+            epochs: 10,
+            batch_size: 32,
+            seed: 0,
+            loss: None,
+            threads: 0,
+            test_fraction: 0.2,
+            rng: "convlab".into(),
+            checkpoint_every: 1,
+            restarts: 1,
+        }
+    }
+}
+
+impl RunConfig {
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| format!("config: {e}"))
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a RunConfig always serialises")
+    }
+
+    /// Refuses settings that cannot run, with what to do instead.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.epochs == 0 {
+            return Err("--epochs must be at least 1".into());
+        }
+        if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
+            return Err(format!("--test-fraction must be between 0 and 1 (exclusive), not {}", self.test_fraction));
+        }
+        if self.rng != "convlab" && self.rng != "torch" && self.rng != "numpy" {
+            return Err(format!("--rng must be convlab or numpy (torch-compatible weights), not `{}`", self.rng));
+        }
+        if self.restarts == 0 {
+            return Err("--restarts must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_round_trips_and_rejects_unknown_keys() {
+        let c = RunConfig { epochs: 3, loss: Some("mse".into()), ..RunConfig::default() };
+        assert_eq!(RunConfig::from_toml(&c.to_toml()).unwrap(), c);
+        assert!(RunConfig::from_toml("epochz = 3").unwrap_err().contains("epochz"));
+        assert!(RunConfig { epochs: 0, ..RunConfig::default() }.validate().is_err());
+    }
+}
