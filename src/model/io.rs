@@ -9,8 +9,9 @@ use safetensors::SafeTensors;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub const META_SPEC: &str = "convlab.spec";
-pub const META_INPUT: &str = "convlab.input";
+/// The one metadata key convlab writes: a JSON object (`spec`, `input`, ...). One key, because
+/// safetensors writes metadata in hash order, and files must be byte-identical across runs.
+pub const META_KEY: &str = "convlab";
 
 /// Encodes the model's state (as float32) with its spec in the metadata.
 pub fn to_bytes<T: Float>(model: &Model<T>, extra_meta: &[(&str, String)]) -> Result<Vec<u8>, String> {
@@ -46,12 +47,16 @@ pub fn to_bytes_with<T: Float>(
             TensorView::new(Dtype::F32, vec![bytes.len() / 4], bytes).map_err(|e| e.to_string())?,
         ));
     }
-    let mut meta: HashMap<String, String> = HashMap::new();
-    meta.insert(META_SPEC.into(), model.spec.clone());
-    meta.insert(META_INPUT.into(), model.input.to_vec().iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","));
+    let mut info = serde_json::Map::new();
+    info.insert("spec".into(), model.spec.clone().into());
+    info.insert(
+        "input".into(),
+        model.input.to_vec().iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",").into(),
+    );
     for (k, v) in extra_meta {
-        meta.insert(k.to_string(), v.clone());
+        info.insert(k.to_string(), v.clone().into());
     }
+    let meta = HashMap::from([(META_KEY.to_string(), serde_json::Value::Object(info).to_string())]);
     safetensors::serialize(views, &Some(meta)).map_err(|e| e.to_string())
 }
 
@@ -82,13 +87,22 @@ pub fn read_f64(view: &TensorView) -> Result<Vec<f64>, String> {
     })
 }
 
+/// convlab's metadata of a safetensors file as text values (empty when absent).
+pub fn read_info(meta: &safetensors::tensor::Metadata) -> HashMap<String, String> {
+    let raw = meta.metadata().as_ref().and_then(|m| m.get(META_KEY)).cloned().unwrap_or_default();
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&raw) else {
+        return HashMap::new();
+    };
+    map.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect()
+}
+
 /// Loads a file written by `save` (spec and input from its metadata).
 pub fn load<T: Float>(path: &Path) -> Result<Model<T>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read model file {}: {e}", path.display()))?;
     let (_, meta) =
         SafeTensors::read_metadata(&bytes).map_err(|e| format!("{} is not a safetensors file: {e}", path.display()))?;
-    let meta = meta.metadata().clone().unwrap_or_default();
-    let (Some(spec), Some(input)) = (meta.get(META_SPEC), meta.get(META_INPUT)) else {
+    let info = read_info(&meta);
+    let (Some(spec), Some(input)) = (info.get("spec"), info.get("input")) else {
         return Err(format!(
             "{} has no convlab spec in its metadata (written by PyTorch?); give the model with --model SPEC --input SHAPE",
             path.display()

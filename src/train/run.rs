@@ -155,11 +155,8 @@ fn save_checkpoint(folder: &RunFolder, trainer: &Trainer<f32>, epoch: usize) -> 
         .filter(|(_, v)| !v.is_empty())
         .map(|(n, v)| (format!("optimizer.{n}"), v.iter().flat_map(|x| x.to_le_bytes()).collect()))
         .collect();
-    let meta = [
-        ("convlab.epoch", epoch.to_string()),
-        ("convlab.step", trainer.step.to_string()),
-        ("convlab.optimizer_step", opt_step.to_string()),
-    ];
+    let meta =
+        [("epoch", epoch.to_string()), ("step", trainer.step.to_string()), ("optimizer_step", opt_step.to_string())];
     let bytes = io::to_bytes_with(model, &meta, &extra)?;
     folder.write("checkpoint.safetensors", &bytes)
 }
@@ -172,11 +169,11 @@ fn load_checkpoint(folder: &RunFolder, trainer: &mut Trainer<f32>) -> Result<usi
     let st = SafeTensors::deserialize(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     io::load_state_prefixed(&mut trainer.model, &st, "").map_err(|e| format!("{}: {e}", path.display()))?;
     let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| e.to_string())?;
-    let meta = meta.metadata().clone().unwrap_or_default();
+    let meta = io::read_info(&meta);
     let num = |k: &str| {
         meta.get(k).and_then(|v| v.parse::<u64>().ok()).ok_or(format!("{}: no {k} in the checkpoint", path.display()))
     };
-    let (epoch, step, opt_step) = (num("convlab.epoch")?, num("convlab.step")?, num("convlab.optimizer_step")?);
+    let (epoch, step, opt_step) = (num("epoch")?, num("step")?, num("optimizer_step")?);
     let get = |name: &str| -> Option<Vec<f32>> {
         st.tensor(&format!("optimizer.{name}"))
             .ok()

@@ -1,0 +1,152 @@
+//! The `convlab` command as a user runs it: results, run folders, and clear errors (never a
+//! panic) on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn convlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_convlab")).args(args).env("CONVLAB_DATA", "/nonexistent").output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A fresh scratch folder per test.
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("convlab-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn fails_cleanly(args: &[&str], expect: &str) {
+    let o = convlab(args);
+    let t = text(&o);
+    assert!(!o.status.success(), "{args:?} should fail: {t}");
+    assert!(!t.contains("panicked"), "{args:?} panicked: {t}");
+    assert!(t.to_lowercase().contains(&expect.to_lowercase()), "{args:?}: expected `{expect}` in: {t}");
+}
+
+#[test]
+fn summary_shows_the_size_arithmetic() {
+    let o = convlab(&["summary", "conv2d(8,k=5,p=2) relu maxpool2d(2) flatten linear(10)", "--input", "1,28,28"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("(28 + 2*2 - 5)/1 + 1 = 28") && t.contains("8×14×14") && t.contains("15898"), "{t}");
+    assert!(convlab(&["summary", "simplecnn"]).status.success());
+}
+
+#[test]
+fn specs_that_do_not_fit_are_refused_with_the_arithmetic() {
+    fails_cleanly(
+        &["summary", "conv2d(8,k=3) maxpool2d(4) maxpool2d(4)", "--input", "1,8,8"],
+        "layer 2 `maxpool2d(4)`",
+    );
+    fails_cleanly(&["summary", "conv2d(8,k=3) maxpool2d(4) maxpool2d(4)", "--input", "1,8,8"], "(1 + 2*0 - 4)/4 + 1");
+    fails_cleanly(&["summary", "conv2d(8,k=3) linear(10)", "--input", "1,8,8"], "flatten");
+    fails_cleanly(&["summary", "conv2d(8,k=3)"], "--input");
+    fails_cleanly(&["summary", "conv2d(8,k=3", "--input", "1,8,8"], "not closed");
+}
+
+#[test]
+fn digits_trains_to_95_percent_and_replays() {
+    let d = scratch("digits");
+    let out = d.join("run");
+    let o = convlab(&["train", "--data", "digits", "--out", out.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+    assert!(last["test_accuracy"].as_f64().unwrap() >= 0.95, "{metrics}");
+    assert_eq!(metrics.lines().count(), 10);
+    assert!(out.join("model.safetensors").exists() && out.join("checkpoint.safetensors").exists());
+    // An existing run is kept unless --force.
+    fails_cleanly(&["train", "--data", "digits", "--out", out.to_str().unwrap()], "--force");
+    // config.toml replays the run bit for bit.
+    let again = d.join("again");
+    let o = convlab(&[
+        "train",
+        "--config",
+        out.join("config.toml").to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read(out.join("model.safetensors")).unwrap(),
+        std::fs::read(again.join("model.safetensors")).unwrap()
+    );
+}
+
+fn model_bytes(dir: &Path) -> Vec<u8> {
+    std::fs::read(dir.join("model.safetensors")).unwrap()
+}
+
+#[test]
+fn threads_do_not_change_results_and_resume_matches_an_uninterrupted_run() {
+    let d = scratch("resume");
+    let args = |out: &Path, epochs: &str, threads: &str| -> Vec<String> {
+        [
+            "train",
+            "--data",
+            "digits",
+            "--model",
+            "digits",
+            "--batch-size",
+            "64",
+            "--seed",
+            "5",
+            "--quiet",
+            "--epochs",
+            epochs,
+            "--threads",
+            threads,
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let run = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+        let o = convlab(&a);
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let (full1, full2, cut) = (d.join("full1"), d.join("full2"), d.join("cut"));
+    run(args(&full1, "4", "1"));
+    run(args(&full2, "4", "2"));
+    assert_eq!(model_bytes(&full1), model_bytes(&full2), "1 and 2 threads must give identical weights");
+    // A run stopped after epoch 2 (as a kill would leave it: config for 4, checkpoint at 2).
+    run(args(&cut, "2", "2"));
+    let cfg = std::fs::read_to_string(cut.join("config.toml")).unwrap().replace("epochs = 2", "epochs = 4");
+    std::fs::write(cut.join("config.toml"), cfg).unwrap();
+    std::fs::remove_file(cut.join("model.safetensors")).unwrap();
+    let o = convlab(&["train", "--resume", cut.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(model_bytes(&full1), model_bytes(&cut), "resumed run must end where the uninterrupted one did");
+    assert_eq!(std::fs::read_to_string(cut.join("metrics.jsonl")).unwrap().lines().count(), 4);
+}
+
+#[test]
+fn bad_input_gets_a_clear_message() {
+    let d = scratch("bad");
+    let out = d.join("r");
+    let o = out.to_str().unwrap();
+    fails_cleanly(&["train", "--data", "digits", "--wobble"], "wobble");
+    fails_cleanly(&["train", "--data", "digits", "--model", "nosuchpreset", "--out", o], "unknown layer");
+    fails_cleanly(&["train", "--data", "digits", "--batch-size", "0", "--out", o], "batch-size");
+    fails_cleanly(&["train", "--data", "mnist", "--data-dir", d.to_str().unwrap(), "--out", o], "looked");
+    fails_cleanly(&["train", "--data", "digits", "--model", "flatten linear(5)", "--out", o], "label");
+    fails_cleanly(&["train", "--data", "nosuchsource", "--out", o], "valid forms");
+    fails_cleanly(&["train", "--data", "digits", "--optimizer", "sgd(lr=-1)", "--out", o], "lr");
+    fails_cleanly(&["train", "--data", "digits", "--out", "/proc/convlab-cannot-write-here"], "cannot");
+    let bad = d.join("bad.npz");
+    std::fs::write(&bad, b"PK\x03\x04 this is not a zip").unwrap();
+    fails_cleanly(&["train", "--data", &format!("npz:{}", bad.display()), "--out", o], "bad.npz");
+    fails_cleanly(&["train", "--data", "digits", "--optimizer", "sgd(lr=1e30)", "--out", o, "--quiet"], "loss became");
+    fails_cleanly(&["train", "--resume", d.to_str().unwrap()], "not a run folder");
+    fails_cleanly(&["verify", d.to_str().unwrap()], "no .safetensors");
+    fails_cleanly(&["bench", "--workload", "nope"], "unknown workload");
+}
