@@ -150,3 +150,33 @@ fn bad_input_gets_a_clear_message() {
     fails_cleanly(&["verify", d.to_str().unwrap()], "no .safetensors");
     fails_cleanly(&["bench", "--workload", "nope"], "unknown workload");
 }
+
+#[test]
+fn pattern_lab_prints_the_labs_eleven_numbers() {
+    let d = scratch("lab");
+    let o = convlab(&["lab", "pattern1d", "--out", d.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let four = t.split("-- with 4 filters --").nth(1).expect("both variants run");
+    let expected = [
+        (1, "0.5462"),
+        (50, "0.3510"),
+        (100, "0.2914"),
+        (150, "0.1697"),
+        (200, "0.0635"),
+        (250, "0.0318"),
+        (300, "0.0205"),
+        (350, "0.0153"),
+        (400, "0.0125"),
+        (450, "0.0107"),
+        (500, "0.0095"),
+    ];
+    for (epoch, loss) in expected {
+        assert!(four.contains(&format!("Epoch {epoch} had training loss {loss}")), "epoch {epoch}: {four}");
+    }
+    // The 3-filter attempt reproduces the lab's stuck run.
+    assert!(t.contains("Epoch 1 had training loss 0.8562") && t.contains("Epoch 150 had training loss 0.3212"), "{t}");
+    assert!(d.join("lab-pattern1d/model.safetensors").exists());
+    fails_cleanly(&["lab", "nolab"], "unknown lab");
+    assert!(convlab(&["lab"]).status.success());
+}

@@ -1,6 +1,7 @@
 //! The `convlab` command: one subcommand per file, each a thin layer over the library.
 
 mod bench;
+mod lab;
 mod summary;
 mod train;
 mod verify;
@@ -20,6 +21,8 @@ enum Command {
     Summary(summary::Args),
     /// Train a model on a data set into a run folder
     Train(Box<train::Args>),
+    /// Run a tutorial's workflow with its settings (omit NAME to list them)
+    Lab(lab::Args),
     /// Check the engine against PyTorch reference fixtures
     Verify(verify::Args),
     /// Time the standard workloads (training epochs and inference)
@@ -44,6 +47,7 @@ pub fn main() -> i32 {
         Command::Summary(a) => summary::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Train(a) => train::run(*a),
+        Command::Lab(a) => lab::run(a),
         Command::Bench(a) => bench::run(a),
     };
     match result {
