@@ -180,3 +180,28 @@ fn pattern_lab_prints_the_labs_eleven_numbers() {
     fails_cleanly(&["lab", "nolab"], "unknown lab");
     assert!(convlab(&["lab"]).status.success());
 }
+
+#[test]
+fn eval_and_predict_read_a_run() {
+    let d = scratch("eval");
+    let run = d.join("run");
+    assert!(convlab(&["train", "--data", "digits", "--epochs", "3", "--out", run.to_str().unwrap(), "--quiet"])
+        .status
+        .success());
+    let o = convlab(&["eval", run.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(o.status.success() && t.contains("accuracy") && t.contains("confusion matrix"), "{t}");
+    // A digit image: 8x8 grey PNG, as a user would pass it.
+    let png = d.join("digit.png");
+    let mut bytes = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut bytes, 8, 8);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.write_header().unwrap().write_image_data(&[128u8; 64]).unwrap();
+    }
+    std::fs::write(&png, bytes).unwrap();
+    let o = convlab(&["predict", run.to_str().unwrap(), png.to_str().unwrap()]);
+    assert!(o.status.success() && text(&o).contains("class"), "{}", text(&o));
+    fails_cleanly(&["eval", d.to_str().unwrap()], "no model.safetensors");
+    fails_cleanly(&["predict", run.to_str().unwrap(), d.join("missing.png").to_str().unwrap()], "cannot read");
+}

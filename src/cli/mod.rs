@@ -1,7 +1,9 @@
 //! The `convlab` command: one subcommand per file, each a thin layer over the library.
 
 mod bench;
+mod eval;
 mod lab;
+mod predict;
 mod summary;
 mod train;
 mod verify;
@@ -23,6 +25,10 @@ enum Command {
     Train(Box<train::Args>),
     /// Run a tutorial's workflow with its settings (omit NAME to list them)
     Lab(lab::Args),
+    /// Loss, accuracy, per-class accuracy and confusion matrix of a trained model
+    Eval(eval::Args),
+    /// Class probabilities for one image or npz row
+    Predict(predict::Args),
     /// Check the engine against PyTorch reference fixtures
     Verify(verify::Args),
     /// Time the standard workloads (training epochs and inference)
@@ -48,6 +54,8 @@ pub fn main() -> i32 {
         Command::Verify(a) => verify::run(a),
         Command::Train(a) => train::run(*a),
         Command::Lab(a) => lab::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Predict(a) => predict::run(a),
         Command::Bench(a) => bench::run(a),
     };
     match result {

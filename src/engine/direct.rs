@@ -144,10 +144,22 @@ pub fn forward<T: Float>(
     while o0 < out_c {
         let left = out_c - o0;
         let step = match left {
-            8.. => forward_channels::<T, 8>(g, p, o0, w, bias, xpad, ext).map_step(8),
-            4..=7 => forward_channels::<T, 4>(g, p, o0, w, bias, xpad, ext).map_step(4),
-            2..=3 => forward_channels::<T, 2>(g, p, o0, w, bias, xpad, ext).map_step(2),
-            _ => forward_channels::<T, 1>(g, p, o0, w, bias, xpad, ext).map_step(1),
+            8.. => {
+                forward_channels::<T, 8>(g, p, o0, w, bias, xpad, ext);
+                8
+            }
+            4..=7 => {
+                forward_channels::<T, 4>(g, p, o0, w, bias, xpad, ext);
+                4
+            }
+            2..=3 => {
+                forward_channels::<T, 2>(g, p, o0, w, bias, xpad, ext);
+                2
+            }
+            _ => {
+                forward_channels::<T, 1>(g, p, o0, w, bias, xpad, ext);
+                1
+            }
         };
         o0 += step;
     }
@@ -158,16 +170,6 @@ pub fn forward<T: Float>(
             let src = &ext[o * p.ext_stride + oh * p.wp..][..g.out_w];
             y[o * plane + oh * g.out_w..][..g.out_w].copy_from_slice(src);
         }
-    }
-}
-
-/// `()` → the number of channels a block handled, to keep the dispatch above to one line each.
-trait MapStep {
-    fn map_step(self, n: usize) -> usize;
-}
-impl MapStep for () {
-    fn map_step(self, n: usize) -> usize {
-        n
     }
 }
 
@@ -230,10 +232,22 @@ pub fn weight_grad<T: Float>(
     while o0 < out_c {
         let left = out_c - o0;
         o0 += match left {
-            8.. => weight_grad_channels::<T, 8>(g, p, o0, dyext, xpad, dw).map_step(8),
-            4..=7 => weight_grad_channels::<T, 4>(g, p, o0, dyext, xpad, dw).map_step(4),
-            2..=3 => weight_grad_channels::<T, 2>(g, p, o0, dyext, xpad, dw).map_step(2),
-            _ => weight_grad_channels::<T, 1>(g, p, o0, dyext, xpad, dw).map_step(1),
+            8.. => {
+                weight_grad_channels::<T, 8>(g, p, o0, dyext, xpad, dw);
+                8
+            }
+            4..=7 => {
+                weight_grad_channels::<T, 4>(g, p, o0, dyext, xpad, dw);
+                4
+            }
+            2..=3 => {
+                weight_grad_channels::<T, 2>(g, p, o0, dyext, xpad, dw);
+                2
+            }
+            _ => {
+                weight_grad_channels::<T, 1>(g, p, o0, dyext, xpad, dw);
+                1
+            }
         };
     }
 }

@@ -54,6 +54,9 @@ fn pair(text: Option<&str>, default: usize, two_d: bool, what: &str) -> Result<(
     }
 }
 
+/// Padding before and after along one axis.
+type Pads = (usize, usize);
+
 /// Padding: a number, HxW, `valid` (0) or `same` (keep the size; stride 1 only).
 fn padding(
     text: Option<&str>,
@@ -61,7 +64,7 @@ fn padding(
     dilation: (usize, usize),
     stride: (usize, usize),
     two_d: bool,
-) -> Result<((usize, usize), (usize, usize)), String> {
+) -> Result<(Pads, Pads), String> {
     match text.map(|t| t.trim().to_ascii_lowercase()) {
         Some(t) if t == "same" => {
             if stride != (1, 1) {
@@ -188,7 +191,7 @@ fn build_one(call: &Call, dims: Dims) -> Result<Layer, String> {
             }
             let eps: f64 = a.parse(None, &["eps"])?.unwrap_or(1e-5);
             let momentum: f64 = a.parse(None, &["momentum"])?.unwrap_or(0.1);
-            if !(eps > 0.0) || !(0.0..=1.0).contains(&momentum) {
+            if eps.is_nan() || eps <= 0.0 || !(0.0..=1.0).contains(&momentum) {
                 return Err("eps must be > 0 and momentum in [0, 1]".into());
             }
             let op = BatchNorm { channels: dims.c, plane: dims.h * dims.w, eps, momentum, one_d: !two_d };

@@ -104,7 +104,7 @@ pub fn load<T: Float>(path: &Path) -> Result<Model<T>, String> {
     let info = read_info(&meta);
     let (Some(spec), Some(input)) = (info.get("spec"), info.get("input")) else {
         return Err(format!(
-            "{} has no convlab spec in its metadata (written by PyTorch?); give the model with --model SPEC --input SHAPE",
+            "{} has no convlab spec in its metadata (saved by PyTorch?); this command needs a model file written by convlab (PyTorch state dicts load through the library: model::io::load_state)",
             path.display()
         ));
     };

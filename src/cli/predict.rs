@@ -1,0 +1,63 @@
+//! `convlab predict MODEL INPUT`: class probabilities for one PNG/JPEG image or one row of an
+//! npz file's `X`.
+
+use super::eval::resolve_model;
+use crate::layers::{activation::sigmoid, Mode};
+use crate::model::Workspace;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A run folder or model file
+    model: PathBuf,
+    /// A PNG or JPEG image, or an .npz file with an array X (use --row)
+    input: PathBuf,
+    /// Which row of the npz file's X
+    #[arg(long, default_value_t = 0)]
+    row: usize,
+}
+
+pub fn run(a: Args) -> Result<i32, String> {
+    let (model, _) = resolve_model(&a.model)?;
+    let need = model.input.len();
+    let name = a.input.display().to_string();
+    let x: Vec<f32> = if a.input.extension().is_some_and(|e| e == "npz") {
+        let ds = crate::data::npz::load_npz(&a.input).map_err(|e| e.to_string())?;
+        if a.row >= ds.len() {
+            return Err(format!("{name} has {} rows; --row {} is beyond them", ds.len(), a.row));
+        }
+        ds.sample(a.row).to_vec()
+    } else {
+        let bytes = std::fs::read(&a.input).map_err(|e| format!("cannot read {name}: {e}"))?;
+        let img = crate::data::images::decode_image(&bytes, &name).map_err(|e| e.to_string())?;
+        let (c, h, w) = (img.channels, img.height, img.width);
+        // Interleaved HWC bytes to planar CHW in [0, 1].
+        let mut x = vec![0f32; c * h * w];
+        for (i, &p) in img.pixels.iter().enumerate() {
+            let (pix, ch) = (i / c, i % c);
+            x[ch * h * w + pix] = p as f32 / 255.0;
+        }
+        if [c, h, w] != model.input.to_vec()[..] {
+            return Err(format!("{name} is {c}×{h}×{w} but the model takes {}; resize the image", model.input));
+        }
+        x
+    };
+    if x.len() != need {
+        return Err(format!("{name}: the sample has {} values, the model takes {} ({})", x.len(), need, model.input));
+    }
+    let mut ws = Workspace::new(&model, 1, false);
+    ws.forward(&model, &x, 1, Mode::Eval, Default::default());
+    let out = ws.output(&model);
+    if out.len() == 1 {
+        println!("p(class 1) = {:.4}   (logit {:.4})", sigmoid(out[0]), out[0]);
+        return Ok(0);
+    }
+    let max = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let z: f32 = out.iter().map(|v| (v - max).exp()).sum();
+    let mut probs: Vec<(usize, f32)> = out.iter().map(|v| (v - max).exp() / z).enumerate().collect();
+    probs.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (class, p) in probs {
+        println!("class {class:<3} {p:.4}");
+    }
+    Ok(0)
+}
