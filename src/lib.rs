@@ -15,6 +15,7 @@ pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod engine;
+pub mod inspect;
 pub mod layers;
 pub mod losses;
 pub mod model;

@@ -101,7 +101,8 @@ fn run_one(name: &str, cfg: &RunConfig, dir: PathBuf, report: fn(usize) -> bool)
         let acc = m.test_accuracy.map(|a| format!(", test accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
         println!("Epoch {} had training loss {:.4}{acc}", m.epoch, m.train_loss);
     }
-    println!("run folder: {}\n", dir.display());
+    println!("run folder: {}", dir.display());
+    println!("report: {}\n", crate::inspect::report::write(&dir)?.display());
     Ok(o)
 }
 

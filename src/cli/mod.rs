@@ -1,9 +1,12 @@
 //! The `convlab` command: one subcommand per file, each a thin layer over the library.
 
 mod bench;
+mod data;
 mod eval;
 mod lab;
+mod plot;
 mod predict;
+mod report;
 mod summary;
 mod train;
 mod verify;
@@ -29,6 +32,12 @@ enum Command {
     Eval(eval::Args),
     /// Class probabilities for one image or npz row
     Predict(predict::Args),
+    /// Draw what a network learned: filters, activations, tensors, curves, scatter, examples, confusion, evolution, samples
+    Plot(plot::Args),
+    /// Write a run's self-contained HTML report
+    Report(report::Args),
+    /// Look at data sets
+    Data(data::Args),
     /// Check the engine against PyTorch reference fixtures
     Verify(verify::Args),
     /// Time the standard workloads (training epochs and inference)
@@ -55,6 +64,9 @@ pub fn main() -> i32 {
         Command::Train(a) => train::run(*a),
         Command::Lab(a) => lab::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Plot(a) => plot::run(a),
+        Command::Report(a) => report::run(a),
+        Command::Data(a) => data::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Bench(a) => bench::run(a),
     };

@@ -41,6 +41,12 @@ pub struct Args {
     /// Save a checkpoint every N epochs
     #[arg(long)]
     checkpoint_every: Option<usize>,
+    /// Record conv kernels every N epochs (for `convlab plot evolution`)
+    #[arg(long)]
+    snapshot_every: Option<usize>,
+    /// Write report.html into the run folder at the end
+    #[arg(long)]
+    report: bool,
     /// Train K times from seeds seed..seed+K-1 and keep the run with the lowest final training loss
     #[arg(long)]
     restarts: Option<usize>,
@@ -111,6 +117,9 @@ fn config_of(a: &Args) -> Result<RunConfig, String> {
     if let Some(v) = a.checkpoint_every {
         c.checkpoint_every = v;
     }
+    if let Some(v) = a.snapshot_every {
+        c.snapshot_every = v;
+    }
     if let Some(v) = a.restarts {
         c.restarts = v;
     }
@@ -175,6 +184,9 @@ pub fn run(a: Args) -> Result<i32, String> {
         crate::model::io::save(&best.model, &folder.path("model.safetensors"))?;
         best
     };
+    if a.report {
+        println!("report: {}", crate::inspect::report::write(&folder.dir)?.display());
+    }
     if let Some(m) = outcome.metrics.last() {
         println!(
             "done: epoch {}  train loss {:.4}{}  test loss {}{}  → {}",

@@ -19,6 +19,19 @@ pub enum Op {
     Image(f32, f32, f32, f32, Image),
 }
 
+/// `op` moved down by `dy` pixels.
+fn shifted(op: &Op, dy: f32) -> Op {
+    match op.clone() {
+        Op::FillRect(x, y, w, h, c) => Op::FillRect(x, y + dy, w, h, c),
+        Op::OutlineRect(x, y, w, h, lw, c) => Op::OutlineRect(x, y + dy, w, h, lw, c),
+        Op::Gradient(x, y, w, h, s) => Op::Gradient(x, y + dy, w, h, s),
+        Op::Polyline(p, s) => Op::Polyline(p.into_iter().map(|(x, y)| (x, y + dy)).collect(), s),
+        Op::Circle(x, y, r, c, a) => Op::Circle(x, y + dy, r, c, a),
+        Op::Text(x, y, t, s) => Op::Text(x, y + dy, t, s),
+        Op::Image(x, y, w, h, i) => Op::Image(x, y + dy, w, h, i),
+    }
+}
+
 /// A figure of a fixed pixel size, white background, drawn by recording.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Figure {
@@ -78,6 +91,19 @@ impl Figure {
                 Op::Image(x, y, w, h, i) => surface.image(*x, *y, *w, *h, i),
             }
         }
+    }
+
+    /// Figures one under another, left-aligned, on one white page (e.g. one per layer).
+    pub fn stack(figures: &[Figure]) -> Figure {
+        let width = figures.iter().map(|f| f.width).max().unwrap_or(1);
+        let height = figures.iter().map(|f| f.height).sum::<u32>().max(1);
+        let mut out = Figure::new(width, height);
+        let mut dy = 0.0;
+        for f in figures {
+            out.ops.extend(f.ops.iter().map(|op| shifted(op, dy)));
+            dy += f.height as f32;
+        }
+        out
     }
 
     /// Rasterises the figure.

@@ -28,6 +28,8 @@ pub struct RunConfig {
     pub rng: String,
     /// Save a checkpoint every N epochs (the final model is always saved).
     pub checkpoint_every: usize,
+    /// Record conv kernels every N epochs (0: never), for `convlab plot evolution`.
+    pub snapshot_every: usize,
     /// Train this many times from seeds seed, seed+1, ... and keep the best by final train loss.
     pub restarts: usize,
 }
@@ -47,6 +49,7 @@ impl Default for RunConfig {
             test_fraction: 0.2,
             rng: "convlab".into(),
             checkpoint_every: 1,
+            snapshot_every: 0,
             restarts: 1,
         }
     }

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod folder;
 pub mod run;
+pub mod snapshots;
 pub mod step;
 
 pub use step::{argmax, StepError, StepStats, Trainer};

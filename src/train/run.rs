@@ -213,6 +213,13 @@ pub fn train(
     let mut bl = vec![0u32; batch];
     let mut bv = vec![0f32; batch * k];
     let mut order: Vec<usize> = (0..n).collect();
+    let mut snapshots = super::snapshots::Snapshots::default();
+    if cfg.snapshot_every > 0 {
+        match folder.map(|f| f.path(super::snapshots::FILE)).filter(|p| resume && p.exists()) {
+            Some(p) => snapshots = super::snapshots::Snapshots::load(&p)?,
+            None => snapshots.take(&trainer.model, 0),
+        }
+    }
     for epoch in first_epoch..=cfg.epochs {
         let start = Instant::now();
         // Full batch: no shuffling, so runs match PyTorch's full-batch loops exactly.
@@ -290,8 +297,15 @@ pub fn train(
             n as f64 / m.seconds
         ));
         metrics.push(m);
+        if cfg.snapshot_every > 0 && epoch % cfg.snapshot_every == 0 {
+            snapshots.entries.retain(|e| e.0 != epoch);
+            snapshots.take(&trainer.model, epoch);
+        }
         if let Some(f) = folder {
             f.write_metrics(&metrics)?;
+            if cfg.snapshot_every > 0 {
+                f.write(super::snapshots::FILE, &snapshots.to_bytes()?)?;
+            }
             if cfg.checkpoint_every > 0 && (epoch % cfg.checkpoint_every == 0 || epoch == cfg.epochs) {
                 save_checkpoint(f, &trainer, epoch)?;
             }

@@ -1,0 +1,100 @@
+//! `convlab plot KIND RUN|MODEL --out FILE.png|.svg`: one picture of what a network learned.
+
+use crate::inspect::{
+    activations, confusion, curves, evolution, examples, filters, samples, scatter, tensors, Subject,
+};
+use crate::plot::Figure;
+use clap::ValueEnum;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Kind {
+    /// Conv kernels (rows: output channels, columns: input channels) and linear weights
+    Filters,
+    /// The input sample and every layer's feature maps (--index I)
+    Activations,
+    /// Inputs, predictions and targets of the first samples, side by side
+    Tensors,
+    /// Training and test loss and accuracy by epoch
+    Curves,
+    /// True vs learned parameters (simulated data) or predictions vs targets (regression)
+    Scatter,
+    /// The hardest and easiest examples with their predicted probabilities
+    Examples,
+    /// Confusion matrix with counts
+    Confusion,
+    /// A conv layer's kernels over the epochs (train with --snapshot-every N)
+    Evolution,
+    /// A grid of data samples with labels
+    Samples,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    kind: Kind,
+    /// A run folder or a model file (.safetensors)
+    run: PathBuf,
+    /// For `evolution`: the layer (index, e.g. 0, or tensor name, e.g. 0.weight)
+    layer: Option<String>,
+    /// Output file; .png or .svg
+    #[arg(long)]
+    out: PathBuf,
+    /// Data (default: the run's own)
+    #[arg(long)]
+    data: Option<String>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Use the training part instead of the test part
+    #[arg(long)]
+    train: bool,
+    /// Sample to show (activations)
+    #[arg(long, default_value_t = 0)]
+    index: usize,
+    /// Number of samples (tensors, samples)
+    #[arg(long, default_value_t = 50)]
+    count: usize,
+    #[arg(long, default_value_t = 8)]
+    hardest: usize,
+    #[arg(long, default_value_t = 8)]
+    easiest: usize,
+    /// For scatter: `params` (true vs learned, simulated data) or `predictions`
+    #[arg(long)]
+    what: Option<String>,
+}
+
+pub fn run(a: Args) -> Result<i32, String> {
+    if crate::plot::figure::Format::from_path(&a.out).is_none() {
+        return Err(format!("--out {}: the file must end in .png or .svg", a.out.display()));
+    }
+    let s = Subject::open(&a.run)?;
+    let data = || -> Result<crate::data::Dataset, String> {
+        let (train, test) = s.data(a.data.as_deref(), a.data_dir.as_deref())?;
+        Ok(if a.train { train } else { test })
+    };
+    let fig: Figure = match a.kind {
+        Kind::Filters => filters::figure(&s.model)?,
+        Kind::Activations => activations::figure(&s.model, &data()?, a.index)?,
+        Kind::Tensors => tensors::figure(&s.model, &data()?, a.count)?,
+        Kind::Curves => curves::figure(&s.metrics()?)?,
+        Kind::Confusion => confusion::figure(&s.model, &data()?)?,
+        Kind::Examples => examples::figure(&s.model, &data()?, a.hardest, a.easiest)?,
+        Kind::Samples => samples::figure(&data()?, a.count)?,
+        Kind::Evolution => {
+            let dir = s.dir.as_ref().ok_or("evolution needs a run folder (its snapshots), not a model file")?;
+            evolution::figure(dir, a.layer.as_deref().ok_or("give the layer, e.g. `convlab plot evolution RUN 0`")?)?
+        }
+        Kind::Scatter => {
+            let run_data = a.data.clone().or(s.config.as_ref().map(|c| c.data.clone())).unwrap_or_default();
+            match a.what.as_deref() {
+                Some("params") => scatter::parameters(&s.model, &run_data)?,
+                Some("predictions") => scatter::predictions(&s.model, &data()?)?,
+                None if scatter::true_conv_weights(&run_data).is_some() => scatter::parameters(&s.model, &run_data)?,
+                None => scatter::predictions(&s.model, &data()?)?,
+                Some(other) => return Err(format!("--what must be params or predictions, not `{other}`")),
+            }
+        }
+    };
+    fig.save(&a.out).map_err(|e| format!("cannot write {}: {e}", a.out.display()))?;
+    println!("wrote {} ({}×{})", a.out.display(), fig.width(), fig.height());
+    Ok(0)
+}

@@ -1,0 +1,139 @@
+//! Seeing what a network learned: each picture kind in its own file, all built from a
+//! [`Subject`] (a run folder or a model file) and, where needed, its data.
+
+pub mod activations;
+pub mod confusion;
+pub mod curves;
+pub mod evolution;
+pub mod examples;
+pub mod filters;
+pub mod report;
+pub mod samples;
+pub mod scatter;
+pub mod tensors;
+
+use crate::data::{Dataset, Targets};
+use crate::layers::{activation::sigmoid, Mode};
+use crate::model::{io, Model, Workspace};
+use crate::train::config::RunConfig;
+use crate::train::folder::{EpochMetrics, RunFolder};
+use crate::train::run::load_data;
+use std::path::{Path, PathBuf};
+
+/// What is being inspected: a trained model, with its run folder when there is one.
+pub struct Subject {
+    pub model: Model<f32>,
+    pub config: Option<RunConfig>,
+    pub dir: Option<PathBuf>,
+}
+
+impl Subject {
+    /// Opens a run folder (its `model.safetensors`) or a model file.
+    pub fn open(path: &Path) -> Result<Self, String> {
+        if path.is_dir() {
+            let file = path.join("model.safetensors");
+            if !file.exists() {
+                return Err(format!(
+                    "{} has no model.safetensors: the run did not finish (continue it with `convlab train --resume {}`)",
+                    path.display(),
+                    path.display()
+                ));
+            }
+            let config = match std::fs::read_to_string(path.join("config.toml")) {
+                Ok(t) => Some(RunConfig::from_toml(&t)?),
+                Err(_) => None,
+            };
+            Ok(Subject { model: io::load(&file)?, config, dir: Some(path.to_path_buf()) })
+        } else if path.exists() {
+            Ok(Subject { model: io::load(path)?, config: None, dir: None })
+        } else {
+            Err(format!("{} does not exist; give a run folder or a .safetensors model file", path.display()))
+        }
+    }
+
+    pub fn metrics(&self) -> Result<Vec<EpochMetrics>, String> {
+        match &self.dir {
+            Some(d) => RunFolder::open(d)?.read_metrics(),
+            None => Err("training curves need a run folder (with metrics.jsonl), not a model file".into()),
+        }
+    }
+
+    /// The data named by `data` or, failing that, the run's own; (train, test).
+    pub fn data(&self, data: Option<&str>, data_dir: Option<&Path>) -> Result<(Dataset, Dataset), String> {
+        let cfg = self.config.clone().unwrap_or_default();
+        let name = match (data, &self.config) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(c)) => c.data.clone(),
+            (None, None) => {
+                return Err("give the data with --data (a model file does not say what it was trained on)".into())
+            }
+        };
+        let dir = data_dir.map(Path::to_path_buf).or(cfg.data_dir.map(PathBuf::from));
+        let (train, test) = load_data(&name, dir.as_deref(), cfg.test_fraction, cfg.seed)?;
+        if train.sample_shape != self.model.input.to_vec() {
+            return Err(format!(
+                "the model takes samples of {} but `{name}` has {:?}",
+                self.model.input, train.sample_shape
+            ));
+        }
+        Ok((train, test))
+    }
+}
+
+/// The model's outputs for the first `n` samples of `ds`, in evaluation mode.
+pub fn outputs(model: &Model<f32>, ds: &Dataset, n: usize) -> Vec<f32> {
+    let n = n.min(ds.len());
+    let k = model.output().len();
+    let mut out = Vec::with_capacity(n * k);
+    let chunk = 256;
+    let mut ws = Workspace::new(model, chunk.min(n.max(1)), false);
+    for start in (0..n).step_by(chunk) {
+        let m = chunk.min(n - start);
+        ws.forward(
+            model,
+            &ds.x[start * ds.sample_len()..(start + m) * ds.sample_len()],
+            m,
+            Mode::Eval,
+            Default::default(),
+        );
+        out.extend_from_slice(ws.output(model));
+    }
+    out
+}
+
+/// Outputs turned into probabilities: softmax over classes, or the sigmoid of one logit.
+pub fn probabilities(out: &[f32], k: usize) -> Vec<f32> {
+    if k == 1 {
+        return out.iter().map(|&v| sigmoid(v)).collect();
+    }
+    out.chunks_exact(k)
+        .flat_map(|row| {
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let z: f32 = row.iter().map(|v| (v - max).exp()).sum();
+            row.iter().map(move |v| (v - max).exp() / z)
+        })
+        .collect()
+}
+
+/// The class names of a data set, or their numbers.
+pub fn class_names(ds: &Dataset) -> Vec<String> {
+    let n = match &ds.targets {
+        Targets::Classes { num_classes, .. } => *num_classes,
+        Targets::Values { width, .. } => *width,
+    };
+    (0..n).map(|i| ds.class_names.as_ref().and_then(|c| c.get(i).cloned()).unwrap_or(i.to_string())).collect()
+}
+
+/// A sample index that exists, or a message saying how many there are.
+pub fn check_index(ds: &Dataset, index: usize) -> Result<(), String> {
+    if index >= ds.len() {
+        Err(format!(
+            "--index {index} is beyond the data: {} has {} samples (0..{})",
+            ds.name,
+            ds.len(),
+            ds.len().saturating_sub(1)
+        ))
+    } else {
+        Ok(())
+    }
+}

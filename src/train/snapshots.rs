@@ -1,0 +1,63 @@
+//! Kernel snapshots during training (`--snapshot-every N`), for the film strip of
+//! `convlab plot evolution`: every conv layer's weights at epoch 0 and every N epochs, kept in
+//! `snapshots.safetensors` as `epoch0005.0.weight`.
+
+use crate::layers::Op;
+use crate::model::{io, Model};
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use std::path::Path;
+
+pub const FILE: &str = "snapshots.safetensors";
+
+#[derive(Clone, Debug, Default)]
+pub struct Snapshots {
+    /// (epoch, tensor name, shape, values), in the order taken.
+    pub entries: Vec<(usize, String, Vec<usize>, Vec<f32>)>,
+}
+
+impl Snapshots {
+    /// Records the conv weights of `model` after `epoch` epochs.
+    pub fn take(&mut self, model: &Model<f32>, epoch: usize) {
+        for t in model.tensors() {
+            if t.name.ends_with(".weight") && matches!(model.layers[t.layer].op, Op::Conv(_)) {
+                self.entries.push((epoch, t.name.clone(), t.shape.clone(), model.tensor(&t).to_vec()));
+            }
+        }
+    }
+
+    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        let data: Vec<Vec<u8>> =
+            self.entries.iter().map(|e| e.3.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+        let mut views = vec![];
+        for (e, bytes) in self.entries.iter().zip(&data) {
+            views.push((
+                format!("epoch{:04}.{}", e.0, e.1),
+                TensorView::new(Dtype::F32, e.2.clone(), bytes).map_err(|x| x.to_string())?,
+            ));
+        }
+        safetensors::serialize(views, &None).map_err(|e| e.to_string())
+    }
+
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let st = SafeTensors::deserialize(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut entries = vec![];
+        let mut names = st.names();
+        names.sort();
+        for name in names {
+            let (Some(epoch), Some(rest)) = (name.get(5..9).and_then(|e| e.parse().ok()), name.get(10..)) else {
+                return Err(format!("{}: unexpected tensor {name}", path.display()));
+            };
+            let view = st.tensor(name).map_err(|e| e.to_string())?;
+            let values = io::read_f64(&view)?.into_iter().map(|v| v as f32).collect();
+            entries.push((epoch, rest.to_string(), view.shape().to_vec(), values));
+        }
+        Ok(Snapshots { entries })
+    }
+
+    /// The snapshots of one tensor, by epoch.
+    pub fn of(&self, name: &str) -> Vec<(usize, &[usize], &[f32])> {
+        self.entries.iter().filter(|e| e.1 == name).map(|e| (e.0, e.2.as_slice(), e.3.as_slice())).collect()
+    }
+}
