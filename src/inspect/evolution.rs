@@ -22,23 +22,29 @@ pub fn figure(run: &Path, layer: &str) -> Result<Figure, String> {
     let panels: Vec<Panel> = frames
         .iter()
         .map(|(_, shape, v)| {
-            // O×C×kh×kw (or O×C×k) as a block: output channels down, input channels across.
+            // Each output channel's C×kh×kw kernel as a tile (inputs side by side); tiles in a
+            // near-square grid with one white (zero) cell between them.
             let (o, c, kh, kw) = match shape[..] {
                 [o, c, kh, kw] => (o, c, kh, kw),
                 [o, c, k] => (o, c, 1, k),
                 _ => (1, 1, 1, v.len()),
             };
-            let mut block = vec![0f32; o * kh * c * kw];
+            let cols = (o as f64).sqrt().ceil() as usize;
+            let rows = o.div_ceil(cols);
+            let (tw, th) = (c * kw + 1, kh + 1);
+            let (width, height) = (cols * tw - 1, rows * th - 1);
+            let mut block = vec![0f32; width * height];
             for oi in 0..o {
+                let (r0, c0) = (oi / cols * th, oi % cols * tw);
                 for ci in 0..c {
                     for i in 0..kh {
                         for j in 0..kw {
-                            block[(oi * kh + i) * (c * kw) + ci * kw + j] = v[((oi * c + ci) * kh + i) * kw + j];
+                            block[(r0 + i) * width + c0 + ci * kw + j] = v[((oi * c + ci) * kh + i) * kw + j];
                         }
                     }
                 }
             }
-            Panel::new("", o * kh, c * kw, block)
+            Panel::new("", height, width, block)
         })
         .collect();
     let labels: Vec<String> = frames.iter().map(|(e, _, _)| format!("epoch {e}")).collect();
