@@ -5,6 +5,17 @@ use std::path::PathBuf;
 
 #[derive(clap::Subcommand)]
 pub enum DataCommand {
+    /// Download mnist or fashion-mnist from the usual public mirrors, checking SHA-256
+    Fetch {
+        /// mnist or fashion-mnist
+        name: String,
+        /// Where to put the files (default: the cache folder that --data NAME searches)
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Mirror base URL to try instead of the defaults (repeatable)
+        #[arg(long)]
+        mirror: Vec<String>,
+    },
     /// Draw the first samples of a data set with their labels
     Show {
         /// digits, fashion-mnist, mnist, idx:DIR, npz:FILE, images:DIR, sim1d, pattern1d, lines
@@ -27,6 +38,18 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<i32, String> {
     match a.command {
+        DataCommand::Fetch { name, dir, mirror } => {
+            use crate::data::fetch;
+            let (files, defaults) = fetch::catalogue(&name).map_err(|e| e.to_string())?;
+            let dest = match dir {
+                Some(d) => d,
+                None => fetch::default_dest(&name).map_err(|e| e.to_string())?,
+            };
+            let mirrors = if mirror.is_empty() { defaults } else { mirror };
+            fetch::fetch_files(files, &mirrors, &dest, |s| println!("{s}")).map_err(|e| e.to_string())?;
+            println!("{name} is in {}", dest.display());
+            Ok(0)
+        }
         DataCommand::Show { source, out, count, data_dir } => {
             let (train, _) = load_data(&source, data_dir.as_deref(), 0.2, 0)?;
             let fig = crate::inspect::samples::figure(&train, count)?;

@@ -2,6 +2,7 @@
 pub mod dataset;
 pub mod digits;
 pub mod error;
+pub mod fetch;
 pub mod gzip;
 pub mod idx;
 pub mod images;
