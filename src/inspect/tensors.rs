@@ -12,7 +12,10 @@ pub fn figure(model: &Model<f32>, ds: &Dataset, count: usize) -> Result<Figure, 
         return Err(format!("{} has no samples to show", ds.name));
     }
     let k = model.output().len();
-    let probs = probabilities(&outputs(model, ds, n), k);
+    let out = outputs(model, ds, n);
+    // Probabilities for classifiers; raw outputs for regression.
+    let binary = matches!(&ds.targets, Targets::Values { values, width: 1 } if values.iter().all(|&v| v == 0.0 || v == 1.0));
+    let probs = if matches!(ds.targets, Targets::Classes { .. }) || binary { probabilities(&out, k) } else { out };
     let mut panels = vec![];
     // Wide inputs (images) would swamp the picture; show X only for short signals.
     if ds.sample_len() <= 64 {
