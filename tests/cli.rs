@@ -205,3 +205,34 @@ fn eval_and_predict_read_a_run() {
     fails_cleanly(&["eval", d.to_str().unwrap()], "no model.safetensors");
     fails_cleanly(&["predict", run.to_str().unwrap(), d.join("missing.png").to_str().unwrap()], "cannot read");
 }
+
+#[test]
+fn broken_data_files_are_explained() {
+    let d = scratch("broken");
+    let o = d.join("r");
+    let out = o.to_str().unwrap();
+    // IDX folder: a truncated gzip, then a wrong magic number.
+    let idx = d.join("idx");
+    std::fs::create_dir_all(&idx).unwrap();
+    let header = |magic: u32, dims: &[u32]| -> Vec<u8> {
+        let mut v = magic.to_be_bytes().to_vec();
+        dims.iter().for_each(|x| v.extend(x.to_be_bytes()));
+        v
+    };
+    let mut images = header(0x803, &[2, 28, 28]);
+    images.extend(vec![0u8; 2 * 784]);
+    let mut labels = header(0x801, &[3]); // 3 labels for 2 images
+    labels.extend([1u8, 2, 3]);
+    for (name, bytes) in [("train", (&images, &labels)), ("t10k", (&images, &labels))] {
+        std::fs::write(idx.join(format!("{name}-images-idx3-ubyte")), bytes.0).unwrap();
+        std::fs::write(idx.join(format!("{name}-labels-idx1-ubyte")), bytes.1).unwrap();
+    }
+    let src = format!("idx:{}", idx.display());
+    fails_cleanly(&["train", "--data", &src, "--model", "mnist-lab", "--out", out], "2");
+    std::fs::write(idx.join("train-images-idx3-ubyte"), header(0x999, &[2, 28, 28])).unwrap();
+    fails_cleanly(&["train", "--data", &src, "--model", "mnist-lab", "--out", out], "magic");
+    std::fs::remove_file(idx.join("train-images-idx3-ubyte")).unwrap();
+    std::fs::write(idx.join("train-images-idx3-ubyte.gz"), [0x1f, 0x8b, 8, 0, 0, 0]).unwrap();
+    fails_cleanly(&["train", "--data", &src, "--model", "mnist-lab", "--out", out], "gzip");
+    assert!(!o.exists(), "nothing is created when the data are bad");
+}

@@ -14,7 +14,8 @@ pub fn figure(model: &Model<f32>, ds: &Dataset, count: usize) -> Result<Figure, 
     let k = model.output().len();
     let out = outputs(model, ds, n);
     // Probabilities for classifiers; raw outputs for regression.
-    let binary = matches!(&ds.targets, Targets::Values { values, width: 1 } if values.iter().all(|&v| v == 0.0 || v == 1.0));
+    let binary =
+        matches!(&ds.targets, Targets::Values { values, width: 1 } if values.iter().all(|&v| v == 0.0 || v == 1.0));
     let probs = if matches!(ds.targets, Targets::Classes { .. }) || binary { probabilities(&out, k) } else { out };
     let mut panels = vec![];
     // Wide inputs (images) would swamp the picture; show X only for short signals.
