@@ -3,11 +3,9 @@
 
 use crate::data::Targets;
 use crate::losses::{Loss, Target};
-use crate::model::{io, Model};
-use crate::train::config::RunConfig;
 use crate::train::run::{default_loss, load_data, target_of};
 use crate::train::{argmax, Trainer};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -24,27 +22,9 @@ pub struct Args {
     train: bool,
 }
 
-/// The model file and, for a run folder, its configuration.
-pub fn resolve_model(path: &Path) -> Result<(Model<f32>, Option<RunConfig>), String> {
-    if path.is_dir() {
-        let file = path.join("model.safetensors");
-        if !file.exists() {
-            return Err(format!(
-                "{} has no model.safetensors (did its training finish? resume it with --resume)",
-                path.display()
-            ));
-        }
-        let cfg =
-            std::fs::read_to_string(path.join("config.toml")).ok().map(|t| RunConfig::from_toml(&t)).transpose()?;
-        Ok((io::load(&file)?, cfg))
-    } else {
-        Ok((io::load(path)?, None))
-    }
-}
-
 pub fn run(a: Args) -> Result<i32, String> {
-    let (model, cfg) = resolve_model(&a.model)?;
-    let cfg = cfg.unwrap_or_default();
+    let subject = crate::inspect::Subject::open(&a.model)?;
+    let (model, cfg) = (subject.model, subject.config.unwrap_or_default());
     let data =
         a.data.clone().or((!cfg.data.is_empty()).then(|| cfg.data.clone())).ok_or("give the data with --data")?;
     let (train, test) = load_data(&data, a.data_dir.as_deref(), cfg.test_fraction, cfg.seed)?;

@@ -1,7 +1,6 @@
 //! `convlab predict MODEL INPUT`: class probabilities for one PNG/JPEG image or one row of an
 //! npz file's `X`.
 
-use super::eval::resolve_model;
 use crate::layers::{activation::sigmoid, Mode};
 use crate::model::Workspace;
 use std::path::PathBuf;
@@ -18,7 +17,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<i32, String> {
-    let (model, _) = resolve_model(&a.model)?;
+    let model = crate::inspect::Subject::open(&a.model)?.model;
     let need = model.input.len();
     let name = a.input.display().to_string();
     let x: Vec<f32> = if a.input.extension().is_some_and(|e| e == "npz") {

@@ -2,6 +2,7 @@
 //! the program comes from an explicitly seeded `Rng`, so a seed fixes a run completely.
 //! `numpy` and `torch` reproduce the Python libraries' streams bit for bit (`--rng numpy`).
 
+pub mod mt19937;
 pub mod numpy;
 pub mod torch;
 

@@ -7,17 +7,12 @@
 //! operation by operation, because any reordering of floating-point arithmetic or of the
 //! 32-bit words consumed would change every later draw.
 
-const N: usize = 624;
-const M: usize = 397;
-const MATRIX_A: u32 = 0x9908_b0df;
-const UPPER_MASK: u32 = 0x8000_0000;
-const LOWER_MASK: u32 = 0x7fff_ffff;
+use super::mt19937::Mt19937;
 
 /// numpy's legacy `RandomState` (MT19937 + the legacy Gaussian cache).
 #[derive(Clone)]
 pub struct NumpyRandomState {
-    key: [u32; N],
-    pos: usize,
+    mt: Mt19937,
     /// Polar Box–Muller produces two normals per accepted pair; legacy numpy keeps the
     /// second one here and returns it on the next normal draw.
     gauss: Option<f64>,
@@ -31,49 +26,17 @@ impl NumpyRandomState {
     /// seed is an array). Checked: after `np.random.seed(0)` the key starts `0, 1,
     /// 1812433255` and `pos` is 624. Seeding also clears the Gaussian cache.
     pub fn seed(seed: u32) -> Self {
-        let mut key = [0u32; N];
-        let mut s = seed;
-        for (i, k) in key.iter_mut().enumerate() {
-            *k = s;
-            s = 1_812_433_253u32.wrapping_mul(s ^ (s >> 30)).wrapping_add(i as u32 + 1);
-        }
-        NumpyRandomState { key, pos: N, gauss: None }
-    }
-
-    fn generate(&mut self) {
-        let mag = |y: u32| if y & 1 == 1 { MATRIX_A } else { 0 };
-        for i in 0..N - M {
-            let y = (self.key[i] & UPPER_MASK) | (self.key[i + 1] & LOWER_MASK);
-            self.key[i] = self.key[i + M] ^ (y >> 1) ^ mag(y);
-        }
-        for i in N - M..N - 1 {
-            let y = (self.key[i] & UPPER_MASK) | (self.key[i + 1] & LOWER_MASK);
-            self.key[i] = self.key[i + M - N] ^ (y >> 1) ^ mag(y);
-        }
-        let y = (self.key[N - 1] & UPPER_MASK) | (self.key[0] & LOWER_MASK);
-        self.key[N - 1] = self.key[M - 1] ^ (y >> 1) ^ mag(y);
-        self.pos = 0;
+        NumpyRandomState { mt: Mt19937::new(seed), gauss: None }
     }
 
     /// One raw tempered 32-bit MT19937 word (`next_uint32`).
     pub fn next_u32(&mut self) -> u32 {
-        if self.pos == N {
-            self.generate();
-        }
-        let mut y = self.key[self.pos];
-        self.pos += 1;
-        y ^= y >> 11;
-        y ^= (y << 7) & 0x9d2c_5680;
-        y ^= (y << 15) & 0xefc6_0000;
-        y ^= y >> 18;
-        y
+        self.mt.next_u32()
     }
 
     /// `next_uint64`: the first word drawn is the high half.
     pub fn next_u64(&mut self) -> u64 {
-        let hi = self.next_u32() as u64;
-        let lo = self.next_u32() as u64;
-        (hi << 32) | lo
+        self.mt.next_u64()
     }
 
     /// `np.random.random_sample()`: 53-bit double from two words, `(a>>5, b>>6)`.

@@ -5,67 +5,29 @@
 //! recurrence on the low 32 bits of the seed. `random()` is one tempered 32-bit word and
 //! `random64()` is two words, the first one being the high half.
 
-const N: usize = 624;
-const M: usize = 397;
-const MATRIX_A: u32 = 0x9908_b0df;
-const UPPER_MASK: u32 = 0x8000_0000;
-const LOWER_MASK: u32 = 0x7fff_ffff;
+use super::mt19937::Mt19937;
 
 /// PyTorch's CPU generator (`torch.default_generator`) state.
 #[derive(Clone)]
 pub struct TorchGenerator {
-    state: [u32; N],
-    next: usize,
+    mt: Mt19937,
 }
 
 impl TorchGenerator {
     /// `torch.manual_seed(seed)`: `at::mt19937(seed)` uses `init_with_uint32`, so only the
     /// low 32 bits of the seed matter.
     pub fn manual_seed(seed: u64) -> Self {
-        let mut state = [0u32; N];
-        state[0] = (seed & 0xffff_ffff) as u32;
-        for j in 1..N {
-            let prev = state[j - 1];
-            state[j] = 1_812_433_253u32.wrapping_mul(prev ^ (prev >> 30)).wrapping_add(j as u32);
-        }
-        TorchGenerator { state, next: N }
-    }
-
-    fn next_state(&mut self) {
-        let s = &mut self.state;
-        let mix = |u: u32, v: u32| {
-            let y = (u & UPPER_MASK) | (v & LOWER_MASK);
-            (y >> 1) ^ if v & 1 == 1 { MATRIX_A } else { 0 }
-        };
-        for i in 0..N - M {
-            s[i] = s[i + M] ^ mix(s[i], s[i + 1]);
-        }
-        for i in N - M..N - 1 {
-            s[i] = s[i + M - N] ^ mix(s[i], s[i + 1]);
-        }
-        s[N - 1] = s[M - 1] ^ mix(s[N - 1], s[0]);
-        self.next = 0;
+        TorchGenerator { mt: Mt19937::new((seed & 0xffff_ffff) as u32) }
     }
 
     /// `generator->random()`: one tempered 32-bit MT19937 word.
     pub fn random(&mut self) -> u32 {
-        if self.next == N {
-            self.next_state();
-        }
-        let mut y = self.state[self.next];
-        self.next += 1;
-        y ^= y >> 11;
-        y ^= (y << 7) & 0x9d2c_5680;
-        y ^= (y << 15) & 0xefc6_0000;
-        y ^= y >> 18;
-        y
+        self.mt.next_u32()
     }
 
     /// `generator->random64()`: two words, the first is the high half.
     pub fn random64(&mut self) -> u64 {
-        let hi = self.random() as u64;
-        let lo = self.random() as u64;
-        (hi << 32) | lo
+        self.mt.next_u64()
     }
 
     /// `tensor.uniform_(from, to)` on a contiguous float32 CPU tensor.
