@@ -3,7 +3,7 @@
 
 use crate::data::Targets;
 use crate::losses::{Loss, Target};
-use crate::train::run::{default_loss, load_data, target_of};
+use crate::train::run::{default_loss, load_run_data, target_of};
 use crate::train::{argmax, Trainer};
 use std::path::PathBuf;
 
@@ -27,7 +27,7 @@ pub fn run(a: Args) -> Result<i32, String> {
     let (model, cfg) = (subject.model, subject.config.unwrap_or_default());
     let data =
         a.data.clone().or((!cfg.data.is_empty()).then(|| cfg.data.clone())).ok_or("give the data with --data")?;
-    let (train, test) = load_data(&data, a.data_dir.as_deref(), cfg.test_fraction, cfg.seed)?;
+    let (train, test) = load_run_data(&cfg, &data, a.data_dir.as_deref())?;
     let ds = if a.train { train } else { test };
     if ds.sample_shape != model.input.to_vec() {
         return Err(format!("the model takes samples of {} but {} has {:?}", model.input, ds.name, ds.sample_shape));

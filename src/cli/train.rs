@@ -44,6 +44,9 @@ pub struct Args {
     /// Record conv kernels every N epochs (for `convlab plot evolution`)
     #[arg(long)]
     snapshot_every: Option<usize>,
+    /// Train a detector of one class: targets 1 for class K, 0 for the rest (BCE)
+    #[arg(long)]
+    one_vs_rest: Option<u32>,
     /// Write report.html into the run folder at the end
     #[arg(long)]
     report: bool,
@@ -116,6 +119,9 @@ fn config_of(a: &Args) -> Result<RunConfig, String> {
     }
     if let Some(v) = a.checkpoint_every {
         c.checkpoint_every = v;
+    }
+    if let Some(v) = a.one_vs_rest {
+        c.one_vs_rest = Some(v);
     }
     if let Some(v) = a.snapshot_every {
         c.snapshot_every = v;

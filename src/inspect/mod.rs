@@ -17,7 +17,7 @@ use crate::layers::{activation::sigmoid, Mode};
 use crate::model::{io, Model, Workspace};
 use crate::train::config::RunConfig;
 use crate::train::folder::{EpochMetrics, RunFolder};
-use crate::train::run::load_data;
+use crate::train::run::load_run_data;
 use std::path::{Path, PathBuf};
 
 /// What is being inspected: a trained model, with its run folder when there is one.
@@ -68,8 +68,8 @@ impl Subject {
                 return Err("give the data with --data (a model file does not say what it was trained on)".into())
             }
         };
-        let dir = data_dir.map(Path::to_path_buf).or(cfg.data_dir.map(PathBuf::from));
-        let (train, test) = load_data(&name, dir.as_deref(), cfg.test_fraction, cfg.seed)?;
+        let dir = data_dir.map(Path::to_path_buf).or(cfg.data_dir.clone().map(PathBuf::from));
+        let (train, test) = load_run_data(&cfg, &name, dir.as_deref())?;
         if train.sample_shape != self.model.input.to_vec() {
             return Err(format!(
                 "the model takes samples of {} but `{name}` has {:?}",

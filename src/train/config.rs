@@ -28,6 +28,8 @@ pub struct RunConfig {
     pub rng: String,
     /// Save a checkpoint every N epochs (the final model is always saved).
     pub checkpoint_every: usize,
+    /// Turn a classification set into a detector of this one class (targets 1 for it, 0 otherwise).
+    pub one_vs_rest: Option<u32>,
     /// Record conv kernels every N epochs (0: never), for `convlab plot evolution`.
     pub snapshot_every: usize,
     /// Train this many times from seeds seed, seed+1, ... and keep the best by final train loss.
@@ -50,6 +52,7 @@ impl Default for RunConfig {
             rng: "convlab".into(),
             checkpoint_every: 1,
             snapshot_every: 0,
+            one_vs_rest: None,
             restarts: 1,
         }
     }

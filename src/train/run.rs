@@ -50,6 +50,26 @@ pub fn load_data(
     Ok((split.train, test))
 }
 
+/// The run's data: `load_data` plus the run's target transform (`one_vs_rest`).
+pub fn load_run_data(cfg: &RunConfig, data: &str, data_dir: Option<&Path>) -> Result<(Dataset, Dataset), String> {
+    let (mut train, mut test) = load_data(data, data_dir, cfg.test_fraction, cfg.seed)?;
+    if let Some(k) = cfg.one_vs_rest {
+        for ds in [&mut train, &mut test] {
+            let Targets::Classes { labels, num_classes } = &ds.targets else {
+                return Err(format!("--one-vs-rest needs class labels, but {} has real-valued targets", ds.name));
+            };
+            if k as usize >= *num_classes {
+                return Err(format!("--one-vs-rest {k}: {} has classes 0..{}", ds.name, num_classes - 1));
+            }
+            let values = labels.iter().map(|&l| f32::from(u8::from(l == k))).collect();
+            ds.targets = Targets::Values { values, width: 1 };
+            ds.name = format!("{} (class {k} vs rest)", ds.name);
+            ds.class_names = None;
+        }
+    }
+    Ok((train, test))
+}
+
 /// The loss the task implies: classes → cross-entropy, one 0/1 output → BCE, else MSE.
 pub fn default_loss(targets: &Targets) -> Loss {
     match targets {
@@ -81,7 +101,7 @@ pub fn build_model(model: &str, train: &Dataset) -> Result<Model<f32>, String> {
 
 pub fn prepare(cfg: &RunConfig) -> Result<Prepared, String> {
     cfg.validate()?;
-    let (train, test) = load_data(&cfg.data, cfg.data_dir.as_deref().map(Path::new), cfg.test_fraction, cfg.seed)?;
+    let (train, test) = load_run_data(cfg, &cfg.data, cfg.data_dir.as_deref().map(Path::new))?;
     let model = build_model(&cfg.model, &train)?;
     let loss = match &cfg.loss {
         Some(l) => Loss::parse(l)?,
