@@ -58,7 +58,7 @@ fn blue(p: &[u8]) -> bool {
 fn a_positive_weight_renders_red_and_a_negative_one_blue() {
     let mut m = Model::<f32>::new("conv2d(1,k=2,bias=false) flatten linear(1)", Dims::image(1, 3, 3)).unwrap();
     m.params[..4].copy_from_slice(&[1.0, 0.0, 0.0, -1.0]); // kernel: +1 top-left, -1 bottom-right
-    let fig = filters::figures(&m).remove(0);
+    let fig = filters::figures(&m, convlab::plot::Colormap::Bwr).remove(0);
     let path = scratch("pixels").join("filters.png");
     fig.save(&path).unwrap();
     let (w, h, rgb) = decode(&path);
@@ -104,6 +104,7 @@ fn every_plot_kind_comes_from_the_cli_and_bad_input_is_explained() {
     let r = run.to_str().unwrap();
     for (kind, extra) in [
         ("filters", vec![]),
+        ("filters", vec!["--cmap", "viridis"]),
         ("activations", vec!["--index", "3"]),
         ("tensors", vec!["--count", "20"]),
         ("curves", vec![]),

@@ -3,7 +3,7 @@
 use crate::inspect::{
     activations, confusion, curves, evolution, examples, filters, samples, scatter, tensors, Subject,
 };
-use crate::plot::Figure;
+use crate::plot::{Colormap, Figure};
 use clap::ValueEnum;
 use std::path::PathBuf;
 
@@ -57,6 +57,9 @@ pub struct Args {
     hardest: usize,
     #[arg(long, default_value_t = 8)]
     easiest: usize,
+    /// Colour map for filters and feature maps: bwr, seismic (diverging), gray, viridis (sequential)
+    #[arg(long)]
+    cmap: Option<String>,
     /// For scatter: `params` (true vs learned, simulated data) or `predictions`
     #[arg(long)]
     what: Option<String>,
@@ -66,14 +69,22 @@ pub fn run(a: Args) -> Result<i32, String> {
     if crate::plot::figure::Format::from_path(&a.out).is_none() {
         return Err(format!("--out {}: the file must end in .png or .svg", a.out.display()));
     }
+    let cmap = |default: Colormap| -> Result<Colormap, String> {
+        match &a.cmap {
+            None => Ok(default),
+            Some(n) => {
+                Colormap::from_name(n).ok_or(format!("unknown colour map `{n}`; use bwr, seismic, gray or viridis"))
+            }
+        }
+    };
     let s = Subject::open(&a.run)?;
     let data = || -> Result<crate::data::Dataset, String> {
         let (train, test) = s.data(a.data.as_deref(), a.data_dir.as_deref())?;
         Ok(if a.train { train } else { test })
     };
     let fig: Figure = match a.kind {
-        Kind::Filters => filters::figure(&s.model)?,
-        Kind::Activations => activations::figure(&s.model, &data()?, a.index)?,
+        Kind::Filters => filters::figure(&s.model, cmap(Colormap::Bwr)?)?,
+        Kind::Activations => activations::figure(&s.model, &data()?, a.index, cmap(Colormap::Seismic)?)?,
         Kind::Tensors => tensors::figure(&s.model, &data()?, a.count)?,
         Kind::Curves => curves::figure(&s.metrics()?)?,
         Kind::Confusion => confusion::figure(&s.model, &data()?)?,

@@ -24,7 +24,7 @@ fn panels(values: &[f32], dims: crate::engine::Dims, prefix: &str) -> Vec<Panel>
     }
 }
 
-pub fn figure(model: &Model<f32>, ds: &Dataset, index: usize) -> Result<Figure, String> {
+pub fn figure(model: &Model<f32>, ds: &Dataset, index: usize, cmap: Colormap) -> Result<Figure, String> {
     check_index(ds, index)?;
     let mut ws = Workspace::new(model, 1, false);
     ws.forward(model, ds.sample(index), 1, Mode::Eval, Default::default());
@@ -43,8 +43,8 @@ pub fn figure(model: &Model<f32>, ds: &Dataset, index: usize) -> Result<Figure, 
         figs.push(heatmap_grid(
             &p,
             8,
-            Colormap::Seismic,
-            Scale::Symmetric,
+            cmap,
+            super::filters::scale_for(cmap),
             &format!("layer {i}: {} → {}", l.text, l.output),
         ));
     }

@@ -76,7 +76,7 @@ pub fn build(dir: &Path) -> Result<String, String> {
     }
     // Filters: one picture per layer, so each keeps its own colour scale.
     let _ = write!(html, "<section><h2>Filters and weights</h2><p class=\"note\">Red is positive, blue negative, white zero; one symmetric scale per layer.</p>");
-    for f in filters::figures(&s.model) {
+    for f in filters::figures(&s.model, crate::plot::Colormap::Bwr) {
         html.push_str(&img(&f, "weights"));
     }
     html.push_str("</section>\n");
@@ -89,7 +89,12 @@ pub fn build(dir: &Path) -> Result<String, String> {
         _ => 1.min(test.len().saturating_sub(1)),
     };
     for i in [0, second] {
-        section(&mut html, &format!("Feature maps of test sample {i}"), "", activations::figure(&s.model, &test, i));
+        section(
+            &mut html,
+            &format!("Feature maps of test sample {i}"),
+            "",
+            activations::figure(&s.model, &test, i, crate::plot::Colormap::Seismic),
+        );
         if second == 0 {
             break;
         }
