@@ -65,6 +65,16 @@ pub struct Scratch<T> {
 /// Named tensor of a layer, e.g. (`weight`, [16, 1, 3, 3]).
 pub type TensorInfo = (&'static str, Vec<usize>);
 
+/// The 2×2 max-pool at `i + 1` when layer `i` is a ReLU feeding it: the pair runs fused
+/// (`MaxPool::forward_after_relu`, `MaxPool::backward_through_relu`), saving a pass over the
+/// largest activation and its gradient.
+pub fn relu_then_pool(layers: &[Layer], i: usize) -> Option<&MaxPool> {
+    match (&layers[i].op, layers.get(i + 1).map(|l| &l.op)) {
+        (Op::Activation(Activation::Relu), Some(Op::MaxPool(m))) if m.is_2x2() => Some(m),
+        _ => None,
+    }
+}
+
 impl Layer {
     /// Trainable tensors, in PyTorch's state-dict order.
     pub fn param_tensors(&self) -> Vec<TensorInfo> {
@@ -123,7 +133,7 @@ impl Layer {
                 s.cols = vec![T::ZERO; c.scratch_len()];
                 s.dcols = vec![T::ZERO; c.scratch_out_len()];
             }
-            Op::MaxPool(_) => s.index = vec![0; capacity * self.output.len()],
+            Op::MaxPool(m) => s.index = vec![0; m.index_len(capacity)],
             Op::BatchNorm(b) => s.stats = vec![T::ZERO; b.stats_len()],
             Op::Dropout(_) => s.mask = vec![T::ZERO; capacity * self.input.len()],
             _ => {}
@@ -178,7 +188,7 @@ impl Layer {
             (Op::Linear(l), dx) => l.backward(p, xi, dyo, dx, dp, n),
             (Op::BatchNorm(b), dx) => b.backward(p, xi, dyo, dx, dp, n, s, mode),
             (_, None) => {}
-            (Op::MaxPool(m), Some(dx)) => m.backward(dyo, dx, n, s),
+            (Op::MaxPool(m), Some(dx)) => m.backward(xi, yo, dyo, dx, n, s),
             (Op::AvgPool(a), Some(dx)) => a.backward(dyo, dx, n),
             (Op::Dropout(d), Some(dx)) => d.backward(dyo, dx, n, s, mode == Mode::Train),
             (Op::Activation(a), Some(dx)) => a.backward(xi, yo, dyo, dx),

@@ -4,7 +4,7 @@
 
 use super::Model;
 use crate::engine::Float;
-use crate::layers::{MaskKey, Mode, Scratch};
+use crate::layers::{relu_then_pool, MaskKey, Mode, Scratch};
 
 #[derive(Clone, Debug)]
 pub struct Workspace<T> {
@@ -77,9 +77,19 @@ impl<T: Float> Workspace<T> {
         assert!(n <= self.capacity, "batch of {n} exceeds the workspace's {}", self.capacity);
         assert!(x.len() >= n * model.input.len(), "input holds fewer than {n} samples");
         self.n = n;
+        let mut fused_pool = false;
         for (i, layer) in model.layers.iter().enumerate() {
+            if std::mem::take(&mut fused_pool) {
+                continue; // computed with the ReLU before it
+            }
             let (before, after) = self.acts.split_at_mut(i);
             let input: &[T] = if i == 0 { x } else { &before[i - 1] };
+            if let Some(pool) = relu_then_pool(&model.layers, i) {
+                let (r, y) = after.split_at_mut(1);
+                pool.forward_after_relu(&input[..n * layer.input.len()], &mut r[0], &mut y[0], n);
+                fused_pool = true;
+                continue;
+            }
             let key = MaskKey { layer: i as u64, ..key };
             layer.forward(
                 model.layer_params(i),
@@ -98,8 +108,29 @@ impl<T: Float> Workspace<T> {
     /// `dparams` (zero it first for a fresh step). `x` is the input of the last forward pass.
     pub fn backward(&mut self, model: &Model<T>, x: &[T], mode: Mode) {
         let n = self.n;
+        let mut fused_relu = false;
         for i in (0..model.layers.len()).rev() {
+            if std::mem::take(&mut fused_relu) {
+                continue; // its gradient came through the pool after it
+            }
             let layer = &model.layers[i];
+            if let Some(pool) = i.checked_sub(1).and_then(|r| relu_then_pool(&model.layers, r)) {
+                // Gradient before the ReLU, from the pool's output gradient directly.
+                let (gb, ga) = self.grads.split_at_mut(i);
+                let dx: Option<&mut [T]> = if i > 1 { Some(&mut gb[i - 2]) } else { self.dinput.as_deref_mut() };
+                if let Some(dx) = dx {
+                    let (r, y) = (&self.acts[i - 1][..n * layer.input.len()], &self.acts[i][..n * layer.output.len()]);
+                    pool.backward_through_relu(
+                        r,
+                        y,
+                        &ga[0][..n * layer.output.len()],
+                        &mut dx[..n * layer.input.len()],
+                        n,
+                    );
+                }
+                fused_relu = true;
+                continue;
+            }
             let (gb, ga) = self.grads.split_at_mut(i);
             let dy = &ga[0];
             let dx: Option<&mut [T]> = if i > 0 { Some(&mut gb[i - 1]) } else { self.dinput.as_deref_mut() };
