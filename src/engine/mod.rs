@@ -8,4 +8,4 @@ pub mod im2col;
 pub mod simd;
 
 pub use dims::{Dims, Rank, Window};
-pub use float::Float;
+pub use float::{sum_lanes, Float};

@@ -5,7 +5,7 @@ use super::Scratch;
 use crate::engine::direct;
 use crate::engine::gemm::{matmul, Mat};
 use crate::engine::im2col::{col2im, im2col, Geometry};
-use crate::engine::Float;
+use crate::engine::{sum_lanes, Float};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Conv {
@@ -109,7 +109,7 @@ impl Conv {
             let dyi = &dy[i * out_len..(i + 1) * out_len];
             if self.bias {
                 for (o, row) in dyi.chunks_exact(cols_n).enumerate() {
-                    db[o] += row.iter().copied().sum::<T>();
+                    db[o] += sum_lanes(row);
                 }
             }
             if direct::suits(g) {
