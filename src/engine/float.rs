@@ -122,9 +122,12 @@ macro_rules! impl_float {
 impl_float!(f32, "F32");
 impl_float!(f64, "F64");
 
-/// The sum of `x` in 16 interleaved partial sums, which the compiler keeps in one vector (a
-/// plain left-to-right f32 sum cannot be vectorised, and was the bias gradient's whole cost).
+/// The sum of `x` in 16 interleaved partial sums added pairwise at the end (a plain
+/// left-to-right f32 sum cannot be vectorised, and was the bias gradient's whole cost).
 pub fn sum_lanes<T: Float>(x: &[T]) -> T {
+    if let (true, Some(v)) = (super::simd::AVX512, super::simd::f32s(x)) {
+        return T::from_f32(super::simd::sum(v));
+    }
     const L: usize = 16;
     let mut acc = [T::ZERO; L];
     let chunks = x.chunks_exact(L);
@@ -137,7 +140,6 @@ pub fn sum_lanes<T: Float>(x: &[T]) -> T {
     for (a, &t) in acc.iter_mut().zip(tail) {
         *a += t;
     }
-    // Pairwise, in a fixed order.
     let mut n = L;
     while n > 1 {
         n /= 2;

@@ -1,5 +1,5 @@
 //! Hand-vectorised f32 kernels for the few loops the compiler does not vectorise on its own
-//! (stride-2 pooling windows). Each has a plain generic twin at its call site, which f64 (the
+//! (stride-2 pooling windows, f32 sums). Each has a plain generic twin at its call site, which f64 (the
 //! gradient checks) and CPUs without AVX-512 use; the tests below hold the two equal bit for bit.
 
 /// `x` as f32s when `T` is f32: the fast kernels below apply.
@@ -79,6 +79,30 @@ mod avx512 {
         _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(v, m) | (is_nan(v) & is_nan(m))
     }
 
+    /// As `float::sum_lanes`: 16 partial sums (tail lanes added as zeros), then pairwise.
+    pub fn sum(x: &[f32]) -> f32 {
+        let mut k = 0;
+        // SAFETY: loads stay inside x; the last one is masked to its length.
+        unsafe {
+            let mut acc = _mm512_setzero_ps();
+            while k + 16 <= x.len() {
+                acc = _mm512_add_ps(acc, _mm512_loadu_ps(x.as_ptr().add(k)));
+                k += 16;
+            }
+            acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(mask(x.len() - k), x.as_ptr().add(k)));
+            let mut lanes = [0f32; 16];
+            _mm512_storeu_ps(lanes.as_mut_ptr(), acc);
+            let mut n = 16;
+            while n > 1 {
+                n /= 2;
+                for l in 0..n {
+                    lanes[l] += lanes[l + n];
+                }
+            }
+            lanes[0]
+        }
+    }
+
     pub fn max_2x2_row(top: &[f32], bottom: &[f32], y: &mut [f32]) {
         let n = y.len();
         assert!(top.len() >= 2 * n && bottom.len() >= 2 * n);
@@ -134,9 +158,13 @@ mod avx512 {
 }
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-pub use avx512::{max_2x2_row, route_2x2_row};
+pub use avx512::{max_2x2_row, route_2x2_row, sum};
 
 /// Stand-ins so callers compile everywhere; never called when `AVX512` is false.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+pub fn sum(_: &[f32]) -> f32 {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
 pub fn max_2x2_row(_: &[f32], _: &[f32], _: &mut [f32]) {
     unreachable!("AVX-512 kernel called on a build without it")
@@ -145,4 +173,18 @@ pub fn max_2x2_row(_: &[f32], _: &[f32], _: &mut [f32]) {
 #[allow(clippy::too_many_arguments)]
 pub fn route_2x2_row(_: &[f32], _: &[f32], _: &[f32], _: &[f32], _: &mut [f32], _: &mut [f32], _: bool) {
     unreachable!("AVX-512 kernel called on a build without it")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn f32_sum_matches_the_generic_sum() {
+        for len in [0, 1, 15, 16, 17, 196, 784, 1001] {
+            let x: Vec<f32> = (0..len).map(|i| ((i as f32) * 0.37).sin() * 1e3).collect();
+            let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+            let want = crate::engine::sum_lanes(&x64);
+            let got = crate::engine::sum_lanes(&x);
+            assert!((got as f64 - want).abs() <= 1e-3 * (1.0 + want.abs()), "{len}: {got} {want}");
+        }
+    }
 }
