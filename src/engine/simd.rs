@@ -1,5 +1,5 @@
 //! Hand-vectorised f32 kernels for the few loops the compiler does not vectorise on its own
-//! (stride-2 pooling windows, f32 sums). Each has a plain generic twin at its call site, which f64 (the
+//! (stride-2 pooling windows, f32 sums, the direct convolution's register tiles). Each has a plain generic twin at its call site, which f64 (the
 //! gradient checks) and CPUs without AVX-512 use; the tests below hold the two equal bit for bit.
 
 /// `x` as f32s when `T` is f32: the fast kernels below apply.
@@ -103,6 +103,56 @@ mod avx512 {
         }
     }
 
+    /// Direct convolution over the extended grid for up to 8 output channels (see
+    /// `direct::forward`): `ext[o·stride + q] = bias[o] + Σ_t w8[t·8 + o]·xpad[offs[t] + q]`
+    /// for q in 0..stride (a multiple of 32). 32 outputs × 8 channels live in 16 registers;
+    /// each tap costs two loads, eight broadcasts and sixteen FMAs. The taps are summed in
+    /// order from zero and the bias added last, as the GEMM path (and PyTorch) round.
+    pub fn direct_8(
+        xpad: &[f32],
+        offs: &[usize],
+        w8: &[f32],
+        bias: &[f32; 8],
+        chans: usize,
+        ext: &mut [f32],
+        stride: usize,
+    ) {
+        assert!(stride % 32 == 0 && chans <= 8 && w8.len() >= offs.len() * 8 && ext.len() >= chans * stride);
+        assert!(offs.iter().all(|&o| o + stride <= xpad.len()), "padded input too short");
+        for q in (0..stride).step_by(32) {
+            // SAFETY: every load is inside xpad (asserted above), every store inside ext.
+            unsafe {
+                let mut acc: [[__m512; 2]; 8] = [[_mm512_setzero_ps(); 2]; 8];
+                for (t, &off) in offs.iter().enumerate() {
+                    let x0 = _mm512_loadu_ps(xpad.as_ptr().add(off + q));
+                    let x1 = _mm512_loadu_ps(xpad.as_ptr().add(off + q + 16));
+                    let wt = w8.as_ptr().add(t * 8);
+                    for (o, a) in acc.iter_mut().enumerate() {
+                        let wv = _mm512_set1_ps(*wt.add(o));
+                        a[0] = _mm512_fmadd_ps(wv, x0, a[0]);
+                        a[1] = _mm512_fmadd_ps(wv, x1, a[1]);
+                    }
+                }
+                for (o, a) in acc.iter().enumerate().take(chans) {
+                    let b = _mm512_set1_ps(bias[o]);
+                    _mm512_storeu_ps(ext.as_mut_ptr().add(o * stride + q), _mm512_add_ps(b, a[0]));
+                    _mm512_storeu_ps(ext.as_mut_ptr().add(o * stride + q + 16), _mm512_add_ps(b, a[1]));
+                }
+            }
+        }
+    }
+
+    /// `dst[..n] = src[..n]` for short rows, inline (a memcpy call per row was the cost).
+    pub fn copy_short(src: &[f32], dst: &mut [f32]) {
+        let n = dst.len();
+        assert!(src.len() >= n);
+        for k in (0..n).step_by(16) {
+            let m = mask(n - k);
+            // SAFETY: masked to the slices' common length.
+            unsafe { _mm512_mask_storeu_ps(dst.as_mut_ptr().add(k), m, _mm512_maskz_loadu_ps(m, src.as_ptr().add(k))) }
+        }
+    }
+
     pub fn max_2x2_row(top: &[f32], bottom: &[f32], y: &mut [f32]) {
         let n = y.len();
         assert!(top.len() >= 2 * n && bottom.len() >= 2 * n);
@@ -158,11 +208,19 @@ mod avx512 {
 }
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-pub use avx512::{max_2x2_row, route_2x2_row, sum};
+pub use avx512::{copy_short, direct_8, max_2x2_row, route_2x2_row, sum};
 
 /// Stand-ins so callers compile everywhere; never called when `AVX512` is false.
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
 pub fn sum(_: &[f32]) -> f32 {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+pub fn direct_8(_: &[f32], _: &[usize], _: &[f32], _: &[f32; 8], _: usize, _: &mut [f32], _: usize) {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+pub fn copy_short(_: &[f32], _: &mut [f32]) {
     unreachable!("AVX-512 kernel called on a build without it")
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]

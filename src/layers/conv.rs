@@ -112,11 +112,7 @@ impl Conv {
                     db[o] += sum_lanes(row);
                 }
             }
-            if direct::suits(g) {
-                let plan = direct::plan(g);
-                direct::pad_input(g, &plan, &x[i * in_len..(i + 1) * in_len], cols_buf);
-                direct::weight_grad(g, &plan, self.out_channels, dyi, cols_buf, dcols, dw);
-            } else {
+            {
                 // Recomputing the columns keeps the working set small (see engine notes).
                 let cols = &mut cols_buf[..rows * cols_n];
                 im2col(g, &x[i * in_len..(i + 1) * in_len], cols);
