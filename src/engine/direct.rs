@@ -86,36 +86,39 @@ fn tap_offsets(g: &Geometry, p: &Plan) -> [usize; MAX_TAPS] {
     offs
 }
 
-/// `y (O × out_h × out_w) = W ⋆ xpad + b` for one sample; `ext` is scratch of `ext_total`.
-#[allow(clippy::too_many_arguments)]
-pub fn forward<T: Float>(
-    g: &Geometry,
-    p: &Plan,
-    out_c: usize,
-    w: &[T],
-    bias: Option<&[T]>,
-    xpad: &[T],
-    ext: &mut [T],
-    y: &mut [T],
-) {
+/// Length of the weights as `arrange` lays them out for `out_c` channels.
+pub fn arranged_len(g: &Geometry, out_c: usize) -> usize {
+    out_c.div_ceil(BLOCK) * (g.col_rows() + 1) * BLOCK
+}
+
+/// Lays the weights out per block of 8 channels, tap-major (one broadcast per weight), then
+/// the block's 8 biases; zero for channels past `out_c`. Once per forward call.
+pub fn arrange<T: Float>(g: &Geometry, out_c: usize, w: &[T], bias: Option<&[T]>, wt: &mut [T]) {
+    let taps = g.col_rows();
+    let block_len = (taps + 1) * BLOCK;
+    for (blk, dst) in wt[..arranged_len(g, out_c)].chunks_exact_mut(block_len).enumerate() {
+        dst.fill(T::ZERO);
+        for o in 0..BLOCK.min(out_c - blk * BLOCK) {
+            let c = blk * BLOCK + o;
+            for t in 0..taps {
+                dst[t * BLOCK + o] = w[c * taps + t];
+            }
+            dst[taps * BLOCK + o] = bias.map_or(T::ZERO, |b| b[c]);
+        }
+    }
+}
+
+/// `y (O × out_h × out_w) = W ⋆ xpad + b` for one sample, with `wt` from `arrange`; `ext` is
+/// scratch of `ext_total`.
+pub fn forward<T: Float>(g: &Geometry, p: &Plan, out_c: usize, wt: &[T], xpad: &[T], ext: &mut [T], y: &mut [T]) {
     let taps = g.col_rows();
     let offs = &tap_offsets(g, p)[..taps];
-    for o0 in (0..out_c).step_by(BLOCK) {
-        let chans = BLOCK.min(out_c - o0);
-        let b: [T; BLOCK] = std::array::from_fn(|o| match bias {
-            Some(b) if o < chans => b[o0 + o],
-            _ => T::ZERO,
-        });
-        // The block's weights tap-major, zero for channels past out_c: one broadcast each.
-        let mut w8 = [T::ZERO; MAX_TAPS * BLOCK];
-        for o in 0..chans {
-            for t in 0..taps {
-                w8[t * BLOCK + o] = w[(o0 + o) * taps + t];
-            }
-        }
+    for (blk, wb) in wt.chunks_exact((taps + 1) * BLOCK).take(out_c.div_ceil(BLOCK)).enumerate() {
+        let (o0, chans) = (blk * BLOCK, BLOCK.min(out_c - blk * BLOCK));
+        let (w8, b) = wb.split_at(taps * BLOCK);
         let ext = &mut ext[o0 * p.ext_stride..(o0 + chans) * p.ext_stride];
         if let (true, Some(xf), Some(wf), Some(bf), Some(ef)) =
-            (simd::AVX512, simd::f32s(xpad), simd::f32s(&w8), simd::f32s(&b), simd::f32s_mut(ext))
+            (simd::AVX512, simd::f32s(xpad), simd::f32s(w8), simd::f32s(b), simd::f32s_mut(ext))
         {
             let bf: &[f32; BLOCK] = bf.try_into().expect("BLOCK biases");
             simd::direct_8(xf, offs, wf, bf, chans, ef, p.ext_stride);
@@ -173,7 +176,9 @@ mod tests {
             pad_input(&g, &p, &x, &mut xpad);
             let mut ext = vec![T::ZERO; p.ext_total(o)];
             let mut y = vec![T::ZERO; o * g.col_cols()];
-            forward(&g, &p, o, &wt, Some(&b), &xpad, &mut ext, &mut y);
+            let mut arranged = vec![T::ZERO; arranged_len(&g, o)];
+            arrange(&g, o, &wt, Some(&b), &mut arranged);
+            forward(&g, &p, o, &arranged, &xpad, &mut ext, &mut y);
             let mut cols = vec![T::ZERO; g.col_rows() * g.col_cols()];
             im2col(&g, &x, &mut cols);
             let mut want = vec![T::ZERO; o * g.col_cols()];

@@ -46,6 +46,14 @@ impl Conv {
         let g = &self.geom;
         (g.col_rows() * g.col_cols()).max(direct::plan(g).ext_total(self.out_channels))
     }
+    /// Scratch for the direct path's rearranged weights (none when it does not apply).
+    pub fn arranged_len(&self) -> usize {
+        if direct::suits(&self.geom) {
+            direct::arranged_len(&self.geom, self.out_channels)
+        } else {
+            0
+        }
+    }
     /// Multiply-adds ×2 per sample, forward.
     pub fn flops(&self) -> usize {
         2 * self.weight_len() * self.geom.col_cols()
@@ -59,19 +67,11 @@ impl Conv {
         let (w, b) = p.split_at(self.weight_len());
         if direct::suits(g) {
             let plan = direct::plan(g);
-            let bias = self.bias.then_some(b);
+            direct::arrange(g, self.out_channels, w, self.bias.then_some(b), &mut s.weights);
             for i in 0..n {
                 direct::pad_input(g, &plan, &x[i * in_len..(i + 1) * in_len], &mut s.cols);
-                direct::forward(
-                    g,
-                    &plan,
-                    self.out_channels,
-                    w,
-                    bias,
-                    &s.cols,
-                    &mut s.dcols,
-                    &mut y[i * out_len..(i + 1) * out_len],
-                );
+                let yi = &mut y[i * out_len..(i + 1) * out_len];
+                direct::forward(g, &plan, self.out_channels, &s.weights, &s.cols, &mut s.dcols, yi);
             }
             return;
         }
