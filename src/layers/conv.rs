@@ -3,7 +3,7 @@
 
 use super::Scratch;
 use crate::engine::direct;
-use crate::engine::gemm::{matmul, Mat};
+use crate::engine::gemm::{matmul, matmul_col_major, Mat};
 use crate::engine::im2col::{col2im, im2col, Geometry};
 use crate::engine::{sum_lanes, Float};
 
@@ -46,13 +46,10 @@ impl Conv {
         let g = &self.geom;
         (g.col_rows() * g.col_cols()).max(direct::plan(g).ext_total(self.out_channels))
     }
-    /// Scratch for the direct path's rearranged weights (none when it does not apply).
-    pub fn arranged_len(&self) -> usize {
-        if direct::suits(&self.geom) {
-            direct::arranged_len(&self.geom, self.out_channels)
-        } else {
-            0
-        }
+    /// Weight-sized scratch: the direct path's rearranged weights, and dWᵀ in backward.
+    pub fn weight_scratch_len(&self) -> usize {
+        let arranged = if direct::suits(&self.geom) { direct::arranged_len(&self.geom, self.out_channels) } else { 0 };
+        arranged.max(self.weight_len())
     }
     /// Multiply-adds ×2 per sample, forward.
     pub fn flops(&self) -> usize {
@@ -104,7 +101,10 @@ impl Conv {
         let (in_len, out_len) = (g.c * g.h * g.w, self.out_channels * cols_n);
         let w = &p[..self.weight_len()];
         let (dw, db) = dp.split_at_mut(self.weight_len());
-        let Scratch { cols: cols_buf, dcols, .. } = s;
+        let Scratch { cols: cols_buf, dcols, weights: dwt, .. } = s;
+        // dWᵀ (K×O) summed over the samples, then added to dW once: see `matmul_col_major`.
+        let dwt = &mut dwt[..self.weight_len()];
+        dwt.fill(T::ZERO);
         for i in 0..n {
             let dyi = &dy[i * out_len..(i + 1) * out_len];
             if self.bias {
@@ -116,7 +116,12 @@ impl Conv {
                 // Recomputing the columns keeps the working set small (see engine notes).
                 let cols = &mut cols_buf[..rows * cols_n];
                 im2col(g, &x[i * in_len..(i + 1) * in_len], cols);
-                matmul(dw, Mat::rows(dyi, self.out_channels, cols_n), Mat::rows(cols, rows, cols_n).t(), true);
+                matmul_col_major(
+                    dwt,
+                    Mat::rows(dyi, self.out_channels, cols_n),
+                    Mat::rows(cols, rows, cols_n).t(),
+                    true,
+                );
             }
             if let Some(dx) = dx.as_deref_mut() {
                 let dcols = &mut dcols[..rows * cols_n];
@@ -129,6 +134,11 @@ impl Conv {
                 let dxi = &mut dx[i * in_len..(i + 1) * in_len];
                 dxi.fill(T::ZERO);
                 col2im(g, dcols, dxi);
+            }
+        }
+        for (o, row) in dw.chunks_exact_mut(rows).enumerate() {
+            for (k, d) in row.iter_mut().enumerate() {
+                *d += dwt[k * self.out_channels + o];
             }
         }
     }

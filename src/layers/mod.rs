@@ -60,7 +60,7 @@ pub struct Scratch<T> {
     pub index: Vec<u32>,
     pub stats: Vec<T>,
     pub mask: Vec<T>,
-    /// Weights rearranged for a kernel (the direct convolution's tap-major blocks).
+    /// Weight-sized scratch (the direct convolution's tap-major blocks; dWᵀ in backward).
     pub weights: Vec<T>,
 }
 
@@ -134,7 +134,7 @@ impl Layer {
             Op::Conv(c) => {
                 s.cols = vec![T::ZERO; c.scratch_len()];
                 s.dcols = vec![T::ZERO; c.scratch_out_len()];
-                s.weights = vec![T::ZERO; c.arranged_len()];
+                s.weights = vec![T::ZERO; c.weight_scratch_len()];
             }
             Op::MaxPool(m) => s.index = vec![0; m.index_len(capacity)],
             Op::BatchNorm(b) => s.stats = vec![T::ZERO; b.stats_len()],
