@@ -21,6 +21,7 @@ impl BatchNorm {
     }
 
     /// `p` = weight ‖ bias, `buffers` = running_mean ‖ running_var.
+    #[allow(clippy::too_many_arguments)]
     pub fn forward<T: Float>(
         &self,
         p: &[T],

@@ -86,6 +86,7 @@ impl Conv {
     }
 
     /// Accumulates `dW`, `db` (into `dp`) and, when asked, writes `dx`.
+    #[allow(clippy::too_many_arguments)]
     pub fn backward<T: Float>(
         &self,
         p: &[T],
