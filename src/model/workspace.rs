@@ -4,15 +4,18 @@
 
 use super::Model;
 use crate::engine::Float;
-use crate::layers::{relu_then_pool, MaskKey, Mode, Scratch};
+use crate::layers::{relu_then_pool, MaskKey, Mode, Op, Scratch};
 
 #[derive(Clone, Debug)]
 pub struct Workspace<T> {
     capacity: usize,
-    /// `acts[i]`: output of layer i.
+    /// `acts[buf[i]]`: output of layer i.
     acts: Vec<Vec<T>>,
-    /// `grads[i]`: gradient of the loss with respect to `acts[i]`.
+    /// `grads[buf[i]]`: gradient of the loss with respect to layer i's output.
     grads: Vec<Vec<T>>,
+    /// Which buffer holds layer i's output: its own, or for a flatten (a reshape) that of the
+    /// layer before, so flattening copies nothing forward or backward.
+    buf: Vec<usize>,
     scratch: Vec<Scratch<T>>,
     /// Gradient of the loss with respect to the model's parameters (accumulated by `backward`).
     pub dparams: Vec<T>,
@@ -26,10 +29,16 @@ impl<T: Float> Workspace<T> {
     /// Room for batches of up to `capacity` samples.
     pub fn new(model: &Model<T>, capacity: usize, keep_input_grad: bool) -> Self {
         let capacity = capacity.max(1);
+        let mut buf: Vec<usize> = Vec::with_capacity(model.layers.len());
+        for (i, l) in model.layers.iter().enumerate() {
+            buf.push(if i > 0 && matches!(l.op, Op::Flatten) { buf[i - 1] } else { i });
+        }
+        let own = |i: usize, l: &crate::layers::Layer| if buf[i] == i { capacity * l.output.len() } else { 0 };
         Workspace {
             capacity,
-            acts: model.layers.iter().map(|l| vec![T::ZERO; capacity * l.output.len()]).collect(),
-            grads: model.layers.iter().map(|l| vec![T::ZERO; capacity * l.output.len()]).collect(),
+            acts: model.layers.iter().enumerate().map(|(i, l)| vec![T::ZERO; own(i, l)]).collect(),
+            grads: model.layers.iter().enumerate().map(|(i, l)| vec![T::ZERO; own(i, l)]).collect(),
+            buf,
             scratch: model.layers.iter().map(|l| l.scratch(capacity)).collect(),
             dparams: vec![T::ZERO; model.params.len()],
             dinput: keep_input_grad.then(|| vec![T::ZERO; capacity * model.input.len()]),
@@ -47,7 +56,7 @@ impl<T: Float> Workspace<T> {
 
     /// Output of layer `i` for the last forward pass (`n` samples).
     pub fn activation(&self, i: usize, model: &Model<T>) -> &[T] {
-        &self.acts[i][..self.n * model.layers[i].output.len()]
+        &self.acts[self.buf[i]][..self.n * model.layers[i].output.len()]
     }
 
     /// The model's output for the last forward pass.
@@ -58,14 +67,15 @@ impl<T: Float> Workspace<T> {
     /// Where the loss writes its gradient with respect to the output.
     pub fn output_grad_mut(&mut self, model: &Model<T>) -> &mut [T] {
         let len = self.n * model.output().len();
-        &mut self.grads.last_mut().expect("a model has at least one layer")[..len]
+        let last = *self.buf.last().expect("a model has at least one layer");
+        &mut self.grads[last][..len]
     }
 
     /// The output and its gradient buffer together, for the loss to read one and write the other.
     pub fn output_and_grad(&mut self, model: &Model<T>) -> (&[T], &mut [T]) {
         let len = self.n * model.output().len();
-        let out = &self.acts.last().expect("a model has at least one layer")[..len];
-        (out, &mut self.grads.last_mut().expect("a model has at least one layer")[..len])
+        let last = *self.buf.last().expect("a model has at least one layer");
+        (&self.acts[last][..len], &mut self.grads[last][..len])
     }
 
     pub fn input_grad(&self, model: &Model<T>) -> Option<&[T]> {
@@ -79,11 +89,11 @@ impl<T: Float> Workspace<T> {
         self.n = n;
         let mut fused_pool = false;
         for (i, layer) in model.layers.iter().enumerate() {
-            if std::mem::take(&mut fused_pool) {
-                continue; // computed with the ReLU before it
+            if std::mem::take(&mut fused_pool) || self.buf[i] != i {
+                continue; // computed with the ReLU before it, or a flatten (nothing to do)
             }
             let (before, after) = self.acts.split_at_mut(i);
-            let input: &[T] = if i == 0 { x } else { &before[i - 1] };
+            let input: &[T] = if i == 0 { x } else { &before[self.buf[i - 1]] };
             if let Some(pool) = relu_then_pool(&model.layers, i) {
                 let (r, y) = after.split_at_mut(1);
                 pool.forward_after_relu(&input[..n * layer.input.len()], &mut r[0], &mut y[0], n);
@@ -110,14 +120,15 @@ impl<T: Float> Workspace<T> {
         let n = self.n;
         let mut fused_relu = false;
         for i in (0..model.layers.len()).rev() {
-            if std::mem::take(&mut fused_relu) {
-                continue; // its gradient came through the pool after it
+            if std::mem::take(&mut fused_relu) || self.buf[i] != i {
+                continue; // its gradient came through the pool after it, or a flatten
             }
             let layer = &model.layers[i];
             if let Some(pool) = i.checked_sub(1).and_then(|r| relu_then_pool(&model.layers, r)) {
                 // Gradient before the ReLU, from the pool's output gradient directly.
                 let (gb, ga) = self.grads.split_at_mut(i);
-                let dx: Option<&mut [T]> = if i > 1 { Some(&mut gb[i - 2]) } else { self.dinput.as_deref_mut() };
+                let dx: Option<&mut [T]> =
+                    if i > 1 { Some(&mut gb[self.buf[i - 2]]) } else { self.dinput.as_deref_mut() };
                 if let Some(dx) = dx {
                     let (r, y) = (&self.acts[i - 1][..n * layer.input.len()], &self.acts[i][..n * layer.output.len()]);
                     pool.backward_through_relu(
@@ -133,8 +144,8 @@ impl<T: Float> Workspace<T> {
             }
             let (gb, ga) = self.grads.split_at_mut(i);
             let dy = &ga[0];
-            let dx: Option<&mut [T]> = if i > 0 { Some(&mut gb[i - 1]) } else { self.dinput.as_deref_mut() };
-            let input: &[T] = if i == 0 { x } else { &self.acts[i - 1] };
+            let dx: Option<&mut [T]> = if i > 0 { Some(&mut gb[self.buf[i - 1]]) } else { self.dinput.as_deref_mut() };
+            let input: &[T] = if i == 0 { x } else { &self.acts[self.buf[i - 1]] };
             let range = model.param_offsets[i]..model.param_offsets[i + 1];
             layer.backward(
                 model.layer_params(i),
