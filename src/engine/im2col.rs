@@ -129,18 +129,24 @@ pub fn im2col<T: Float>(g: &Geometry, x: &[T], cols: &mut [T]) {
 
 /// `im2col` for `shifts_plane` geometries: one contiguous copy per row of `cols`.
 fn im2col_shifted<T: Float>(g: &Geometry, x: &[T], cols: &mut [T]) {
-    let (plane, ncols) = (g.h * g.w, g.col_cols());
-    for (row, dst) in cols.chunks_exact_mut(ncols).enumerate().take(g.col_rows()) {
-        let (c, i, j) = (row / (g.wh.kernel * g.ww.kernel), row / g.ww.kernel % g.wh.kernel, row % g.ww.kernel);
-        let Some((a, b, shift, lo, hi)) = g.shifted_range(i, j) else {
-            dst.fill(T::ZERO);
-            continue;
-        };
-        let xc = &x[c * plane..(c + 1) * plane];
-        dst[..a].fill(T::ZERO);
-        dst[b..].fill(T::ZERO);
-        dst[a..b].copy_from_slice(&xc[(a as isize + shift) as usize..(b as isize + shift) as usize]);
-        zero_wrapped(dst, g.w, (a, b), (lo, hi));
+    let (plane, ncols, (kh, kw)) = (g.h * g.w, g.col_cols(), (g.wh.kernel, g.ww.kernel));
+    for i in 0..kh {
+        for j in 0..kw {
+            let range = g.shifted_range(i, j);
+            for c in 0..g.c {
+                let row = (c * kh + i) * kw + j;
+                let dst = &mut cols[row * ncols..(row + 1) * ncols];
+                let Some((a, b, shift, lo, hi)) = range else {
+                    dst.fill(T::ZERO);
+                    continue;
+                };
+                let xc = &x[c * plane..(c + 1) * plane];
+                dst[..a].fill(T::ZERO);
+                dst[b..].fill(T::ZERO);
+                dst[a..b].copy_from_slice(&xc[(a as isize + shift) as usize..(b as isize + shift) as usize]);
+                zero_wrapped(dst, g.w, (a, b), (lo, hi));
+            }
+        }
     }
 }
 
@@ -179,15 +185,20 @@ pub fn col2im<T: Float>(g: &Geometry, cols: &mut [T], dx: &mut [T]) {
 /// `col2im` for `shifts_plane` geometries: zero the wrapped columns of each row of `cols`,
 /// then one contiguous (vectorised) add per row.
 fn col2im_shifted<T: Float>(g: &Geometry, cols: &mut [T], dx: &mut [T]) {
-    let (plane, ncols) = (g.h * g.w, g.col_cols());
-    for (row, src) in cols.chunks_exact_mut(ncols).enumerate().take(g.col_rows()) {
-        let (c, i, j) = (row / (g.wh.kernel * g.ww.kernel), row / g.ww.kernel % g.wh.kernel, row % g.ww.kernel);
-        let Some((a, b, shift, lo, hi)) = g.shifted_range(i, j) else { continue };
-        zero_wrapped(src, g.w, (a, b), (lo, hi));
-        let dxc = &mut dx[c * plane..(c + 1) * plane];
-        let dst = &mut dxc[(a as isize + shift) as usize..(b as isize + shift) as usize];
-        for (d, &s) in dst.iter_mut().zip(&src[a..b]) {
-            *d += s;
+    let (plane, ncols, (kh, kw)) = (g.h * g.w, g.col_cols(), (g.wh.kernel, g.ww.kernel));
+    for i in 0..kh {
+        for j in 0..kw {
+            let Some((a, b, shift, lo, hi)) = g.shifted_range(i, j) else { continue };
+            for c in 0..g.c {
+                let row = (c * kh + i) * kw + j;
+                let src = &mut cols[row * ncols..(row + 1) * ncols];
+                zero_wrapped(src, g.w, (a, b), (lo, hi));
+                let dxc = &mut dx[c * plane..(c + 1) * plane];
+                let dst = &mut dxc[(a as isize + shift) as usize..(b as isize + shift) as usize];
+                for (d, &s) in dst.iter_mut().zip(&src[a..b]) {
+                    *d += s;
+                }
+            }
         }
     }
 }
