@@ -143,6 +143,7 @@ mod avx512 {
     }
 
     /// `dst[..n] = src[..n]` for short rows, inline (a memcpy call per row was the cost).
+    #[inline]
     pub fn copy_short(src: &[f32], dst: &mut [f32]) {
         let n = dst.len();
         assert!(src.len() >= n);
@@ -153,6 +154,7 @@ mod avx512 {
         }
     }
 
+    #[inline]
     pub fn max_2x2_row(top: &[f32], bottom: &[f32], y: &mut [f32]) {
         let n = y.len();
         assert!(top.len() >= 2 * n && bottom.len() >= 2 * n);
@@ -172,6 +174,7 @@ mod avx512 {
     /// `relu`: the pool's input was a ReLU's output, and `dx` is the gradient before the ReLU,
     /// so a window whose maximum is not positive passes nothing.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn route_2x2_row(
         x_top: &[f32],
         x_bottom: &[f32],

@@ -243,8 +243,10 @@ fn route_2x2<T: Float>(
                 db[1] = if d { g } else { T::ZERO };
             }
         }
-        d_top[2 * out_w..].fill(T::ZERO);
-        d_bottom[2 * out_w..].fill(T::ZERO);
+        if w > 2 * out_w {
+            d_top[2 * out_w..].fill(T::ZERO);
+            d_bottom[2 * out_w..].fill(T::ZERO);
+        }
     }
     dxp[2 * out_h * w..h * w].fill(T::ZERO);
 }
