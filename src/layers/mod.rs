@@ -71,8 +71,8 @@ pub type TensorInfo = (&'static str, Vec<usize>);
 /// (`MaxPool::forward_after_relu`, `MaxPool::backward_through_relu`), saving a pass over the
 /// largest activation and its gradient.
 pub fn relu_then_pool(layers: &[Layer], i: usize) -> Option<&MaxPool> {
-    match (&layers[i].op, layers.get(i + 1).map(|l| &l.op)) {
-        (Op::Activation(Activation::Relu), Some(Op::MaxPool(m))) if m.is_2x2() => Some(m),
+    match (layers.get(i).map(|l| &l.op), layers.get(i + 1).map(|l| &l.op)) {
+        (Some(Op::Activation(Activation::Relu)), Some(Op::MaxPool(m))) if m.is_2x2() => Some(m),
         _ => None,
     }
 }

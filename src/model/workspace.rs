@@ -6,6 +6,9 @@ use super::Model;
 use crate::engine::Float;
 use crate::layers::{relu_then_pool, MaskKey, Mode, Op, Scratch};
 
+/// Samples per round of a fused conv → ReLU → pool (a few feature maps, well inside L2).
+const FUSE_SAMPLES: usize = 4;
+
 #[derive(Clone, Debug)]
 pub struct Workspace<T> {
     capacity: usize,
@@ -87,17 +90,34 @@ impl<T: Float> Workspace<T> {
         assert!(n <= self.capacity, "batch of {n} exceeds the workspace's {}", self.capacity);
         assert!(x.len() >= n * model.input.len(), "input holds fewer than {n} samples");
         self.n = n;
-        let mut fused_pool = false;
+        let mut skip = 0usize;
         for (i, layer) in model.layers.iter().enumerate() {
-            if std::mem::take(&mut fused_pool) || self.buf[i] != i {
-                continue; // computed with the ReLU before it, or a flatten (nothing to do)
+            if skip > 0 || self.buf[i] != i {
+                skip = skip.saturating_sub(1);
+                continue; // computed with the layers before it, or a flatten (nothing to do)
             }
             let (before, after) = self.acts.split_at_mut(i);
             let input: &[T] = if i == 0 { x } else { &before[self.buf[i - 1]] };
             if let Some(pool) = relu_then_pool(&model.layers, i) {
                 let (r, y) = after.split_at_mut(1);
                 pool.forward_after_relu(&input[..n * layer.input.len()], &mut r[0], &mut y[0], n);
-                fused_pool = true;
+                skip = 1;
+                continue;
+            }
+            if let (Op::Conv(_), Some(pool)) = (&layer.op, relu_then_pool(&model.layers, i + 1)) {
+                // Conv, ReLU and pool a few samples at a time, so the pool reads the conv's
+                // output while it is still in L2 rather than after the whole batch.
+                let (conv_out, rest) = after.split_at_mut(1);
+                let (r, y) = rest.split_at_mut(1);
+                let (li, lo, lp) = (layer.input.len(), layer.output.len(), model.layers[i + 2].output.len());
+                for a in (0..n).step_by(FUSE_SAMPLES) {
+                    let b = (a + FUSE_SAMPLES).min(n);
+                    let out = &mut conv_out[0][a * lo..b * lo];
+                    let (params, buffers, key) = (model.layer_params(i), model.layer_buffers(i), MaskKey::default());
+                    layer.forward(params, buffers, &input[a * li..b * li], out, b - a, &mut self.scratch[i], mode, key);
+                    pool.forward_after_relu(out, &mut r[0][a * lo..b * lo], &mut y[0][a * lp..b * lp], b - a);
+                }
+                skip = 2;
                 continue;
             }
             let key = MaskKey { layer: i as u64, ..key };
