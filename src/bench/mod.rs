@@ -87,6 +87,11 @@ pub mod alloc_count {
     }
 }
 
+/// Samples per forward call in the inference benchmark (CONVLAB_INFER_CHUNK overrides, for tuning).
+fn infer_chunk() -> usize {
+    std::env::var("CONVLAB_INFER_CHUNK").ok().and_then(|v| v.parse().ok()).filter(|&c| c > 0).unwrap_or(16)
+}
+
 /// Training FLOPs per sample: forward, plus backward at twice the forward cost, less the first
 /// layer's input gradient, which is never computed.
 fn train_flops<T: crate::engine::Float>(model: &Model<T>) -> f64 {
@@ -111,32 +116,30 @@ pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult,
     };
     let n = labels.len();
     if w.inference {
-        let mut ws = Workspace::new(&model, w.batch, false);
+        // Each thread takes a contiguous share of every batch and runs it through the whole
+        // model a few samples at a time: the activations of a slice stay in L2, where a whole
+        // share's first feature maps (500 images: 25 MB) would stream through memory.
+        let chunk = infer_chunk();
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads_used).build().map_err(|e| e.to_string())?;
-        let chunks = threads_used.max(1);
-        let mut spaces: Vec<Workspace<f32>> =
-            (0..chunks).map(|_| Workspace::new(&model, w.batch.div_ceil(chunks), false)).collect();
+        let shares = threads_used.max(1);
+        let mut spaces: Vec<Workspace<f32>> = (0..shares).map(|_| Workspace::new(&model, chunk, false)).collect();
+        let model = &model;
+        let share = |i: usize, s: &mut Workspace<f32>, xs: &[f32], m: usize| {
+            let r = crate::train::step::shard_range(m, shares, i);
+            for a in r.clone().step_by(chunk) {
+                let b = (a + chunk).min(r.end);
+                s.forward(model, &xs[a * in_len..b * in_len], b - a, Mode::Eval, MaskKey::default());
+            }
+        };
         let start = Instant::now();
         for b in (0..n).step_by(w.batch) {
             let m = w.batch.min(n - b);
             let xs = &x[b * in_len..(b + m) * in_len];
-            if chunks == 1 {
-                ws.forward(&model, xs, m, Mode::Eval, MaskKey::default());
+            if shares == 1 {
+                share(0, &mut spaces[0], xs, m);
             } else {
                 use rayon::prelude::*;
-                let model = &model;
-                pool.install(|| {
-                    spaces.par_iter_mut().enumerate().for_each(|(i, s)| {
-                        let r = crate::train::step::shard_range(m, chunks, i);
-                        s.forward(
-                            model,
-                            &xs[r.start * in_len..r.end * in_len],
-                            r.len(),
-                            Mode::Eval,
-                            MaskKey::default(),
-                        );
-                    })
-                });
+                pool.install(|| spaces.par_iter_mut().enumerate().for_each(|(i, s)| share(i, s, xs, m)));
             }
         }
         let secs = start.elapsed().as_secs_f64();

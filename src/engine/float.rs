@@ -121,3 +121,31 @@ macro_rules! impl_float {
 
 impl_float!(f32, "F32");
 impl_float!(f64, "F64");
+
+/// The sum of `x` in 16 interleaved partial sums added pairwise at the end (a plain
+/// left-to-right f32 sum cannot be vectorised, and was the bias gradient's whole cost).
+pub fn sum_lanes<T: Float>(x: &[T]) -> T {
+    if let (true, Some(v)) = (super::simd::AVX512, super::simd::f32s(x)) {
+        return T::from_f32(super::simd::sum(v));
+    }
+    const L: usize = 16;
+    let mut acc = [T::ZERO; L];
+    let chunks = x.chunks_exact(L);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for l in 0..L {
+            acc[l] += c[l];
+        }
+    }
+    for (a, &t) in acc.iter_mut().zip(tail) {
+        *a += t;
+    }
+    let mut n = L;
+    while n > 1 {
+        n /= 2;
+        for l in 0..n {
+            acc[l] += acc[l + n];
+        }
+    }
+    acc[0]
+}

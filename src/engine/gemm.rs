@@ -35,6 +35,18 @@ impl<'a, T: Float> Mat<'a, T> {
 
 /// `dst (m×n, row-major) = a·b`, or `dst += a·b` when `accumulate`.
 pub fn matmul<T: Float>(dst: &mut [T], a: Mat<T>, b: Mat<T>, accumulate: bool) {
+    matmul_strided(dst, a, b, accumulate, false)
+}
+
+/// As `matmul`, but `dst` is stored column by column (element (i, j) at `i + j·m`). The gemm
+/// crate packs the left operand of the product it computes, and a row-major `dst` makes it
+/// compute the transpose, so this picks which operand gets packed: for `dY·colsᵀ` it is the
+/// small `dY` rather than the columns (packed element by element, as they are row-major).
+pub fn matmul_col_major<T: Float>(dst: &mut [T], a: Mat<T>, b: Mat<T>, accumulate: bool) {
+    matmul_strided(dst, a, b, accumulate, true)
+}
+
+fn matmul_strided<T: Float>(dst: &mut [T], a: Mat<T>, b: Mat<T>, accumulate: bool, col_major: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(k, b.rows, "matmul: inner dimensions differ");
     assert!(dst.len() >= m * n, "matmul: destination too small");
@@ -55,8 +67,8 @@ pub fn matmul<T: Float>(dst: &mut [T], a: Mat<T>, b: Mat<T>, accumulate: bool) {
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            n as isize,
+            if col_major { m as isize } else { 1 },
+            if col_major { 1 } else { n as isize },
             accumulate,
             a.data.as_ptr(),
             a.col_stride,
@@ -111,6 +123,14 @@ mod tests {
         matmul(&mut got, Mat::rows(&a, m, k), Mat::rows(&b, k, n), true);
         for (g, w) in got.iter().zip(&want) {
             assert!((g - 2.0 * w).abs() < 1e-12);
+        }
+        // column-major destination
+        let mut cm = vec![0.0; m * n];
+        matmul_col_major(&mut cm, Mat::rows(&a, m, k), Mat::rows(&b, k, n), false);
+        for i in 0..m {
+            for j in 0..n {
+                assert!((cm[i + j * m] - want[i * n + j]).abs() < 1e-12);
+            }
         }
     }
 }

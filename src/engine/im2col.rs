@@ -46,8 +46,52 @@ impl Geometry {
     }
 }
 
+impl Geometry {
+    /// Stride 1 and output as wide as the input ('same' width): each column-matrix row is then
+    /// the input plane shifted by a constant, one contiguous range plus a few wrapped columns.
+    fn shifts_plane(&self) -> bool {
+        self.wh.stride == 1 && self.ww.stride == 1 && self.out_w == self.w
+    }
+
+    /// For the row (c, i, j) of a `shifts_plane` geometry: the contiguous range `a..b` of the
+    /// output grid that reads the input plane at `q + shift`, and the valid columns `lo..hi`;
+    /// inside `a..b`, the columns outside `lo..hi` wrapped around a row edge. None: all padding.
+    fn shifted_range(&self, i: usize, j: usize) -> Option<(usize, usize, isize, usize, usize)> {
+        let (oh_lo, oh_hi) = Geometry::valid_range(&self.wh, self.h, self.out_h, i);
+        let (lo, hi) = Geometry::valid_range(&self.ww, self.w, self.out_w, j);
+        if oh_lo >= oh_hi || lo >= hi {
+            return None;
+        }
+        let w = self.w as isize;
+        let shift = ((i * self.wh.dilation) as isize - self.wh.pad_before as isize) * w
+            + (j * self.ww.dilation) as isize
+            - self.ww.pad_before as isize;
+        Some((oh_lo * self.w + lo, (oh_hi - 1) * self.w + hi, shift, lo, hi))
+    }
+}
+
+/// Zeroes columns `..lo` and `hi..` of every row of `v` (rows of `w`) within `a..b`. Written as
+/// strided loops over the few wrapped columns: a memset per row edge cost as much as the copy.
+#[inline]
+fn zero_wrapped<T: Float>(v: &mut [T], w: usize, (a, b): (usize, usize), (lo, hi): (usize, usize)) {
+    for col in (0..lo).chain(hi..w) {
+        // The first q ≥ a in column `col`, then every row.
+        let mut q = a - a % w + col;
+        if q < a {
+            q += w;
+        }
+        while q < b {
+            v[q] = T::ZERO;
+            q += w;
+        }
+    }
+}
+
 /// Writes the column matrix of one sample `x` (C×H×W) into `cols` (col_rows × col_cols).
 pub fn im2col<T: Float>(g: &Geometry, x: &[T], cols: &mut [T]) {
+    if g.shifts_plane() {
+        return im2col_shifted(g, x, cols);
+    }
     let (kh, kw) = (g.wh.kernel, g.ww.kernel);
     let (oh_n, ow_n) = (g.out_h, g.out_w);
     let plane = g.h * g.w;
@@ -83,9 +127,35 @@ pub fn im2col<T: Float>(g: &Geometry, x: &[T], cols: &mut [T]) {
     }
 }
 
+/// `im2col` for `shifts_plane` geometries: one contiguous copy per row of `cols`.
+fn im2col_shifted<T: Float>(g: &Geometry, x: &[T], cols: &mut [T]) {
+    let (plane, ncols, (kh, kw)) = (g.h * g.w, g.col_cols(), (g.wh.kernel, g.ww.kernel));
+    for i in 0..kh {
+        for j in 0..kw {
+            let range = g.shifted_range(i, j);
+            for c in 0..g.c {
+                let row = (c * kh + i) * kw + j;
+                let dst = &mut cols[row * ncols..(row + 1) * ncols];
+                let Some((a, b, shift, lo, hi)) = range else {
+                    dst.fill(T::ZERO);
+                    continue;
+                };
+                let xc = &x[c * plane..(c + 1) * plane];
+                dst[..a].fill(T::ZERO);
+                dst[b..].fill(T::ZERO);
+                dst[a..b].copy_from_slice(&xc[(a as isize + shift) as usize..(b as isize + shift) as usize]);
+                zero_wrapped(dst, g.w, (a, b), (lo, hi));
+            }
+        }
+    }
+}
+
 /// Adds the column-matrix gradient `cols` back onto `dx` (C×H×W), the adjoint of `im2col`.
-/// `dx` is accumulated into, so the caller zeroes it first.
-pub fn col2im<T: Float>(g: &Geometry, cols: &[T], dx: &mut [T]) {
+/// `dx` is accumulated into, so the caller zeroes it first. `cols` may be clobbered.
+pub fn col2im<T: Float>(g: &Geometry, cols: &mut [T], dx: &mut [T]) {
+    if g.shifts_plane() {
+        return col2im_shifted(g, cols, dx);
+    }
     let (kh, kw) = (g.wh.kernel, g.ww.kernel);
     let (oh_n, ow_n) = (g.out_h, g.out_w);
     let plane = g.h * g.w;
@@ -106,6 +176,27 @@ pub fn col2im<T: Float>(g: &Geometry, cols: &[T], dx: &mut [T]) {
                     for ow in ow_lo..ow_hi {
                         xrow[(ow as isize * g.ww.stride as isize + col_shift) as usize] += srow[ow];
                     }
+                }
+            }
+        }
+    }
+}
+
+/// `col2im` for `shifts_plane` geometries: zero the wrapped columns of each row of `cols`,
+/// then one contiguous (vectorised) add per row.
+fn col2im_shifted<T: Float>(g: &Geometry, cols: &mut [T], dx: &mut [T]) {
+    let (plane, ncols, (kh, kw)) = (g.h * g.w, g.col_cols(), (g.wh.kernel, g.ww.kernel));
+    for i in 0..kh {
+        for j in 0..kw {
+            let Some((a, b, shift, lo, hi)) = g.shifted_range(i, j) else { continue };
+            for c in 0..g.c {
+                let row = (c * kh + i) * kw + j;
+                let src = &mut cols[row * ncols..(row + 1) * ncols];
+                zero_wrapped(src, g.w, (a, b), (lo, hi));
+                let dxc = &mut dx[c * plane..(c + 1) * plane];
+                let dst = &mut dxc[(a as isize + shift) as usize..(b as isize + shift) as usize];
+                for (d, &s) in dst.iter_mut().zip(&src[a..b]) {
+                    *d += s;
                 }
             }
         }
@@ -169,6 +260,15 @@ mod tests {
                 Window::simple(2, 1, 0),
                 Window { kernel: 4, stride: 1, pad_before: 1, pad_after: 2, dilation: 1 },
             ),
+            geometry(
+                2,
+                6,
+                7,
+                Window { kernel: 3, stride: 1, pad_before: 2, pad_after: 2, dilation: 2 },
+                Window { kernel: 3, stride: 1, pad_before: 2, pad_after: 2, dilation: 2 },
+            ),
+            geometry(1, 2, 5, Window::simple(5, 1, 2), Window::simple(5, 1, 2)),
+            geometry(3, 28, 28, Window::simple(5, 1, 2), Window::simple(5, 1, 2)),
         ];
         for g in cases {
             let x: Vec<f64> = (0..g.c * g.h * g.w).map(|i| (i as f64 * 0.73).sin()).collect();
@@ -178,7 +278,7 @@ mod tests {
             // <im2col(x), y> == <x, col2im(y)>
             let y: Vec<f64> = (0..cols.len()).map(|i| (i as f64 * 0.31).cos()).collect();
             let mut dx = vec![0.0; x.len()];
-            col2im(&g, &y, &mut dx);
+            col2im(&g, &mut y.clone(), &mut dx);
             let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| a * b).sum();
             let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
             assert!((lhs - rhs).abs() < 1e-9, "{g:?}");

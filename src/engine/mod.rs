@@ -5,6 +5,7 @@ pub mod direct;
 pub mod float;
 pub mod gemm;
 pub mod im2col;
+pub mod simd;
 
 pub use dims::{Dims, Rank, Window};
-pub use float::Float;
+pub use float::{sum_lanes, Float};

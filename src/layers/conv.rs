@@ -3,9 +3,9 @@
 
 use super::Scratch;
 use crate::engine::direct;
-use crate::engine::gemm::{matmul, Mat};
+use crate::engine::gemm::{matmul, matmul_col_major, Mat};
 use crate::engine::im2col::{col2im, im2col, Geometry};
-use crate::engine::Float;
+use crate::engine::{sum_lanes, Float};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Conv {
@@ -46,6 +46,11 @@ impl Conv {
         let g = &self.geom;
         (g.col_rows() * g.col_cols()).max(direct::plan(g).ext_total(self.out_channels))
     }
+    /// Weight-sized scratch: the direct path's rearranged weights, and dWᵀ in backward.
+    pub fn weight_scratch_len(&self) -> usize {
+        let arranged = if direct::suits(&self.geom) { direct::arranged_len(&self.geom, self.out_channels) } else { 0 };
+        arranged.max(self.weight_len())
+    }
     /// Multiply-adds ×2 per sample, forward.
     pub fn flops(&self) -> usize {
         2 * self.weight_len() * self.geom.col_cols()
@@ -59,19 +64,11 @@ impl Conv {
         let (w, b) = p.split_at(self.weight_len());
         if direct::suits(g) {
             let plan = direct::plan(g);
-            let bias = self.bias.then_some(b);
+            direct::arrange(g, self.out_channels, w, self.bias.then_some(b), &mut s.weights);
             for i in 0..n {
                 direct::pad_input(g, &plan, &x[i * in_len..(i + 1) * in_len], &mut s.cols);
-                direct::forward(
-                    g,
-                    &plan,
-                    self.out_channels,
-                    w,
-                    bias,
-                    &s.cols,
-                    &mut s.dcols,
-                    &mut y[i * out_len..(i + 1) * out_len],
-                );
+                let yi = &mut y[i * out_len..(i + 1) * out_len];
+                direct::forward(g, &plan, self.out_channels, &s.weights, &s.cols, &mut s.dcols, yi);
             }
             return;
         }
@@ -105,23 +102,27 @@ impl Conv {
         let (in_len, out_len) = (g.c * g.h * g.w, self.out_channels * cols_n);
         let w = &p[..self.weight_len()];
         let (dw, db) = dp.split_at_mut(self.weight_len());
-        let Scratch { cols: cols_buf, dcols, .. } = s;
+        let Scratch { cols: cols_buf, dcols, weights: dwt, .. } = s;
+        // dWᵀ (K×O) summed over the samples, then added to dW once: see `matmul_col_major`.
+        let dwt = &mut dwt[..self.weight_len()];
+        dwt.fill(T::ZERO);
         for i in 0..n {
             let dyi = &dy[i * out_len..(i + 1) * out_len];
             if self.bias {
                 for (o, row) in dyi.chunks_exact(cols_n).enumerate() {
-                    db[o] += row.iter().copied().sum::<T>();
+                    db[o] += sum_lanes(row);
                 }
             }
-            if direct::suits(g) {
-                let plan = direct::plan(g);
-                direct::pad_input(g, &plan, &x[i * in_len..(i + 1) * in_len], cols_buf);
-                direct::weight_grad(g, &plan, self.out_channels, dyi, cols_buf, dcols, dw);
-            } else {
+            {
                 // Recomputing the columns keeps the working set small (see engine notes).
                 let cols = &mut cols_buf[..rows * cols_n];
                 im2col(g, &x[i * in_len..(i + 1) * in_len], cols);
-                matmul(dw, Mat::rows(dyi, self.out_channels, cols_n), Mat::rows(cols, rows, cols_n).t(), true);
+                matmul_col_major(
+                    dwt,
+                    Mat::rows(dyi, self.out_channels, cols_n),
+                    Mat::rows(cols, rows, cols_n).t(),
+                    true,
+                );
             }
             if let Some(dx) = dx.as_deref_mut() {
                 let dcols = &mut dcols[..rows * cols_n];
@@ -134,6 +135,11 @@ impl Conv {
                 let dxi = &mut dx[i * in_len..(i + 1) * in_len];
                 dxi.fill(T::ZERO);
                 col2im(g, dcols, dxi);
+            }
+        }
+        for (o, row) in dw.chunks_exact_mut(rows).enumerate() {
+            for (k, d) in row.iter_mut().enumerate() {
+                *d += dwt[k * self.out_channels + o];
             }
         }
     }

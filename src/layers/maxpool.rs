@@ -1,8 +1,13 @@
 //! MaxPool1d and MaxPool2d with padding; ties go to the first maximum and NaN wins, as in
 //! PyTorch. Windows that need no padding (the usual case) take a bounds-check-free path.
+//!
+//! The common 2×2, stride-2 pool stores no winner: forward is a plain (vectorised) maximum and
+//! backward routes each gradient to the first input of its window equal to the maximum (the
+//! first NaN when the maximum is NaN), which is exactly the input the first-max rule picks.
 
-use super::Scratch;
+use super::{Activation, Scratch};
 use crate::engine::im2col::Geometry;
+use crate::engine::simd;
 use crate::engine::Float;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -28,18 +33,37 @@ impl MaxPool {
             && g.ww.dilation == 1
     }
 
+    /// The 2×2, stride-2 pool without padding or dilation, which needs no stored winners.
+    pub fn is_2x2(&self) -> bool {
+        let g = &self.geom;
+        self.unpadded() && g.wh.kernel == 2 && g.ww.kernel == 2 && g.wh.stride == 2 && g.ww.stride == 2
+    }
+
+    /// Winners stored per output (for the backward pass); none for the 2×2 path.
+    pub fn index_len(&self, capacity: usize) -> usize {
+        if self.is_2x2() {
+            0
+        } else {
+            capacity * self.geom.c * self.out_plane()
+        }
+    }
+
     /// Remembers, for each output, which input of its plane won (for the backward pass).
     pub fn forward<T: Float>(&self, x: &[T], y: &mut [T], n: usize, s: &mut Scratch<T>) {
         let g = &self.geom;
         let (plane, out_plane) = (g.h * g.w, self.out_plane());
+        if self.is_2x2() {
+            for (xp, yp) in x.chunks_exact(plane).zip(y.chunks_exact_mut(out_plane)).take(n * g.c) {
+                max_2x2(xp, g.w, g.out_h, g.out_w, yp);
+            }
+            return;
+        }
         let unpadded = self.unpadded();
         for p in 0..n * g.c {
             let xp = &x[p * plane..(p + 1) * plane];
             let yp = &mut y[p * out_plane..(p + 1) * out_plane];
             let ip = &mut s.index[p * out_plane..(p + 1) * out_plane];
-            if unpadded && g.wh.kernel == 2 && g.ww.kernel == 2 && g.wh.stride == 2 && g.ww.stride == 2 {
-                pool_2x2(xp, g.w, g.out_h, g.out_w, yp, ip);
-            } else if unpadded {
+            if unpadded {
                 self.pool_unpadded(xp, yp, ip);
             } else {
                 self.pool_padded(xp, yp, ip);
@@ -98,10 +122,48 @@ impl MaxPool {
         }
     }
 
-    /// Routes each output gradient to the input that won.
-    pub fn backward<T: Float>(&self, dy: &[T], dx: &mut [T], n: usize, s: &Scratch<T>) {
+    /// ReLU then this (2×2) pool in one pass over each plane while it is in L1: `r` receives
+    /// the ReLU's output (kept, as every activation is) and `y` the pool's.
+    pub fn forward_after_relu<T: Float>(&self, x: &[T], r: &mut [T], y: &mut [T], n: usize) {
+        let g = &self.geom;
+        debug_assert!(self.is_2x2());
+        let (plane, out_plane) = (g.h * g.w, self.out_plane());
+        let planes = x.chunks_exact(plane).zip(r.chunks_exact_mut(plane));
+        for ((xp, rp), yp) in planes.zip(y.chunks_exact_mut(out_plane)).take(n * g.c) {
+            Activation::Relu.forward(xp, rp);
+            max_2x2(rp, g.w, g.out_h, g.out_w, yp);
+        }
+    }
+
+    /// The backward of ReLU then this (2×2) pool: `r` and `y` are the ReLU's and the pool's
+    /// outputs, `dx` the gradient before the ReLU. The pool sends each gradient to the first
+    /// maximum of `r`, and the ReLU passes it when that input was positive, i.e. when `y > 0`.
+    pub fn backward_through_relu<T: Float>(&self, r: &[T], y: &[T], dy: &[T], dx: &mut [T], n: usize) {
+        let g = &self.geom;
+        debug_assert!(self.is_2x2());
+        let (plane, out_plane) = (g.h * g.w, self.out_plane());
+        let planes = r.chunks_exact(plane).zip(dx.chunks_exact_mut(plane));
+        for ((rp, dxp), (yp, dyp)) in
+            planes.zip(y.chunks_exact(out_plane).zip(dy.chunks_exact(out_plane))).take(n * g.c)
+        {
+            route_2x2(rp, yp, dyp, (g.h, g.w), (g.out_h, g.out_w), dxp, true);
+        }
+    }
+
+    /// Routes each output gradient to the input that won. `x` and `y` are the forward's input
+    /// and output (the 2×2 path finds the winner again from them).
+    pub fn backward<T: Float>(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T], n: usize, s: &Scratch<T>) {
         let g = &self.geom;
         let (plane, out_plane) = (g.h * g.w, self.out_plane());
+        if self.is_2x2() {
+            let planes = x.chunks_exact(plane).zip(dx.chunks_exact_mut(plane));
+            for ((xp, dxp), (yp, dyp)) in
+                planes.zip(y.chunks_exact(out_plane).zip(dy.chunks_exact(out_plane))).take(n * g.c)
+            {
+                route_2x2(xp, yp, dyp, (g.h, g.w), (g.out_h, g.out_w), dxp, false);
+            }
+            return;
+        }
         dx[..n * g.c * plane].fill(T::ZERO);
         for p in 0..n * g.c {
             let dxp = &mut dx[p * plane..(p + 1) * plane];
@@ -114,28 +176,139 @@ impl MaxPool {
     }
 }
 
-/// The common 2×2, stride-2 pool, in scan order a, b (top row) then c, d (bottom row).
-/// Written with selects rather than branches: which input wins is unpredictable.
+/// The maximum of each 2×2 window, folded in scan order a, b (top row) then c, d (bottom
+/// row) with the same rule as the general path, so a NaN wins.
 #[inline]
-fn pool_2x2<T: Float>(xp: &[T], w: usize, out_h: usize, out_w: usize, yp: &mut [T], ip: &mut [u32]) {
-    for oh in 0..out_h {
+fn max_2x2<T: Float>(xp: &[T], w: usize, out_h: usize, out_w: usize, yp: &mut [T]) {
+    for (oh, ys) in yp.chunks_exact_mut(out_w).enumerate().take(out_h) {
         let top = &xp[2 * oh * w..][..2 * out_w];
         let bottom = &xp[(2 * oh + 1) * w..][..2 * out_w];
-        let ys = &mut yp[oh * out_w..][..out_w];
-        let is = &mut ip[oh * out_w..][..out_w];
-        let row = (2 * oh * w) as u32;
-        for ow in 0..out_w {
-            let at = row + 2 * ow as u32;
-            let (mut best, mut arg) = (top[2 * ow], at);
-            let candidates =
-                [(top[2 * ow + 1], at + 1), (bottom[2 * ow], at + w as u32), (bottom[2 * ow + 1], at + w as u32 + 1)];
-            for (v, a) in candidates {
-                let take = wins(v, best);
-                best = if take { v } else { best };
-                arg = if take { a } else { arg };
+        if let (true, Some(t), Some(b), Some(y)) =
+            (simd::AVX512, simd::f32s(top), simd::f32s(bottom), simd::f32s_mut(ys))
+        {
+            simd::max_2x2_row(t, b, y);
+            continue;
+        }
+        for ((y, t), b) in ys.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
+            let mut best = t[0];
+            for v in [t[1], b[0], b[1]] {
+                best = if wins(v, best) { v } else { best };
             }
-            ys[ow] = best;
-            is[ow] = arg;
+            *y = best;
+        }
+    }
+}
+
+/// Whether input `v` is the window's maximum `m` (NaN matches NaN).
+#[inline(always)]
+fn is_max<T: Float>(v: T, m: T) -> bool {
+    v == m || (v.is_nan() && m.is_nan())
+}
+
+/// Backward of `max_2x2`: each window's gradient goes to its first input equal to the maximum,
+/// the others get zero. Inputs outside every window (odd height or width) get zero too.
+/// `relu`: see `MaxPool::backward_through_relu`.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn route_2x2<T: Float>(
+    xp: &[T],
+    yp: &[T],
+    dyp: &[T],
+    (h, w): (usize, usize),
+    (out_h, out_w): (usize, usize),
+    dxp: &mut [T],
+    relu: bool,
+) {
+    for oh in 0..out_h {
+        let (ys, gs) = (&yp[oh * out_w..][..out_w], &dyp[oh * out_w..][..out_w]);
+        let (x_top, x_bottom) = xp[2 * oh * w..][..2 * w].split_at(w);
+        let (d_top, d_bottom) = dxp[2 * oh * w..][..2 * w].split_at_mut(w);
+        if let (true, Some(xt), Some(xb), Some(y), Some(g)) =
+            (simd::AVX512, simd::f32s(x_top), simd::f32s(x_bottom), simd::f32s(ys), simd::f32s(gs))
+        {
+            let (dt, db) = (simd::f32s_mut(d_top).unwrap(), simd::f32s_mut(d_bottom).unwrap());
+            simd::route_2x2_row(xt, xb, y, g, dt, db, relu);
+        } else {
+            let windows = d_top.chunks_exact_mut(2).zip(d_bottom.chunks_exact_mut(2));
+            let inputs = x_top.chunks_exact(2).zip(x_bottom.chunks_exact(2));
+            for (((dt, db), (xt, xb)), (&m, &g)) in windows.zip(inputs).zip(ys.iter().zip(gs)) {
+                let g = if relu && m.partial_cmp(&T::ZERO) != Some(std::cmp::Ordering::Greater) { T::ZERO } else { g };
+                let a = is_max(xt[0], m);
+                let b = !a && is_max(xt[1], m);
+                let c = !a && !b && is_max(xb[0], m);
+                let d = !a && !b && !c;
+                dt[0] = if a { g } else { T::ZERO };
+                dt[1] = if b { g } else { T::ZERO };
+                db[0] = if c { g } else { T::ZERO };
+                db[1] = if d { g } else { T::ZERO };
+            }
+        }
+        if w > 2 * out_w {
+            d_top[2 * out_w..].fill(T::ZERO);
+            d_bottom[2 * out_w..].fill(T::ZERO);
+        }
+    }
+    dxp[2 * out_h * w..h * w].fill(T::ZERO);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Window;
+
+    fn pool(c: usize, h: usize, w: usize) -> MaxPool {
+        let win = Window::simple(2, 2, 0);
+        MaxPool { geom: Geometry { c, h, w, wh: win, ww: win, out_h: h / 2, out_w: w / 2 } }
+    }
+
+    /// Values with many ties, signed zeros and NaNs, so the first-max rule is exercised.
+    fn tricky<T: Float>(len: usize) -> Vec<T> {
+        let pick = [1.0, -1.0, 0.0, -0.0, 2.0, f64::NAN, 2.0, -3.0, 0.5];
+        (0..len).map(|i| T::from_f64(pick[(i * 7 + i / 3) % pick.len()])).collect()
+    }
+
+    /// The 2×2 path (vectorised for f32) against the general path with stored winners.
+    fn check<T: Float>(c: usize, h: usize, w: usize) {
+        let m = pool(c, h, w);
+        let (n, plane, out_plane) = (2, h * w, m.out_plane());
+        let x = tricky::<T>(n * c * plane);
+        let dy: Vec<T> = (0..n * c * out_plane).map(|i| T::from_f64(i as f64 + 1.0)).collect();
+        let mut s = Scratch::<T> { index: vec![0; n * c * out_plane], ..Default::default() };
+        let (mut y_ref, mut dx_ref) = (vec![T::ZERO; n * c * out_plane], vec![T::ZERO; n * c * plane]);
+        for p in 0..n * c {
+            let ip = &mut s.index[p * out_plane..(p + 1) * out_plane];
+            m.pool_unpadded(&x[p * plane..(p + 1) * plane], &mut y_ref[p * out_plane..(p + 1) * out_plane], ip);
+            for (k, &at) in ip.iter().enumerate() {
+                dx_ref[p * plane + at as usize] += dy[p * out_plane + k];
+            }
+        }
+        let bits = |v: &[T]| v.iter().map(|x| format!("{:?}", x.to_f64().to_bits())).collect::<Vec<_>>();
+        let mut y = vec![T::ONE; y_ref.len()];
+        m.forward(&x, &mut y, n, &mut Scratch::default());
+        assert_eq!(bits(&y), bits(&y_ref), "forward {c}x{h}x{w}");
+        let mut dx = vec![T::ONE; dx_ref.len()];
+        m.backward(&x, &y, &dy, &mut dx, n, &Scratch::default());
+        assert_eq!(bits(&dx), bits(&dx_ref), "backward {c}x{h}x{w}");
+        // Fused with the ReLU before it, against ReLU, pool, pool backward, ReLU backward.
+        let mut r_ref = vec![T::ZERO; x.len()];
+        Activation::Relu.forward(&x, &mut r_ref);
+        m.forward(&r_ref, &mut y_ref, n, &mut Scratch::default());
+        let mut dr = vec![T::ZERO; x.len()];
+        m.backward(&r_ref, &y_ref, &dy, &mut dr, n, &Scratch::default());
+        Activation::Relu.backward(&x, &r_ref, &dr, &mut dx_ref);
+        let mut r = vec![T::ONE; x.len()];
+        m.forward_after_relu(&x, &mut r, &mut y, n);
+        assert_eq!(bits(&r), bits(&r_ref));
+        assert_eq!(bits(&y), bits(&y_ref));
+        m.backward_through_relu(&r, &y, &dy, &mut dx, n);
+        assert_eq!(bits(&dx), bits(&dx_ref), "fused backward {c}x{h}x{w}");
+    }
+
+    #[test]
+    fn pool_2x2_matches_the_first_max_rule() {
+        for (c, h, w) in [(3, 28, 28), (2, 14, 14), (1, 7, 9), (2, 6, 40), (1, 2, 2), (1, 5, 67)] {
+            check::<f32>(c, h, w);
+            check::<f64>(c, h, w);
         }
     }
 }

@@ -60,10 +60,22 @@ pub struct Scratch<T> {
     pub index: Vec<u32>,
     pub stats: Vec<T>,
     pub mask: Vec<T>,
+    /// Weight-sized scratch (the direct convolution's tap-major blocks; dWᵀ in backward).
+    pub weights: Vec<T>,
 }
 
 /// Named tensor of a layer, e.g. (`weight`, [16, 1, 3, 3]).
 pub type TensorInfo = (&'static str, Vec<usize>);
+
+/// The 2×2 max-pool at `i + 1` when layer `i` is a ReLU feeding it: the pair runs fused
+/// (`MaxPool::forward_after_relu`, `MaxPool::backward_through_relu`), saving a pass over the
+/// largest activation and its gradient.
+pub fn relu_then_pool(layers: &[Layer], i: usize) -> Option<&MaxPool> {
+    match (layers.get(i).map(|l| &l.op), layers.get(i + 1).map(|l| &l.op)) {
+        (Some(Op::Activation(Activation::Relu)), Some(Op::MaxPool(m))) if m.is_2x2() => Some(m),
+        _ => None,
+    }
+}
 
 impl Layer {
     /// Trainable tensors, in PyTorch's state-dict order.
@@ -122,8 +134,9 @@ impl Layer {
             Op::Conv(c) => {
                 s.cols = vec![T::ZERO; c.scratch_len()];
                 s.dcols = vec![T::ZERO; c.scratch_out_len()];
+                s.weights = vec![T::ZERO; c.weight_scratch_len()];
             }
-            Op::MaxPool(_) => s.index = vec![0; capacity * self.output.len()],
+            Op::MaxPool(m) => s.index = vec![0; m.index_len(capacity)],
             Op::BatchNorm(b) => s.stats = vec![T::ZERO; b.stats_len()],
             Op::Dropout(_) => s.mask = vec![T::ZERO; capacity * self.input.len()],
             _ => {}
@@ -178,7 +191,7 @@ impl Layer {
             (Op::Linear(l), dx) => l.backward(p, xi, dyo, dx, dp, n),
             (Op::BatchNorm(b), dx) => b.backward(p, xi, dyo, dx, dp, n, s, mode),
             (_, None) => {}
-            (Op::MaxPool(m), Some(dx)) => m.backward(dyo, dx, n, s),
+            (Op::MaxPool(m), Some(dx)) => m.backward(xi, yo, dyo, dx, n, s),
             (Op::AvgPool(a), Some(dx)) => a.backward(dyo, dx, n),
             (Op::Dropout(d), Some(dx)) => d.backward(dyo, dx, n, s, mode == Mode::Train),
             (Op::Activation(a), Some(dx)) => a.backward(xi, yo, dyo, dx),

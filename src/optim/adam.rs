@@ -28,36 +28,70 @@ impl<T: Float> Adam<T> {
     }
 
     pub fn step(&mut self, params: &mut [T], grads: &[T]) {
+        let k = self.begin(params.len());
+        k.update(params, grads, &mut self.m, &mut self.v);
+    }
+
+    /// Starts a step (counts it, creates the moments on the first): the scalars of `update`.
+    pub fn begin(&mut self, len: usize) -> AdamStep<T> {
         let c = self.config;
         if self.m.is_empty() {
-            self.m = vec![T::ZERO; params.len()];
-            self.v = vec![T::ZERO; params.len()];
+            self.m = vec![T::ZERO; len];
+            self.v = vec![T::ZERO; len];
         }
         self.step += 1;
         // Scalars in f64, as Python computes them, then rounded once.
         let t = self.step as i32;
         let bias1 = 1.0 - c.beta1.powi(t);
         let bias2_sqrt = (1.0 - c.beta2.powi(t)).sqrt();
-        let step_size = T::from_f64(c.lr / bias1);
-        let (b1w, b2, b2w) = (T::from_f64(1.0 - c.beta1), T::from_f64(c.beta2), T::from_f64(1.0 - c.beta2));
-        let (wd, eps, b2s) = (T::from_f64(c.weight_decay), T::from_f64(c.eps), T::from_f64(bias2_sqrt));
-        let shrink = T::from_f64(1.0 - c.lr * c.weight_decay);
-        for i in 0..params.len() {
-            let mut g = grads[i];
-            if c.weight_decay != 0.0 {
-                if c.decoupled {
-                    params[i] *= shrink;
+        AdamStep {
+            step_size: T::from_f64(c.lr / bias1),
+            b1w: T::from_f64(1.0 - c.beta1),
+            b2: T::from_f64(c.beta2),
+            b2w: T::from_f64(1.0 - c.beta2),
+            wd: T::from_f64(c.weight_decay),
+            eps: T::from_f64(c.eps),
+            b2s: T::from_f64(bias2_sqrt),
+            shrink: T::from_f64(1.0 - c.lr * c.weight_decay),
+            decay: c.weight_decay != 0.0,
+            decoupled: c.decoupled,
+        }
+    }
+}
+
+/// One step's scalars; `update` applies them to any range of the parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct AdamStep<T> {
+    step_size: T,
+    b1w: T,
+    b2: T,
+    b2w: T,
+    wd: T,
+    eps: T,
+    b2s: T,
+    shrink: T,
+    decay: bool,
+    decoupled: bool,
+}
+
+impl<T: Float> AdamStep<T> {
+    /// Updates `params` and the moments `m`, `v` (same ranges) from `grads`.
+    pub fn update(&self, params: &mut [T], grads: &[T], m: &mut [T], v: &mut [T]) {
+        let k = *self;
+        for (((p, &g), m), v) in params.iter_mut().zip(grads).zip(m.iter_mut()).zip(v.iter_mut()) {
+            let mut g = g;
+            if k.decay {
+                if k.decoupled {
+                    *p *= k.shrink;
                 } else {
-                    g += wd * params[i];
+                    g += k.wd * *p;
                 }
             }
             // torch's lerp_(g, w) with w = 1 - beta1 < 0.5: m + w·(g - m)
-            let m = self.m[i] + b1w * (g - self.m[i]);
-            let v = self.v[i] * b2 + b2w * g * g;
-            self.m[i] = m;
-            self.v[i] = v;
-            let denom = v.sqrt() / b2s + eps;
-            params[i] -= step_size * (m / denom);
+            *m = *m + k.b1w * (g - *m);
+            *v = *v * k.b2 + k.b2w * g * g;
+            let denom = v.sqrt() / k.b2s + k.eps;
+            *p -= k.step_size * (*m / denom);
         }
     }
 }

@@ -143,4 +143,93 @@ impl<T: Float> Optimizer<T> {
             }
         }
     }
+
+    /// A step on the gradient `grads + others[0] + others[1] + ...` (added in that order;
+    /// `grads` receives the sum). Runs block by block, so each block's summed gradient is
+    /// still in L1 when the update reads it, and with a pool the two halves at once: every
+    /// operation is element-wise, so the result does not depend on the split.
+    pub fn step_sharded(
+        &mut self,
+        params: &mut [T],
+        grads: &mut [T],
+        others: &[&[T]],
+        pool: Option<&rayon::ThreadPool>,
+    ) {
+        let len = params.len();
+        let (kernel, s1, s2) = match self {
+            Optimizer::Sgd(o) => (Kernel::Sgd(o.begin(len)), &mut o.buffer[..], &mut [][..]),
+            Optimizer::Adam(o) => {
+                let k = Kernel::Adam(o.begin(len));
+                (k, &mut o.m[..], &mut o.v[..])
+            }
+        };
+        let part = Part { lo: 0, params, grads, s1, s2 };
+        match pool {
+            Some(pool) if len >= 2 * PARALLEL_MIN => {
+                let (a, b) = part.split(len / 2);
+                pool.join(|| a.run(&kernel, others), || b.run(&kernel, others));
+            }
+            _ => part.run(&kernel, others),
+        }
+    }
+}
+
+/// Parameters per block of `step_sharded` (32 KB of f32).
+const BLOCK: usize = 8192;
+/// Below this many parameters per half, splitting costs more than it saves.
+const PARALLEL_MIN: usize = 16384;
+
+enum Kernel<T> {
+    Sgd(sgd::SgdStep<T>),
+    Adam(adam::AdamStep<T>),
+}
+
+/// A range of the parameters, their gradient and optimizer state (either may be empty).
+struct Part<'a, T> {
+    lo: usize,
+    params: &'a mut [T],
+    grads: &'a mut [T],
+    s1: &'a mut [T],
+    s2: &'a mut [T],
+}
+
+/// Splits a state slice that may be empty.
+fn split_state<T>(s: &mut [T], at: usize) -> (&mut [T], &mut [T]) {
+    if s.is_empty() {
+        s.split_at_mut(0)
+    } else {
+        s.split_at_mut(at)
+    }
+}
+
+impl<'a, T: Float> Part<'a, T> {
+    fn split(self, at: usize) -> (Self, Self) {
+        let (p0, p1) = self.params.split_at_mut(at);
+        let (g0, g1) = self.grads.split_at_mut(at);
+        let (a0, a1) = split_state(self.s1, at);
+        let (b0, b1) = split_state(self.s2, at);
+        (
+            Part { lo: self.lo, params: p0, grads: g0, s1: a0, s2: b0 },
+            Part { lo: self.lo + at, params: p1, grads: g1, s1: a1, s2: b1 },
+        )
+    }
+
+    fn run(self, kernel: &Kernel<T>, others: &[&[T]]) {
+        let mut rest = self;
+        while !rest.params.is_empty() {
+            let at = BLOCK.min(rest.params.len());
+            let (block, tail) = rest.split(at);
+            let range = block.lo..block.lo + at;
+            for o in others {
+                for (g, &v) in block.grads.iter_mut().zip(&o[range.clone()]) {
+                    *g += v;
+                }
+            }
+            match kernel {
+                Kernel::Sgd(k) => k.update(block.params, block.grads, block.s1),
+                Kernel::Adam(k) => k.update(block.params, block.grads, block.s1, block.s2),
+            }
+            rest = tail;
+        }
+    }
 }

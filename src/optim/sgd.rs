@@ -25,24 +25,58 @@ impl<T: Float> Sgd<T> {
     }
 
     pub fn step(&mut self, params: &mut [T], grads: &[T]) {
+        let k = self.begin(params.len());
+        k.update(params, grads, &mut self.buffer);
+    }
+
+    /// Starts a step (creates the momentum buffer on the first): the scalars of `update`.
+    pub fn begin(&mut self, len: usize) -> SgdStep<T> {
         let c = self.config;
-        let (lr, wd, mom) = (T::from_f64(c.lr), T::from_f64(c.weight_decay), T::from_f64(c.momentum));
-        let damp = T::from_f64(1.0 - c.dampening);
         let first = self.buffer.is_empty();
         if c.momentum != 0.0 && first {
-            self.buffer = vec![T::ZERO; params.len()];
+            self.buffer = vec![T::ZERO; len];
         }
-        for i in 0..params.len() {
-            let mut d = grads[i];
-            if c.weight_decay != 0.0 {
-                d += wd * params[i];
+        SgdStep {
+            lr: T::from_f64(c.lr),
+            wd: T::from_f64(c.weight_decay),
+            mom: T::from_f64(c.momentum),
+            damp: T::from_f64(1.0 - c.dampening),
+            first,
+            decay: c.weight_decay != 0.0,
+            momentum: c.momentum != 0.0,
+            nesterov: c.nesterov,
+        }
+    }
+}
+
+/// One step's scalars; `update` applies them to any range of the parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct SgdStep<T> {
+    lr: T,
+    wd: T,
+    mom: T,
+    damp: T,
+    first: bool,
+    decay: bool,
+    momentum: bool,
+    nesterov: bool,
+}
+
+impl<T: Float> SgdStep<T> {
+    /// Updates `params` and the momentum `buffer` (same range; empty without momentum).
+    pub fn update(&self, params: &mut [T], grads: &[T], buffer: &mut [T]) {
+        let k = *self;
+        for (i, (p, &g)) in params.iter_mut().zip(grads).enumerate() {
+            let mut d = g;
+            if k.decay {
+                d += k.wd * *p;
             }
-            if c.momentum != 0.0 {
-                let b = &mut self.buffer[i];
-                *b = if first { d } else { mom * *b + damp * d };
-                d = if c.nesterov { d + mom * *b } else { *b };
+            if k.momentum {
+                let b = &mut buffer[i];
+                *b = if k.first { d } else { k.mom * *b + k.damp * d };
+                d = if k.nesterov { d + k.mom * *b } else { *b };
             }
-            params[i] -= lr * d;
+            *p -= k.lr * d;
         }
     }
 }

@@ -144,13 +144,12 @@ impl<T: Float> Trainer<T> {
             return Err(StepError::NonFinite(mean));
         }
         let (first, rest) = self.workspaces.split_at_mut(1);
-        let grad = &mut first[0].dparams;
-        for w in &rest[..shards - 1] {
-            for (g, &o) in grad.iter_mut().zip(&w.dparams) {
-                *g += o;
-            }
+        let mut others: [&[T]; MAX_SHARDS - 1] = [&[]; MAX_SHARDS - 1];
+        for (o, w) in others.iter_mut().zip(&rest[..shards - 1]) {
+            *o = &w.dparams;
         }
-        self.optimizer.step(&mut self.model.params, grad);
+        let others = &others[..shards - 1];
+        self.optimizer.step_sharded(&mut self.model.params, &mut first[0].dparams, others, self.pool.as_ref());
         if self.model.has_batchnorm() {
             self.model.update_running_stats(&self.workspaces[0]);
         }

@@ -1,0 +1,251 @@
+//! Hand-vectorised f32 kernels for the few loops the compiler does not vectorise on its own
+//! (stride-2 pooling windows, f32 sums, the direct convolution's register tiles). Each has a plain generic twin at its call site, which f64 (the
+//! gradient checks) and CPUs without AVX-512 use; the tests below hold the two equal bit for bit.
+
+/// `x` as f32s when `T` is f32: the fast kernels below apply.
+#[inline(always)]
+pub fn f32s<T: 'static>(x: &[T]) -> Option<&[f32]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
+        // SAFETY: T is f32, so the slice is one of f32.
+        .then(|| unsafe { std::slice::from_raw_parts(x.as_ptr() as *const f32, x.len()) })
+}
+
+/// `x` as mutable f32s when `T` is f32.
+#[inline(always)]
+pub fn f32s_mut<T: 'static>(x: &mut [T]) -> Option<&mut [f32]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
+        // SAFETY: T is f32, so the slice is one of f32.
+        .then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr() as *mut f32, x.len()) })
+}
+
+/// Whether the kernels below exist on this build (AVX-512, chosen at compile time: convlab is
+/// built with target-cpu=native).
+pub const AVX512: bool = cfg!(all(target_arch = "x86_64", target_feature = "avx512f"));
+
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    const EVEN: [i32; 16] = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30];
+    const ODD: [i32; 16] = [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31];
+    /// Interleaves (a0 b0 a1 b1 ...) back: low and high halves.
+    const LO: [i32; 16] = [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23];
+    const HI: [i32; 16] = [8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31];
+
+    #[inline(always)]
+    fn mask(n: usize) -> u16 {
+        if n >= 16 {
+            0xffff
+        } else {
+            ((1u32 << n) - 1) as u16
+        }
+    }
+
+    /// The even and odd elements of `p[..2n]` (n ≤ 16), as two vectors.
+    #[inline(always)]
+    unsafe fn load_pairs(p: *const f32, n: usize) -> (__m512, __m512) {
+        let lo = _mm512_maskz_loadu_ps(mask(2 * n), p);
+        let hi = _mm512_maskz_loadu_ps(mask((2 * n).saturating_sub(16)), p.wrapping_add(16));
+        let (e, o) = (_mm512_loadu_si512(EVEN.as_ptr().cast()), _mm512_loadu_si512(ODD.as_ptr().cast()));
+        (_mm512_permutex2var_ps(lo, e, hi), _mm512_permutex2var_ps(lo, o, hi))
+    }
+
+    #[inline(always)]
+    unsafe fn store_pairs(p: *mut f32, n: usize, even: __m512, odd: __m512) {
+        let (l, h) = (_mm512_loadu_si512(LO.as_ptr().cast()), _mm512_loadu_si512(HI.as_ptr().cast()));
+        _mm512_mask_storeu_ps(p, mask(2 * n), _mm512_permutex2var_ps(even, l, odd));
+        _mm512_mask_storeu_ps(
+            p.wrapping_add(16),
+            mask((2 * n).saturating_sub(16)),
+            _mm512_permutex2var_ps(even, h, odd),
+        );
+    }
+
+    #[inline(always)]
+    unsafe fn is_nan(v: __m512) -> u16 {
+        _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v)
+    }
+
+    /// `v` replaces `best` when larger, or when it is the first NaN (as `maxpool::wins`).
+    #[inline(always)]
+    unsafe fn fold(best: __m512, v: __m512) -> __m512 {
+        let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best) | (is_nan(v) & !is_nan(best));
+        _mm512_mask_blend_ps(take, best, v)
+    }
+
+    /// Whether each `v` equals the maximum `m` (NaN matches NaN).
+    #[inline(always)]
+    unsafe fn is_max(v: __m512, m: __m512) -> u16 {
+        _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(v, m) | (is_nan(v) & is_nan(m))
+    }
+
+    /// As `float::sum_lanes`: 16 partial sums (tail lanes added as zeros), then pairwise.
+    pub fn sum(x: &[f32]) -> f32 {
+        let mut k = 0;
+        // SAFETY: loads stay inside x; the last one is masked to its length.
+        unsafe {
+            let mut acc = _mm512_setzero_ps();
+            while k + 16 <= x.len() {
+                acc = _mm512_add_ps(acc, _mm512_loadu_ps(x.as_ptr().add(k)));
+                k += 16;
+            }
+            acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(mask(x.len() - k), x.as_ptr().add(k)));
+            let mut lanes = [0f32; 16];
+            _mm512_storeu_ps(lanes.as_mut_ptr(), acc);
+            let mut n = 16;
+            while n > 1 {
+                n /= 2;
+                for l in 0..n {
+                    lanes[l] += lanes[l + n];
+                }
+            }
+            lanes[0]
+        }
+    }
+
+    /// Direct convolution over the extended grid for up to 8 output channels (see
+    /// `direct::forward`): `ext[o·stride + q] = bias[o] + Σ_t w8[t·8 + o]·xpad[offs[t] + q]`
+    /// for q in 0..stride (a multiple of 32). 32 outputs × 8 channels live in 16 registers;
+    /// each tap costs two loads, eight broadcasts and sixteen FMAs. The taps are summed in
+    /// order from zero and the bias added last, as the GEMM path (and PyTorch) round.
+    pub fn direct_8(
+        xpad: &[f32],
+        offs: &[usize],
+        w8: &[f32],
+        bias: &[f32; 8],
+        chans: usize,
+        ext: &mut [f32],
+        stride: usize,
+    ) {
+        assert!(stride.is_multiple_of(32) && chans <= 8 && w8.len() >= offs.len() * 8 && ext.len() >= chans * stride);
+        assert!(offs.iter().all(|&o| o + stride <= xpad.len()), "padded input too short");
+        for q in (0..stride).step_by(32) {
+            // SAFETY: every load is inside xpad (asserted above), every store inside ext.
+            unsafe {
+                let mut acc: [[__m512; 2]; 8] = [[_mm512_setzero_ps(); 2]; 8];
+                for (t, &off) in offs.iter().enumerate() {
+                    let x0 = _mm512_loadu_ps(xpad.as_ptr().add(off + q));
+                    let x1 = _mm512_loadu_ps(xpad.as_ptr().add(off + q + 16));
+                    let wt = w8.as_ptr().add(t * 8);
+                    for (o, a) in acc.iter_mut().enumerate() {
+                        let wv = _mm512_set1_ps(*wt.add(o));
+                        a[0] = _mm512_fmadd_ps(wv, x0, a[0]);
+                        a[1] = _mm512_fmadd_ps(wv, x1, a[1]);
+                    }
+                }
+                for (o, a) in acc.iter().enumerate().take(chans) {
+                    let b = _mm512_set1_ps(bias[o]);
+                    _mm512_storeu_ps(ext.as_mut_ptr().add(o * stride + q), _mm512_add_ps(b, a[0]));
+                    _mm512_storeu_ps(ext.as_mut_ptr().add(o * stride + q + 16), _mm512_add_ps(b, a[1]));
+                }
+            }
+        }
+    }
+
+    /// `dst[..n] = src[..n]` for short rows, inline (a memcpy call per row was the cost).
+    #[inline]
+    pub fn copy_short(src: &[f32], dst: &mut [f32]) {
+        let n = dst.len();
+        assert!(src.len() >= n);
+        for k in (0..n).step_by(16) {
+            let m = mask(n - k);
+            // SAFETY: masked to the slices' common length.
+            unsafe { _mm512_mask_storeu_ps(dst.as_mut_ptr().add(k), m, _mm512_maskz_loadu_ps(m, src.as_ptr().add(k))) }
+        }
+    }
+
+    #[inline]
+    pub fn max_2x2_row(top: &[f32], bottom: &[f32], y: &mut [f32]) {
+        let n = y.len();
+        assert!(top.len() >= 2 * n && bottom.len() >= 2 * n);
+        for k in (0..n).step_by(16) {
+            let m = (n - k).min(16);
+            // SAFETY: lanes past 2n (resp. n) are masked off; loads and stores stay in the slices.
+            unsafe {
+                let (a, b) = load_pairs(top.as_ptr().add(2 * k), m);
+                let (c, d) = load_pairs(bottom.as_ptr().add(2 * k), m);
+                let best = fold(fold(fold(a, b), c), d);
+                _mm512_mask_storeu_ps(y.as_mut_ptr().add(k), mask(m), best);
+            }
+        }
+    }
+
+    /// Each gradient to the first input of its window equal to the maximum; zero elsewhere.
+    /// `relu`: the pool's input was a ReLU's output, and `dx` is the gradient before the ReLU,
+    /// so a window whose maximum is not positive passes nothing.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn route_2x2_row(
+        x_top: &[f32],
+        x_bottom: &[f32],
+        y: &[f32],
+        dy: &[f32],
+        d_top: &mut [f32],
+        d_bottom: &mut [f32],
+        relu: bool,
+    ) {
+        let n = y.len();
+        assert!(dy.len() >= n && x_top.len() >= 2 * n && x_bottom.len() >= 2 * n);
+        assert!(d_top.len() >= 2 * n && d_bottom.len() >= 2 * n);
+        for k in (0..n).step_by(16) {
+            let m = (n - k).min(16);
+            // SAFETY: as in max_2x2_row.
+            unsafe {
+                let mx = _mm512_maskz_loadu_ps(mask(m), y.as_ptr().add(k));
+                let mut g = _mm512_maskz_loadu_ps(mask(m), dy.as_ptr().add(k));
+                if relu {
+                    g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(mx, _mm512_setzero_ps()), g);
+                }
+                let (a, b) = load_pairs(x_top.as_ptr().add(2 * k), m);
+                let (c, _) = load_pairs(x_bottom.as_ptr().add(2 * k), m);
+                let ta = is_max(a, mx);
+                let tb = is_max(b, mx) & !ta;
+                let tc = is_max(c, mx) & !(ta | tb);
+                let td = !(ta | tb | tc);
+                let z = |t| _mm512_maskz_mov_ps(t, g);
+                store_pairs(d_top.as_mut_ptr().add(2 * k), m, z(ta), z(tb));
+                store_pairs(d_bottom.as_mut_ptr().add(2 * k), m, z(tc), z(td));
+            }
+        }
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+pub use avx512::{copy_short, direct_8, max_2x2_row, route_2x2_row, sum};
+
+/// Stand-ins so callers compile everywhere; never called when `AVX512` is false.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+pub fn sum(_: &[f32]) -> f32 {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+pub fn direct_8(_: &[f32], _: &[usize], _: &[f32], _: &[f32; 8], _: usize, _: &mut [f32], _: usize) {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+pub fn copy_short(_: &[f32], _: &mut [f32]) {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+pub fn max_2x2_row(_: &[f32], _: &[f32], _: &mut [f32]) {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+#[allow(clippy::too_many_arguments)]
+pub fn route_2x2_row(_: &[f32], _: &[f32], _: &[f32], _: &[f32], _: &mut [f32], _: &mut [f32], _: bool) {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn f32_sum_matches_the_generic_sum() {
+        for len in [0, 1, 15, 16, 17, 196, 784, 1001] {
+            let x: Vec<f32> = (0..len).map(|i| ((i as f32) * 0.37).sin() * 1e3).collect();
+            let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+            let want = crate::engine::sum_lanes(&x64);
+            let got = crate::engine::sum_lanes(&x);
+            assert!((got as f64 - want).abs() <= 1e-3 * (1.0 + want.abs()), "{len}: {got} {want}");
+        }
+    }
+}
