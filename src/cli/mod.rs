@@ -4,6 +4,7 @@ mod bench;
 mod eval;
 mod lab;
 mod predict;
+mod simulate;
 mod summary;
 mod train;
 mod verify;
@@ -29,6 +30,8 @@ enum Command {
     Eval(eval::Args),
     /// Class probabilities for one image or npz row
     Predict(predict::Args),
+    /// Simulate data from a known network (tutorial 000's by default), keeping the truth
+    Simulate(simulate::Args),
     /// Check the engine against PyTorch reference fixtures
     Verify(verify::Args),
     /// Time the standard workloads (training epochs and inference)
@@ -57,6 +60,7 @@ pub fn main() -> i32 {
         Command::Eval(a) => eval::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Simulate(a) => simulate::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,7 @@
+//! Studies: recover a known network's parameters from data it generated (`simulate`,
+//! `recover`), and measure how often training succeeds across seeds and settings (`sweep`).
+
+pub mod forward;
+pub mod hungarian;
+pub mod simulate;
+pub mod stats;
