@@ -4,6 +4,7 @@ mod bench;
 mod eval;
 mod lab;
 mod predict;
+mod recover;
 mod simulate;
 mod summary;
 mod train;
@@ -32,6 +33,8 @@ enum Command {
     Predict(predict::Args),
     /// Simulate data from a known network (tutorial 000's by default), keeping the truth
     Simulate(simulate::Args),
+    /// Fit replicates to simulated data and compare them with the true network
+    Recover(recover::Args),
     /// Check the engine against PyTorch reference fixtures
     Verify(verify::Args),
     /// Time the standard workloads (training epochs and inference)
@@ -61,6 +64,7 @@ pub fn main() -> i32 {
         Command::Predict(a) => predict::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Simulate(a) => simulate::run(a),
+        Command::Recover(a) => recover::run(a),
     };
     match result {
         Ok(code) => code,
