@@ -86,3 +86,86 @@ fn simulate_and_recover_refuse_bad_input() {
     fails_cleanly(&["recover", s(&sim), "--replicates", "0"], "at least 1");
     fails_cleanly(&["simulate", "--model", "conv1d(4,k=3) flatten linear(1)", "--out", s(&d.join("y"))], "--input");
 }
+
+/// A small pattern-lab sweep: 2 grid points × 4 seeds × 40 epochs.
+const SMALL: [&str; 10] =
+    ["sweep", "--lab", "pattern1d", "--seeds", "4", "--grid", "filters=3,4", "--epochs", "40", "--quiet"];
+
+fn small(extra: &[&str]) -> String {
+    let mut args = SMALL.to_vec();
+    args.extend_from_slice(extra);
+    ok(&args)
+}
+
+#[test]
+fn sweep_results_do_not_depend_on_cores_or_shards() {
+    let d = scratch("sweep");
+    let (one, two, shards, merged) = (d.join("one"), d.join("two"), d.join("shards"), d.join("merged"));
+    let t = small(&["--jobs", "1", "--out", s(&one)]);
+    assert!(t.contains("filters=3") && t.contains("filters=4") && t.contains("train_accuracy >= 1"), "{t}");
+    small(&["--jobs", "2", "--out", s(&two)]);
+    for i in 0..3 {
+        small(&["--shard", &format!("{i}/3"), "--out", s(&shards)]);
+    }
+    let t = ok(&["sweep", "merge", s(&shards), "--out", s(&merged)]);
+    assert!(t.contains("merged 3 shards (8 runs)"), "{t}");
+    let read = |p: PathBuf| std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    for f in ["runs.jsonl", "summary.json", "summary.txt"] {
+        assert_eq!(read(one.join(f)), read(two.join(f)), "{f}: 1 vs 2 cores");
+        assert_eq!(read(one.join(f)), read(merged.join(f)), "{f}: unsharded vs merged");
+    }
+    // One line per run after the header; seed 0 with 4 filters is the lab's own run.
+    let runs = read(one.join("runs.jsonl"));
+    assert_eq!(runs.lines().count(), 9);
+    let summary: serde_json::Value = serde_json::from_str(&read(one.join("summary.json"))).unwrap();
+    assert_eq!(summary["points"].as_array().unwrap().len(), 2);
+    assert!(one.join("final-loss.png").exists() && one.join("sweep.toml").exists());
+    // The written sweep.toml replays the sweep.
+    let replay = d.join("replay");
+    ok(&["sweep", "--config", s(&one.join("sweep.toml")), "--out", s(&replay), "--quiet"]);
+    assert_eq!(read(one.join("runs.jsonl")), read(replay.join("runs.jsonl")));
+}
+
+#[test]
+fn sweep_refuses_bad_input() {
+    let d = scratch("sweep-bad");
+    fails_cleanly(&["sweep", "--lab", "pattern1d", "--grid", "filters="], "empty value list");
+    fails_cleanly(&["sweep", "--lab", "pattern1d", "--grid", "filterz=3"], "filterz");
+    fails_cleanly(&["sweep", "--lab", "pattern1d", "--shard", "4/4"], "0 ≤ I < N");
+    fails_cleanly(&["sweep", "--lab", "pattern1d", "--seeds", "0"], "at least 1");
+    fails_cleanly(&["sweep", "--lab", "nolab"], "unknown lab");
+    fails_cleanly(&["sweep", "--lab", "pattern1d", "--success", "accuracy = 1"], "METRIC OP VALUE");
+    fails_cleanly(
+        &["sweep", "--data", "sim1d", "--model", "sim1d", "--success", "train_accuracy >= 1"],
+        "needs accuracy",
+    );
+    fails_cleanly(&["sweep", "--lab", "pattern1d", "--grid", "filters=0"], "at least 1");
+    // Merging: a missing shard, a shard of another sweep, an unfinished shard.
+    let sh = d.join("shards");
+    small(&["--shard", "0/2", "--out", s(&sh)]);
+    fails_cleanly(&["sweep", "merge", s(&sh)], "shard 1/2 is missing");
+    let other = d.join("other");
+    ok(&[
+        "sweep",
+        "--lab",
+        "pattern1d",
+        "--seeds",
+        "3",
+        "--epochs",
+        "40",
+        "--shard",
+        "1/2",
+        "--out",
+        s(&other),
+        "--quiet",
+    ]);
+    let f0 = sh.join("runs-shard-0-of-2.jsonl");
+    let f1 = other.join("runs-shard-1-of-2.jsonl");
+    fails_cleanly(&["sweep", "merge", s(&f0), s(&f1)], "another sweep");
+    small(&["--shard", "1/2", "--out", s(&sh)]);
+    let text = std::fs::read_to_string(sh.join("runs-shard-1-of-2.jsonl")).unwrap();
+    let cut: Vec<&str> = text.lines().take(2).collect();
+    std::fs::write(sh.join("runs-shard-1-of-2.jsonl"), cut.join("\n")).unwrap();
+    fails_cleanly(&["sweep", "merge", s(&sh)], "did not finish");
+    fails_cleanly(&["sweep", "merge", s(&d.join("nothing"))], "does not exist");
+}

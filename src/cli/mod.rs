@@ -7,6 +7,7 @@ mod predict;
 mod recover;
 mod simulate;
 mod summary;
+mod sweep;
 mod train;
 mod verify;
 
@@ -35,6 +36,8 @@ enum Command {
     Simulate(simulate::Args),
     /// Fit replicates to simulated data and compare them with the true network
     Recover(recover::Args),
+    /// Train a grid of settings over many seeds and report how often training succeeds
+    Sweep(Box<sweep::Args>),
     /// Check the engine against PyTorch reference fixtures
     Verify(verify::Args),
     /// Time the standard workloads (training epochs and inference)
@@ -65,6 +68,7 @@ pub fn main() -> i32 {
         Command::Bench(a) => bench::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Recover(a) => recover::run(a),
+        Command::Sweep(a) => sweep::run(*a),
     };
     match result {
         Ok(code) => code,

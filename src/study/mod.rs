@@ -8,3 +8,4 @@ pub mod recover;
 pub mod recover_report;
 pub mod simulate;
 pub mod stats;
+pub mod sweep;
