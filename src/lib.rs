@@ -9,6 +9,7 @@
 //! - [`train`]: the data-parallel training step;
 //! - [`data`]: data sets; [`rng`]: seeded random streams;
 //! - [`verify`]: checks against PyTorch fixtures and finite differences;
+//! - [`study`]: parameter recovery and multi-seed sweeps;
 //! - [`bench`]: the speed workloads; [`cli`]: the `convlab` command.
 
 pub mod bench;
@@ -23,5 +24,6 @@ pub mod optim;
 pub mod plot;
 pub mod rng;
 pub mod spec;
+pub mod study;
 pub mod train;
 pub mod verify;

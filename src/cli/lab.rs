@@ -142,3 +142,11 @@ pub fn run(a: Args) -> Result<i32, String> {
     }
     Ok(0)
 }
+
+/// A lab's training setup, for `convlab sweep --lab NAME`.
+pub(super) fn lab_config(name: &str) -> Result<RunConfig, String> {
+    LABS.iter().find(|l| l.name == name).map(|l| (l.config)()).ok_or(format!(
+        "unknown lab `{name}`; choose from {}",
+        LABS.iter().map(|l| l.name).collect::<Vec<_>>().join(", ")
+    ))
+}

@@ -6,8 +6,11 @@ mod eval;
 mod lab;
 mod plot;
 mod predict;
+mod recover;
 mod report;
+mod simulate;
 mod summary;
+mod sweep;
 mod train;
 mod verify;
 
@@ -38,6 +41,12 @@ enum Command {
     Report(report::Args),
     /// Look at data sets
     Data(data::Args),
+    /// Simulate data from a known network (tutorial 000's by default), keeping the truth
+    Simulate(simulate::Args),
+    /// Fit replicates to simulated data and compare them with the true network
+    Recover(recover::Args),
+    /// Train a grid of settings over many seeds and report how often training succeeds
+    Sweep(Box<sweep::Args>),
     /// Check the engine against PyTorch reference fixtures
     Verify(verify::Args),
     /// Time the standard workloads (training epochs and inference)
@@ -69,6 +78,9 @@ pub fn main() -> i32 {
         Command::Data(a) => data::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Simulate(a) => simulate::run(a),
+        Command::Recover(a) => recover::run(a),
+        Command::Sweep(a) => sweep::run(*a),
     };
     match result {
         Ok(code) => code,

@@ -8,6 +8,7 @@ pub mod idx;
 pub mod images;
 pub mod locate;
 pub mod npz;
+pub mod npz_write;
 pub mod source;
 pub mod split;
 pub mod synthetic;

@@ -24,7 +24,7 @@ impl fmt::Display for Call {
 }
 
 /// Splits `text` on `sep` where the parenthesis depth is zero.
-fn split_top(text: &str, is_sep: impl Fn(char) -> bool) -> Result<Vec<String>, String> {
+pub(crate) fn split_top(text: &str, is_sep: impl Fn(char) -> bool) -> Result<Vec<String>, String> {
     let mut parts = vec![];
     let mut depth = 0i32;
     let mut cur = String::new();

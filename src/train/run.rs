@@ -213,9 +213,22 @@ pub fn train(
     resume: bool,
     quiet: bool,
 ) -> Result<Outcome, String> {
+    train_from(cfg, p, p.model.clone(), folder, resume, quiet)
+}
+
+/// As `train`, from `start` instead of `p.model`: many runs (a sweep's seeds) share one
+/// `Prepared` and its data.
+pub fn train_from(
+    cfg: &RunConfig,
+    p: &Prepared,
+    start: Model<f32>,
+    folder: Option<&RunFolder>,
+    resume: bool,
+    quiet: bool,
+) -> Result<Outcome, String> {
     let n = p.train.len();
     let batch = if cfg.batch_size == 0 || cfg.batch_size >= n { n } else { cfg.batch_size };
-    let mut trainer = Trainer::new(p.model.clone(), p.optimizer.build(), p.loss, batch, cfg.threads, cfg.seed)?;
+    let mut trainer = Trainer::new(start, p.optimizer.build(), p.loss, batch, cfg.threads, cfg.seed)?;
     let mut metrics = vec![];
     let mut first_epoch = 1;
     if resume {

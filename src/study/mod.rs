@@ -1,0 +1,11 @@
+//! Studies: recover a known network's parameters from data it generated (`simulate`,
+//! `recover`), and measure how often training succeeds across seeds and settings (`sweep`).
+
+pub mod compare;
+pub mod forward;
+pub mod hungarian;
+pub mod recover;
+pub mod recover_report;
+pub mod simulate;
+pub mod stats;
+pub mod sweep;

@@ -1,0 +1,146 @@
+//! A sweep's settings: one training setup, the seeds, a grid of values to vary and the
+//! success criterion. Read from `sweep.toml` (or flags); written back so a sweep replays.
+
+use crate::train::config::RunConfig;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SweepConfig {
+    pub data: String,
+    pub data_dir: Option<String>,
+    pub model: String,
+    pub optimizer: String,
+    pub epochs: usize,
+    /// 0 = full batch.
+    pub batch_size: usize,
+    pub loss: Option<String>,
+    /// Initial weights: `convlab` or `numpy` (PyTorch's `torch.manual_seed(seed)` weights).
+    pub rng: String,
+    pub test_fraction: f64,
+    /// How many seeds per grid point: `seed_start`, `seed_start + 1`, ...
+    pub seeds: usize,
+    pub seed_start: u64,
+    /// The seed of the train/test split (when the data needs one), the same for every run:
+    /// a run's own seed sets only its initial weights and batch order.
+    pub data_seed: u64,
+    /// E.g. `train_accuracy >= 1` or `train_loss < 0.05`, judged at the last epoch.
+    pub success: Option<String>,
+    /// Setting → values; every combination is a grid point (keys in alphabetical order).
+    #[serde(deserialize_with = "scalars")]
+    pub grid: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        SweepConfig::from_run(&RunConfig::default())
+    }
+}
+
+/// Grid values as text, whether the TOML wrote `3`, `0.05`, `true` or `"adam(lr=1e-3)"`:
+/// `filters = [3, 4]` and `--grid filters=3,4` must be the same sweep.
+fn scalars<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Int(i64),
+        Float(f64),
+        Bool(bool),
+        Text(String),
+    }
+    let raw = BTreeMap::<String, Vec<Scalar>>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| {
+            let v = v
+                .into_iter()
+                .map(|s| match s {
+                    Scalar::Int(i) => i.to_string(),
+                    Scalar::Float(f) => f.to_string(),
+                    Scalar::Bool(b) => b.to_string(),
+                    Scalar::Text(t) => t,
+                })
+                .collect();
+            (k, v)
+        })
+        .collect())
+}
+
+impl SweepConfig {
+    /// A sweep of one training setup (e.g. a lab's), 10 seeds, no grid yet.
+    pub fn from_run(r: &RunConfig) -> Self {
+        SweepConfig {
+            data: r.data.clone(),
+            data_dir: r.data_dir.clone(),
+            model: r.model.clone(),
+            optimizer: r.optimizer.clone(),
+            epochs: r.epochs,
+            batch_size: r.batch_size,
+            loss: r.loss.clone(),
+            rng: r.rng.clone(),
+            test_fraction: r.test_fraction,
+            seeds: 10,
+            seed_start: 0,
+            data_seed: 0,
+            success: None,
+            grid: BTreeMap::new(),
+        }
+    }
+
+    /// The training setup of one run, before the grid point's values are applied.
+    pub fn run_config(&self, seed: u64) -> RunConfig {
+        RunConfig {
+            data: self.data.clone(),
+            data_dir: self.data_dir.clone(),
+            model: self.model.clone(),
+            optimizer: self.optimizer.clone(),
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            seed,
+            loss: self.loss.clone(),
+            threads: 1,
+            test_fraction: self.test_fraction,
+            rng: self.rng.clone(),
+            checkpoint_every: 0,
+            restarts: 1,
+            ..RunConfig::default()
+        }
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| format!("sweep config: {e}"))
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a SweepConfig always serialises")
+    }
+
+    /// A short stable identity of the sweep (FNV-1a of its canonical JSON): shards of the
+    /// same sweep carry the same one.
+    pub fn fingerprint(&self) -> String {
+        let json = serde_json::to_string(self).expect("a SweepConfig always serialises");
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in json.bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+        format!("{h:016x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_values_of_any_toml_type_become_text_and_round_trip() {
+        let c = SweepConfig::from_toml("seeds = 5\n[grid]\nfilters = [3, 4]\nlr = [0.05, \"0.1\"]\n").unwrap();
+        assert_eq!(c.grid["filters"], ["3", "4"]);
+        assert_eq!(c.grid["lr"], ["0.05", "0.1"]);
+        assert_eq!(SweepConfig::from_toml(&c.to_toml()).unwrap(), c);
+        assert_eq!(c.fingerprint(), SweepConfig::from_toml(&c.to_toml()).unwrap().fingerprint());
+        assert_ne!(c.fingerprint(), SweepConfig { seeds: 6, ..c.clone() }.fingerprint());
+        assert!(SweepConfig::from_toml("seedz = 5").unwrap_err().contains("seedz"));
+    }
+}

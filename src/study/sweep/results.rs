@@ -1,0 +1,147 @@
+//! A sweep's results file: JSON lines, a header (the sweep's configuration, fingerprint and
+//! shard) and then one line per run in run order. Shards write their part; `merge` checks the
+//! parts are of one sweep, each shard once and complete, and writes the same file an
+//! unsharded sweep writes.
+
+use super::config::SweepConfig;
+use super::runner::{RunResult, Shard};
+use crate::model::io::write_atomic;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub convlab_sweep: u32,
+    pub fingerprint: String,
+    pub shard: Shard,
+    /// Runs in the whole sweep (all shards).
+    pub runs: usize,
+    pub config: SweepConfig,
+}
+
+impl Header {
+    pub fn new(config: &SweepConfig, shard: Shard, runs: usize) -> Self {
+        Header { convlab_sweep: 1, fingerprint: config.fingerprint(), shard, runs, config: config.clone() }
+    }
+}
+
+/// `runs.jsonl` for a whole sweep, `runs-shard-I-of-N.jsonl` for a shard.
+pub fn file_name(shard: Shard) -> String {
+    if shard == Shard::ALL {
+        "runs.jsonl".into()
+    } else {
+        format!("runs-shard-{}-of-{}.jsonl", shard.index, shard.count)
+    }
+}
+
+pub fn write(path: &Path, header: &Header, runs: &[RunResult]) -> Result<(), String> {
+    let mut text = serde_json::to_string(header).map_err(|e| e.to_string())? + "\n";
+    for r in runs {
+        text += &(serde_json::to_string(r).map_err(|e| e.to_string())? + "\n");
+    }
+    write_atomic(path, text.as_bytes())
+}
+
+pub fn read(path: &Path) -> Result<(Header, Vec<RunResult>), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().ok_or(format!("{} is empty; is it a sweep's results file?", path.display()))?;
+    let header: Header = serde_json::from_str(first).map_err(|e| {
+        format!("{}: the first line is not a sweep header ({e}); is it a sweep's results file?", path.display())
+    })?;
+    let runs = lines
+        .enumerate()
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("{}: line {}: {e}", path.display(), i + 2)))
+        .collect::<Result<Vec<RunResult>, String>>()?;
+    Ok((header, runs))
+}
+
+/// The shard files among `inputs`: files as given, folders searched for `runs-shard-*.jsonl`.
+pub fn shard_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = vec![];
+    for p in inputs {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    let n = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    n.starts_with("runs-shard-") && n.ends_with(".jsonl")
+                })
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            return Err(format!("{} does not exist", p.display()));
+        }
+    }
+    if files.is_empty() {
+        return Err("no shard files (runs-shard-I-of-N.jsonl) found; give the shards' folder or files".into());
+    }
+    Ok(files)
+}
+
+/// Combines shard files into the whole sweep's header and runs.
+pub fn merge(files: &[PathBuf]) -> Result<(Header, Vec<RunResult>), String> {
+    let mut parts = vec![];
+    for f in files {
+        parts.push((f, read(f)?));
+    }
+    let (first_file, (h0, _)) = &parts[0];
+    let n = h0.shard.count;
+    let mut seen: Vec<Option<&PathBuf>> = vec![None; n];
+    let mut runs = vec![];
+    for (file, (h, part)) in &parts {
+        if h.fingerprint != h0.fingerprint || h.config != h0.config {
+            return Err(format!(
+                "{} is from another sweep than {} (fingerprint {} vs {}); merge only the shards of one sweep",
+                file.display(),
+                first_file.display(),
+                h.fingerprint,
+                h0.fingerprint
+            ));
+        }
+        if h.shard.count != n || h.runs != h0.runs {
+            return Err(format!(
+                "{} is shard {}/{} but {} is {}/{}; all shards must split the sweep the same way",
+                file.display(),
+                h.shard.index,
+                h.shard.count,
+                first_file.display(),
+                h0.shard.index,
+                n
+            ));
+        }
+        if let Some(other) = seen[h.shard.index].replace(file) {
+            return Err(format!(
+                "shard {}/{n} is given twice: {} and {}",
+                h.shard.index,
+                other.display(),
+                file.display()
+            ));
+        }
+        let expected = (0..h.runs).filter(|&r| h.shard.owns(r)).count();
+        let own = part.iter().all(|r| h.shard.owns(r.run) && r.run < h.runs);
+        if part.len() != expected || !own {
+            return Err(format!(
+                "{} holds {} runs but shard {}/{n} has {expected}; it did not finish (or was edited): run it again",
+                file.display(),
+                part.len(),
+                h.shard.index
+            ));
+        }
+        runs.extend(part.iter().cloned());
+    }
+    if let Some(missing) = seen.iter().position(Option::is_none) {
+        return Err(format!(
+            "shard {missing}/{n} is missing; run it (convlab sweep ... --shard {missing}/{n}) and merge again"
+        ));
+    }
+    runs.sort_by_key(|r| r.run);
+    if runs.windows(2).any(|w| w[0].run == w[1].run) {
+        return Err("a run appears in two shards; the files were edited".into());
+    }
+    Ok((Header { shard: Shard::ALL, ..h0.clone() }, runs))
+}

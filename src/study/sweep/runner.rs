@@ -1,0 +1,179 @@
+//! Running a sweep: every (grid point, seed) is one run, trained on one thread; runs are
+//! spread over a pool of `jobs` threads. A run's result depends only on its grid point and
+//! seed, and results are collected in run order, so the output is bit-identical for any
+//! number of cores and any sharding.
+
+use super::config::SweepConfig;
+use super::criterion::Criterion;
+use super::grid::{apply, points, Point};
+use crate::train::run::{prepare, train_from, Prepared};
+use crate::train::step::has_accuracy;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A sweep ready to run: the resolved configuration, its points, their data and models.
+pub struct Plan {
+    pub config: SweepConfig,
+    pub points: Vec<Point>,
+    pub criterion: Criterion,
+    prepared: Vec<Prepared>,
+}
+
+/// What one run left: its place in the sweep and how training ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Index in the sweep: point × seeds + seed offset.
+    pub run: usize,
+    pub point: BTreeMap<String, String>,
+    pub seed: u64,
+    pub final_train_loss: Option<f64>,
+    pub final_train_accuracy: Option<f64>,
+    pub final_test_loss: Option<f64>,
+    pub final_test_accuracy: Option<f64>,
+    pub success: bool,
+    /// The epoch from which the criterion held to the end.
+    pub epochs_to_success: Option<usize>,
+    /// Why training stopped early (e.g. a NaN loss); such a run counts as a failure.
+    pub error: Option<String>,
+}
+
+/// `--shard I/N`: this process runs the runs whose index is I modulo N.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("--shard `{text}` is not I/N with 0 ≤ I < N, e.g. 0/4 (shards are numbered from 0)");
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count): (usize, usize) =
+            (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    pub fn owns(&self, run: usize) -> bool {
+        run % self.count == self.index
+    }
+}
+
+impl Plan {
+    /// Checks the whole sweep before any run: the grid, every point's data and model, and the
+    /// criterion (chosen from the task when not given).
+    pub fn new(mut config: SweepConfig) -> Result<Self, String> {
+        if config.seeds == 0 {
+            return Err("--seeds must be at least 1".into());
+        }
+        let points = points(&config.grid)?;
+        let mut prepared = vec![];
+        for p in &points {
+            let cfg = apply(&config.run_config(config.data_seed), p)?;
+            let prep = prepare(&cfg).map_err(|e| format!("grid point {}: {e}", p.label()))?;
+            prepared.push(prep);
+        }
+        let first = &prepared[0];
+        let accuracy = has_accuracy(first.loss, first.model.output().len());
+        let text = config
+            .success
+            .clone()
+            .unwrap_or_else(|| if accuracy { "train_accuracy >= 1" } else { "train_loss < 0.05" }.to_string());
+        let criterion = Criterion::parse(&text)?;
+        if criterion.needs_accuracy() && !accuracy {
+            return Err(format!(
+                "the success criterion `{criterion}` needs accuracy, but this task ({} loss) has none; use e.g. --success 'train_loss < 0.05'",
+                first.loss.name()
+            ));
+        }
+        config.success = Some(criterion.to_string());
+        Ok(Plan { config, points, criterion, prepared })
+    }
+
+    pub fn total_runs(&self) -> usize {
+        self.points.len() * self.config.seeds
+    }
+
+    fn run_one(&self, run: usize) -> RunResult {
+        let (p, offset) = (run / self.config.seeds, run % self.config.seeds);
+        let seed = self.config.seed_start + offset as u64;
+        let mut result = RunResult {
+            run,
+            point: self.points[p].to_map(),
+            seed,
+            final_train_loss: None,
+            final_train_accuracy: None,
+            final_test_loss: None,
+            final_test_accuracy: None,
+            success: false,
+            epochs_to_success: None,
+            error: None,
+        };
+        // The data seed stays fixed; the run's seed sets weights and batch order.
+        let cfg = match apply(&self.config.run_config(seed), &self.points[p]) {
+            Ok(c) => c,
+            Err(e) => {
+                result.error = Some(e);
+                return result;
+            }
+        };
+        let prep = &self.prepared[p];
+        let mut model = prep.model.clone();
+        if cfg.rng == "convlab" {
+            model.init(seed);
+        } else {
+            model.init_torch(seed);
+        }
+        match train_from(&cfg, prep, model, None, false, true) {
+            Ok(out) => {
+                if let Some(m) = out.metrics.last() {
+                    result.final_train_loss = Some(m.train_loss);
+                    result.final_train_accuracy = m.train_accuracy;
+                    result.final_test_loss = m.test_loss;
+                    result.final_test_accuracy = m.test_accuracy;
+                }
+                (result.success, result.epochs_to_success) = self.criterion.judge(&out.metrics);
+            }
+            Err(e) => result.error = Some(e),
+        }
+        result
+    }
+
+    /// Runs this shard's runs on `jobs` threads (0 = all cores), calling `done` after each.
+    pub fn run(&self, shard: Shard, jobs: usize, done: impl Fn() + Sync) -> Result<Vec<RunResult>, String> {
+        let runs: Vec<usize> = (0..self.total_runs()).filter(|&r| shard.owns(r)).collect();
+        let jobs = if jobs == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { jobs };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .build()
+            .map_err(|e| format!("cannot start {jobs} threads: {e}"))?;
+        Ok(pool.install(|| {
+            runs.par_iter()
+                .map(|&r| {
+                    let out = self.run_one(r);
+                    done();
+                    out
+                })
+                .collect()
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_split_the_runs_and_refuse_bad_indices() {
+        let s = Shard::parse("1/3").unwrap();
+        assert_eq!((0..9).filter(|&r| s.owns(r)).collect::<Vec<_>>(), [1, 4, 7]);
+        for bad in ["3/3", "0/0", "1", "a/2", "-1/2"] {
+            assert!(Shard::parse(bad).unwrap_err().contains("0 ≤ I < N"), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! The study commands as a user runs them: `simulate` + `recover` on tutorial 000, and
+//! `sweep` (parallel, sharded and merged), with clear errors on bad input.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn convlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_convlab")).args(args).env("CONVLAB_DATA", "/nonexistent").output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = convlab(args);
+    let t = text(&o);
+    assert!(o.status.success(), "{args:?} failed: {t}");
+    t
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("convlab-study-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn fails_cleanly(args: &[&str], expect: &str) {
+    let o = convlab(args);
+    let t = text(&o);
+    assert!(!o.status.success(), "{args:?} should fail: {t}");
+    assert!(!t.contains("panicked"), "{args:?} panicked: {t}");
+    assert!(t.to_lowercase().contains(&expect.to_lowercase()), "{args:?}: expected `{expect}` in: {t}");
+}
+
+fn s(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn recover_finds_the_effective_map_of_tutorial_000() {
+    let d = scratch("recover");
+    let sim = d.join("sim");
+    let t = ok(&["simulate", "--out", s(&sim)]);
+    assert!(t.contains("45 parameters") && t.contains("seed 1337"), "{t}");
+    let t = ok(&["recover", s(&sim), "--replicates", "2"]);
+    assert!(t.contains("Raw correlation") && t.contains("not identifiable"), "{t}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sim.join("recover/recover.json")).unwrap()).unwrap();
+    let summary = &json["summary"];
+    assert!(summary["map_r"].as_f64().unwrap() > 0.999, "{summary}");
+    // At the noise floor: within 10 % of what the truth itself scores.
+    assert!(summary["test_mse"].as_f64().unwrap() < 1.1 * summary["oracle_test_mse"].as_f64().unwrap());
+    let reps = json["replicates"].as_array().unwrap();
+    assert_eq!(reps.len(), 2);
+    assert!((reps[0]["map"]["bias"][0].as_f64().unwrap() + 0.5).abs() < 0.1);
+    for f in ["report.md", "raw-weights.png", "effective-map.png", "filters-matched.png", "predictions.png"] {
+        assert!(sim.join("recover").join(f).exists(), "{f}");
+    }
+}
+
+#[test]
+fn simulate_and_recover_refuse_bad_input() {
+    let d = scratch("bad-sim");
+    let sim = d.join("sim");
+    ok(&["simulate", "--out", s(&sim), "--n", "50"]);
+    // A truth that does not fit the spec: 3 filters where the spec has 4.
+    let other = d.join("other");
+    ok(&[
+        "simulate",
+        "--model",
+        "conv1d(3,k=3,p=1,bias=false) flatten linear(1)",
+        "--input",
+        "2,5",
+        "--n",
+        "5",
+        "--out",
+        s(&other),
+    ]);
+    let truth = other.join("truth.safetensors");
+    fails_cleanly(&["simulate", "--truth", s(&truth), "--out", s(&d.join("x"))], "does not fit");
+    fails_cleanly(&["recover", s(&sim), "--truth", s(&truth)], "does not fit");
+    fails_cleanly(&["recover", s(&d.join("nowhere"))], "convlab simulate");
+    fails_cleanly(&["recover", s(&sim), "--model", "conv1d(4,k=3) flatten linear(2)"], "linear(1)");
+    fails_cleanly(&["recover", s(&sim), "--replicates", "0"], "at least 1");
+    fails_cleanly(&["simulate", "--model", "conv1d(4,k=3) flatten linear(1)", "--out", s(&d.join("y"))], "--input");
+}
+
+/// A small pattern-lab sweep: 2 grid points × 4 seeds × 40 epochs.
+const SMALL: [&str; 10] =
+    ["sweep", "--lab", "pattern1d", "--seeds", "4", "--grid", "filters=3,4", "--epochs", "40", "--quiet"];
+
+fn small(extra: &[&str]) -> String {
+    let mut args = SMALL.to_vec();
+    args.extend_from_slice(extra);
+    ok(&args)
+}
+
+#[test]
+fn sweep_results_do_not_depend_on_cores_or_shards() {
+    let d = scratch("sweep");
+    let (one, two, shards, merged) = (d.join("one"), d.join("two"), d.join("shards"), d.join("merged"));
+    let t = small(&["--jobs", "1", "--out", s(&one)]);
+    assert!(t.contains("filters=3") && t.contains("filters=4") && t.contains("train_accuracy >= 1"), "{t}");
+    small(&["--jobs", "2", "--out", s(&two)]);
+    for i in 0..3 {
+        small(&["--shard", &format!("{i}/3"), "--out", s(&shards)]);
+    }
+    let t = ok(&["sweep", "merge", s(&shards), "--out", s(&merged)]);
+    assert!(t.contains("merged 3 shards (8 runs)"), "{t}");
+    let read = |p: PathBuf| std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    for f in ["runs.jsonl", "summary.json", "summary.txt"] {
+        assert_eq!(read(one.join(f)), read(two.join(f)), "{f}: 1 vs 2 cores");
+        assert_eq!(read(one.join(f)), read(merged.join(f)), "{f}: unsharded vs merged");
+    }
+    // One line per run after the header; seed 0 with 4 filters is the lab's own run.
+    let runs = read(one.join("runs.jsonl"));
+    assert_eq!(runs.lines().count(), 9);
+    let summary: serde_json::Value = serde_json::from_str(&read(one.join("summary.json"))).unwrap();
+    assert_eq!(summary["points"].as_array().unwrap().len(), 2);
+    assert!(one.join("final-loss.png").exists() && one.join("sweep.toml").exists());
+    // The written sweep.toml replays the sweep.
+    let replay = d.join("replay");
+    ok(&["sweep", "--config", s(&one.join("sweep.toml")), "--out", s(&replay), "--quiet"]);
+    assert_eq!(read(one.join("runs.jsonl")), read(replay.join("runs.jsonl")));
+}
+
+#[test]
+fn sweep_refuses_bad_input() {
+    let d = scratch("sweep-bad");
+    fails_cleanly(&["sweep", "--lab", "pattern1d", "--grid", "filters="], "empty value list");
+    fails_cleanly(&["sweep", "--lab", "pattern1d", "--grid", "filterz=3"], "filterz");
+    fails_cleanly(&["sweep", "--lab", "pattern1d", "--shard", "4/4"], "0 ≤ I < N");
+    fails_cleanly(&["sweep", "--lab", "pattern1d", "--seeds", "0"], "at least 1");
+    fails_cleanly(&["sweep", "--lab", "nolab"], "unknown lab");
+    fails_cleanly(&["sweep", "--lab", "pattern1d", "--success", "accuracy = 1"], "METRIC OP VALUE");
+    fails_cleanly(
+        &["sweep", "--data", "sim1d", "--model", "sim1d", "--success", "train_accuracy >= 1"],
+        "needs accuracy",
+    );
+    fails_cleanly(&["sweep", "--lab", "pattern1d", "--grid", "filters=0"], "at least 1");
+    // Merging: a missing shard, a shard of another sweep, an unfinished shard.
+    let sh = d.join("shards");
+    small(&["--shard", "0/2", "--out", s(&sh)]);
+    fails_cleanly(&["sweep", "merge", s(&sh)], "shard 1/2 is missing");
+    let other = d.join("other");
+    ok(&[
+        "sweep",
+        "--lab",
+        "pattern1d",
+        "--seeds",
+        "3",
+        "--epochs",
+        "40",
+        "--shard",
+        "1/2",
+        "--out",
+        s(&other),
+        "--quiet",
+    ]);
+    let f0 = sh.join("runs-shard-0-of-2.jsonl");
+    let f1 = other.join("runs-shard-1-of-2.jsonl");
+    fails_cleanly(&["sweep", "merge", s(&f0), s(&f1)], "another sweep");
+    small(&["--shard", "1/2", "--out", s(&sh)]);
+    let text = std::fs::read_to_string(sh.join("runs-shard-1-of-2.jsonl")).unwrap();
+    let cut: Vec<&str> = text.lines().take(2).collect();
+    std::fs::write(sh.join("runs-shard-1-of-2.jsonl"), cut.join("\n")).unwrap();
+    fails_cleanly(&["sweep", "merge", s(&sh)], "did not finish");
+    fails_cleanly(&["sweep", "merge", s(&d.join("nothing"))], "does not exist");
+}
