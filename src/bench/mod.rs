@@ -3,6 +3,7 @@
 
 pub mod workloads;
 
+use crate::data::Targets;
 use crate::engine::Dims;
 use crate::layers::{MaskKey, Mode};
 use crate::losses::{Loss, Target};
@@ -35,6 +36,19 @@ pub struct Images {
     pub x: Vec<f32>,
     pub labels: Vec<u32>,
     pub source: String,
+}
+
+/// Fashion-MNIST's 60000 training images when installed (or found via `data_dir`), else
+/// synthetic ones of the same shape.
+pub fn images(data_dir: Option<&std::path::Path>) -> Images {
+    match crate::data::locate::load_named("fashion-mnist", data_dir) {
+        Ok(split) => {
+            let Targets::Classes { labels, .. } = split.train.targets else { return synthetic_images(60000, 7) };
+            let n = labels.len();
+            Images { x: split.train.x, labels, source: format!("Fashion-MNIST training set ({n} images)") }
+        }
+        Err(_) => synthetic_images(60000, 7),
+    }
 }
 
 pub fn synthetic_images(n: usize, seed: u64) -> Images {

@@ -25,7 +25,7 @@ pub fn run(a: Args) -> Result<i32, String> {
                 .ok_or(format!("unknown workload `{name}`; choose from {}", workloads::names()))?],
             None => workloads::WORKLOADS.iter().collect(),
         };
-    let images = super::bench_images(a.data_dir.as_deref());
+    let images = bench::images(a.data_dir.as_deref());
     if !a.json {
         println!("data: {}", images.source);
         println!(

@@ -53,11 +53,6 @@ enum Command {
     Bench(bench::Args),
 }
 
-/// Fashion-MNIST's training images for the benchmarks, or synthetic ones of the same shape.
-fn bench_images(_data_dir: Option<&std::path::Path>) -> crate::bench::Images {
-    crate::bench::synthetic_images(60000, 7)
-}
-
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
