@@ -304,6 +304,8 @@ pub fn train_from(
                 Err(StepError::BadTarget(e)) => return Err(e),
             }
         }
+        // Training throughput excludes the test evaluation below.
+        let train_seconds = start.elapsed().as_secs_f64();
         let train_loss = loss_sum / n as f64;
         let train_accuracy = has_accuracy(p.loss, k).then(|| correct as f64 / n as f64);
         let (test_loss, test_accuracy) = if p.test.is_empty() {
@@ -321,13 +323,13 @@ pub fn train_from(
             seconds: start.elapsed().as_secs_f64(),
         };
         progress.line(&format!(
-            "epoch {epoch}/{}  train loss {train_loss:.4}{}  test loss {}{}  ({:.2} s, {:.0} samples/s)",
+            "epoch {epoch}/{}  train loss {train_loss:.4}{}  test loss {}{}  ({:.2} s, {:.0} samples/s training)",
             cfg.epochs,
             pct(train_accuracy),
             test_loss.map(|l| format!("{l:.4}")).unwrap_or("-".into()),
             pct(test_accuracy),
             m.seconds,
-            n as f64 / m.seconds
+            n as f64 / train_seconds
         ));
         metrics.push(m);
         if cfg.snapshot_every > 0 && epoch % cfg.snapshot_every == 0 {
