@@ -15,7 +15,8 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 #[test]
 fn pattern_lab_steps_allocate_nothing() {
     let (x, y) = convlab::data::tutorial::pattern1d(0, 75, 20);
-    let mut model = Model::<f32>::new("conv1d(4,k=5,p=2) relu maxpool1d(20) flatten linear(1)", Dims::signal(1, 20)).unwrap();
+    let mut model =
+        Model::<f32>::new("conv1d(4,k=5,p=2) relu maxpool1d(20) flatten linear(1)", Dims::signal(1, 20)).unwrap();
     model.init_torch(0);
     let opt = OptimizerConfig::parse("sgd(lr=0.05,momentum=0.9,weight_decay=1e-3)").unwrap();
     let mut t = Trainer::new(model, opt.build(), Loss::BceWithLogits, 75, 1, 0).unwrap();

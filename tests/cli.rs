@@ -236,3 +236,80 @@ fn broken_data_files_are_explained() {
     fails_cleanly(&["train", "--data", &src, "--model", "mnist-lab", "--out", out], "gzip");
     assert!(!o.exists(), "nothing is created when the data are bad");
 }
+
+#[test]
+fn pytorch_state_dicts_import_and_bad_ones_are_refused() {
+    use safetensors::SafeTensors;
+    let d = scratch("import");
+    // A state dict as `safetensors.torch.save_file(model.state_dict(), ...)` writes it: the
+    // fixture's PyTorch initial weights under plain nn.Sequential names, no metadata.
+    let fixture = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/torch/train_pattern1d.safetensors"),
+    )
+    .unwrap();
+    let st = SafeTensors::deserialize(&fixture).unwrap();
+    let views: Vec<(String, safetensors::tensor::TensorView)> =
+        st.tensors().into_iter().filter_map(|(n, v)| n.strip_prefix("init.").map(|s| (s.to_string(), v))).collect();
+    let file = d.join("state.safetensors");
+    std::fs::write(&file, safetensors::serialize(views, &None).unwrap()).unwrap();
+    let out = d.join("model.safetensors");
+    let o = convlab(&["import", file.to_str().unwrap(), "--model", "pattern1d", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = convlab(&["summary", "pattern1d"]);
+    assert!(o.status.success());
+    fails_cleanly(&["import", file.to_str().unwrap(), "--model", "simplecnn", "--out", out.to_str().unwrap()], "shape");
+    fails_cleanly(&["eval", file.to_str().unwrap(), "--data", "pattern1d"], "no convlab spec");
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_uninterrupted_result() {
+    let d = scratch("kill");
+    let (full, cut) = (d.join("full"), d.join("cut"));
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--data",
+            "digits",
+            "--batch-size",
+            "2",
+            "--epochs",
+            "12",
+            "--seed",
+            "3",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let o = Command::new(env!("CARGO_BIN_EXE_convlab")).args(args(&full)).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    // Start the same run and kill it (SIGKILL) once two epochs are checkpointed.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_convlab")).args(args(&cut)).spawn().unwrap();
+    let metrics = cut.join("metrics.jsonl");
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&metrics).map(|t| t.lines().count()).unwrap_or(0) < 2
+        && start.elapsed().as_secs() < 60
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!cut.join("model.safetensors").exists(), "the run should have been interrupted");
+    let o = convlab(&["train", "--resume", cut.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(model_bytes(&full), model_bytes(&cut), "the resumed run must end where the uninterrupted one did");
+    // Same losses and accuracies epoch by epoch (the timings differ, of course).
+    let losses = |dir: &Path| -> Vec<(u64, f64)> {
+        std::fs::read_to_string(dir.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|v| (v["epoch"].as_u64().unwrap(), v["train_loss"].as_f64().unwrap()))
+            .collect()
+    };
+    assert_eq!(losses(&full), losses(&cut));
+    assert_eq!(losses(&cut).len(), 12);
+}

@@ -3,6 +3,7 @@
 mod bench;
 mod data;
 mod eval;
+mod import;
 mod lab;
 mod plot;
 mod predict;
@@ -47,6 +48,8 @@ enum Command {
     Recover(recover::Args),
     /// Train a grid of settings over many seeds and report how often training succeeds
     Sweep(Box<sweep::Args>),
+    /// Turn weights saved by PyTorch (safetensors state dict) into a convlab model file
+    Import(import::Args),
     /// Check the engine against PyTorch reference fixtures
     Verify(verify::Args),
     /// Time the standard workloads (training epochs and inference)
@@ -68,6 +71,7 @@ pub fn main() -> i32 {
         Command::Train(a) => train::run(*a),
         Command::Lab(a) => lab::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Import(a) => import::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Report(a) => report::run(a),
         Command::Data(a) => data::run(a),
