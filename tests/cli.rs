@@ -313,3 +313,33 @@ fn a_killed_run_resumes_to_the_uninterrupted_result() {
     assert_eq!(losses(&full), losses(&cut));
     assert_eq!(losses(&cut).len(), 12);
 }
+
+#[test]
+fn earlier_results_are_kept_and_odd_settings_refused() {
+    let d = scratch("keep");
+    let run = d.join("run");
+    let r = run.to_str().unwrap();
+    fails_cleanly(&["train", "--data", "digits", "--seed", "18446744073709551615", "--out", r], "--seed");
+    fails_cleanly(&["train", "--data", "digits", "--checkpoint-every", "0", "--out", r], "checkpoint-every");
+    fails_cleanly(&["train", "--data", "digits", "--restarts", "2", "--snapshot-every", "1", "--out", r], "restarts");
+    fails_cleanly(&["summary", "linear(99999999999)", "--input", "8"], "more than");
+    fails_cleanly(&["summary", "maxpool2d(k=2,s=0)", "--input", "1,8,8"], "stride");
+    assert!(convlab(&["train", "--data", "digits", "--epochs", "2", "--out", r, "--quiet"]).status.success());
+    // --resume takes its settings from the run; only --epochs (to extend) and --threads may change.
+    let o = convlab(&["train", "--resume", r, "--optimizer", "sgd(lr=5)"]);
+    assert!(!o.status.success() && text(&o).contains("cannot be used with"), "{}", text(&o));
+    let o = convlab(&["train", "--resume", r, "--epochs", "3", "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 3);
+    fails_cleanly(&["train", "--resume", r, "--epochs", "1"], "already trained 3");
+    // The loss actually used is recorded for eval and predict.
+    assert!(std::fs::read_to_string(run.join("config.toml")).unwrap().contains("loss = \"cross_entropy\""));
+    // Labs and simulations do not overwrite earlier results without --force.
+    let labs = d.join("labs");
+    assert!(convlab(&["lab", "pattern1d", "--out", labs.to_str().unwrap()]).status.success());
+    fails_cleanly(&["lab", "pattern1d", "--out", labs.to_str().unwrap()], "--force");
+    assert!(convlab(&["lab", "pattern1d", "--out", labs.to_str().unwrap(), "--force"]).status.success());
+    let sim = d.join("sim");
+    assert!(convlab(&["simulate", "--out", sim.to_str().unwrap()]).status.success());
+    fails_cleanly(&["simulate", "--out", sim.to_str().unwrap()], "--force");
+}

@@ -16,6 +16,9 @@ pub struct Args {
     /// Threads (0 = all cores)
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Overwrite the lab's earlier run folders
+    #[arg(long)]
+    force: bool,
 }
 
 struct Lab {
@@ -79,14 +82,20 @@ const LABS: &[Lab] = &[
     },
 ];
 
-fn run_one(name: &str, cfg: &RunConfig, dir: PathBuf, report: fn(usize) -> bool) -> Result<Outcome, String> {
+fn run_one(
+    name: &str,
+    cfg: &RunConfig,
+    dir: PathBuf,
+    report: fn(usize) -> bool,
+    force: bool,
+) -> Result<Outcome, String> {
     let mut p = prepare(cfg)?;
     if cfg.rng == "convlab" {
         p.model.init(cfg.seed);
     } else {
         p.model.init_torch(cfg.seed);
     }
-    let folder = RunFolder::create(&dir, true)?;
+    let folder = RunFolder::create(&dir, force)?;
     folder.write("config.toml", cfg.to_toml().as_bytes())?;
     println!(
         "{name}: {} on {} ({} train, {} test), {}",
@@ -123,10 +132,10 @@ pub fn run(a: Args) -> Result<i32, String> {
         // The lab's lesson: 3 filters get stuck in a local minimum, 4 find the detector.
         let three = RunConfig { model: "conv1d(3,k=5,p=2) relu maxpool1d(20) flatten linear(1)".into(), ..cfg.clone() };
         println!("-- with 3 filters (the lab's first attempt) --");
-        run_one("pattern1d-3filters", &three, a.out.join("lab-pattern1d-3filters"), lab.report)?;
+        run_one("pattern1d-3filters", &three, a.out.join("lab-pattern1d-3filters"), lab.report, a.force)?;
         println!("-- with 4 filters --");
     }
-    run_one(lab.name, &cfg, a.out.join(format!("lab-{}", lab.name)), lab.report)?;
+    run_one(lab.name, &cfg, a.out.join(format!("lab-{}", lab.name)), lab.report, a.force)?;
     if lab.name == "digits" {
         // Tutorial 004's lesson: one 8x8 kernel trained to spot 3s turns into a "3" (see the
         // report's kernel evolution).
@@ -138,7 +147,7 @@ pub fn run(a: Args) -> Result<i32, String> {
             batch_size: 1,
             ..cfg.clone()
         };
-        run_one("digits-kernel-3", &three, a.out.join("lab-digits-kernel-3"), lab.report)?;
+        run_one("digits-kernel-3", &three, a.out.join("lab-digits-kernel-3"), lab.report, a.force)?;
     }
     Ok(0)
 }

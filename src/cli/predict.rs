@@ -1,6 +1,7 @@
 //! `convlab predict MODEL INPUT`: class probabilities for one PNG/JPEG image or one row of an
 //! npz file's `X`.
 
+use crate::inspect::probabilities;
 use crate::layers::{activation::sigmoid, Mode};
 use crate::model::Workspace;
 use std::path::PathBuf;
@@ -17,7 +18,9 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<i32, String> {
-    let model = crate::inspect::Subject::open(&a.model)?.model;
+    let subject = crate::inspect::Subject::open(&a.model)?;
+    let loss = subject.config.as_ref().and_then(|c| c.loss.clone());
+    let model = subject.model;
     let need = model.input.len();
     let name = a.input.display().to_string();
     let x: Vec<f32> = if a.input.extension().is_some_and(|e| e == "npz") {
@@ -47,16 +50,30 @@ pub fn run(a: Args) -> Result<i32, String> {
     let mut ws = Workspace::new(&model, 1, false);
     ws.forward(&model, &x, 1, Mode::Eval, Default::default());
     let out = ws.output(&model);
-    if out.len() == 1 {
-        println!("p(class 1) = {:.4}   (logit {:.4})", sigmoid(out[0]), out[0]);
-        return Ok(0);
-    }
-    let max = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let z: f32 = out.iter().map(|v| (v - max).exp()).sum();
-    let mut probs: Vec<(usize, f32)> = out.iter().map(|v| (v - max).exp() / z).enumerate().collect();
-    probs.sort_by(|a, b| b.1.total_cmp(&a.1));
-    for (class, p) in probs {
-        println!("class {class:<3} {p:.4}");
+    match loss.as_deref() {
+        Some("mse") => {
+            // Regression: the outputs themselves.
+            for (i, v) in out.iter().enumerate() {
+                println!("output {i:<3} {v:.6}");
+            }
+        }
+        Some("bce_with_logits") if out.len() == 1 => {
+            println!("p(class 1) = {:.4}   (logit {:.4})", sigmoid(out[0]), out[0])
+        }
+        Some(_) => {
+            let mut probs: Vec<(usize, f32)> = probabilities(out, out.len()).into_iter().enumerate().collect();
+            probs.sort_by(|a, b| b.1.total_cmp(&a.1));
+            for (class, p) in probs {
+                println!("class {class:<3} {p:.4}");
+            }
+        }
+        None => {
+            // A bare model file does not say what its outputs mean: show them raw.
+            println!("(a model file without its run: raw outputs; for class probabilities use the run folder)");
+            for (i, v) in out.iter().enumerate() {
+                println!("output {i:<3} {v:.6}");
+            }
+        }
     }
     Ok(0)
 }

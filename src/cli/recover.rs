@@ -35,6 +35,9 @@ pub struct Args {
     /// Report folder (default: DIR/recover)
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Overwrite earlier results in the output folder
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(a: Args) -> Result<i32, String> {
@@ -57,6 +60,8 @@ pub fn run(a: Args) -> Result<i32, String> {
         jobs: a.jobs,
         truth: a.truth.clone(),
     };
+    let out_dir = a.out.clone().unwrap_or_else(|| a.dir.join("recover"));
+    crate::train::folder::refuse_overwrite(&out_dir.join("recover.json"), a.force)?;
     let rec = recover(&a.dir, &opts)?;
     println!(
         "truth: `{}` ({} parameters), {} samples, noise sd {}",
@@ -77,7 +82,7 @@ pub fn run(a: Args) -> Result<i32, String> {
     for para in explanation(&rec).lines() {
         println!("- {para}");
     }
-    let out = a.out.unwrap_or_else(|| a.dir.join("recover"));
+    let out = out_dir;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let files = write(&rec, &out, &command)?;
     println!("\nwrote {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));

@@ -31,6 +31,9 @@ pub struct Args {
     /// Folder for data.npz, truth.safetensors and simulation.json
     #[arg(long, default_value = "sim")]
     out: PathBuf,
+    /// Overwrite earlier results in the output folder
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(a: Args) -> Result<i32, String> {
@@ -45,6 +48,7 @@ pub fn run(a: Args) -> Result<i32, String> {
             "--bias sets the output bias of drawn parameters; with --truth the file gives every parameter".into()
         );
     }
+    crate::train::folder::refuse_overwrite(&a.out.join(crate::study::simulate::DATA_FILE), a.force)?;
     let sim = simulate(&SimSpec {
         model: spec,
         input,

@@ -76,6 +76,9 @@ struct RunArgs {
     /// Results folder (default: sweeps/LAB or sweeps/DATA)
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Overwrite earlier results in the output folder
+    #[arg(long)]
+    force: bool,
     /// Print only the summary
     #[arg(long)]
     quiet: bool,
@@ -124,6 +127,8 @@ pub fn run(a: Args) -> Result<i32, String> {
     let name =
         a.lab.clone().unwrap_or_else(|| plan.config.data.chars().take_while(|c| c.is_ascii_alphanumeric()).collect());
     let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("sweeps").join(name));
+    let existing = if shard == Shard::ALL { dir.join("summary.json") } else { dir.join(file_name(shard)) };
+    crate::train::folder::refuse_overwrite(&existing, a.force)?;
     let total = plan.total_runs();
     let mine = (0..total).filter(|&r| shard.owns(r)).count();
     let jobs = if a.jobs == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { a.jobs };

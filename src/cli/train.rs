@@ -63,7 +63,8 @@ pub struct Args {
     #[arg(long)]
     force: bool,
     /// Continue the run in this folder from its last checkpoint
-    #[arg(long, conflicts_with_all = ["config", "out", "data", "model"])]
+    /// (with --resume only --threads and --epochs, to extend the run, may be given)
+    #[arg(long, conflicts_with_all = ["config", "out", "force", "data", "data_dir", "model", "optimizer", "batch_size", "seed", "loss", "test_fraction", "rng", "checkpoint_every", "restarts", "one_vs_rest", "snapshot_every"])]
     resume: Option<PathBuf>,
     /// Print only the final summary
     #[arg(long)]
@@ -118,6 +119,9 @@ fn config_of(a: &Args) -> Result<RunConfig, String> {
         c.rng = v.clone();
     }
     if let Some(v) = a.checkpoint_every {
+        if v == 0 {
+            return Err("--checkpoint-every must be at least 1 (a run without checkpoints cannot be resumed)".into());
+        }
         c.checkpoint_every = v;
     }
     if let Some(v) = a.one_vs_rest {
@@ -134,27 +138,44 @@ fn config_of(a: &Args) -> Result<RunConfig, String> {
 }
 
 pub fn run(a: Args) -> Result<i32, String> {
-    let (cfg, folder, resume) = match &a.resume {
+    let (cfg, folder, resume, mut p) = match &a.resume {
         Some(dir) => {
             let folder = RunFolder::open(dir)?;
             let mut cfg =
                 RunConfig::from_toml(&std::fs::read_to_string(folder.path("config.toml")).map_err(|e| e.to_string())?)?;
+            if cfg.restarts > 1 {
+                return Err(format!(
+                    "{} was trained with --restarts, which keeps no checkpoint; it cannot be resumed",
+                    dir.display()
+                ));
+            }
             if let Some(t) = a.threads {
                 cfg.threads = t;
             }
-            (cfg, folder, true)
+            if let Some(e) = a.epochs {
+                // Extending a run: it continues to the new last epoch.
+                let done = folder.read_metrics()?.last().map_or(0, |m| m.epoch);
+                if e < done {
+                    return Err(format!("--epochs {e}: the run has already trained {done} epochs"));
+                }
+                cfg.epochs = e;
+                folder.write("config.toml", cfg.to_toml().as_bytes())?;
+            }
+            let p = prepare(&cfg)?;
+            (cfg, folder, true, p)
         }
         None => {
-            let cfg = config_of(&a)?;
+            let mut cfg = config_of(&a)?;
             let dir = a.out.clone().unwrap_or_else(|| default_dir(&cfg.data));
-            let prepared_check = prepare(&cfg)?; // refuse bad input before creating anything
-            drop(prepared_check);
+            // Refuse bad input before creating anything.
+            let p = prepare(&cfg)?;
+            // Record the loss actually used, so evaluation and prediction read it back.
+            cfg.loss = Some(p.loss.name().to_string());
             let folder = RunFolder::create(&dir, a.force)?;
             folder.write("config.toml", cfg.to_toml().as_bytes())?;
-            (cfg, folder, false)
+            (cfg, folder, false, p)
         }
     };
-    let mut p = prepare(&cfg)?;
     if !a.quiet {
         println!(
             "data: {} ({} train, {} test)   model: {}   loss: {}   optimizer: {}",

@@ -5,6 +5,16 @@
 
 use std::fmt;
 
+/// The largest tensor convlab builds: values per sample of any layer, and parameters of any
+/// layer (2^28 float32 values = 1 GiB). Larger requests are refused with a message instead of
+/// failing an allocation.
+pub const MAX_VALUES: usize = 1 << 28;
+
+/// `a · b · c` if it stays within `MAX_VALUES`.
+pub fn checked_size(parts: &[usize]) -> Option<usize> {
+    parts.iter().try_fold(1usize, |acc, &p| acc.checked_mul(p)).filter(|&v| v <= MAX_VALUES)
+}
+
 /// How a per-sample shape is shown to the user and written to files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rank {
@@ -61,6 +71,11 @@ impl Dims {
         if parts.contains(&0) {
             return Err(format!("input shape `{text}` has a zero size; every size must be at least 1"));
         }
+        if checked_size(&parts).is_none() {
+            return Err(format!(
+                "input shape `{text}` has more than {MAX_VALUES} values per sample; convlab is for small CNNs"
+            ));
+        }
         match parts[..] {
             [f] => Ok(Dims::flat(f)),
             [c, l] => Ok(Dims::signal(c, l)),
@@ -107,13 +122,13 @@ impl Window {
 
     /// The extent the kernel covers: `d*(k-1) + 1`.
     pub fn span(&self) -> usize {
-        self.dilation * (self.kernel - 1) + 1
+        self.dilation.saturating_mul(self.kernel.saturating_sub(1)).saturating_add(1)
     }
 
     /// Output length for an input of length `n`, as PyTorch computes it (floor mode);
     /// `None` when the window does not fit even once.
     pub fn output_len(&self, n: usize) -> Option<usize> {
-        let padded = n + self.pad_before + self.pad_after;
+        let padded = n.checked_add(self.pad_before)?.checked_add(self.pad_after)?;
         if self.stride == 0 || self.kernel == 0 || padded < self.span() {
             return None;
         }
@@ -132,11 +147,11 @@ impl Window {
         } else {
             format!("{}*({}-1) - 1", self.dilation, self.kernel)
         };
-        let padded = (n + self.pad_before + self.pad_after) as i64;
+        let padded = n.saturating_add(self.pad_before).saturating_add(self.pad_after) as i64;
         let result = match self.output_len(n) {
             Some(v) => v.to_string(),
             None => {
-                let num = padded - self.span() as i64;
+                let num = padded.saturating_sub(self.span() as i64);
                 format!("{} (no room: {} < 0)", num.div_euclid(self.stride.max(1) as i64) + 1, num)
             }
         };

@@ -1,6 +1,7 @@
 //! From a one-line spec to layers with every size inferred from the input shape.
 //! A layer that does not fit its input is refused with the arithmetic that shows why.
 
+use crate::engine::dims::{checked_size, MAX_VALUES};
 use crate::engine::im2col::Geometry;
 use crate::engine::{Dims, Rank, Window};
 use crate::layers::*;
@@ -47,6 +48,9 @@ fn pair(text: Option<&str>, default: usize, two_d: bool, what: &str) -> Result<(
         .map(|p| p.trim().parse::<usize>())
         .collect::<Result<_, _>>()
         .map_err(|_| format!("{what} `{t}` is not a whole number{}", if two_d { " or HxW" } else { "" }))?;
+    if let Some(big) = nums.iter().find(|&&v| v > MAX_VALUES) {
+        return Err(format!("{what} {big} is too large (at most {MAX_VALUES})"));
+    }
     match (nums.as_slice(), two_d) {
         ([v], _) => Ok((*v, *v)),
         ([h, w], true) => Ok((*h, *w)),
@@ -71,7 +75,7 @@ fn padding(
                 return Err("padding=same needs stride 1 (as in PyTorch)".into());
             }
             // Total d·(k-1), the odd one extra at the end, as PyTorch does.
-            let total = |k: usize, d: usize| d * (k - 1);
+            let total = |k: usize, d: usize| d.saturating_mul(k - 1);
             let (th, tw) = (total(kernel.0, dilation.0), total(kernel.1, dilation.1));
             Ok(((th / 2, th - th / 2), (tw / 2, tw - tw / 2)))
         }
@@ -162,10 +166,11 @@ fn build_one(call: &Call, dims: Dims) -> Result<Layer, String> {
                 pair(a.get(Some(0), &["k", "kernel", "kernel_size"])?, 0, two_d, "kernel")?,
                 "the kernel size",
             )?;
-            let s = nonzero(
-                pair(a.get(Some(1), &["s", "stride"])?, 0, two_d, "stride").map(|s| if s.0 == 0 { k } else { s })?,
-                "the stride",
-            )?;
+            // No stride given means stride = kernel, as in PyTorch; an explicit 0 is an error.
+            let s = match a.get(Some(1), &["s", "stride"])? {
+                None => k,
+                given => nonzero(pair(given, 0, two_d, "stride")?, "the stride")?,
+            };
             let p = pair(a.get(Some(2), &["p", "padding", "pad"])?, 0, two_d, "padding")?;
             if p.0 * 2 > k.0 || p.1 * 2 > k.1 {
                 return Err(format!("padding {p:?} is more than half the kernel {k:?}; PyTorch refuses this too"));
@@ -209,6 +214,9 @@ fn build_one(call: &Call, dims: Dims) -> Result<Layer, String> {
         "tanh" => (Op::Activation(Activation::Tanh), dims, "no arguments"),
         "leakyrelu" => {
             let slope: f64 = a.parse(Some(0), &["negative_slope", "slope"])?.unwrap_or(0.01);
+            if !slope.is_finite() {
+                return Err(format!("negative_slope must be a finite number, not {slope}"));
+            }
             (Op::Activation(Activation::LeakyRelu(slope)), dims, "(negative_slope=0.01)")
         }
         "flatten" => (Op::Flatten, Dims::flat(dims.len()), "no arguments"),
@@ -227,7 +235,34 @@ fn build_one(call: &Call, dims: Dims) -> Result<Layer, String> {
         _ => return Err(format!("unknown layer `{}`; known layers: {LAYER_NAMES}", call.name)),
     };
     a.finish(allowed)?;
+    check_sizes(&op, output)?;
     Ok(Layer { op, input: dims, output, text: call.text.clone() })
+}
+
+/// Refuses layers whose output, parameters or im2col columns would exceed `MAX_VALUES`, so a
+/// typo such as `linear(99999999999)` gets a message rather than a failed allocation.
+fn check_sizes(op: &Op, output: Dims) -> Result<(), String> {
+    if checked_size(&[output.c, output.h, output.w]).is_none() {
+        return Err(format!(
+            "its output would hold more than {MAX_VALUES} values per sample; use fewer channels or a smaller input"
+        ));
+    }
+    let (params, columns) = match op {
+        Op::Conv(c) => {
+            let g = &c.geom;
+            let (kh, kw) = (g.wh.kernel, g.ww.kernel);
+            (checked_size(&[c.out_channels, g.c, kh, kw]), checked_size(&[g.c, kh, kw, g.out_h, g.out_w]))
+        }
+        Op::Linear(l) => (checked_size(&[l.in_features, l.out_features]), Some(0)),
+        _ => (Some(0), Some(0)),
+    };
+    if params.is_none() {
+        return Err(format!("it would have more than {MAX_VALUES} parameters; use fewer channels or outputs"));
+    }
+    if columns.is_none() {
+        return Err(format!("its im2col buffer (inputs × kernel × outputs) would exceed {MAX_VALUES} values; use a smaller kernel or input"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -260,5 +295,14 @@ mod tests {
         assert!(build_layers("wobble", Dims::flat(3)).unwrap_err().contains("unknown layer"));
         assert!(build_layers("dropout(1.5)", Dims::flat(3)).is_err());
         assert!(build_layers("", Dims::flat(3)).is_err());
+        // Sizes that would not fit in memory are refused, not allocated.
+        assert!(build_layers("linear(99999999999)", Dims::flat(8)).unwrap_err().contains("more than"));
+        assert!(build_layers("linear(100000)", Dims::flat(100000)).unwrap_err().contains("parameters"));
+        assert!(build_layers("conv2d(99999999999,k=1)", Dims::image(1, 1, 1)).is_err());
+        assert!(build_layers("conv2d(4,k=3,p=9999999999999999999)", Dims::image(1, 8, 8)).is_err());
+        assert!(build_layers("conv2d(4,k=3,p=same,d=9999999999999999999)", Dims::image(1, 8, 8)).is_err());
+        assert!(build_layers("maxpool2d(k=2,s=0)", Dims::image(1, 8, 8)).unwrap_err().contains("stride"));
+        assert!(build_layers("leakyrelu(nan)", Dims::flat(3)).is_err());
+        assert!(Dims::parse("4294967296,4294967296,1").is_err());
     }
 }

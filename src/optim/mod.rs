@@ -132,16 +132,37 @@ impl<T: Float> Optimizer<T> {
         }
     }
 
-    /// Restores what `state` returned; `get` looks a vector up by name (empty = not started).
-    pub fn restore(&mut self, get: impl Fn(&str) -> Option<Vec<T>>, step: u64) {
+    /// Restores what `state` returned for `len` parameters; `get` looks a vector up by name.
+    /// A state that has started must be complete: a partial one would silently change the run.
+    pub fn restore(&mut self, get: impl Fn(&str) -> Option<Vec<T>>, step: u64, len: usize) -> Result<(), String> {
+        let need = |name: &str| -> Result<Vec<T>, String> {
+            let v = get(name).ok_or(format!("the checkpoint lacks the optimizer's {name}"))?;
+            if v.len() != len {
+                return Err(format!("the checkpoint's {name} has {} values for {len} parameters", v.len()));
+            }
+            Ok(v)
+        };
         match self {
-            Optimizer::Sgd(o) => o.buffer = get("momentum_buffer").unwrap_or_default(),
+            Optimizer::Sgd(o) => {
+                let momentum = o.config.momentum != 0.0;
+                o.buffer = if momentum && step > 0 {
+                    need("momentum_buffer")?
+                } else {
+                    get("momentum_buffer").unwrap_or_default()
+                };
+                if !o.buffer.is_empty() && o.buffer.len() != len {
+                    return Err("the checkpoint's momentum buffer does not fit the model".into());
+                }
+            }
             Optimizer::Adam(o) => {
-                o.m = get("exp_avg").unwrap_or_default();
-                o.v = get("exp_avg_sq").unwrap_or_default();
+                if step > 0 {
+                    o.m = need("exp_avg")?;
+                    o.v = need("exp_avg_sq")?;
+                }
                 o.step = step;
             }
         }
+        Ok(())
     }
 
     /// A step on the gradient `grads + others[0] + others[1] + ...` (added in that order;

@@ -69,6 +69,13 @@ impl RunConfig {
 
     /// Refuses settings that cannot run, with what to do instead.
     pub fn validate(&self) -> Result<(), String> {
+        // config.toml stores the seed, and TOML integers stop at i64::MAX.
+        if self.seed.checked_add(self.restarts as u64).is_none_or(|end| end > i64::MAX as u64) {
+            return Err(format!("--seed must be at most {} (minus the number of restarts)", i64::MAX));
+        }
+        if self.restarts > 1 && self.snapshot_every > 0 {
+            return Err("--snapshot-every records one run; it does not combine with --restarts".into());
+        }
         if self.epochs == 0 {
             return Err("--epochs must be at least 1".into());
         }

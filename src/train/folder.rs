@@ -35,7 +35,13 @@ impl RunFolder {
         std::fs::write(&probe, b"").map_err(|e| format!("cannot write into {}: {e}", dir.display()))?;
         let _ = std::fs::remove_file(probe);
         if force {
-            for f in ["metrics.jsonl", "model.safetensors", "checkpoint.safetensors"] {
+            for f in [
+                "metrics.jsonl",
+                "model.safetensors",
+                "checkpoint.safetensors",
+                crate::train::snapshots::FILE,
+                "report.html",
+            ] {
                 let _ = std::fs::remove_file(dir.join(f));
             }
         }
@@ -76,6 +82,17 @@ impl RunFolder {
         }
         self.write("metrics.jsonl", text.as_bytes())
     }
+}
+
+/// Refuses to overwrite `existing` (an earlier result) unless `force`.
+pub fn refuse_overwrite(existing: &Path, force: bool) -> Result<(), String> {
+    if existing.exists() && !force {
+        return Err(format!(
+            "{} already exists; pass --force to overwrite it, or choose another --out",
+            existing.display()
+        ));
+    }
+    Ok(())
 }
 
 /// A new dated run name under `runs/`, e.g. `runs/2026-11-22-213405-digits`.

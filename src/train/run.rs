@@ -199,7 +199,12 @@ fn load_checkpoint(folder: &RunFolder, trainer: &mut Trainer<f32>) -> Result<usi
             .ok()
             .map(|v| v.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect())
     };
-    trainer.optimizer.restore(get, opt_step);
+    // SGD's state has no step count of its own: use the trainer's.
+    let started = if opt_step > 0 { opt_step } else { step };
+    trainer
+        .optimizer
+        .restore(get, started, trainer.model.params.len())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     trainer.step = step;
     Ok(epoch as usize)
 }

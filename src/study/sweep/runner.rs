@@ -71,6 +71,15 @@ impl Plan {
         if config.seeds == 0 {
             return Err("--seeds must be at least 1".into());
         }
+        // Seeds are written to TOML and JSON, whose integers stop at i64::MAX.
+        if config.seed_start.checked_add(config.seeds as u64).is_none_or(|end| end > i64::MAX as u64) {
+            return Err(format!(
+                "--seed-start {} with {} seeds goes past {}; use smaller seeds",
+                config.seed_start,
+                config.seeds,
+                i64::MAX
+            ));
+        }
         let points = points(&config.grid)?;
         let mut prepared = vec![];
         for p in &points {
@@ -79,7 +88,8 @@ impl Plan {
             prepared.push(prep);
         }
         let first = &prepared[0];
-        let accuracy = has_accuracy(first.loss, first.model.output().len());
+        // The criterion must make sense at every grid point (a grid over the loss can mix tasks).
+        let accuracy = prepared.iter().all(|p| has_accuracy(p.loss, p.model.output().len()));
         let text = config
             .success
             .clone()
