@@ -90,11 +90,7 @@ fn run_one(
     force: bool,
 ) -> Result<Outcome, String> {
     let mut p = prepare(cfg)?;
-    if cfg.rng == "convlab" {
-        p.model.init(cfg.seed);
-    } else {
-        p.model.init_torch(cfg.seed);
-    }
+    cfg.init(&mut p.model, cfg.seed);
     let folder = RunFolder::create(&dir, force)?;
     folder.write("config.toml", cfg.to_toml().as_bytes())?;
     println!(

@@ -41,14 +41,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<i32, String> {
-    let batch_size = match a.batch_size.as_str() {
-        "full" => 0,
-        b => b
-            .parse()
-            .ok()
-            .filter(|&b| b > 0)
-            .ok_or(format!("--batch-size must be a positive number or `full`, not `{b}`"))?,
-    };
+    let batch_size = crate::train::config::parse_batch_size(&a.batch_size)?;
     let opts = RecoverOptions {
         model: a.model.clone(),
         replicates: a.replicates,

@@ -100,14 +100,7 @@ fn config_of(a: &RunArgs) -> Result<SweepConfig, String> {
     }
     set!(data, model, optimizer, epochs, loss, rng, seeds, seed_start, success);
     if let Some(b) = &a.batch_size {
-        c.batch_size = match b.as_str() {
-            "full" => 0,
-            n => n
-                .parse()
-                .ok()
-                .filter(|&v| v > 0)
-                .ok_or(format!("--batch-size must be a positive number or `full`, not `{n}`"))?,
-        };
+        c.batch_size = crate::train::config::parse_batch_size(b)?;
     }
     for g in &a.grid {
         let (k, v) = grid::parse_flag(g)?;

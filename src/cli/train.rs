@@ -1,6 +1,6 @@
 //! `convlab train`: train a model on a data set into a run folder.
 
-use crate::train::config::RunConfig;
+use crate::train::config::{parse_batch_size, RunConfig};
 use crate::train::folder::{default_dir, RunFolder};
 use crate::train::run::{prepare, train};
 use std::path::PathBuf;
@@ -95,13 +95,7 @@ fn config_of(a: &Args) -> Result<RunConfig, String> {
         c.epochs = v;
     }
     if let Some(v) = &a.batch_size {
-        c.batch_size = match v.as_str() {
-            "full" => 0,
-            n => match n.parse::<usize>() {
-                Ok(0) | Err(_) => return Err(format!("--batch-size must be a positive number or `full`, not `{n}`")),
-                Ok(b) => b,
-            },
-        };
+        c.batch_size = parse_batch_size(v)?;
     }
     if let Some(v) = a.seed {
         c.seed = v;
@@ -189,14 +183,14 @@ pub fn run(a: Args) -> Result<i32, String> {
         println!("run folder: {}", folder.dir.display());
     }
     let outcome = if cfg.restarts <= 1 || resume {
-        init(&mut p.model, &cfg, cfg.seed);
+        cfg.init(&mut p.model, cfg.seed);
         train(&cfg, &p, Some(&folder), resume, a.quiet)?
     } else {
         // Several starts, kept in memory; the best one's results go to the folder.
         let mut best: Option<crate::train::run::Outcome> = None;
         for r in 0..cfg.restarts {
             let seed = cfg.seed + r as u64;
-            init(&mut p.model, &cfg, seed);
+            cfg.init(&mut p.model, seed);
             let o = train(&RunConfig { seed, ..cfg.clone() }, &p, None, false, true)?;
             let last = o.metrics.last().map(|m| m.train_loss).unwrap_or(f64::INFINITY);
             if !a.quiet {
@@ -226,12 +220,4 @@ pub fn run(a: Args) -> Result<i32, String> {
         );
     }
     Ok(0)
-}
-
-fn init(model: &mut crate::model::Model<f32>, cfg: &RunConfig, seed: u64) {
-    if cfg.rng == "convlab" {
-        model.init(seed)
-    } else {
-        model.init_torch(seed)
-    }
 }

@@ -58,7 +58,28 @@ impl Default for RunConfig {
     }
 }
 
+/// `--batch-size`: a positive number, or `full` (stored as 0) for the whole training set.
+pub fn parse_batch_size(text: &str) -> Result<usize, String> {
+    match text.trim() {
+        "full" => Ok(0),
+        n => n
+            .parse::<usize>()
+            .ok()
+            .filter(|&b| b > 0)
+            .ok_or(format!("--batch-size must be a positive number or `full`, not `{n}`")),
+    }
+}
+
 impl RunConfig {
+    /// Initial weights for `seed` from the stream this run asks for (`--rng`).
+    pub fn init(&self, model: &mut crate::model::Model<f32>, seed: u64) {
+        if self.rng == "convlab" {
+            model.init(seed)
+        } else {
+            model.init_torch(seed)
+        }
+    }
+
     pub fn from_toml(text: &str) -> Result<Self, String> {
         toml::from_str(text).map_err(|e| format!("config: {e}"))
     }

@@ -1,7 +1,10 @@
 //! Training: the data-parallel step, and (later) the loop, run folders and checkpoints.
 
+pub mod checkpoint;
 pub mod config;
 pub mod folder;
+pub mod prepare;
+pub mod progress;
 pub mod run;
 pub mod snapshots;
 pub mod step;

@@ -121,7 +121,9 @@ pub fn apply(base: &RunConfig, point: &Point) -> Result<RunConfig, String> {
                 c.optimizer = call_text(&call);
             }
             "epochs" => c.epochs = number(key, v)?,
-            "batch_size" => c.batch_size = if v == "full" { 0 } else { number(key, v)? },
+            "batch_size" => {
+                c.batch_size = crate::train::config::parse_batch_size(v).map_err(|e| format!("grid: {e}"))?
+            }
             "optimizer" => c.optimizer = v.clone(),
             "model" => c.model = v.clone(),
             "data" => c.data = v.clone(),

@@ -134,11 +134,7 @@ impl Plan {
         };
         let prep = &self.prepared[p];
         let mut model = prep.model.clone();
-        if cfg.rng == "convlab" {
-            model.init(seed);
-        } else {
-            model.init_torch(seed);
-        }
+        cfg.init(&mut model, seed);
         match train_from(&cfg, prep, model, None, false, true) {
             Ok(out) => {
                 if let Some(m) = out.metrics.last() {

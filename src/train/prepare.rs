@@ -1,0 +1,110 @@
+//! Everything a run needs before its first step: the data (with a test set and the run's
+//! target transform), the model fitted to the data's sample shape, the loss and the optimizer.
+
+use super::config::RunConfig;
+use crate::data::source::DataSource;
+use crate::data::split::{split_seeded, unify_num_classes};
+use crate::data::{synthetic, Dataset, Targets};
+use crate::engine::Dims;
+use crate::losses::{Loss, Target};
+use crate::model::{presets, Model};
+use crate::optim::OptimizerConfig;
+use std::path::Path;
+
+/// Everything a run needs, checked before the first step.
+pub struct Prepared {
+    pub train: Dataset,
+    pub test: Dataset,
+    pub model: Model<f32>,
+    pub loss: Loss,
+    pub optimizer: OptimizerConfig,
+}
+
+/// Loads the data a `--data` string names (generating synthetic sets), with a test set.
+pub fn load_data(
+    data: &str,
+    data_dir: Option<&Path>,
+    test_fraction: f64,
+    seed: u64,
+) -> Result<(Dataset, Dataset), String> {
+    let source = DataSource::parse(data).map_err(|e| e.to_string())?;
+    let mut split = match &source {
+        DataSource::Synthetic { name, params } => synthetic::generate(name, params),
+        other => other.load(data_dir),
+    }
+    .map_err(|e| e.to_string())?;
+    if split.test.is_none() {
+        split = split_seeded(&split.train, test_fraction, seed).map_err(|e| e.to_string())?;
+    }
+    unify_num_classes(&mut split);
+    let test = split.test.ok_or("no test set")?;
+    if split.train.is_empty() {
+        return Err(format!("the data set `{data}` has no training samples"));
+    }
+    Ok((split.train, test))
+}
+
+/// The run's data: `load_data` plus the run's target transform (`one_vs_rest`).
+pub fn load_run_data(cfg: &RunConfig, data: &str, data_dir: Option<&Path>) -> Result<(Dataset, Dataset), String> {
+    let (mut train, mut test) = load_data(data, data_dir, cfg.test_fraction, cfg.seed)?;
+    if let Some(k) = cfg.one_vs_rest {
+        for ds in [&mut train, &mut test] {
+            let Targets::Classes { labels, num_classes } = &ds.targets else {
+                return Err(format!("--one-vs-rest needs class labels, but {} has real-valued targets", ds.name));
+            };
+            if k as usize >= *num_classes {
+                return Err(format!("--one-vs-rest {k}: {} has classes 0..{}", ds.name, num_classes - 1));
+            }
+            let values = labels.iter().map(|&l| f32::from(u8::from(l == k))).collect();
+            ds.targets = Targets::Values { values, width: 1 };
+            ds.name = format!("{} (class {k} vs rest)", ds.name);
+            ds.class_names = None;
+        }
+    }
+    Ok((train, test))
+}
+
+/// The loss the task implies: classes → cross-entropy, one 0/1 output → BCE, else MSE.
+pub fn default_loss(targets: &Targets) -> Loss {
+    match targets {
+        Targets::Classes { .. } => Loss::CrossEntropy,
+        Targets::Values { values, width: 1 } if values.iter().all(|&v| v == 0.0 || v == 1.0) => Loss::BceWithLogits,
+        Targets::Values { .. } => Loss::Mse,
+    }
+}
+
+/// A view of a data set's targets for the loss.
+pub fn target_of(ds: &Dataset) -> Target<'_, f32> {
+    match &ds.targets {
+        Targets::Classes { labels, .. } => Target::Classes(labels),
+        Targets::Values { values, .. } => Target::Values(values),
+    }
+}
+
+/// Builds the model for the data: spec or preset, input shape from the data, output checked.
+pub fn build_model(model: &str, train: &Dataset) -> Result<Model<f32>, String> {
+    let dims = Dims::from_shape(&train.sample_shape)?;
+    let (spec, preset_input) = presets::resolve(model);
+    if let Some(p) = preset_input.filter(|p| *p != dims) {
+        return Err(format!(
+            "the preset `{model}` is for inputs of {p}, but the data's samples are {dims}; give a model spec instead (see `convlab summary`)"
+        ));
+    }
+    Model::new(&spec, dims).map_err(|e| format!("the model does not fit the data's samples ({dims}): {e}"))
+}
+
+pub fn prepare(cfg: &RunConfig) -> Result<Prepared, String> {
+    cfg.validate()?;
+    let (train, test) = load_run_data(cfg, &cfg.data, cfg.data_dir.as_deref().map(Path::new))?;
+    let model = build_model(&cfg.model, &train)?;
+    let loss = match &cfg.loss {
+        Some(l) => Loss::parse(l)?,
+        None => default_loss(&train.targets),
+    };
+    let k = model.output().len();
+    for ds in [&train, &test] {
+        loss.check(ds.len(), k, target_of(ds)).map_err(|e| format!("{}: {e}", ds.name))?;
+    }
+    let optimizer = OptimizerConfig::parse(&cfg.optimizer)?;
+    Ok(Prepared { train, test, model, loss, optimizer })
+}
