@@ -32,16 +32,15 @@ pub fn run(a: Args) -> Result<i32, String> {
     } else {
         let bytes = std::fs::read(&a.input).map_err(|e| format!("cannot read {name}: {e}"))?;
         let img = crate::data::images::decode_image(&bytes, &name).map_err(|e| e.to_string())?;
-        let (c, h, w) = (img.channels, img.height, img.width);
-        // Interleaved HWC bytes to planar CHW in [0, 1].
-        let mut x = vec![0f32; c * h * w];
-        for (i, &p) in img.pixels.iter().enumerate() {
-            let (pix, ch) = (i / c, i % c);
-            x[ch * h * w + pix] = p as f32 / 255.0;
+        // The model's channel count decides: a grey image for a colour model is repeated.
+        let c = model.input.c;
+        if (img.height, img.width) != (model.input.h, model.input.w) || !(img.channels == c || img.channels == 1) {
+            return Err(format!(
+                "{name} is {}×{}×{} but the model takes {}; resize the image",
+                img.channels, img.height, img.width, model.input
+            ));
         }
-        if [c, h, w] != model.input.to_vec()[..] {
-            return Err(format!("{name} is {c}×{h}×{w} but the model takes {}; resize the image", model.input));
-        }
+        let x = img.to_planar(c);
         x
     };
     if x.len() != need {

@@ -20,6 +20,22 @@ pub struct Image {
     pub pixels: Vec<u8>,
 }
 
+impl Image {
+    /// Planar C×H×W values in [0, 1] from the interleaved bytes; a grey image asked for 3
+    /// channels repeats its one channel.
+    pub fn to_planar(&self, channels: usize) -> Vec<f32> {
+        let plane = self.width * self.height;
+        let mut out = vec![0f32; channels * plane];
+        for c in 0..channels {
+            let src = if self.channels == 1 { 0 } else { c.min(self.channels - 1) };
+            for p in 0..plane {
+                out[c * plane + p] = self.pixels[p * self.channels + src] as f32 / 255.0;
+            }
+        }
+        out
+    }
+}
+
 /// The file extensions taken as images (case-insensitive).
 const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 
@@ -172,17 +188,9 @@ pub fn load_image_folder(dir: &Path) -> Result<Dataset, DataError> {
     }
     let (w, h) = (images[0].1.width, images[0].1.height);
     let channels = if images.iter().any(|(_, i)| i.channels == 3) { 3 } else { 1 };
-    // Planar (C, H, W) from interleaved (H, W, C).
-    let plane = w * h;
-    let mut x = vec![0f32; images.len() * channels * plane];
-    for (k, (_, img)) in images.iter().enumerate() {
-        let out = &mut x[k * channels * plane..(k + 1) * channels * plane];
-        for c in 0..channels {
-            let src = if img.channels == 1 { 0 } else { c };
-            for p in 0..plane {
-                out[c * plane + p] = img.pixels[p * img.channels + src] as f32 / 255.0;
-            }
-        }
+    let mut x = Vec::with_capacity(images.len() * channels * w * h);
+    for (_, img) in &images {
+        x.extend(img.to_planar(channels));
     }
     Ok(Dataset {
         name: dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| dir.display().to_string()),
