@@ -40,8 +40,7 @@ pub fn run(a: Args) -> Result<i32, String> {
                 img.channels, img.height, img.width, model.input
             ));
         }
-        let x = img.to_planar(c);
-        x
+        img.to_planar(c)
     };
     if x.len() != need {
         return Err(format!("{name}: the sample has {} values, the model takes {} ({})", x.len(), need, model.input));
