@@ -102,8 +102,12 @@ fn config_of(a: &RunArgs) -> Result<SweepConfig, String> {
     if let Some(b) = &a.batch_size {
         c.batch_size = crate::train::config::parse_batch_size(b)?;
     }
+    let mut given = std::collections::BTreeSet::new();
     for g in &a.grid {
         let (k, v) = grid::parse_flag(g)?;
+        if !given.insert(k.clone()) {
+            return Err(format!("--grid {k}=... is given twice; list all values in one: {k}=A,B,C"));
+        }
         c.grid.insert(k, v);
     }
     Ok(c)
