@@ -24,13 +24,19 @@ pub struct Plan {
     pub ext_len: usize,
     /// `ext_len` rounded up to whole tiles: kernels never need a scalar tail.
     pub ext_stride: usize,
+    /// Offset of each tap on the padded planes, computed once per call rather than per sample.
+    offs: [usize; MAX_TAPS],
 }
 
 pub fn plan(g: &Geometry) -> Plan {
     let hp = g.h + g.wh.pad_before + g.wh.pad_after;
     let wp = g.w + g.ww.pad_before + g.ww.pad_after;
     let ext_len = (g.out_h - 1) * wp + g.out_w;
-    Plan { hp, wp, ext_len, ext_stride: ext_len.div_ceil(TILE) * TILE }
+    let mut p = Plan { hp, wp, ext_len, ext_stride: ext_len.div_ceil(TILE) * TILE, offs: [0; MAX_TAPS] };
+    if suits(g) {
+        p.offs = tap_offsets(g, &p);
+    }
+    p
 }
 
 impl Plan {
@@ -112,7 +118,7 @@ pub fn arrange<T: Float>(g: &Geometry, out_c: usize, w: &[T], bias: Option<&[T]>
 /// scratch of `ext_total`.
 pub fn forward<T: Float>(g: &Geometry, p: &Plan, out_c: usize, wt: &[T], xpad: &[T], ext: &mut [T], y: &mut [T]) {
     let taps = g.col_rows();
-    let offs = &tap_offsets(g, p)[..taps];
+    let offs = &p.offs[..taps];
     for (blk, wb) in wt.chunks_exact((taps + 1) * BLOCK).take(out_c.div_ceil(BLOCK)).enumerate() {
         let (o0, chans) = (blk * BLOCK, BLOCK.min(out_c - blk * BLOCK));
         let (w8, b) = wb.split_at(taps * BLOCK);

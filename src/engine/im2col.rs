@@ -34,6 +34,12 @@ impl Geometry {
     fn valid_range(win: &Window, n_in: usize, n_out: usize, offset: usize) -> (usize, usize) {
         // input index = o*s + off - p  must be in [0, n_in)
         let shift = (offset * win.dilation) as isize - win.pad_before as isize;
+        if win.stride == 1 {
+            // No divisions: this runs per kernel offset and sample, and dominated tiny layers.
+            let lo = (-shift).clamp(0, n_out as isize) as usize;
+            let hi = (n_in as isize - shift).clamp(lo as isize, n_out as isize) as usize;
+            return (lo, hi);
+        }
         let s = win.stride as isize;
         // smallest o with o*s + shift >= 0
         let lo = if shift >= 0 { 0 } else { ((-shift) + s - 1) / s };

@@ -1,7 +1,7 @@
 //! Conv1d and Conv2d: im2col and one matrix product per sample.
 //! A 1-D convolution is a 2-D one over a 1×L plane with a 1×k kernel.
 
-use super::Scratch;
+use super::{Chunk, Scratch};
 use crate::engine::direct;
 use crate::engine::gemm::{matmul, matmul_col_major, Mat};
 use crate::engine::im2col::{col2im, im2col, Geometry};
@@ -85,7 +85,9 @@ impl Conv {
         }
     }
 
-    /// Accumulates `dW`, `db` (into `dp`) and, when asked, writes `dx`.
+    /// Accumulates `dW`, `db` (into `dp`) and, when asked, writes `dx`. A batch may come in
+    /// chunks: dWᵀ is summed in scratch from the first chunk's first sample to the last
+    /// chunk's last and added to dW once, so the rounding does not depend on the chunking.
     #[allow(clippy::too_many_arguments)]
     pub fn backward<T: Float>(
         &self,
@@ -96,6 +98,7 @@ impl Conv {
         dp: &mut [T],
         n: usize,
         s: &mut Scratch<T>,
+        chunk: Chunk,
     ) {
         let g = &self.geom;
         let (rows, cols_n) = (g.col_rows(), g.col_cols());
@@ -105,7 +108,9 @@ impl Conv {
         let Scratch { cols: cols_buf, dcols, weights: dwt, .. } = s;
         // dWᵀ (K×O) summed over the samples, then added to dW once: see `matmul_col_major`.
         let dwt = &mut dwt[..self.weight_len()];
-        dwt.fill(T::ZERO);
+        if chunk.first {
+            dwt.fill(T::ZERO);
+        }
         for i in 0..n {
             let dyi = &dy[i * out_len..(i + 1) * out_len];
             if self.bias {
@@ -136,6 +141,9 @@ impl Conv {
                 dxi.fill(T::ZERO);
                 col2im(g, dcols, dxi);
             }
+        }
+        if !chunk.last {
+            return;
         }
         for (o, row) in dw.chunks_exact_mut(rows).enumerate() {
             for (k, d) in row.iter_mut().enumerate() {

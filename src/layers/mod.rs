@@ -64,6 +64,30 @@ pub struct Scratch<T> {
     pub weights: Vec<T>,
 }
 
+/// Which part of a batch a backward call covers, when the batch runs in chunks of samples
+/// (see `Conv::backward`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chunk {
+    pub first: bool,
+    pub last: bool,
+}
+
+impl Chunk {
+    pub const WHOLE: Chunk = Chunk { first: true, last: true };
+}
+
+/// Whether a layer computes each sample on its own, forward and backward (no batch
+/// statistics, no batch-wide matrix product, no per-batch random mask): such layers may run
+/// a few samples at a time with unchanged results. Max-pools other than 2×2 keep their
+/// winners in scratch indexed from the call's first sample, so they run on whole batches.
+pub fn is_per_sample(layer: &Layer) -> bool {
+    match &layer.op {
+        Op::Conv(_) | Op::AvgPool(_) | Op::Activation(_) | Op::Flatten => true,
+        Op::MaxPool(m) => m.is_2x2(),
+        _ => false,
+    }
+}
+
 /// Named tensor of a layer, e.g. (`weight`, [16, 1, 3, 3]).
 pub type TensorInfo = (&'static str, Vec<usize>);
 
@@ -183,11 +207,12 @@ impl Layer {
         n: usize,
         s: &mut Scratch<T>,
         mode: Mode,
+        chunk: Chunk,
     ) {
         let (xi, yo, dyo) = (&x[..n * self.input.len()], &y[..n * self.output.len()], &dy[..n * self.output.len()]);
         let dx = dx.map(|d| &mut d[..n * self.input.len()]);
         match (&self.op, dx) {
-            (Op::Conv(c), dx) => c.backward(p, xi, dyo, dx, dp, n, s),
+            (Op::Conv(c), dx) => c.backward(p, xi, dyo, dx, dp, n, s, chunk),
             (Op::Linear(l), dx) => l.backward(p, xi, dyo, dx, dp, n),
             (Op::BatchNorm(b), dx) => b.backward(p, xi, dyo, dx, dp, n, s, mode),
             (_, None) => {}

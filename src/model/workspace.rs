@@ -4,10 +4,12 @@
 
 use super::Model;
 use crate::engine::Float;
-use crate::layers::{relu_then_pool, MaskKey, Mode, Op, Scratch};
+use crate::layers::{is_per_sample, relu_then_pool, Chunk, MaskKey, Mode, Op, Scratch};
+use std::ops::Range;
 
-/// Samples per round of a fused conv → ReLU → pool (a few feature maps, well inside L2).
-const FUSE_SAMPLES: usize = 4;
+/// Bytes of activations and gradients per chunk of the per-sample layers: a chunk's feature
+/// maps stay in L2 from one layer to the next.
+const CHUNK_BYTES: usize = 512 * 1024;
 
 #[derive(Clone, Debug)]
 pub struct Workspace<T> {
@@ -26,6 +28,11 @@ pub struct Workspace<T> {
     dinput: Option<Vec<T>>,
     /// Samples in the last forward pass.
     n: usize,
+    /// Layers `..prefix` compute each sample on its own (`is_per_sample`): forward and
+    /// backward run them `chunk` samples at a time, so a chunk's maps go from one layer to
+    /// the next through L2 rather than memory (bit-identical to whole batches).
+    prefix: usize,
+    chunk: usize,
 }
 
 impl<T: Float> Workspace<T> {
@@ -37,6 +44,9 @@ impl<T: Float> Workspace<T> {
             buf.push(if i > 0 && matches!(l.op, Op::Flatten) { buf[i - 1] } else { i });
         }
         let own = |i: usize, l: &crate::layers::Layer| if buf[i] == i { capacity * l.output.len() } else { 0 };
+        let prefix = model.layers.iter().take_while(|l| is_per_sample(l)).count();
+        let per_sample: usize = (0..prefix).map(|i| own(i, &model.layers[i]) / capacity).sum();
+        let chunk = (CHUNK_BYTES / (2 * std::mem::size_of::<T>() * per_sample.max(1))).clamp(1, capacity);
         Workspace {
             capacity,
             acts: model.layers.iter().enumerate().map(|(i, l)| vec![T::ZERO; own(i, l)]).collect(),
@@ -46,6 +56,8 @@ impl<T: Float> Workspace<T> {
             dparams: vec![T::ZERO; model.params.len()],
             dinput: keep_input_grad.then(|| vec![T::ZERO; capacity * model.input.len()]),
             n: 0,
+            prefix,
+            chunk,
         }
     }
 
@@ -90,47 +102,56 @@ impl<T: Float> Workspace<T> {
         assert!(n <= self.capacity, "batch of {n} exceeds the workspace's {}", self.capacity);
         assert!(x.len() >= n * model.input.len(), "input holds fewer than {n} samples");
         self.n = n;
-        let mut skip = 0usize;
-        for (i, layer) in model.layers.iter().enumerate() {
-            if skip > 0 || self.buf[i] != i {
-                skip = skip.saturating_sub(1);
-                continue; // computed with the layers before it, or a flatten (nothing to do)
+        for a in (0..n).step_by(self.chunk) {
+            self.forward_layers(model, x, 0..self.prefix, a..(a + self.chunk).min(n), mode, key);
+        }
+        self.forward_layers(model, x, self.prefix..model.layers.len(), 0..n, mode, key);
+    }
+
+    /// Runs `layers` forward on the samples `s` of the batch.
+    fn forward_layers(
+        &mut self,
+        model: &Model<T>,
+        x: &[T],
+        layers: Range<usize>,
+        s: Range<usize>,
+        mode: Mode,
+        key: MaskKey,
+    ) {
+        let mut i = layers.start;
+        while i < layers.end {
+            let layer = &model.layers[i];
+            if self.buf[i] != i {
+                i += 1;
+                continue; // a flatten: nothing to do
             }
+            let (li, lo) = (layer.input.len(), layer.output.len());
             let (before, after) = self.acts.split_at_mut(i);
             let input: &[T] = if i == 0 { x } else { &before[self.buf[i - 1]] };
+            let input = &input[s.start * li..s.end * li];
             if let Some(pool) = relu_then_pool(&model.layers, i) {
                 let (r, y) = after.split_at_mut(1);
-                pool.forward_after_relu(&input[..n * layer.input.len()], &mut r[0], &mut y[0], n);
-                skip = 1;
+                let lp = model.layers[i + 1].output.len();
+                pool.forward_after_relu(
+                    input,
+                    &mut r[0][s.start * lo..s.end * lo],
+                    &mut y[0][s.start * lp..s.end * lp],
+                    s.len(),
+                );
+                i += 2;
                 continue;
             }
-            if let (Op::Conv(_), Some(pool)) = (&layer.op, relu_then_pool(&model.layers, i + 1)) {
-                // Conv, ReLU and pool a few samples at a time, so the pool reads the conv's
-                // output while it is still in L2 rather than after the whole batch.
-                let (conv_out, rest) = after.split_at_mut(1);
-                let (r, y) = rest.split_at_mut(1);
-                let (li, lo, lp) = (layer.input.len(), layer.output.len(), model.layers[i + 2].output.len());
-                for a in (0..n).step_by(FUSE_SAMPLES) {
-                    let b = (a + FUSE_SAMPLES).min(n);
-                    let out = &mut conv_out[0][a * lo..b * lo];
-                    let (params, buffers, key) = (model.layer_params(i), model.layer_buffers(i), MaskKey::default());
-                    layer.forward(params, buffers, &input[a * li..b * li], out, b - a, &mut self.scratch[i], mode, key);
-                    pool.forward_after_relu(out, &mut r[0][a * lo..b * lo], &mut y[0][a * lp..b * lp], b - a);
-                }
-                skip = 2;
-                continue;
-            }
-            let key = MaskKey { layer: i as u64, ..key };
             layer.forward(
                 model.layer_params(i),
                 model.layer_buffers(i),
                 input,
-                &mut after[0],
-                n,
+                &mut after[0][s.start * lo..s.end * lo],
+                s.len(),
                 &mut self.scratch[i],
                 mode,
-                key,
+                MaskKey { layer: i as u64, ..key },
             );
+            i += 1;
         }
     }
 
@@ -138,45 +159,59 @@ impl<T: Float> Workspace<T> {
     /// `dparams` (zero it first for a fresh step). `x` is the input of the last forward pass.
     pub fn backward(&mut self, model: &Model<T>, x: &[T], mode: Mode) {
         let n = self.n;
-        let mut fused_relu = false;
-        for i in (0..model.layers.len()).rev() {
-            if std::mem::take(&mut fused_relu) || self.buf[i] != i {
-                continue; // its gradient came through the pool after it, or a flatten
+        self.backward_layers(model, x, self.prefix..model.layers.len(), 0..n, mode, Chunk::WHOLE);
+        for a in (0..n).step_by(self.chunk) {
+            let b = (a + self.chunk).min(n);
+            self.backward_layers(model, x, 0..self.prefix, a..b, mode, Chunk { first: a == 0, last: b == n });
+        }
+    }
+
+    /// Runs `layers` backward (last first) on the samples `s` of the batch.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_layers(
+        &mut self,
+        model: &Model<T>,
+        x: &[T],
+        layers: Range<usize>,
+        s: Range<usize>,
+        mode: Mode,
+        chunk: Chunk,
+    ) {
+        let mut i = layers.end;
+        while i > layers.start {
+            i -= 1;
+            if self.buf[i] != i {
+                continue; // a flatten: its gradient is the layer before's
             }
             let layer = &model.layers[i];
+            let (li, lo) = (layer.input.len(), layer.output.len());
+            let (gb, ga) = self.grads.split_at_mut(i);
+            let dy = &ga[0][s.start * lo..s.end * lo];
             if let Some(pool) = i.checked_sub(1).and_then(|r| relu_then_pool(&model.layers, r)) {
                 // Gradient before the ReLU, from the pool's output gradient directly.
-                let (gb, ga) = self.grads.split_at_mut(i);
                 let dx: Option<&mut [T]> =
                     if i > 1 { Some(&mut gb[self.buf[i - 2]]) } else { self.dinput.as_deref_mut() };
                 if let Some(dx) = dx {
-                    let (r, y) = (&self.acts[i - 1][..n * layer.input.len()], &self.acts[i][..n * layer.output.len()]);
-                    pool.backward_through_relu(
-                        r,
-                        y,
-                        &ga[0][..n * layer.output.len()],
-                        &mut dx[..n * layer.input.len()],
-                        n,
-                    );
+                    let (r, y) = (&self.acts[i - 1][s.start * li..s.end * li], &self.acts[i][s.start * lo..s.end * lo]);
+                    pool.backward_through_relu(r, y, dy, &mut dx[s.start * li..s.end * li], s.len());
                 }
-                fused_relu = true;
+                i -= 1; // the ReLU's gradient came through the pool
                 continue;
             }
-            let (gb, ga) = self.grads.split_at_mut(i);
-            let dy = &ga[0];
             let dx: Option<&mut [T]> = if i > 0 { Some(&mut gb[self.buf[i - 1]]) } else { self.dinput.as_deref_mut() };
             let input: &[T] = if i == 0 { x } else { &self.acts[self.buf[i - 1]] };
             let range = model.param_offsets[i]..model.param_offsets[i + 1];
             layer.backward(
                 model.layer_params(i),
-                input,
-                &self.acts[i],
+                &input[s.start * li..s.end * li],
+                &self.acts[i][s.start * lo..s.end * lo],
                 dy,
-                dx,
+                dx.map(|d| &mut d[s.start * li..s.end * li]),
                 &mut self.dparams[range],
-                n,
+                s.len(),
                 &mut self.scratch[i],
                 mode,
+                chunk,
             );
         }
     }
