@@ -16,10 +16,7 @@ use std::ops::Range;
 
 /// Below this much work per step (forward + backward FLOPs), one shard is faster.
 const MIN_FLOPS_TO_SHARD: usize = 4_000_000;
-/// One shard per core of the reference machine: each extra shard costs a parameter-sized
-/// gradient to zero, fill and sum every step, which for simplecnn's 55k parameters at batch
-/// 16 outweighed the load balancing that 4 shards gave when the machine was busy.
-const MAX_SHARDS: usize = 2;
+const MAX_SHARDS: usize = 4;
 const MIN_SAMPLES_PER_SHARD: usize = 4;
 
 /// Why a step did not update the model.
