@@ -7,19 +7,11 @@ use convlab::model::Model;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn convlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_convlab")).args(args).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
+mod common;
+use common::{convlab, text};
 
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("convlab-inspect-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch("inspect", name)
 }
 
 /// Decodes a PNG into (width, height, RGB bytes).

@@ -2,14 +2,12 @@
 //! `sweep` (parallel, sharded and merged), with clear errors on bad input.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn convlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_convlab")).args(args).env("CONVLAB_DATA", "/nonexistent").output().unwrap()
-}
+mod common;
+use common::{convlab, fails_cleanly, text};
 
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+fn scratch(name: &str) -> PathBuf {
+    common::scratch("study", name)
 }
 
 fn ok(args: &[&str]) -> String {
@@ -17,21 +15,6 @@ fn ok(args: &[&str]) -> String {
     let t = text(&o);
     assert!(o.status.success(), "{args:?} failed: {t}");
     t
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("convlab-study-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn fails_cleanly(args: &[&str], expect: &str) {
-    let o = convlab(args);
-    let t = text(&o);
-    assert!(!o.status.success(), "{args:?} should fail: {t}");
-    assert!(!t.contains("panicked"), "{args:?} panicked: {t}");
-    assert!(t.to_lowercase().contains(&expect.to_lowercase()), "{args:?}: expected `{expect}` in: {t}");
 }
 
 fn s(p: &std::path::Path) -> &str {
