@@ -427,7 +427,7 @@ mod tests {
     /// Truncated and bit-flipped files give errors, never panics.
     #[test]
     fn no_panic_on_mangled_input() {
-        use super::super::split::SplitMix64;
+        use crate::rng::SplitMix64;
         let d = tmp("mangle");
         let p = d.join("m");
         let mut rng = SplitMix64::new(5);

@@ -389,7 +389,7 @@ mod tests {
     /// Truncated and bit-flipped images give errors, never panics.
     #[test]
     fn no_panic_on_mangled_input() {
-        use super::super::split::SplitMix64;
+        use crate::rng::SplitMix64;
         let mut rng = SplitMix64::new(9);
         let png = png_bytes(5, 4, png::ColorType::Rgba, &[100; 80]);
         for good in [&png[..], JPEG_RGB, JPEG_GREY] {

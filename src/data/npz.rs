@@ -644,7 +644,7 @@ mod tests {
     /// Truncated and bit-flipped archives give errors, never panics.
     #[test]
     fn no_panic_on_mangled_input() {
-        use super::super::split::SplitMix64;
+        use crate::rng::SplitMix64;
         let x = npy("|u1", "(3, 4)", &[7; 12]);
         let y = npy("<i8", "(3,)", &i64s(&[0, 1, 2]));
         let mut rng = SplitMix64::new(3);

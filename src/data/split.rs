@@ -1,34 +1,11 @@
 //! Reproducible train/test splits for sources without an official one (e.g. `digits`).
 //!
-//! The shuffle uses its own tiny PRNG (SplitMix64) so a seed gives the same split on every
-//! platform and every version of every dependency.
+//! The shuffle uses SplitMix64 (`rng`), so a seed gives the same split on every platform and
+//! every version of every dependency.
 
 use super::dataset::{Dataset, Split, Targets};
 use super::error::DataError;
-
-/// SplitMix64: small, fast, and good enough to shuffle indices.
-#[derive(Clone, Debug)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A value in `0..bound` (`bound > 0`), by multiply-shift; the bias is below 2^-40 for
-    /// any data set that fits in memory.
-    pub fn below(&mut self, bound: usize) -> usize {
-        ((self.next_u64() as u128 * bound as u128) >> 64) as usize
-    }
-}
+use crate::rng::SplitMix64;
 
 /// `0..n` in a seeded random order (Fisher–Yates).
 pub fn shuffled_indices(n: usize, seed: u64) -> Vec<usize> {

@@ -13,8 +13,8 @@ pub mod scatter;
 pub mod tensors;
 
 use crate::data::{Dataset, Targets};
-use crate::layers::{activation::sigmoid, Mode};
-use crate::model::{io, Model, Workspace};
+use crate::layers::activation::sigmoid;
+use crate::model::{io, Model};
 use crate::train::config::RunConfig;
 use crate::train::folder::{EpochMetrics, RunFolder};
 use crate::train::run::load_run_data;
@@ -83,22 +83,7 @@ impl Subject {
 /// The model's outputs for the first `n` samples of `ds`, in evaluation mode.
 pub fn outputs(model: &Model<f32>, ds: &Dataset, n: usize) -> Vec<f32> {
     let n = n.min(ds.len());
-    let k = model.output().len();
-    let mut out = Vec::with_capacity(n * k);
-    let chunk = 256;
-    let mut ws = Workspace::new(model, chunk.min(n.max(1)), false);
-    for start in (0..n).step_by(chunk) {
-        let m = chunk.min(n - start);
-        ws.forward(
-            model,
-            &ds.x[start * ds.sample_len()..(start + m) * ds.sample_len()],
-            m,
-            Mode::Eval,
-            Default::default(),
-        );
-        out.extend_from_slice(ws.output(model));
-    }
-    out
+    model.predict(&ds.x[..n * ds.sample_len()], n)
 }
 
 /// Outputs turned into probabilities: softmax over classes, or the sigmoid of one logit.

@@ -140,6 +140,21 @@ impl<T: Float> Model<T> {
         self.layers.iter().any(|l| matches!(l.op, Op::BatchNorm(_)))
     }
 
+    /// Outputs (n × k) for `n` samples of `x` in evaluation mode, 256 samples at a time so
+    /// memory stays small for any data set.
+    pub fn predict(&self, x: &[T], n: usize) -> Vec<T> {
+        const CHUNK: usize = 256;
+        let (d, k) = (self.input.len(), self.output().len());
+        let mut ws = Workspace::new(self, CHUNK.min(n.max(1)), false);
+        let mut out = Vec::with_capacity(n * k);
+        for start in (0..n).step_by(CHUNK) {
+            let end = (start + CHUNK).min(n);
+            ws.forward(self, &x[start * d..end * d], end - start, crate::layers::Mode::Eval, Default::default());
+            out.extend_from_slice(ws.output(self));
+        }
+        out
+    }
+
     /// Forward FLOPs of one sample.
     pub fn flops_per_sample(&self) -> usize {
         self.layers.iter().map(|l| l.flops()).sum()

@@ -2,24 +2,12 @@
 //! the comparisons of a recovery study need exact-enough outputs, not speed.
 
 use crate::engine::Float;
-use crate::layers::{MaskKey, Mode, Op};
-use crate::model::{Model, Workspace};
+use crate::layers::Op;
+use crate::model::Model;
 
-/// Samples per forward pass, so memory stays small for any data set.
-const CHUNK: usize = 256;
-
-/// The model's outputs (n × k) for `n` samples of `x`, in evaluation mode.
+/// The model's outputs (n × k) for `n` samples of `x`, in evaluation mode, in float64.
 pub fn predict<T: Float>(model: &Model<T>, x: &[f64], n: usize) -> Vec<f64> {
-    let m: Model<f64> = model.cast();
-    let (d, k) = (m.input.len(), m.output().len());
-    let mut ws = Workspace::new(&m, CHUNK.min(n.max(1)), false);
-    let mut out = Vec::with_capacity(n * k);
-    for start in (0..n).step_by(CHUNK) {
-        let end = (start + CHUNK).min(n);
-        ws.forward(&m, &x[start * d..end * d], end - start, Mode::Eval, MaskKey::default());
-        out.extend_from_slice(ws.output(&m));
-    }
-    out
+    model.cast::<f64>().predict(x, n)
 }
 
 /// True when every layer is affine in evaluation mode (convolutions, linear layers, batch norm
