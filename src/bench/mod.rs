@@ -142,7 +142,8 @@ pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult,
             .map_err(|e| e.to_string())?;
         let _flush = crate::engine::FlushSubnormals::on_this_thread();
         let shares = threads_used.max(1);
-        let mut spaces: Vec<Workspace<f32>> = (0..shares).map(|_| Workspace::new(&model, chunk, false)).collect();
+        let mut spaces: Vec<Workspace<f32>> =
+            (0..shares).map(|_| Workspace::new(&model, chunk, false).lean()).collect();
         let model = &model;
         let share = |i: usize, s: &mut Workspace<f32>, xs: &[f32], m: usize| {
             let r = crate::train::step::shard_range(m, shares, i);

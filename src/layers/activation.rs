@@ -13,7 +13,7 @@ pub enum Activation {
 impl Activation {
     pub fn forward<T: Float>(&self, x: &[T], y: &mut [T]) {
         match *self {
-            Activation::Relu => y.iter_mut().zip(x).for_each(|(y, &x)| *y = if x > T::ZERO { x } else { T::ZERO }),
+            Activation::Relu => y.iter_mut().zip(x).for_each(|(y, &x)| *y = relu(x)),
             Activation::LeakyRelu(slope) => {
                 let a = T::from_f64(slope);
                 y.iter_mut().zip(x).for_each(|(y, &x)| *y = if x > T::ZERO { x } else { x * a })
@@ -38,6 +38,16 @@ impl Activation {
     }
 }
 
+/// As PyTorch's: NaN stays NaN (`x > 0` alone would turn it into 0 and hide it).
+#[inline(always)]
+pub fn relu<T: Float>(x: T) -> T {
+    if x <= T::ZERO {
+        T::ZERO
+    } else {
+        x
+    }
+}
+
 /// The logistic function, written so neither branch overflows.
 pub fn sigmoid<T: Float>(x: T) -> T {
     if x >= T::ZERO {
@@ -45,5 +55,19 @@ pub fn sigmoid<T: Float>(x: T) -> T {
     } else {
         let e = x.exp();
         e / (T::ONE + e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relu_keeps_nan_as_pytorch_does() {
+        let x = [f32::NAN, -1.0, 0.0, 2.0];
+        let mut y = [0.0; 4];
+        Activation::Relu.forward(&x, &mut y);
+        assert!(y[0].is_nan());
+        assert_eq!(&y[1..], &[0.0, 0.0, 2.0]);
     }
 }

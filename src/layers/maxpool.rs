@@ -5,6 +5,7 @@
 //! backward routes each gradient to the first input of its window equal to the maximum (the
 //! first NaN when the maximum is NaN), which is exactly the input the first-max rule picks.
 
+use super::activation::relu;
 use super::{Activation, Scratch};
 use crate::engine::im2col::Geometry;
 use crate::engine::simd;
@@ -135,9 +136,21 @@ impl MaxPool {
         }
     }
 
-    /// The backward of ReLU then this (2×2) pool: `r` and `y` are the ReLU's and the pool's
-    /// outputs, `dx` the gradient before the ReLU. The pool sends each gradient to the first
-    /// maximum of `r`, and the ReLU passes it when that input was positive, i.e. when `y > 0`.
+    /// ReLU then this (2×2) pool computed as the pool then ReLU, which is the same function
+    /// (max commutes with a monotone map; NaN wins both) on a 4x smaller tensor. No ReLU output.
+    pub fn forward_then_relu<T: Float>(&self, x: &[T], y: &mut [T], n: usize) {
+        let g = &self.geom;
+        debug_assert!(self.is_2x2());
+        let (plane, out_plane) = (g.h * g.w, self.out_plane());
+        for (xp, yp) in x.chunks_exact(plane).zip(y.chunks_exact_mut(out_plane)).take(n * g.c) {
+            max_2x2(xp, g.w, g.out_h, g.out_w, yp);
+            yp.iter_mut().for_each(|v| *v = relu(*v));
+        }
+    }
+
+    /// The backward of ReLU then this (2×2) pool: `r` is the ReLU's input or output (the same
+    /// windows win), `y` the pool's output and `dx` the gradient before the ReLU. The pool sends
+    /// each gradient to the first maximum of `r`, and the ReLU passes it when `y > 0`.
     pub fn backward_through_relu<T: Float>(&self, r: &[T], y: &[T], dy: &[T], dx: &mut [T], n: usize) {
         let g = &self.geom;
         debug_assert!(self.is_2x2());
