@@ -70,6 +70,13 @@ fn whole_models() {
         Dims::image(1, 8, 8),
         Loss::CrossEntropy,
     );
+    // Maps large enough (over 512 KB a sample in f64) that the per-sample layers run one
+    // sample at a time, with gradients in chunk-sized buffers.
+    assert_grads(
+        "conv2d(8,k=3,p=1) relu maxpool2d(2) conv2d(4,k=3,p=1) relu maxpool2d(2) flatten linear(3)",
+        Dims::image(1, 32, 32),
+        Loss::CrossEntropy,
+    );
     assert_grads(
         "conv2d(2,k=2) relu maxpool2d(2,s=1) conv2d(1,k=2) relu maxpool2d(2,s=1) flatten linear(2)",
         Dims::image(1, 11, 11),

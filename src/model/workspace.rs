@@ -18,6 +18,10 @@ pub struct Workspace<T> {
     acts: Vec<Vec<T>>,
     /// `grads[buf[i]]`: gradient of the loss with respect to layer i's output.
     grads: Vec<Vec<T>>,
+    /// `chunk_grad[b]`: `grads[b]` holds one chunk of samples, not the batch. Inside the
+    /// per-sample prefix a gradient is written and read in the same chunk, so it can stay in
+    /// L2 instead of streaming a batch of the largest feature maps through memory.
+    chunk_grad: Vec<bool>,
     /// Which buffer holds layer i's output: its own, or for a flatten (a reshape) that of the
     /// layer before, so flattening copies nothing forward or backward.
     buf: Vec<usize>,
@@ -50,10 +54,15 @@ impl<T: Float> Workspace<T> {
         let prefix = model.layers.iter().take_while(|l| is_per_sample(l)).count();
         let per_sample: usize = (0..prefix).map(|i| own(i, &model.layers[i]) / capacity).sum();
         let chunk = (CHUNK_BYTES / (2 * std::mem::size_of::<T>() * per_sample.max(1))).clamp(1, capacity);
+        // The prefix's last gradient comes from the rest of the model, a whole batch at once.
+        let chunk_grad: Vec<bool> = (0..buf.len()).map(|b| b < prefix && buf[b] == b && b != buf[prefix - 1]).collect();
+        let grad_len =
+            |i: usize, l: &crate::layers::Layer| if chunk_grad[i] { chunk * l.output.len() } else { own(i, l) };
         Workspace {
             capacity,
             acts: model.layers.iter().enumerate().map(|(i, l)| vec![T::ZERO; own(i, l)]).collect(),
-            grads: model.layers.iter().enumerate().map(|(i, l)| vec![T::ZERO; own(i, l)]).collect(),
+            grads: model.layers.iter().enumerate().map(|(i, l)| vec![T::ZERO; grad_len(i, l)]).collect(),
+            chunk_grad,
             buf,
             scratch: model.layers.iter().map(|l| l.scratch(capacity)).collect(),
             dparams: vec![T::ZERO; model.params.len()],
@@ -196,22 +205,33 @@ impl<T: Float> Workspace<T> {
             }
             let layer = &model.layers[i];
             let (li, lo) = (layer.input.len(), layer.output.len());
+            let at =
+                |b: usize, len: usize| if self.chunk_grad[b] { 0..s.len() * len } else { s.start * len..s.end * len };
+            let dy_at = at(i, lo);
+            let dx_at = |before: usize| at(self.buf[before], li);
             let (gb, ga) = self.grads.split_at_mut(i);
-            let dy = &ga[0][s.start * lo..s.end * lo];
+            let dy = &ga[0][dy_at];
             if let Some(pool) = i.checked_sub(1).and_then(|r| relu_then_pool(&model.layers, r)) {
                 // Gradient before the ReLU, from the pool's output gradient directly.
-                let dx: Option<&mut [T]> =
-                    if i > 1 { Some(&mut gb[self.buf[i - 2]]) } else { self.dinput.as_deref_mut() };
+                let dx: Option<&mut [T]> = if i > 1 {
+                    Some(&mut gb[self.buf[i - 2]][dx_at(i - 2)])
+                } else {
+                    self.dinput.as_deref_mut().map(|d| &mut d[s.start * li..s.end * li])
+                };
                 if let Some(dx) = dx {
                     // The ReLU's input, written in every workspace (its output is not, in lean ones).
                     let relu_in: &[T] = if i > 1 { &self.acts[self.buf[i - 2]] } else { x };
                     let (r, y) = (&relu_in[s.start * li..s.end * li], &self.acts[i][s.start * lo..s.end * lo]);
-                    pool.backward_through_relu(r, y, dy, &mut dx[s.start * li..s.end * li], s.len());
+                    pool.backward_through_relu(r, y, dy, dx, s.len());
                 }
                 i -= 1; // the ReLU's gradient came through the pool
                 continue;
             }
-            let dx: Option<&mut [T]> = if i > 0 { Some(&mut gb[self.buf[i - 1]]) } else { self.dinput.as_deref_mut() };
+            let dx: Option<&mut [T]> = if i > 0 {
+                Some(&mut gb[self.buf[i - 1]][dx_at(i - 1)])
+            } else {
+                self.dinput.as_deref_mut().map(|d| &mut d[s.start * li..s.end * li])
+            };
             let input: &[T] = if i == 0 { x } else { &self.acts[self.buf[i - 1]] };
             let range = model.param_offsets[i]..model.param_offsets[i + 1];
             layer.backward(
@@ -219,7 +239,7 @@ impl<T: Float> Workspace<T> {
                 &input[s.start * li..s.end * li],
                 &self.acts[i][s.start * lo..s.end * lo],
                 dy,
-                dx.map(|d| &mut d[s.start * li..s.end * li]),
+                dx,
                 &mut self.dparams[range],
                 s.len(),
                 &mut self.scratch[i],
