@@ -123,12 +123,15 @@ impl MaxPool {
         }
     }
 
-    /// ReLU then this (2×2) pool in one pass over each plane while it is in L1: `r` receives
-    /// the ReLU's output (kept, as every activation is) and `y` the pool's.
-    pub fn forward_after_relu<T: Float>(&self, x: &[T], r: &mut [T], y: &mut [T], n: usize) {
+    /// ReLU then this pool: `r` receives the ReLU's output (kept, as every activation is) and
+    /// `y` the pool's. The 2×2 pool takes each plane while it is in L1.
+    pub fn forward_after_relu<T: Float>(&self, x: &[T], r: &mut [T], y: &mut [T], n: usize, s: &mut Scratch<T>) {
         let g = &self.geom;
-        debug_assert!(self.is_2x2());
         let (plane, out_plane) = (g.h * g.w, self.out_plane());
+        if !self.is_2x2() {
+            Activation::Relu.forward(&x[..n * g.c * plane], &mut r[..n * g.c * plane]);
+            return self.forward(r, y, n, s);
+        }
         let planes = x.chunks_exact(plane).zip(r.chunks_exact_mut(plane));
         for ((xp, rp), yp) in planes.zip(y.chunks_exact_mut(out_plane)).take(n * g.c) {
             Activation::Relu.forward(xp, rp);
@@ -136,25 +139,39 @@ impl MaxPool {
         }
     }
 
-    /// ReLU then this (2×2) pool computed as the pool then ReLU, which is the same function
-    /// (max commutes with a monotone map; NaN wins both) on a 4x smaller tensor. No ReLU output.
-    pub fn forward_then_relu<T: Float>(&self, x: &[T], y: &mut [T], n: usize) {
+    /// ReLU then this pool computed as the pool then ReLU, which is the same function (max
+    /// commutes with a monotone map; NaN wins both) on a smaller tensor. No ReLU output.
+    pub fn forward_then_relu<T: Float>(&self, x: &[T], y: &mut [T], n: usize, s: &mut Scratch<T>) {
         let g = &self.geom;
-        debug_assert!(self.is_2x2());
         let (plane, out_plane) = (g.h * g.w, self.out_plane());
+        if !self.is_2x2() {
+            self.forward(x, y, n, s);
+            return y[..n * g.c * out_plane].iter_mut().for_each(|v| *v = relu(*v));
+        }
         for (xp, yp) in x.chunks_exact(plane).zip(y.chunks_exact_mut(out_plane)).take(n * g.c) {
             max_2x2(xp, g.w, g.out_h, g.out_w, yp);
             yp.iter_mut().for_each(|v| *v = relu(*v));
         }
     }
 
-    /// The backward of ReLU then this (2×2) pool: `r` is the ReLU's input or output (the same
-    /// windows win), `y` the pool's output and `dx` the gradient before the ReLU. The pool sends
-    /// each gradient to the first maximum of `r`, and the ReLU passes it when `y > 0`.
-    pub fn backward_through_relu<T: Float>(&self, r: &[T], y: &[T], dy: &[T], dx: &mut [T], n: usize) {
+    /// The backward of ReLU then this pool: `r` is the ReLU's input or output (the same windows
+    /// win where the maximum is positive), `y` the pool's output and `dx` the gradient before
+    /// the ReLU. Each gradient goes to its window's winner when `y > 0`, nowhere otherwise.
+    pub fn backward_through_relu<T: Float>(&self, r: &[T], y: &[T], dy: &[T], dx: &mut [T], n: usize, s: &Scratch<T>) {
         let g = &self.geom;
-        debug_assert!(self.is_2x2());
         let (plane, out_plane) = (g.h * g.w, self.out_plane());
+        if !self.is_2x2() {
+            dx[..n * g.c * plane].fill(T::ZERO);
+            for p in 0..n * g.c {
+                let (dxp, at) = (&mut dx[p * plane..(p + 1) * plane], p * out_plane..(p + 1) * out_plane);
+                for ((&d, &m), &i) in dy[at.clone()].iter().zip(&y[at.clone()]).zip(&s.index[at]) {
+                    if m > T::ZERO {
+                        dxp[i as usize] += d;
+                    }
+                }
+            }
+            return;
+        }
         let planes = r.chunks_exact(plane).zip(dx.chunks_exact_mut(plane));
         for ((rp, dxp), (yp, dyp)) in
             planes.zip(y.chunks_exact(out_plane).zip(dy.chunks_exact(out_plane))).take(n * g.c)
@@ -310,10 +327,10 @@ mod tests {
         m.backward(&r_ref, &y_ref, &dy, &mut dr, n, &Scratch::default());
         Activation::Relu.backward(&x, &r_ref, &dr, &mut dx_ref);
         let mut r = vec![T::ONE; x.len()];
-        m.forward_after_relu(&x, &mut r, &mut y, n);
+        m.forward_after_relu(&x, &mut r, &mut y, n, &mut Scratch::default());
         assert_eq!(bits(&r), bits(&r_ref));
         assert_eq!(bits(&y), bits(&y_ref));
-        m.backward_through_relu(&r, &y, &dy, &mut dx, n);
+        m.backward_through_relu(&r, &y, &dy, &mut dx, n, &Scratch::default());
         assert_eq!(bits(&dx), bits(&dx_ref), "fused backward {c}x{h}x{w}");
     }
 

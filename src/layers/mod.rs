@@ -91,12 +91,12 @@ pub fn is_per_sample(layer: &Layer) -> bool {
 /// Named tensor of a layer, e.g. (`weight`, [16, 1, 3, 3]).
 pub type TensorInfo = (&'static str, Vec<usize>);
 
-/// The 2×2 max-pool at `i + 1` when layer `i` is a ReLU feeding it: the pair runs fused
+/// The max-pool at `i + 1` when layer `i` is a ReLU feeding it: the pair runs fused
 /// (`MaxPool::forward_after_relu`, `MaxPool::backward_through_relu`), saving a pass over the
 /// largest activation and its gradient.
 pub fn relu_then_pool(layers: &[Layer], i: usize) -> Option<&MaxPool> {
     match (layers.get(i).map(|l| &l.op), layers.get(i + 1).map(|l| &l.op)) {
-        (Some(Op::Activation(Activation::Relu)), Some(Op::MaxPool(m))) if m.is_2x2() => Some(m),
+        (Some(Op::Activation(Activation::Relu)), Some(Op::MaxPool(m))) => Some(m),
         _ => None,
     }
 }

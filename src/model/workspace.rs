@@ -51,7 +51,10 @@ impl<T: Float> Workspace<T> {
             buf.push(if i > 0 && matches!(l.op, Op::Flatten) { buf[i - 1] } else { i });
         }
         let own = |i: usize, l: &crate::layers::Layer| if buf[i] == i { capacity * l.output.len() } else { 0 };
-        let prefix = model.layers.iter().take_while(|l| is_per_sample(l)).count();
+        let mut prefix = model.layers.iter().take_while(|l| is_per_sample(l)).count();
+        if prefix > 0 && relu_then_pool(&model.layers, prefix - 1).is_some() {
+            prefix -= 1; // a ReLU stays with the (whole-batch) pool it is fused into
+        }
         let per_sample: usize = (0..prefix).map(|i| own(i, &model.layers[i]) / capacity).sum();
         let chunk = (CHUNK_BYTES / (2 * std::mem::size_of::<T>() * per_sample.max(1))).clamp(1, capacity);
         // The prefix's last gradient comes from the rest of the model, a whole batch at once.
@@ -149,14 +152,15 @@ impl<T: Float> Workspace<T> {
             let (before, after) = self.acts.split_at_mut(i);
             let input: &[T] = if i == 0 { x } else { &before[self.buf[i - 1]] };
             let input = &input[s.start * li..s.end * li];
-            if let Some(pool) = relu_then_pool(&model.layers, i) {
+            if let Some(pool) = relu_then_pool(&model.layers, i).filter(|_| i + 1 < layers.end) {
                 let (r, y) = after.split_at_mut(1);
                 let lp = model.layers[i + 1].output.len();
                 let y = &mut y[0][s.start * lp..s.end * lp];
+                let scratch = &mut self.scratch[i + 1];
                 if self.keep_fused_relu {
-                    pool.forward_after_relu(input, &mut r[0][s.start * lo..s.end * lo], y, s.len());
+                    pool.forward_after_relu(input, &mut r[0][s.start * lo..s.end * lo], y, s.len(), scratch);
                 } else {
-                    pool.forward_then_relu(input, y, s.len());
+                    pool.forward_then_relu(input, y, s.len(), scratch);
                 }
                 i += 2;
                 continue;
@@ -211,7 +215,8 @@ impl<T: Float> Workspace<T> {
             let dx_at = |before: usize| at(self.buf[before], li);
             let (gb, ga) = self.grads.split_at_mut(i);
             let dy = &ga[0][dy_at];
-            if let Some(pool) = i.checked_sub(1).and_then(|r| relu_then_pool(&model.layers, r)) {
+            let fused = i.checked_sub(1).filter(|&r| r >= layers.start).and_then(|r| relu_then_pool(&model.layers, r));
+            if let Some(pool) = fused {
                 // Gradient before the ReLU, from the pool's output gradient directly.
                 let dx: Option<&mut [T]> = if i > 1 {
                     Some(&mut gb[self.buf[i - 2]][dx_at(i - 2)])
@@ -222,7 +227,7 @@ impl<T: Float> Workspace<T> {
                     // The ReLU's input, written in every workspace (its output is not, in lean ones).
                     let relu_in: &[T] = if i > 1 { &self.acts[self.buf[i - 2]] } else { x };
                     let (r, y) = (&relu_in[s.start * li..s.end * li], &self.acts[i][s.start * lo..s.end * lo]);
-                    pool.backward_through_relu(r, y, dy, dx, s.len());
+                    pool.backward_through_relu(r, y, dy, dx, s.len(), &self.scratch[i]);
                 }
                 i -= 1; // the ReLU's gradient came through the pool
                 continue;
@@ -256,10 +261,8 @@ mod tests {
     use crate::engine::Dims;
     use crate::layers::MaskKey;
 
-    /// Forward and backward through SimpleCNN (two ReLU + 2×2 pool pairs); returns the output,
-    /// the parameter gradients and the input gradient.
-    fn pass(lean: bool, x: &[f32], n: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-        let spec = "conv2d(4,k=3,p=1) relu maxpool2d(2) conv2d(6,k=3,p=1) relu maxpool2d(2) flatten linear(3)";
+    /// Forward and backward; returns the output, the parameter gradients and the input gradient.
+    fn pass(spec: &str, lean: bool, x: &[f32], n: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let mut model = Model::<f32>::new(spec, Dims::image(1, 8, 8)).unwrap();
         model.init(7);
         let ws = Workspace::new(&model, n, true);
@@ -276,9 +279,14 @@ mod tests {
         let n = 3;
         // Many exact ties and negatives, so first-maximum and ReLU-at-zero cases occur.
         let x: Vec<f32> = (0..n * 64).map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.25).collect();
-        let full = pass(false, &x, n);
-        let lean = pass(true, &x, n);
-        assert_eq!(full, lean);
-        assert!(full.2.iter().any(|&g| g != 0.0), "the input gradient reaches the input");
+        for spec in [
+            "conv2d(4,k=3,p=1) relu maxpool2d(2) conv2d(6,k=3,p=1) relu maxpool2d(2) flatten linear(3)",
+            "conv2d(4,k=3,p=1) relu maxpool2d(3,s=2,p=1) conv2d(2,k=2) relu maxpool2d(2,s=1) flatten linear(3)",
+        ] {
+            let full = pass(spec, false, &x, n);
+            let lean = pass(spec, true, &x, n);
+            assert_eq!(full, lean, "{spec}");
+            assert!(full.2.iter().any(|&g| g != 0.0), "the input gradient reaches the input");
+        }
     }
 }
