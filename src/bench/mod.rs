@@ -199,12 +199,15 @@ pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult,
     let allocs_before = alloc_count::count();
     let start = Instant::now();
     let mut steps = 0;
-    for _ in 0..w.epochs {
-        for b in (0..n).step_by(w.batch) {
-            step(b, &mut trainer)?;
-            steps += 1;
+    trainer.on_own_threads(|trainer| {
+        for _ in 0..w.epochs {
+            for b in (0..n).step_by(w.batch) {
+                step(b, trainer)?;
+                steps += 1;
+            }
         }
-    }
+        Ok::<(), String>(())
+    })?;
     let secs = start.elapsed().as_secs_f64();
     let allocs = (alloc_count::count() - allocs_before) as f64 / steps as f64;
     let samples = (n * w.epochs) as f64;

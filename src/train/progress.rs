@@ -1,6 +1,7 @@
 //! Training progress: a bar with ETA, loss and samples/s on a terminal, plain lines otherwise.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Steps between updates of the bar's text: formatting it allocates, and a training step
 /// should not.
@@ -9,7 +10,7 @@ const MESSAGE_EVERY: u64 = 64;
 pub struct Progress {
     bar: Option<indicatif::ProgressBar>,
     quiet: bool,
-    steps: std::cell::Cell<u64>,
+    steps: AtomicU64,
 }
 
 impl Progress {
@@ -22,13 +23,12 @@ impl Progress {
             );
             b
         });
-        Progress { bar, quiet, steps: std::cell::Cell::new(0) }
+        Progress { bar, quiet, steps: AtomicU64::new(0) }
     }
     pub fn step(&self, loss: f64, rate: f64) {
         if let Some(b) = &self.bar {
             b.inc(1);
-            let n = self.steps.get();
-            self.steps.set(n + 1);
+            let n = self.steps.fetch_add(1, Ordering::Relaxed);
             if n.is_multiple_of(MESSAGE_EVERY) {
                 b.set_message(format!("loss {loss:.4}  {rate:.0} samples/s"));
             }

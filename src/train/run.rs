@@ -69,99 +69,103 @@ pub fn train_from(
             None => snapshots.take(&trainer.model, 0),
         }
     }
-    for epoch in first_epoch..=cfg.epochs {
-        let start = Instant::now();
-        // Full batch: no shuffling, so runs match PyTorch's full-batch loops exactly.
-        if batch < n {
-            order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
-            Rng::new(cfg.seed ^ (epoch as u64).wrapping_mul(0x9e3779b97f4a7c15)).shuffle(&mut order);
-        }
-        let (mut loss_sum, mut correct) = (0.0, 0usize);
-        for (s, chunk) in order.chunks(batch).enumerate() {
-            let m = chunk.len();
-            for (j, &i) in chunk.iter().enumerate() {
-                bx[j * in_len..(j + 1) * in_len].copy_from_slice(p.train.sample(i));
+    // Epochs run on the trainer's own threads (see `Trainer::on_own_threads`).
+    trainer.on_own_threads(|trainer| -> Result<(), String> {
+        for epoch in first_epoch..=cfg.epochs {
+            let start = Instant::now();
+            // Full batch: no shuffling, so runs match PyTorch's full-batch loops exactly.
+            if batch < n {
+                order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
+                Rng::new(cfg.seed ^ (epoch as u64).wrapping_mul(0x9e3779b97f4a7c15)).shuffle(&mut order);
             }
-            let target = match &p.train.targets {
-                Targets::Classes { labels, .. } => {
-                    chunk.iter().enumerate().for_each(|(j, &i)| bl[j] = labels[i]);
-                    Target::Classes(&bl[..m])
+            let (mut loss_sum, mut correct) = (0.0, 0usize);
+            for (s, chunk) in order.chunks(batch).enumerate() {
+                let m = chunk.len();
+                for (j, &i) in chunk.iter().enumerate() {
+                    bx[j * in_len..(j + 1) * in_len].copy_from_slice(p.train.sample(i));
                 }
-                Targets::Values { values, width } => {
-                    for (j, &i) in chunk.iter().enumerate() {
-                        bv[j * width..(j + 1) * width].copy_from_slice(&values[i * width..(i + 1) * width]);
+                let target = match &p.train.targets {
+                    Targets::Classes { labels, .. } => {
+                        chunk.iter().enumerate().for_each(|(j, &i)| bl[j] = labels[i]);
+                        Target::Classes(&bl[..m])
                     }
-                    Target::Values(&bv[..m * width])
-                }
-            };
-            match trainer.train_step(&bx[..m * in_len], target, m) {
-                Ok(st) => {
-                    loss_sum += st.loss * m as f64;
-                    correct += st.correct;
-                    progress.step(st.loss, ((s + 1) * batch) as f64 / start.elapsed().as_secs_f64());
-                }
-                Err(StepError::NonFinite(v)) => {
-                    progress.finish();
-                    let kept = match folder {
-                        Some(f) if f.path("checkpoint.safetensors").exists() => {
-                            format!(
-                                "; the last good checkpoint is {} (resume with --resume)",
-                                f.path("checkpoint.safetensors").display()
-                            )
+                    Targets::Values { values, width } => {
+                        for (j, &i) in chunk.iter().enumerate() {
+                            bv[j * width..(j + 1) * width].copy_from_slice(&values[i * width..(i + 1) * width]);
                         }
-                        _ => String::new(),
-                    };
-                    return Err(format!(
-                        "the loss became {v} at epoch {epoch}, step {}{kept}. Try a smaller learning rate (e.g. half of {}), or check the inputs for NaN or huge values",
-                        s + 1,
-                        p.optimizer.lr()
-                    ));
+                        Target::Values(&bv[..m * width])
+                    }
+                };
+                match trainer.train_step(&bx[..m * in_len], target, m) {
+                    Ok(st) => {
+                        loss_sum += st.loss * m as f64;
+                        correct += st.correct;
+                        progress.step(st.loss, ((s + 1) * batch) as f64 / start.elapsed().as_secs_f64());
+                    }
+                    Err(StepError::NonFinite(v)) => {
+                        progress.finish();
+                        let kept = match folder {
+                            Some(f) if f.path("checkpoint.safetensors").exists() => {
+                                format!(
+                                    "; the last good checkpoint is {} (resume with --resume)",
+                                    f.path("checkpoint.safetensors").display()
+                                )
+                            }
+                            _ => String::new(),
+                        };
+                        return Err(format!(
+                            "the loss became {v} at epoch {epoch}, step {}{kept}. Try a smaller learning rate (e.g. half of {}), or check the inputs for NaN or huge values",
+                            s + 1,
+                            p.optimizer.lr()
+                        ));
+                    }
+                    Err(StepError::BadTarget(e)) => return Err(e),
                 }
-                Err(StepError::BadTarget(e)) => return Err(e),
+            }
+            // Training throughput excludes the test evaluation below.
+            let train_seconds = start.elapsed().as_secs_f64();
+            let train_loss = loss_sum / n as f64;
+            let train_accuracy = has_accuracy(p.loss, k).then(|| correct as f64 / n as f64);
+            let (test_loss, test_accuracy) = if p.test.is_empty() {
+                (None, None)
+            } else {
+                let (l, a) = trainer.evaluate(&p.test.x, target_of(&p.test), p.test.len())?;
+                (Some(l), a)
+            };
+            let m = EpochMetrics {
+                epoch,
+                train_loss,
+                train_accuracy,
+                test_loss,
+                test_accuracy,
+                seconds: start.elapsed().as_secs_f64(),
+            };
+            progress.line(&format!(
+                "epoch {epoch}/{}  train loss {train_loss:.4}{}  test loss {}{}  ({:.2} s, {:.0} samples/s training)",
+                cfg.epochs,
+                pct(train_accuracy),
+                test_loss.map(|l| format!("{l:.4}")).unwrap_or("-".into()),
+                pct(test_accuracy),
+                m.seconds,
+                n as f64 / train_seconds
+            ));
+            metrics.push(m);
+            if cfg.snapshot_every > 0 && epoch % cfg.snapshot_every == 0 {
+                snapshots.entries.retain(|e| e.0 != epoch);
+                snapshots.take(&trainer.model, epoch);
+            }
+            if let Some(f) = folder {
+                f.write_metrics(&metrics)?;
+                if cfg.snapshot_every > 0 {
+                    f.write(super::snapshots::FILE, &snapshots.to_bytes()?)?;
+                }
+                if cfg.checkpoint_every > 0 && (epoch % cfg.checkpoint_every == 0 || epoch == cfg.epochs) {
+                    checkpoint::save(f, &trainer, epoch)?;
+                }
             }
         }
-        // Training throughput excludes the test evaluation below.
-        let train_seconds = start.elapsed().as_secs_f64();
-        let train_loss = loss_sum / n as f64;
-        let train_accuracy = has_accuracy(p.loss, k).then(|| correct as f64 / n as f64);
-        let (test_loss, test_accuracy) = if p.test.is_empty() {
-            (None, None)
-        } else {
-            let (l, a) = trainer.evaluate(&p.test.x, target_of(&p.test), p.test.len())?;
-            (Some(l), a)
-        };
-        let m = EpochMetrics {
-            epoch,
-            train_loss,
-            train_accuracy,
-            test_loss,
-            test_accuracy,
-            seconds: start.elapsed().as_secs_f64(),
-        };
-        progress.line(&format!(
-            "epoch {epoch}/{}  train loss {train_loss:.4}{}  test loss {}{}  ({:.2} s, {:.0} samples/s training)",
-            cfg.epochs,
-            pct(train_accuracy),
-            test_loss.map(|l| format!("{l:.4}")).unwrap_or("-".into()),
-            pct(test_accuracy),
-            m.seconds,
-            n as f64 / train_seconds
-        ));
-        metrics.push(m);
-        if cfg.snapshot_every > 0 && epoch % cfg.snapshot_every == 0 {
-            snapshots.entries.retain(|e| e.0 != epoch);
-            snapshots.take(&trainer.model, epoch);
-        }
-        if let Some(f) = folder {
-            f.write_metrics(&metrics)?;
-            if cfg.snapshot_every > 0 {
-                f.write(super::snapshots::FILE, &snapshots.to_bytes()?)?;
-            }
-            if cfg.checkpoint_every > 0 && (epoch % cfg.checkpoint_every == 0 || epoch == cfg.epochs) {
-                checkpoint::save(f, &trainer, epoch)?;
-            }
-        }
-    }
+        Ok(())
+    })?;
     progress.finish();
     if let Some(f) = folder {
         io::save(&trainer.model, &f.path("model.safetensors"))?;

@@ -13,6 +13,7 @@ use crate::model::{Model, Workspace};
 use crate::optim::Optimizer;
 use rayon::prelude::*;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Below this much work per step (forward + backward FLOPs), one shard is faster.
 const MIN_FLOPS_TO_SHARD: usize = 4_000_000;
@@ -41,7 +42,7 @@ pub struct Trainer<T: Float> {
     shard_stats: Vec<(f64, usize)>,
     max_shards: usize,
     max_batch: usize,
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<Arc<rayon::ThreadPool>>,
 }
 
 /// The `i`-th of `s` nearly equal contiguous parts of `0..n`.
@@ -74,13 +75,13 @@ impl<T: Float> Trainer<T> {
         let threads =
             if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
         let pool = if threads > 1 && max_shards > 1 {
-            Some(
+            Some(Arc::new(
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(threads.min(max_shards))
                     .start_handler(|_| crate::engine::subnormal::flush_for_thread_lifetime())
                     .build()
                     .map_err(|e| format!("cannot start threads: {e}"))?,
-            )
+            ))
         } else {
             None
         };
@@ -98,6 +99,16 @@ impl<T: Float> Trainer<T> {
             max_batch,
             pool,
         })
+    }
+
+    /// Runs `f` (a loop of steps) on one of the trainer's own threads. A step started from
+    /// outside the pool hands its work over and is woken when it is done, twice a step (shards,
+    /// optimizer); from inside, the threads fork and join while running.
+    pub fn on_own_threads<R: Send>(&mut self, f: impl FnOnce(&mut Self) -> R + Send) -> R {
+        match self.pool.clone() {
+            Some(pool) => pool.install(|| f(self)),
+            None => f(self),
+        }
     }
 
     /// How many shards a batch of `n` is cut into: a function of the model and `n` only.
@@ -151,7 +162,7 @@ impl<T: Float> Trainer<T> {
             *o = &w.dparams;
         }
         let others = &others[..shards - 1];
-        self.optimizer.step_sharded(&mut self.model.params, &mut first[0].dparams, others, self.pool.as_ref());
+        self.optimizer.step_sharded(&mut self.model.params, &mut first[0].dparams, others, self.pool.as_deref());
         if self.model.has_batchnorm() {
             self.model.update_running_stats(&self.workspaces[0]);
         }
@@ -194,7 +205,7 @@ impl<T: Float> Trainer<T> {
 
 /// Runs `job(shard index, workspace, loss slot)` over the shards, in parallel when a pool exists.
 fn for_shards<T: Float>(
-    pool: &Option<rayon::ThreadPool>,
+    pool: &Option<Arc<rayon::ThreadPool>>,
     ws: &mut [Workspace<T>],
     stats: &mut [(f64, usize)],
     job: impl Fn(usize, &mut Workspace<T>, &mut (f64, usize)) + Sync + Send,
