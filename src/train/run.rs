@@ -160,7 +160,7 @@ pub fn train_from(
                     f.write(super::snapshots::FILE, &snapshots.to_bytes()?)?;
                 }
                 if cfg.checkpoint_every > 0 && (epoch % cfg.checkpoint_every == 0 || epoch == cfg.epochs) {
-                    checkpoint::save(f, &trainer, epoch)?;
+                    checkpoint::save(f, trainer, epoch)?;
                 }
             }
         }
