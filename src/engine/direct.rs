@@ -97,11 +97,17 @@ fn copy_row<T: Float>(src: &[T], dst: &mut [T]) {
 
 /// Offset of each tap (c, i, j) on the padded planes.
 fn tap_offsets(g: &Geometry, p: &Plan) -> [usize; MAX_TAPS] {
-    let (kh, kw) = (g.wh.kernel, g.ww.kernel);
     let mut offs = [0; MAX_TAPS];
-    for (tap, o) in offs.iter_mut().enumerate().take(g.col_rows()) {
-        let (c, i, j) = (tap / (kh * kw), tap / kw % kh, tap % kw);
-        *o = c * p.hp * p.wp + i * g.wh.dilation * p.wp + j * g.ww.dilation;
+    let mut taps = offs.iter_mut();
+    // Nested loops, not divisions: this runs once per call, up to 512 taps.
+    for c in 0..g.c {
+        for i in 0..g.wh.kernel {
+            for j in 0..g.ww.kernel {
+                if let Some(o) = taps.next() {
+                    *o = c * p.hp * p.wp + i * g.wh.dilation * p.wp + j * g.ww.dilation;
+                }
+            }
+        }
     }
     offs
 }
@@ -124,6 +130,46 @@ pub fn arrange<T: Float>(g: &Geometry, out_c: usize, w: &[T], bias: Option<&[T]>
                 dst[t * BLOCK + o] = w[c * taps + t];
             }
             dst[taps * BLOCK + o] = bias.map_or(T::ZERO, |b| b[c]);
+        }
+    }
+}
+
+/// The input gradient of a stride-1 convolution is itself one: dY (O planes), padded by
+/// `d·(k−1) − p` on each side, convolved with the weights flipped in space and with input and
+/// output channels swapped. Its geometry, when the direct path suits it.
+pub fn transposed(g: &Geometry, out_c: usize) -> Option<Geometry> {
+    let flip = |w: &crate::engine::Window| {
+        let reach = w.dilation * (w.kernel - 1);
+        (w.stride == 1 && w.pad_before <= reach && w.pad_after <= reach).then_some(crate::engine::Window {
+            kernel: w.kernel,
+            stride: 1,
+            pad_before: reach - w.pad_before,
+            pad_after: reach - w.pad_after,
+            dilation: w.dilation,
+        })
+    };
+    let t = Geometry { c: out_c, h: g.out_h, w: g.out_w, wh: flip(&g.wh)?, ww: flip(&g.ww)?, out_h: g.h, out_w: g.w };
+    suits(&t).then_some(t)
+}
+
+/// Arranges `w` (O × C × kh × kw, of the convolution `g`) for `forward` over the transposed
+/// geometry `t`: output channel c, tap (o, i, j) takes w[o][c][kh−1−i][kw−1−j].
+pub fn arrange_transposed<T: Float>(g: &Geometry, t: &Geometry, w: &[T], wt: &mut [T]) {
+    let (kh, kw, out_c) = (g.wh.kernel, g.ww.kernel, t.c);
+    let block_len = (t.col_rows() + 1) * BLOCK;
+    // Nested loops, not divisions: this runs once per backward call.
+    for (blk, dst) in wt[..arranged_len(t, g.c)].chunks_exact_mut(block_len).enumerate() {
+        dst.fill(T::ZERO);
+        for cc in 0..BLOCK.min(g.c - blk * BLOCK) {
+            let c = blk * BLOCK + cc;
+            let mut tap = 0;
+            for o in 0..out_c {
+                let src = &w[(o * g.c + c) * kh * kw..][..kh * kw];
+                for &v in src.iter().rev() {
+                    dst[tap * BLOCK + cc] = v; // reversed rows and columns: the spatial flip
+                    tap += 1;
+                }
+            }
         }
     }
 }
@@ -170,7 +216,7 @@ pub fn forward<T: Float>(g: &Geometry, p: &Plan, out_c: usize, wt: &[T], xpad: &
 mod tests {
     use super::*;
     use crate::engine::gemm::{matmul, Mat};
-    use crate::engine::im2col::im2col;
+    use crate::engine::im2col::{col2im, im2col};
     use crate::engine::Window;
 
     fn check<T: Float>() {
@@ -211,6 +257,51 @@ mod tests {
                 assert!((a.to_f64() - b.to_f64()).abs() < tol, "{a} {b}");
             }
         }
+    }
+
+    /// The input gradient as a direct convolution against `Wᵀ·dY` then col2im.
+    fn check_transposed<T: Float>() {
+        let cases = [
+            (16, 14, 14, Window::simple(3, 1, 1), Window::simple(3, 1, 1), 32),
+            (
+                2,
+                7,
+                9,
+                Window::simple(3, 1, 0),
+                Window { kernel: 3, stride: 1, pad_before: 1, pad_after: 2, dilation: 2 },
+                5,
+            ),
+            (3, 1, 20, Window::simple(1, 1, 0), Window::simple(5, 1, 2), 4),
+        ];
+        for (c, h, w, wh, ww, o) in cases {
+            let g = Geometry { c, h, w, wh, ww, out_h: wh.output_len(h).unwrap(), out_w: ww.output_len(w).unwrap() };
+            let t = transposed(&g, o).expect("the direct path suits these");
+            let (rows, cols_n) = (g.col_rows(), g.col_cols());
+            let wt: Vec<T> = (0..o * rows).map(|i| T::from_f64((i as f64 * 0.71).cos())).collect();
+            let dy: Vec<T> = (0..o * cols_n).map(|i| T::from_f64((i as f64 * 0.37).sin())).collect();
+            let mut dcols = vec![T::ZERO; rows * cols_n];
+            matmul(&mut dcols, Mat::rows(&wt, o, rows).t(), Mat::rows(&dy, o, cols_n), false);
+            let mut want = vec![T::ZERO; c * h * w];
+            col2im(&g, &mut dcols, &mut want);
+            let p = plan(&t);
+            let mut flipped = vec![T::ZERO; arranged_len(&t, c)];
+            arrange_transposed(&g, &t, &wt, &mut flipped);
+            let mut dypad = vec![T::ZERO; p.xpad_len(o)];
+            pad_input(&t, &p, &dy, &mut dypad);
+            let mut ext = vec![T::ZERO; p.ext_total(c)];
+            let mut dx = vec![T::ZERO; c * h * w];
+            forward(&t, &p, c, &flipped, &dypad, &mut ext, &mut dx);
+            let tol = if std::mem::size_of::<T>() == 4 { 1e-4 } else { 1e-12 };
+            for (a, b) in dx.iter().zip(&want) {
+                assert!((a.to_f64() - b.to_f64()).abs() < tol, "{c}x{h}x{w}: {a} {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn direct_input_gradient_matches_gemm_and_col2im() {
+        check_transposed::<f32>();
+        check_transposed::<f64>();
     }
 
     #[test]

@@ -35,21 +35,26 @@ impl Conv {
     pub fn fan_in(&self) -> usize {
         self.kernel_len()
     }
-    /// Scratch for the input side (columns, or the padded planes of the direct path).
+    /// Scratch for the input side (columns, or the padded planes of the direct paths).
     pub fn scratch_len(&self) -> usize {
         let g = &self.geom;
-        let p = direct::plan(g);
-        (g.col_rows() * g.col_cols()).max(p.xpad_len(g.c))
+        let back = direct::transposed(g, self.out_channels).map_or(0, |t| direct::plan(&t).xpad_len(t.c));
+        (g.col_rows() * g.col_cols()).max(direct::plan(g).xpad_len(g.c)).max(back)
     }
-    /// Scratch for the output side (column gradients, or the extended output grid).
+    /// Scratch for the output side (column gradients, or the extended output grids).
     pub fn scratch_out_len(&self) -> usize {
         let g = &self.geom;
-        (g.col_rows() * g.col_cols()).max(direct::plan(g).ext_total(self.out_channels))
+        let back = direct::transposed(g, self.out_channels).map_or(0, |t| direct::plan(&t).ext_total(g.c));
+        (g.col_rows() * g.col_cols()).max(direct::plan(g).ext_total(self.out_channels)).max(back)
     }
     /// Weight-sized scratch: the direct path's rearranged weights, and dWᵀ in backward.
     pub fn weight_scratch_len(&self) -> usize {
         let arranged = if direct::suits(&self.geom) { direct::arranged_len(&self.geom, self.out_channels) } else { 0 };
         arranged.max(self.weight_len())
+    }
+    /// The flipped weights of the direct input-gradient path (see `direct::transposed`).
+    pub fn flipped_scratch_len(&self) -> usize {
+        direct::transposed(&self.geom, self.out_channels).map_or(0, |t| direct::arranged_len(&t, self.geom.c))
     }
     /// Multiply-adds ×2 per sample, forward.
     pub fn flops(&self) -> usize {
@@ -105,7 +110,13 @@ impl Conv {
         let (in_len, out_len) = (g.c * g.h * g.w, self.out_channels * cols_n);
         let w = &p[..self.weight_len()];
         let (dw, db) = dp.split_at_mut(self.weight_len());
-        let Scratch { cols: cols_buf, dcols, weights: dwt, .. } = s;
+        let Scratch { cols: cols_buf, dcols, weights: dwt, flipped, .. } = s;
+        // The input gradient as a direct convolution of dY, when that suits (see `direct`).
+        let transposed = dx.as_ref().and_then(|_| direct::transposed(g, self.out_channels));
+        let plan_t = transposed.as_ref().map(direct::plan);
+        if let (Some(t), true) = (&transposed, chunk.first) {
+            direct::arrange_transposed(g, t, w, flipped);
+        }
         // dWᵀ (K×O) summed over the samples, then added to dW once: see `matmul_col_major`.
         let dwt = &mut dwt[..self.weight_len()];
         if chunk.first {
@@ -129,7 +140,10 @@ impl Conv {
                     true,
                 );
             }
-            if let Some(dx) = dx.as_deref_mut() {
+            if let (Some(dx), Some(t), Some(pt)) = (dx.as_deref_mut(), &transposed, &plan_t) {
+                direct::pad_input(t, pt, dyi, cols_buf);
+                direct::forward(t, pt, g.c, flipped, cols_buf, dcols, &mut dx[i * in_len..(i + 1) * in_len]);
+            } else if let Some(dx) = dx.as_deref_mut() {
                 let dcols = &mut dcols[..rows * cols_n];
                 matmul(
                     dcols,

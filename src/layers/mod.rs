@@ -62,6 +62,8 @@ pub struct Scratch<T> {
     pub mask: Vec<T>,
     /// Weight-sized scratch (the direct convolution's tap-major blocks; dWᵀ in backward).
     pub weights: Vec<T>,
+    /// The direct input gradient's flipped, tap-major weights (arranged once per batch).
+    pub flipped: Vec<T>,
 }
 
 /// Which part of a batch a backward call covers, when the batch runs in chunks of samples
@@ -159,6 +161,7 @@ impl Layer {
                 s.cols = vec![T::ZERO; c.scratch_len()];
                 s.dcols = vec![T::ZERO; c.scratch_out_len()];
                 s.weights = vec![T::ZERO; c.weight_scratch_len()];
+                s.flipped = vec![T::ZERO; c.flipped_scratch_len()];
             }
             Op::MaxPool(m) => s.index = vec![0; m.index_len(capacity)],
             Op::BatchNorm(b) => s.stats = vec![T::ZERO; b.stats_len()],
