@@ -79,12 +79,11 @@ impl MaxPool {
                 let base = oh * g.wh.stride * g.w + ow * g.ww.stride;
                 let (mut best, mut arg) = (xp[base], base);
                 for i in 0..g.wh.kernel {
-                    let row = &xp[base + i * g.w..base + i * g.w + g.ww.kernel];
-                    for (j, &v) in row.iter().enumerate() {
-                        if wins(v, best) {
-                            best = v;
-                            arg = base + i * g.w + j;
-                        }
+                    let at = base + i * g.w;
+                    let (v, j) = first_max(&xp[at..at + g.ww.kernel]);
+                    if wins(v, best) {
+                        best = v;
+                        arg = at + j;
                     }
                 }
                 yp[oh * g.out_w + ow] = best;
@@ -229,6 +228,21 @@ fn max_2x2<T: Float>(xp: &[T], w: usize, out_h: usize, out_w: usize, yp: &mut [T
     }
 }
 
+/// The first maximum of `row` and where it is (the first NaN if there is one), in two plain
+/// passes: the maximum, then its first position. One pass with the NaN rule in its loop
+/// branches on every element, which was the 1-D lab's largest cost (windows of 20).
+#[inline]
+fn first_max<T: Float>(row: &[T]) -> (T, usize) {
+    let (mut best, mut nan) = (row[0], false);
+    for &v in row {
+        best = if v > best { v } else { best };
+        nan |= v.is_nan();
+    }
+    let at = if nan { row.iter().position(|v| v.is_nan()) } else { row.iter().position(|&v| v == best) };
+    let at = at.unwrap_or(0);
+    (row[at], at)
+}
+
 /// Whether input `v` is the window's maximum `m` (NaN matches NaN).
 #[inline(always)]
 fn is_max<T: Float>(v: T, m: T) -> bool {
@@ -339,6 +353,30 @@ mod tests {
         for (c, h, w) in [(3, 28, 28), (2, 14, 14), (1, 7, 9), (2, 6, 40), (1, 2, 2), (1, 5, 67)] {
             check::<f32>(c, h, w);
             check::<f64>(c, h, w);
+        }
+    }
+
+    /// One element at a time with the first-max rule: the reference for `first_max`.
+    fn naive<T: Float>(row: &[T]) -> (T, usize) {
+        let (mut best, mut at) = (row[0], 0);
+        for (j, &v) in row.iter().enumerate() {
+            if wins(v, best) {
+                (best, at) = (v, j);
+            }
+        }
+        (best, at)
+    }
+
+    #[test]
+    fn first_max_takes_the_first_maximum_and_the_first_nan() {
+        let pick = [1.0f32, -1.0, 0.0, -0.0, 2.0, 2.0, -3.0, 0.5, f32::NAN];
+        for len in 1..24 {
+            for shift in 0..pick.len() {
+                // Windows with and without NaNs, ties and signed zeros in every position.
+                let row: Vec<f32> = (0..len).map(|i| pick[(i * 5 + shift) % (pick.len() - (shift % 2))]).collect();
+                let (want, got) = (naive(&row), first_max(&row));
+                assert_eq!((want.0.to_bits(), want.1), (got.0.to_bits(), got.1), "{row:?}");
+            }
         }
     }
 }
