@@ -1,5 +1,6 @@
 //! The numeric core: element type, shapes and matrix products that every layer builds on.
 
+pub mod chunk_dw;
 pub mod dims;
 pub mod direct;
 pub mod float;

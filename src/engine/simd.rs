@@ -154,6 +154,52 @@ mod avx512 {
         }
     }
 
+    /// The first maximum of a non-empty row and its position (the first NaN if any; see
+    /// `maxpool::first_max`): a vector maximum, then the first lane equal to it.
+    #[inline]
+    pub fn first_max(row: &[f32]) -> (f32, usize) {
+        assert!(!row.is_empty());
+        let n = row.len();
+        // SAFETY: every load is masked to the lanes inside row.
+        unsafe {
+            let low = _mm512_set1_ps(f32::NEG_INFINITY);
+            let (mut best, mut nan) = (low, 0u16);
+            for k in (0..n).step_by(16) {
+                let v = _mm512_mask_loadu_ps(low, mask(n - k), row.as_ptr().add(k));
+                nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+                best = _mm512_max_ps(best, v);
+            }
+            if nan != 0 {
+                let at = row.iter().position(|v| v.is_nan()).unwrap_or(0);
+                return (row[at], at);
+            }
+            let m = _mm512_set1_ps(_mm512_reduce_max_ps(best));
+            for k in (0..n).step_by(16) {
+                let v = _mm512_maskz_loadu_ps(mask(n - k), row.as_ptr().add(k));
+                let eq = _mm512_mask_cmp_ps_mask::<_CMP_EQ_OQ>(mask(n - k), v, m);
+                if eq != 0 {
+                    let at = k + eq.trailing_zeros() as usize;
+                    return (row[at], at);
+                }
+            }
+            (row[0], 0)
+        }
+    }
+
+    /// `acc[k % 16] += a[k]·b[k]` for slices whose length is a multiple of 16.
+    #[inline]
+    pub fn dot_into(a: &[f32], b: &[f32], acc: &mut [f32]) {
+        assert!(a.len() == b.len() && a.len().is_multiple_of(16) && acc.len() >= 16);
+        // SAFETY: every load is a whole 16-lane block inside a and b, as asserted.
+        unsafe {
+            let mut s = _mm512_loadu_ps(acc.as_ptr());
+            for k in (0..a.len()).step_by(16) {
+                s = _mm512_fmadd_ps(_mm512_loadu_ps(a.as_ptr().add(k)), _mm512_loadu_ps(b.as_ptr().add(k)), s);
+            }
+            _mm512_storeu_ps(acc.as_mut_ptr(), s);
+        }
+    }
+
     #[inline]
     pub fn max_2x2_row(top: &[f32], bottom: &[f32], y: &mut [f32]) {
         let n = y.len();
@@ -211,7 +257,7 @@ mod avx512 {
 }
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-pub use avx512::{copy_short, direct_8, max_2x2_row, route_2x2_row, sum};
+pub use avx512::{copy_short, direct_8, dot_into, first_max, max_2x2_row, route_2x2_row, sum};
 
 /// Stand-ins so callers compile everywhere; never called when `AVX512` is false.
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
@@ -220,6 +266,14 @@ pub fn sum(_: &[f32]) -> f32 {
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
 pub fn direct_8(_: &[f32], _: &[usize], _: &[f32], _: &[f32; 8], _: usize, _: &mut [f32], _: usize) {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+pub fn first_max(_: &[f32]) -> (f32, usize) {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+pub fn dot_into(_: &[f32], _: &[f32], _: &mut [f32]) {
     unreachable!("AVX-512 kernel called on a build without it")
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]

@@ -2,9 +2,9 @@
 //! A 1-D convolution is a 2-D one over a 1×L plane with a 1×k kernel.
 
 use super::{Chunk, Scratch};
-use crate::engine::direct;
 use crate::engine::gemm::{matmul, matmul_col_major, Mat};
 use crate::engine::im2col::{col2im, im2col, Geometry};
+use crate::engine::{chunk_dw, direct};
 use crate::engine::{sum_lanes, Float};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -35,22 +35,30 @@ impl Conv {
     pub fn fan_in(&self) -> usize {
         self.kernel_len()
     }
-    /// Scratch for the input side (columns, or the padded planes of the direct paths).
-    pub fn scratch_len(&self) -> usize {
+    /// Scratch for the input side (columns, or the padded planes of the direct paths), for
+    /// calls of up to `capacity` samples.
+    pub fn scratch_len(&self, capacity: usize) -> usize {
         let g = &self.geom;
         let back = direct::transposed(g, self.out_channels).map_or(0, |t| direct::plan(&t).xpad_len(t.c));
-        (g.col_rows() * g.col_cols()).max(direct::plan(g).xpad_len(g.c)).max(back)
+        let chunked = if self.chunked_dw() { chunk_dw::x_len(g, capacity) } else { 0 };
+        (g.col_rows() * g.col_cols()).max(direct::plan(g).xpad_len(g.c)).max(back).max(chunked)
     }
     /// Scratch for the output side (column gradients, or the extended output grids).
-    pub fn scratch_out_len(&self) -> usize {
+    pub fn scratch_out_len(&self, capacity: usize) -> usize {
         let g = &self.geom;
         let back = direct::transposed(g, self.out_channels).map_or(0, |t| direct::plan(&t).ext_total(g.c));
-        (g.col_rows() * g.col_cols()).max(direct::plan(g).ext_total(self.out_channels)).max(back)
+        let chunked = if self.chunked_dw() { chunk_dw::dy_len(g, self.out_channels, capacity) } else { 0 };
+        (g.col_rows() * g.col_cols()).max(direct::plan(g).ext_total(self.out_channels)).max(back).max(chunked)
     }
-    /// Weight-sized scratch: the direct path's rearranged weights, and dWᵀ in backward.
+    /// Weight-sized scratch: the direct path's rearranged weights, and dWᵀ in backward (as
+    /// `chunk_dw::LANES` partial sums per weight on the chunked path).
     pub fn weight_scratch_len(&self) -> usize {
         let arranged = if direct::suits(&self.geom) { direct::arranged_len(&self.geom, self.out_channels) } else { 0 };
-        arranged.max(self.weight_len())
+        arranged.max(self.weight_len() * if self.chunked_dw() { chunk_dw::LANES } else { 1 })
+    }
+    /// Whether the weight gradient is computed a chunk of samples at a time (`chunk_dw`).
+    fn chunked_dw(&self) -> bool {
+        chunk_dw::suits(&self.geom, self.out_channels)
     }
     /// The flipped weights of the direct input-gradient path (see `direct::transposed`).
     pub fn flipped_scratch_len(&self) -> usize {
@@ -118,9 +126,13 @@ impl Conv {
             direct::arrange_transposed(g, t, w, flipped);
         }
         // dWᵀ (K×O) summed over the samples, then added to dW once: see `matmul_col_major`.
-        let dwt = &mut dwt[..self.weight_len()];
+        let chunked = self.chunked_dw();
+        let dwt = &mut dwt[..self.weight_len() * if chunked { chunk_dw::LANES } else { 1 }];
         if chunk.first {
             dwt.fill(T::ZERO);
+        }
+        if chunked {
+            chunk_dw::accumulate(g, self.out_channels, x, dy, n, cols_buf, dcols, dwt);
         }
         for i in 0..n {
             let dyi = &dy[i * out_len..(i + 1) * out_len];
@@ -129,7 +141,7 @@ impl Conv {
                     db[o] += sum_lanes(row);
                 }
             }
-            {
+            if !chunked {
                 // Recomputing the columns keeps the working set small (see engine notes).
                 let cols = &mut cols_buf[..rows * cols_n];
                 im2col(g, &x[i * in_len..(i + 1) * in_len], cols);
@@ -161,7 +173,8 @@ impl Conv {
         }
         for (o, row) in dw.chunks_exact_mut(rows).enumerate() {
             for (k, d) in row.iter_mut().enumerate() {
-                *d += dwt[k * self.out_channels + o];
+                let at = k * self.out_channels + o;
+                *d += if chunked { sum_lanes(&dwt[at * chunk_dw::LANES..][..chunk_dw::LANES]) } else { dwt[at] };
             }
         }
     }

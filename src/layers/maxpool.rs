@@ -233,6 +233,10 @@ fn max_2x2<T: Float>(xp: &[T], w: usize, out_h: usize, out_w: usize, yp: &mut [T
 /// branches on every element, which was the 1-D lab's largest cost (windows of 20).
 #[inline]
 fn first_max<T: Float>(row: &[T]) -> (T, usize) {
+    if let (true, Some(r)) = (simd::AVX512, simd::f32s(row)) {
+        let (v, at) = simd::first_max(r);
+        return (T::from_f32(v), at);
+    }
     let (mut best, mut nan) = (row[0], false);
     for &v in row {
         best = if v > best { v } else { best };

@@ -158,8 +158,8 @@ impl Layer {
         let mut s = Scratch::default();
         match &self.op {
             Op::Conv(c) => {
-                s.cols = vec![T::ZERO; c.scratch_len()];
-                s.dcols = vec![T::ZERO; c.scratch_out_len()];
+                s.cols = vec![T::ZERO; c.scratch_len(capacity)];
+                s.dcols = vec![T::ZERO; c.scratch_out_len(capacity)];
                 s.weights = vec![T::ZERO; c.weight_scratch_len()];
                 s.flipped = vec![T::ZERO; c.flipped_scratch_len()];
             }

@@ -1,0 +1,156 @@
+//! The weight gradient of a tiny stride-1 convolution (the 1-D labs': 4 filters of 5 taps on
+//! 20 samples) for a whole chunk of samples at once. Per sample, im2col and a GEMM call cost
+//! far more than the 400 multiply-adds they do.
+//!
+//! Every sample's zero-padded input planes are laid side by side, channel by channel, in slots
+//! of `slot` values; dY goes on the same "extended grid" (`q = oh·wp + ow`, zero in the junk
+//! columns). Then dW[o][c,i,j] is one long dot product of dY's row for o with the input row
+//! for c shifted by the tap's offset. The products go into 16 partial sums per weight by
+//! position mod 16; `slot` is a multiple of 16, so each partial sum sees the same terms in the
+//! same order however the batch is cut into chunks.
+
+use super::im2col::Geometry;
+use super::{simd, Float};
+
+/// Partial sums per weight.
+pub const LANES: usize = 16;
+/// Up to this many multiply-adds per sample (weights × outputs), the chunked path is used.
+const TINY_MACS: usize = 4096;
+
+pub fn suits(g: &Geometry, out_c: usize) -> bool {
+    g.wh.stride == 1 && g.ww.stride == 1 && out_c * g.col_rows() * g.col_cols() <= TINY_MACS
+}
+
+fn padded(g: &Geometry) -> (usize, usize) {
+    (g.h + g.wh.pad_before + g.wh.pad_after, g.w + g.ww.pad_before + g.ww.pad_after)
+}
+
+/// Values per sample and channel: the padded plane, rounded up to whole lanes.
+fn slot(g: &Geometry) -> usize {
+    let (hp, wp) = padded(g);
+    (hp * wp).div_ceil(LANES) * LANES
+}
+
+/// Scratch for the laid-out inputs of `n` samples (one slot more: the last tap reads past).
+pub fn x_len(g: &Geometry, n: usize) -> usize {
+    (g.c * n + 1) * slot(g)
+}
+
+/// Scratch for dY of `n` samples on the extended grid.
+pub fn dy_len(g: &Geometry, out_c: usize, n: usize) -> usize {
+    out_c * n * slot(g)
+}
+
+/// Adds the products of `n` samples (`x`: N×C×H×W, `dy`: N×O×out_h×out_w) into `acc`, which
+/// holds `LANES` partial sums per weight in dWᵀ order (tap-major, then output channel).
+#[allow(clippy::too_many_arguments)]
+pub fn accumulate<T: Float>(
+    g: &Geometry,
+    out_c: usize,
+    x: &[T],
+    dy: &[T],
+    n: usize,
+    xs: &mut [T],
+    dys: &mut [T],
+    acc: &mut [T],
+) {
+    let ((_, wp), slot) = (padded(g), slot(g));
+    let (plane, out_plane, row) = (g.h * g.w, g.out_h * g.out_w, n * slot);
+    let xs = &mut xs[..x_len(g, n)];
+    xs.fill(T::ZERO);
+    for (i, sample) in x.chunks_exact(g.c * plane).take(n).enumerate() {
+        for (c, p) in sample.chunks_exact(plane).enumerate() {
+            for (h, src) in p.chunks_exact(g.w).enumerate() {
+                let at = c * row + i * slot + (h + g.wh.pad_before) * wp + g.ww.pad_before;
+                xs[at..at + g.w].copy_from_slice(src);
+            }
+        }
+    }
+    let dys = &mut dys[..dy_len(g, out_c, n)];
+    dys.fill(T::ZERO);
+    for (i, sample) in dy.chunks_exact(out_c * out_plane).take(n).enumerate() {
+        for (o, p) in sample.chunks_exact(out_plane).enumerate() {
+            for (oh, src) in p.chunks_exact(g.out_w).enumerate() {
+                let at = o * row + i * slot + oh * wp;
+                dys[at..at + g.out_w].copy_from_slice(src);
+            }
+        }
+    }
+    let (kh, kw) = (g.wh.kernel, g.ww.kernel);
+    for c in 0..g.c {
+        for ki in 0..kh {
+            for kj in 0..kw {
+                let tap = (c * kh + ki) * kw + kj;
+                let from = c * row + ki * g.wh.dilation * wp + kj * g.ww.dilation;
+                let xrow = &xs[from..from + row];
+                for (o, d) in dys.chunks_exact(row).enumerate() {
+                    dot_into(d, xrow, &mut acc[(tap * out_c + o) * LANES..][..LANES]);
+                }
+            }
+        }
+    }
+}
+
+/// `acc[k % 16] += a[k]·b[k]` (lengths a multiple of 16).
+fn dot_into<T: Float>(a: &[T], b: &[T], acc: &mut [T]) {
+    if let (true, Some(a), Some(b), Some(acc)) = (simd::AVX512, simd::f32s(a), simd::f32s(b), simd::f32s_mut(acc)) {
+        return simd::dot_into(a, b, acc);
+    }
+    for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
+        for l in 0..LANES {
+            acc[l] += x[l] * y[l];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::gemm::{matmul_col_major, Mat};
+    use crate::engine::im2col::im2col;
+    use crate::engine::{sum_lanes, Window};
+
+    fn check<T: Float>() {
+        let cases = [
+            (1, 1, 20, Window::simple(1, 1, 0), Window::simple(5, 1, 2), 4),
+            (
+                2,
+                5,
+                6,
+                Window::simple(3, 1, 1),
+                Window { kernel: 2, stride: 1, pad_before: 0, pad_after: 1, dilation: 2 },
+                3,
+            ),
+        ];
+        for (c, h, w, wh, ww, o) in cases {
+            let g = Geometry { c, h, w, wh, ww, out_h: wh.output_len(h).unwrap(), out_w: ww.output_len(w).unwrap() };
+            assert!(suits(&g, o));
+            let (n, rows, cols_n) = (7, g.col_rows(), g.col_cols());
+            let x: Vec<T> = (0..n * c * h * w).map(|i| T::from_f64((i as f64 * 0.37).sin())).collect();
+            let dy: Vec<T> = (0..n * o * cols_n).map(|i| T::from_f64((i as f64 * 0.53).cos())).collect();
+            let mut want = vec![T::ZERO; rows * o];
+            let mut cols = vec![T::ZERO; rows * cols_n];
+            for i in 0..n {
+                im2col(&g, &x[i * c * h * w..][..c * h * w], &mut cols);
+                let dyi = Mat::rows(&dy[i * o * cols_n..][..o * cols_n], o, cols_n);
+                matmul_col_major(&mut want, dyi, Mat::rows(&cols, rows, cols_n).t(), true);
+            }
+            // In two chunks (3 + 4 samples): the partial sums carry over.
+            let (mut xs, mut dys) = (vec![T::ZERO; x_len(&g, 4)], vec![T::ZERO; dy_len(&g, o, 4)]);
+            let mut acc = vec![T::ZERO; rows * o * LANES];
+            let (xc, dc) = (c * h * w, o * cols_n);
+            accumulate(&g, o, &x[..3 * xc], &dy[..3 * dc], 3, &mut xs, &mut dys, &mut acc);
+            accumulate(&g, o, &x[3 * xc..], &dy[3 * dc..], 4, &mut xs, &mut dys, &mut acc);
+            for (k, wv) in want.iter().enumerate() {
+                let got = sum_lanes(&acc[k * LANES..][..LANES]);
+                assert!((got.to_f64() - wv.to_f64()).abs() < 1e-4 * (1.0 + wv.to_f64().abs()), "{k}: {got} {wv}");
+            }
+        }
+    }
+
+    #[test]
+    fn chunked_weight_gradient_matches_im2col_and_gemm() {
+        check::<f32>();
+        check::<f64>();
+    }
+}
