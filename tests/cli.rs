@@ -132,6 +132,20 @@ fn bad_input_gets_a_clear_message() {
     fails_cleanly(&["train", "--resume", d.to_str().unwrap()], "not a run folder");
     fails_cleanly(&["verify", d.to_str().unwrap()], "no .safetensors");
     fails_cleanly(&["bench", "--workload", "nope"], "unknown workload");
+    fails_cleanly(&["bench", "--runs", "0"], "--runs");
+}
+
+#[test]
+fn bench_reports_the_fastest_of_its_runs_with_the_median() {
+    let o = convlab(&["bench", "--workload", "pattern1d", "--runs", "3", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let line = String::from_utf8_lossy(&o.stdout).lines().last().unwrap_or_default().to_string();
+    let r: serde_json::Value = serde_json::from_str(&line).expect("one JSON object");
+    assert_eq!(r["workload"], "pattern1d");
+    assert_eq!(r["runs"], 3);
+    let (best, median) = (r["seconds"].as_f64().unwrap(), r["median_seconds"].as_f64().unwrap());
+    assert!(best > 0.0 && best <= median, "{best} {median}");
+    assert_eq!(r["allocations_per_step"], 0.0, "a training step allocates nothing");
 }
 
 #[test]

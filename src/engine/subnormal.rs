@@ -2,7 +2,7 @@
 //! Adam's first moment decays by 0.9 a step wherever a gradient is zero (dead ReLUs), so after
 //! a few hundred steps much of it is subnormal and the optimizer ran 5x slower. Training and
 //! inference therefore flush subnormals to zero (the FTZ and DAZ bits of MXCSR), as TensorFlow
-//! does; the effect on any result is below 1e-30. Elsewhere (other architectures) this is a no-op.
+//! does: only values below 1.2e-38 change. Elsewhere (other architectures) this is a no-op.
 
 /// Flushes subnormals on the current thread until dropped, then restores the previous mode.
 pub struct FlushSubnormals {
