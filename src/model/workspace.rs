@@ -184,11 +184,9 @@ impl<T: Float> Workspace<T> {
     pub fn backward(&mut self, model: &Model<T>, x: &[T], mode: Mode) {
         let n = self.n;
         self.backward_layers(model, x, self.prefix..model.layers.len(), 0..n, mode, Chunk::WHOLE);
-        // Last chunk first: its activations are the most recently written, still in cache.
-        let chunks = n.div_ceil(self.chunk);
-        for k in (0..chunks).rev() {
-            let (a, b) = (k * self.chunk, ((k + 1) * self.chunk).min(n));
-            self.backward_layers(model, x, 0..self.prefix, a..b, mode, Chunk { first: k + 1 == chunks, last: k == 0 });
+        for a in (0..n).step_by(self.chunk) {
+            let b = (a + self.chunk).min(n);
+            self.backward_layers(model, x, 0..self.prefix, a..b, mode, Chunk { first: a == 0, last: b == n });
         }
     }
 
