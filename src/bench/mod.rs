@@ -148,13 +148,7 @@ pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult,
         // model a few samples at a time: the activations of a slice stay in L2, where a whole
         // share's first feature maps (500 images: 25 MB) would stream through memory.
         let chunk = infer_chunk();
-        // As `Model::predict` does.
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads_used)
-            .start_handler(|_| crate::engine::subnormal::flush_for_thread_lifetime())
-            .build()
-            .map_err(|e| e.to_string())?;
-        let _flush = crate::engine::FlushSubnormals::on_this_thread();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads_used).build().map_err(|e| e.to_string())?;
         let shares = threads_used.max(1);
         let mut spaces: Vec<Workspace<f32>> =
             (0..shares).map(|_| Workspace::new(&model, chunk, false).lean()).collect();

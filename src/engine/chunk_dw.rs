@@ -1,5 +1,5 @@
-//! The weight gradient of a tiny stride-1 convolution (the 1-D labs': 4 filters of 5 taps on
-//! 20 samples) for a whole chunk of samples at once. Per sample, im2col and a GEMM call cost
+//! The weight gradient of a tiny stride-1 convolution (the 1-D lab's: 4 filters of 5 taps over
+//! signals of length 20) for a whole chunk of samples at once. Per sample, im2col and a GEMM call cost
 //! far more than the 400 multiply-adds they do.
 //!
 //! Every sample's zero-padded input planes are laid side by side, channel by channel, in slots
@@ -55,13 +55,14 @@ pub fn accumulate<T: Float>(
     acc: &mut [T],
 ) {
     let ((_, wp), slot) = (padded(g), slot(g));
-    let (plane, out_plane, row) = (g.h * g.w, g.out_h * g.out_w, n * slot);
+    // `span`: one channel's values for the whole chunk.
+    let (plane, out_plane, span) = (g.h * g.w, g.out_h * g.out_w, n * slot);
     let xs = &mut xs[..x_len(g, n)];
     xs.fill(T::ZERO);
     for (i, sample) in x.chunks_exact(g.c * plane).take(n).enumerate() {
         for (c, p) in sample.chunks_exact(plane).enumerate() {
             for (h, src) in p.chunks_exact(g.w).enumerate() {
-                let at = c * row + i * slot + (h + g.wh.pad_before) * wp + g.ww.pad_before;
+                let at = c * span + i * slot + (h + g.wh.pad_before) * wp + g.ww.pad_before;
                 xs[at..at + g.w].copy_from_slice(src);
             }
         }
@@ -71,7 +72,7 @@ pub fn accumulate<T: Float>(
     for (i, sample) in dy.chunks_exact(out_c * out_plane).take(n).enumerate() {
         for (o, p) in sample.chunks_exact(out_plane).enumerate() {
             for (oh, src) in p.chunks_exact(g.out_w).enumerate() {
-                let at = o * row + i * slot + oh * wp;
+                let at = o * span + i * slot + oh * wp;
                 dys[at..at + g.out_w].copy_from_slice(src);
             }
         }
@@ -81,10 +82,10 @@ pub fn accumulate<T: Float>(
         for ki in 0..kh {
             for kj in 0..kw {
                 let tap = (c * kh + ki) * kw + kj;
-                let from = c * row + ki * g.wh.dilation * wp + kj * g.ww.dilation;
-                let xrow = &xs[from..from + row];
-                for (o, d) in dys.chunks_exact(row).enumerate() {
-                    dot_into(d, xrow, &mut acc[(tap * out_c + o) * LANES..][..LANES]);
+                let from = c * span + ki * g.wh.dilation * wp + kj * g.ww.dilation;
+                let shifted = &xs[from..from + span];
+                for (o, d) in dys.chunks_exact(span).enumerate() {
+                    dot_into(d, shifted, &mut acc[(tap * out_c + o) * LANES..][..LANES]);
                 }
             }
         }
@@ -98,7 +99,7 @@ fn dot_into<T: Float>(a: &[T], b: &[T], acc: &mut [T]) {
     }
     for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
         for l in 0..LANES {
-            acc[l] += x[l] * y[l];
+            acc[l] = x[l].mul_add(y[l], acc[l]); // fused, as the AVX-512 kernel
         }
     }
 }

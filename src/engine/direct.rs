@@ -1,6 +1,7 @@
-//! Direct convolution forward for stride-1 layers (see `suits`): cheaper than im2col + GEMM,
-//! which spends its time building and packing columns. The weight gradient stays im2col + GEMM,
-//! which measured faster (engine notes).
+//! Direct convolution for stride-1 layers (see `suits`): cheaper than im2col + GEMM, which
+//! spends its time building and packing columns. It computes the forward pass and, through
+//! `transposed`, the input gradient; the weight gradient stays im2col + GEMM, which measured
+//! faster (engine notes), except for tiny convolutions (`chunk_dw`).
 //!
 //! The input is copied once into a zero-padded plane of width `wp`. On that plane every kernel
 //! tap is a constant offset, so the output over the "extended grid" `q = oh·wp + ow` (including

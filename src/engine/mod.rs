@@ -7,8 +7,6 @@ pub mod float;
 pub mod gemm;
 pub mod im2col;
 pub mod simd;
-pub mod subnormal;
 
 pub use dims::{Dims, Rank, Window};
-pub use float::{sum_lanes, Float};
-pub use subnormal::FlushSubnormals;
+pub use float::{flush_subnormal, sum_lanes, Float};

@@ -1,6 +1,7 @@
 //! Hand-vectorised f32 kernels for the few loops the compiler does not vectorise on its own
-//! (stride-2 pooling windows, f32 sums, the direct convolution's register tiles). Each has a plain generic twin at its call site, which f64 (the
-//! gradient checks) and CPUs without AVX-512 use; the tests below hold the two equal bit for bit.
+//! (2×2 pooling windows, first maxima, sums and dot products, the direct convolution's register
+//! tiles). Each has a plain generic twin at its call site, which f64 (the gradient checks) and
+//! CPUs without AVX-512 use; the callers' tests compare the two.
 
 /// `x` as f32s when `T` is f32: the fast kernels below apply.
 #[inline(always)]
@@ -240,7 +241,8 @@ mod avx512 {
                 let mx = _mm512_maskz_loadu_ps(mask(m), y.as_ptr().add(k));
                 let mut g = _mm512_maskz_loadu_ps(mask(m), dy.as_ptr().add(k));
                 if relu {
-                    g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(mx, _mm512_setzero_ps()), g);
+                    // Not (max ≤ 0), so a NaN maximum passes its gradient as PyTorch's ReLU does.
+                    g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_NLE_UQ>(mx, _mm512_setzero_ps()), g);
                 }
                 let (a, b) = load_pairs(x_top.as_ptr().add(2 * k), m);
                 let (c, _) = load_pairs(x_bottom.as_ptr().add(2 * k), m);

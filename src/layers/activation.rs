@@ -27,7 +27,8 @@ impl Activation {
     pub fn backward<T: Float>(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
         let it = dx.iter_mut().zip(dy).zip(x.iter().zip(y));
         match *self {
-            Activation::Relu => it.for_each(|((d, &g), (&x, _))| *d = if x > T::ZERO { g } else { T::ZERO }),
+            // `x ≤ 0` rather than `!(x > 0)`: at NaN the gradient passes, as in PyTorch.
+            Activation::Relu => it.for_each(|((d, &g), (&x, _))| *d = if x <= T::ZERO { T::ZERO } else { g }),
             Activation::LeakyRelu(slope) => {
                 let a = T::from_f64(slope);
                 it.for_each(|((d, &g), (&x, _))| *d = if x > T::ZERO { g } else { g * a })

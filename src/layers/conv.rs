@@ -126,6 +126,7 @@ impl Conv {
             direct::arrange_transposed(g, t, w, flipped);
         }
         // dWᵀ (K×O) summed over the samples, then added to dW once: see `matmul_col_major`.
+        // On the chunked path (`chunk_dw`) it holds LANES partial sums per weight instead.
         let chunked = self.chunked_dw();
         let dwt = &mut dwt[..self.weight_len() * if chunked { chunk_dw::LANES } else { 1 }];
         if chunk.first {

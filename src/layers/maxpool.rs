@@ -124,7 +124,14 @@ impl MaxPool {
 
     /// ReLU then this pool: `r` receives the ReLU's output (kept, as every activation is) and
     /// `y` the pool's. The 2×2 pool takes each plane while it is in L1.
-    pub fn forward_after_relu<T: Float>(&self, x: &[T], r: &mut [T], y: &mut [T], n: usize, s: &mut Scratch<T>) {
+    pub fn fused_forward_keeping_relu<T: Float>(
+        &self,
+        x: &[T],
+        r: &mut [T],
+        y: &mut [T],
+        n: usize,
+        s: &mut Scratch<T>,
+    ) {
         let g = &self.geom;
         let (plane, out_plane) = (g.h * g.w, self.out_plane());
         if !self.is_2x2() {
@@ -140,7 +147,7 @@ impl MaxPool {
 
     /// ReLU then this pool computed as the pool then ReLU, which is the same function (max
     /// commutes with a monotone map; NaN wins both) on a smaller tensor. No ReLU output.
-    pub fn forward_then_relu<T: Float>(&self, x: &[T], y: &mut [T], n: usize, s: &mut Scratch<T>) {
+    pub fn fused_forward<T: Float>(&self, x: &[T], y: &mut [T], n: usize, s: &mut Scratch<T>) {
         let g = &self.geom;
         let (plane, out_plane) = (g.h * g.w, self.out_plane());
         if !self.is_2x2() {
@@ -155,21 +162,13 @@ impl MaxPool {
 
     /// The backward of ReLU then this pool: `r` is the ReLU's input or output (the same windows
     /// win where the maximum is positive), `y` the pool's output and `dx` the gradient before
-    /// the ReLU. Each gradient goes to its window's winner when `y > 0`, nowhere otherwise.
-    pub fn backward_through_relu<T: Float>(&self, r: &[T], y: &[T], dy: &[T], dx: &mut [T], n: usize, s: &Scratch<T>) {
+    /// the ReLU. Each gradient goes to its window's winner unless `y ≤ 0` (a NaN passes, as
+    /// PyTorch's ReLU backward passes it).
+    pub fn fused_backward<T: Float>(&self, r: &[T], y: &[T], dy: &[T], dx: &mut [T], n: usize, s: &Scratch<T>) {
         let g = &self.geom;
         let (plane, out_plane) = (g.h * g.w, self.out_plane());
         if !self.is_2x2() {
-            dx[..n * g.c * plane].fill(T::ZERO);
-            for p in 0..n * g.c {
-                let (dxp, at) = (&mut dx[p * plane..(p + 1) * plane], p * out_plane..(p + 1) * out_plane);
-                for ((&d, &m), &i) in dy[at.clone()].iter().zip(&y[at.clone()]).zip(&s.index[at]) {
-                    if m > T::ZERO {
-                        dxp[i as usize] += d;
-                    }
-                }
-            }
-            return;
+            return self.route_to_winners(y, dy, dx, n, s, true);
         }
         let planes = r.chunks_exact(plane).zip(dx.chunks_exact_mut(plane));
         for ((rp, dxp), (yp, dyp)) in
@@ -193,13 +192,21 @@ impl MaxPool {
             }
             return;
         }
+        self.route_to_winners(y, dy, dx, n, s, false);
+    }
+
+    /// The general path's backward: each output gradient to the winner stored by `forward`.
+    /// `relu`: as in `fused_backward`, only where the output `y` is not ≤ 0.
+    fn route_to_winners<T: Float>(&self, y: &[T], dy: &[T], dx: &mut [T], n: usize, s: &Scratch<T>, relu: bool) {
+        let g = &self.geom;
+        let (plane, out_plane) = (g.h * g.w, self.out_plane());
         dx[..n * g.c * plane].fill(T::ZERO);
         for p in 0..n * g.c {
-            let dxp = &mut dx[p * plane..(p + 1) * plane];
-            let dyp = &dy[p * out_plane..(p + 1) * out_plane];
-            let ip = &s.index[p * out_plane..(p + 1) * out_plane];
-            for (d, &at) in dyp.iter().zip(ip) {
-                dxp[at as usize] += *d;
+            let (dxp, at) = (&mut dx[p * plane..(p + 1) * plane], p * out_plane..(p + 1) * out_plane);
+            for ((&d, &m), &i) in dy[at.clone()].iter().zip(&y[at.clone()]).zip(&s.index[at]) {
+                if !(relu && m <= T::ZERO) {
+                    dxp[i as usize] += d;
+                }
             }
         }
     }
@@ -255,7 +262,7 @@ fn is_max<T: Float>(v: T, m: T) -> bool {
 
 /// Backward of `max_2x2`: each window's gradient goes to its first input equal to the maximum,
 /// the others get zero. Inputs outside every window (odd height or width) get zero too.
-/// `relu`: see `MaxPool::backward_through_relu`.
+/// `relu`: see `MaxPool::fused_backward`.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn route_2x2<T: Float>(
@@ -280,7 +287,7 @@ fn route_2x2<T: Float>(
             let windows = d_top.chunks_exact_mut(2).zip(d_bottom.chunks_exact_mut(2));
             let inputs = x_top.chunks_exact(2).zip(x_bottom.chunks_exact(2));
             for (((dt, db), (xt, xb)), (&m, &g)) in windows.zip(inputs).zip(ys.iter().zip(gs)) {
-                let g = if relu && m.partial_cmp(&T::ZERO) != Some(std::cmp::Ordering::Greater) { T::ZERO } else { g };
+                let g = if relu && m <= T::ZERO { T::ZERO } else { g };
                 let a = is_max(xt[0], m);
                 let b = !a && is_max(xt[1], m);
                 let c = !a && !b && is_max(xb[0], m);
@@ -345,10 +352,10 @@ mod tests {
         m.backward(&r_ref, &y_ref, &dy, &mut dr, n, &Scratch::default());
         Activation::Relu.backward(&x, &r_ref, &dr, &mut dx_ref);
         let mut r = vec![T::ONE; x.len()];
-        m.forward_after_relu(&x, &mut r, &mut y, n, &mut Scratch::default());
+        m.fused_forward_keeping_relu(&x, &mut r, &mut y, n, &mut Scratch::default());
         assert_eq!(bits(&r), bits(&r_ref));
         assert_eq!(bits(&y), bits(&y_ref));
-        m.backward_through_relu(&r, &y, &dy, &mut dx, n, &Scratch::default());
+        m.fused_backward(&r, &y, &dy, &mut dx, n, &Scratch::default());
         assert_eq!(bits(&dx), bits(&dx_ref), "fused backward {c}x{h}x{w}");
     }
 

@@ -55,12 +55,16 @@ pub struct Layer {
 /// Per-replica working memory of one layer, sized once for the largest batch.
 #[derive(Clone, Debug, Default)]
 pub struct Scratch<T> {
+    /// Conv input side: im2col columns, or padded planes (of x, or of dY for the direct input
+    /// gradient), or a chunk's laid-out inputs (`chunk_dw`).
     pub cols: Vec<T>,
+    /// Conv output side: column gradients, or extended output grids, or a chunk's dY (`chunk_dw`).
     pub dcols: Vec<T>,
     pub index: Vec<u32>,
     pub stats: Vec<T>,
     pub mask: Vec<T>,
-    /// Weight-sized scratch (the direct convolution's tap-major blocks; dWᵀ in backward).
+    /// Weight-sized scratch (the direct convolution's tap-major blocks; dWᵀ in backward, as 16
+    /// partial sums per weight on the `chunk_dw` path).
     pub weights: Vec<T>,
     /// The direct input gradient's flipped, tap-major weights (arranged once per batch).
     pub flipped: Vec<T>,
@@ -94,7 +98,7 @@ pub fn is_per_sample(layer: &Layer) -> bool {
 pub type TensorInfo = (&'static str, Vec<usize>);
 
 /// The max-pool at `i + 1` when layer `i` is a ReLU feeding it: the pair runs fused
-/// (`MaxPool::forward_after_relu`, `MaxPool::backward_through_relu`), saving a pass over the
+/// (`MaxPool::fused_forward`, `MaxPool::fused_backward`), saving a pass over the
 /// largest activation and its gradient.
 pub fn relu_then_pool(layers: &[Layer], i: usize) -> Option<&MaxPool> {
     match (layers.get(i).map(|l| &l.op), layers.get(i + 1).map(|l| &l.op)) {

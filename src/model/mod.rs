@@ -146,7 +146,6 @@ impl<T: Float> Model<T> {
         const CHUNK: usize = 256;
         let (d, k) = (self.input.len(), self.output().len());
         let mut ws = Workspace::new(self, CHUNK.min(n.max(1)), false).lean();
-        let _flush = crate::engine::FlushSubnormals::on_this_thread();
         let mut out = Vec::with_capacity(n * k);
         for start in (0..n).step_by(CHUNK) {
             let end = (start + CHUNK).min(n);

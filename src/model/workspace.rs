@@ -1,6 +1,7 @@
 //! One replica's memory: every layer's output and output-gradient, and the layers' scratch,
 //! allocated once for the largest batch so that a training step allocates nothing.
-//! The activations stay here after a forward pass, so feature maps are free to inspect.
+//! The activations stay here after a forward pass, so feature maps are free to inspect (except,
+//! in `lean` workspaces, the output of a ReLU fused into the max-pool after it).
 
 use super::Model;
 use crate::engine::Float;
@@ -34,11 +35,12 @@ pub struct Workspace<T> {
     n: usize,
     /// Layers `..prefix` compute each sample on its own (`is_per_sample`): forward and
     /// backward run them `chunk` samples at a time, so a chunk's maps go from one layer to
-    /// the next through L2 rather than memory (bit-identical to whole batches).
+    /// the next through L2 rather than memory. Results do not depend on the chunking: each
+    /// layer takes the samples in batch order.
     prefix: usize,
     chunk: usize,
-    /// Whether a ReLU fused into the 2×2 max-pool after it writes its own output (for
-    /// pictures); `lean` workspaces skip it and take the ReLU after the pool, on 4x fewer values.
+    /// Whether a ReLU fused into the max-pool after it writes its own output (for pictures);
+    /// `lean` workspaces skip it and take the ReLU after the pool, on the pooled values.
     keep_fused_relu: bool,
 }
 
@@ -77,7 +79,7 @@ impl<T: Float> Workspace<T> {
         }
     }
 
-    /// Keeps only what the backward pass needs: a ReLU fused into the following 2×2 max-pool
+    /// Keeps only what the backward pass needs: a ReLU fused into the following max-pool
     /// writes no output of its own (max commutes with ReLU). For training and prediction.
     pub fn lean(mut self) -> Self {
         self.keep_fused_relu = false;
@@ -152,15 +154,16 @@ impl<T: Float> Workspace<T> {
             let (before, after) = self.acts.split_at_mut(i);
             let input: &[T] = if i == 0 { x } else { &before[self.buf[i - 1]] };
             let input = &input[s.start * li..s.end * li];
+            // (The range check holds by construction of `prefix`; it keeps a pair from straddling ranges.)
             if let Some(pool) = relu_then_pool(&model.layers, i).filter(|_| i + 1 < layers.end) {
                 let (r, y) = after.split_at_mut(1);
                 let lp = model.layers[i + 1].output.len();
                 let y = &mut y[0][s.start * lp..s.end * lp];
                 let scratch = &mut self.scratch[i + 1];
                 if self.keep_fused_relu {
-                    pool.forward_after_relu(input, &mut r[0][s.start * lo..s.end * lo], y, s.len(), scratch);
+                    pool.fused_forward_keeping_relu(input, &mut r[0][s.start * lo..s.end * lo], y, s.len(), scratch);
                 } else {
-                    pool.forward_then_relu(input, y, s.len(), scratch);
+                    pool.fused_forward(input, y, s.len(), scratch);
                 }
                 i += 2;
                 continue;
@@ -227,7 +230,7 @@ impl<T: Float> Workspace<T> {
                     // The ReLU's input, written in every workspace (its output is not, in lean ones).
                     let relu_in: &[T] = if i > 1 { &self.acts[self.buf[i - 2]] } else { x };
                     let (r, y) = (&relu_in[s.start * li..s.end * li], &self.acts[i][s.start * lo..s.end * lo]);
-                    pool.backward_through_relu(r, y, dy, dx, s.len(), &self.scratch[i]);
+                    pool.fused_backward(r, y, dy, dx, s.len(), &self.scratch[i]);
                 }
                 i -= 1; // the ReLU's gradient came through the pool
                 continue;

@@ -1,7 +1,7 @@
 //! SGD with PyTorch's semantics: weight decay is added to the gradient before momentum, the
 //! momentum buffer starts as the first gradient, dampening applies from the second step.
 
-use crate::engine::Float;
+use crate::engine::{flush_subnormal, Float};
 
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SgdConfig {
@@ -73,7 +73,7 @@ impl<T: Float> SgdStep<T> {
             }
             if k.momentum {
                 let b = &mut buffer[i];
-                *b = if k.first { d } else { k.mom * *b + k.damp * d };
+                *b = flush_subnormal(if k.first { d } else { k.mom * *b + k.damp * d });
                 d = if k.nesterov { d + k.mom * *b } else { *b };
             }
             *p -= k.lr * d;

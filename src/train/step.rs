@@ -6,7 +6,7 @@
 //! threads, so a seed gives bit-identical results on 1 thread or many. Tiny models run in one
 //! shard without forking: the fork would cost more than the work.
 
-use crate::engine::{Float, FlushSubnormals};
+use crate::engine::Float;
 use crate::layers::{MaskKey, Mode};
 use crate::losses::{Loss, Target};
 use crate::model::{Model, Workspace};
@@ -78,7 +78,6 @@ impl<T: Float> Trainer<T> {
             Some(Arc::new(
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(threads.min(max_shards))
-                    .start_handler(|_| crate::engine::subnormal::flush_for_thread_lifetime())
                     .build()
                     .map_err(|e| format!("cannot start threads: {e}"))?,
             ))
@@ -129,7 +128,6 @@ impl<T: Float> Trainer<T> {
     /// count, both from before the update.
     pub fn train_step(&mut self, x: &[T], target: Target<T>, n: usize) -> Result<StepStats, StepError> {
         assert!(n >= 1 && n <= self.max_batch, "batch of {n} outside 1..={}", self.max_batch);
-        let _flush = FlushSubnormals::on_this_thread();
         let k = self.model.output().len();
         self.loss.check(n, k, target).map_err(StepError::BadTarget)?;
         let shards = self.shards_for(n);
@@ -174,7 +172,6 @@ impl<T: Float> Trainer<T> {
     pub fn evaluate(&mut self, x: &[T], target: Target<T>, n: usize) -> Result<(f64, Option<f64>), String> {
         let k = self.model.output().len();
         self.loss.check(n, k, target)?;
-        let _flush = FlushSubnormals::on_this_thread();
         let in_len = self.model.input.len();
         let (mut loss_sum, mut correct) = (0.0, 0usize);
         let mut start = 0;
