@@ -5,15 +5,15 @@
 //! Every sample's zero-padded input planes are laid side by side, channel by channel, in slots
 //! of `slot` values; dY goes on the same "extended grid" (`q = oh·wp + ow`, zero in the junk
 //! columns). Then dW[o][c,i,j] is one long dot product of dY's row for o with the input row
-//! for c shifted by the tap's offset. The products go into 16 partial sums per weight by
-//! position mod 16; `slot` is a multiple of 16, so each partial sum sees the same terms in the
+//! for c shifted by the tap's offset. The products go into 32 partial sums per weight by
+//! position mod 32; `slot` is a multiple of 32, so each partial sum sees the same terms in the
 //! same order however the batch is cut into chunks.
 
 use super::im2col::Geometry;
 use super::{simd, Float};
 
-/// Partial sums per weight.
-pub const LANES: usize = 16;
+/// Partial sums per weight: two vectors of 16, so two chains of FMAs run side by side.
+pub const LANES: usize = 32;
 /// Up to this many multiply-adds per sample (weights × outputs), the chunked path is used.
 const TINY_MACS: usize = 4096;
 
@@ -42,7 +42,8 @@ pub fn dy_len(g: &Geometry, out_c: usize, n: usize) -> usize {
 }
 
 /// Adds the products of `n` samples (`x`: N×C×H×W, `dy`: N×O×out_h×out_w) into `acc`, which
-/// holds `LANES` partial sums per weight in dWᵀ order (tap-major, then output channel).
+/// holds `LANES` partial sums per weight in dWᵀ order (tap-major, then output channel), and
+/// the sums of dY into `bias_acc` (`LANES` per output channel) when there is a bias.
 #[allow(clippy::too_many_arguments)]
 pub fn accumulate<T: Float>(
     g: &Geometry,
@@ -53,6 +54,7 @@ pub fn accumulate<T: Float>(
     xs: &mut [T],
     dys: &mut [T],
     acc: &mut [T],
+    bias_acc: Option<&mut [T]>,
 ) {
     let ((_, wp), slot) = (padded(g), slot(g));
     // `span`: one channel's values for the whole chunk.
@@ -77,6 +79,11 @@ pub fn accumulate<T: Float>(
             }
         }
     }
+    if let Some(b) = bias_acc {
+        for (d, b) in dys.chunks_exact(span).zip(b.chunks_exact_mut(LANES)) {
+            sum_into(d, b);
+        }
+    }
     let (kh, kw) = (g.wh.kernel, g.ww.kernel);
     for c in 0..g.c {
         for ki in 0..kh {
@@ -92,7 +99,16 @@ pub fn accumulate<T: Float>(
     }
 }
 
-/// `acc[k % 16] += a[k]·b[k]` (lengths a multiple of 16).
+/// `acc[k % LANES] += a[k]` (length a multiple of LANES).
+fn sum_into<T: Float>(a: &[T], acc: &mut [T]) {
+    for x in a.chunks_exact(LANES) {
+        for l in 0..LANES {
+            acc[l] += x[l];
+        }
+    }
+}
+
+/// `acc[k % LANES] += a[k]·b[k]` (lengths a multiple of LANES).
 fn dot_into<T: Float>(a: &[T], b: &[T], acc: &mut [T]) {
     if let (true, Some(a), Some(b), Some(acc)) = (simd::AVX512, simd::f32s(a), simd::f32s(b), simd::f32s_mut(acc)) {
         return simd::dot_into(a, b, acc);
@@ -140,8 +156,14 @@ mod tests {
             let (mut xs, mut dys) = (vec![T::ZERO; x_len(&g, 4)], vec![T::ZERO; dy_len(&g, o, 4)]);
             let mut acc = vec![T::ZERO; rows * o * LANES];
             let (xc, dc) = (c * h * w, o * cols_n);
-            accumulate(&g, o, &x[..3 * xc], &dy[..3 * dc], 3, &mut xs, &mut dys, &mut acc);
-            accumulate(&g, o, &x[3 * xc..], &dy[3 * dc..], 4, &mut xs, &mut dys, &mut acc);
+            let mut bias = vec![T::ZERO; o * LANES];
+            accumulate(&g, o, &x[..3 * xc], &dy[..3 * dc], 3, &mut xs, &mut dys, &mut acc, Some(&mut bias));
+            accumulate(&g, o, &x[3 * xc..], &dy[3 * dc..], 4, &mut xs, &mut dys, &mut acc, Some(&mut bias));
+            for (oi, lanes) in bias.chunks_exact(LANES).enumerate() {
+                let want: f64 =
+                    (0..n).map(|i| dy[(i * o + oi) * cols_n..][..cols_n].iter().map(|v| v.to_f64()).sum::<f64>()).sum();
+                assert!((sum_lanes(lanes).to_f64() - want).abs() < 1e-4 * (1.0 + want.abs()));
+            }
             for (k, wv) in want.iter().enumerate() {
                 let got = sum_lanes(&acc[k * LANES..][..LANES]);
                 assert!((got.to_f64() - wv.to_f64()).abs() < 1e-4 * (1.0 + wv.to_f64().abs()), "{k}: {got} {wv}");

@@ -54,7 +54,8 @@ impl Conv {
     /// `chunk_dw::LANES` partial sums per weight on the chunked path).
     pub fn weight_scratch_len(&self) -> usize {
         let arranged = if direct::suits(&self.geom) { direct::arranged_len(&self.geom, self.out_channels) } else { 0 };
-        arranged.max(self.weight_len() * if self.chunked_dw() { chunk_dw::LANES } else { 1 })
+        let lanes = if self.chunked_dw() { (self.weight_len() + self.out_channels) * chunk_dw::LANES } else { 0 };
+        arranged.max(self.weight_len()).max(lanes)
     }
     /// Whether the weight gradient is computed a chunk of samples at a time (`chunk_dw`).
     fn chunked_dw(&self) -> bool {
@@ -128,16 +129,23 @@ impl Conv {
         // dWᵀ (K×O) summed over the samples, then added to dW once: see `matmul_col_major`.
         // On the chunked path (`chunk_dw`) it holds LANES partial sums per weight instead.
         let chunked = self.chunked_dw();
-        let dwt = &mut dwt[..self.weight_len() * if chunked { chunk_dw::LANES } else { 1 }];
+        let (dwt, bias_lanes) = if chunked {
+            let lanes = chunk_dw::LANES;
+            dwt[..(self.weight_len() + self.out_channels) * lanes].split_at_mut(self.weight_len() * lanes)
+        } else {
+            dwt[..self.weight_len()].split_at_mut(self.weight_len())
+        };
         if chunk.first {
             dwt.fill(T::ZERO);
+            bias_lanes.fill(T::ZERO);
         }
         if chunked {
-            chunk_dw::accumulate(g, self.out_channels, x, dy, n, cols_buf, dcols, dwt);
+            let bias = self.bias.then_some(&mut *bias_lanes);
+            chunk_dw::accumulate(g, self.out_channels, x, dy, n, cols_buf, dcols, dwt, bias);
         }
         for i in 0..n {
             let dyi = &dy[i * out_len..(i + 1) * out_len];
-            if self.bias {
+            if self.bias && !chunked {
                 for (o, row) in dyi.chunks_exact(cols_n).enumerate() {
                     db[o] += sum_lanes(row);
                 }
@@ -176,6 +184,11 @@ impl Conv {
             for (k, d) in row.iter_mut().enumerate() {
                 let at = k * self.out_channels + o;
                 *d += if chunked { sum_lanes(&dwt[at * chunk_dw::LANES..][..chunk_dw::LANES]) } else { dwt[at] };
+            }
+        }
+        if chunked && self.bias {
+            for (d, l) in db.iter_mut().zip(bias_lanes.chunks_exact(chunk_dw::LANES)) {
+                *d += sum_lanes(l);
             }
         }
     }

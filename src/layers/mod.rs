@@ -63,7 +63,7 @@ pub struct Scratch<T> {
     pub index: Vec<u32>,
     pub stats: Vec<T>,
     pub mask: Vec<T>,
-    /// Weight-sized scratch (the direct convolution's tap-major blocks; dWᵀ in backward, as 16
+    /// Weight-sized scratch (the direct convolution's tap-major blocks; dWᵀ in backward, as LANES
     /// partial sums per weight on the `chunk_dw` path).
     pub weights: Vec<T>,
     /// The direct input gradient's flipped, tap-major weights (arranged once per batch).
