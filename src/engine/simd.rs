@@ -187,6 +187,46 @@ mod avx512 {
         }
     }
 
+    /// First maxima of up to 16 windows at once: window `l` has its first element at
+    /// `x[starts[l]]` and `rows × cols` elements with row stride `w`, scanned row by row with
+    /// the first-max rule (a NaN wins, ties keep the earlier). Returns the maxima and the
+    /// positions in `x`. One gather per window element, for windows too short to vectorise.
+    #[inline]
+    pub fn first_max_16(
+        x: &[f32],
+        starts: &[i32; 16],
+        lanes: usize,
+        (rows, cols, w): (usize, usize, usize),
+    ) -> ([f32; 16], [i32; 16]) {
+        let last = starts[..lanes].iter().max().copied().unwrap_or(0) as usize + (rows - 1) * w + cols - 1;
+        assert!(lanes <= 16 && rows >= 1 && cols >= 1 && last < x.len() && x.len() <= i32::MAX as usize);
+        // SAFETY: the gathers are masked to `lanes` windows, each inside x (asserted above).
+        unsafe {
+            let m = mask(lanes);
+            let base = _mm512_loadu_si512(starts.as_ptr() as *const _);
+            let mut best = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), m, base, x.as_ptr());
+            let mut arg = base;
+            for i in 0..rows {
+                for j in 0..cols {
+                    if i == 0 && j == 0 {
+                        continue;
+                    }
+                    let at = _mm512_add_epi32(base, _mm512_set1_epi32((i * w + j) as i32));
+                    let v = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), m, at, x.as_ptr());
+                    let nan_v = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+                    let nan_best = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(best, best);
+                    let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best) | (nan_v & !nan_best);
+                    best = _mm512_mask_mov_ps(best, take, v);
+                    arg = _mm512_mask_mov_epi32(arg, take, at);
+                }
+            }
+            let (mut y, mut a) = ([0f32; 16], [0i32; 16]);
+            _mm512_storeu_ps(y.as_mut_ptr(), best);
+            _mm512_storeu_si512(a.as_mut_ptr() as *mut _, arg);
+            (y, a)
+        }
+    }
+
     /// `acc[k % 32] += a[k]·b[k]` for slices whose length is a multiple of 32: two
     /// independent chains of FMAs (one chain waits on each FMA's latency).
     #[inline]
@@ -264,7 +304,7 @@ mod avx512 {
 }
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-pub use avx512::{copy_short, direct_8, dot_into, first_max, max_2x2_row, route_2x2_row, sum};
+pub use avx512::{copy_short, direct_8, dot_into, first_max, first_max_16, max_2x2_row, route_2x2_row, sum};
 
 /// Stand-ins so callers compile everywhere; never called when `AVX512` is false.
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
@@ -277,6 +317,10 @@ pub fn direct_8(_: &[f32], _: &[usize], _: &[f32], _: &[f32; 8], _: usize, _: &m
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
 pub fn first_max(_: &[f32]) -> (f32, usize) {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+pub fn first_max_16(_: &[f32], _: &[i32; 16], _: usize, _: (usize, usize, usize)) -> ([f32; 16], [i32; 16]) {
     unreachable!("AVX-512 kernel called on a build without it")
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]

@@ -60,6 +60,9 @@ impl MaxPool {
             return;
         }
         let unpadded = self.unpadded();
+        if let (true, true, Some(xf), Some(yf)) = (simd::AVX512, unpadded, simd::f32s(x), simd::f32s_mut(y)) {
+            return self.pool_gathered(xf, yf, n, &mut s.index);
+        }
         for p in 0..n * g.c {
             let xp = &x[p * plane..(p + 1) * plane];
             let yp = &mut y[p * out_plane..(p + 1) * out_plane];
@@ -70,6 +73,34 @@ impl MaxPool {
                 self.pool_padded(xp, yp, ip);
             }
         }
+    }
+
+    /// `pool_unpadded` for f32, 16 windows at a time across all planes (`simd::first_max_16`).
+    fn pool_gathered(&self, x: &[f32], y: &mut [f32], n: usize, index: &mut [u32]) {
+        let g = &self.geom;
+        let (plane, out_plane, total) = (g.h * g.w, self.out_plane(), n * g.c * self.out_plane());
+        let (mut starts, mut planes) = ([0i32; 16], [0usize; 16]);
+        let (mut p, mut oh, mut ow) = (0, 0, 0); // the next output's plane, row and column
+        for k0 in (0..total).step_by(16) {
+            let lanes = (total - k0).min(16);
+            for l in 0..lanes {
+                starts[l] = (p * plane + oh * g.wh.stride * g.w + ow * g.ww.stride) as i32;
+                planes[l] = p * plane;
+                ow += 1;
+                if ow == g.out_w {
+                    (ow, oh) = (0, oh + 1);
+                    if oh == g.out_h {
+                        (oh, p) = (0, p + 1);
+                    }
+                }
+            }
+            let (best, at) = simd::first_max_16(x, &starts, lanes, (g.wh.kernel, g.ww.kernel, g.w));
+            for l in 0..lanes {
+                y[k0 + l] = best[l];
+                index[k0 + l] = (at[l] as usize - planes[l]) as u32;
+            }
+        }
+        debug_assert!(total == 0 || out_plane > 0);
     }
 
     fn pool_unpadded<T: Float>(&self, xp: &[T], yp: &mut [T], ip: &mut [u32]) {
@@ -376,6 +407,32 @@ mod tests {
             }
         }
         (best, at)
+    }
+
+    /// The general forward (vectorised across windows for f32) against `pool_unpadded`.
+    #[test]
+    fn general_pool_matches_the_scalar_scan() {
+        let cases = [(3, 1, 20, 1, 20, 1, 20), (2, 9, 11, 3, 3, 2, 2), (1, 7, 7, 2, 3, 1, 2), (4, 5, 6, 5, 1, 1, 1)];
+        for (c, h, w, kh, kw, sh, sw) in cases {
+            let (wh, ww) = (Window::simple(kh, sh, 0), Window::simple(kw, sw, 0));
+            let geom = Geometry { c, h, w, wh, ww, out_h: wh.output_len(h).unwrap(), out_w: ww.output_len(w).unwrap() };
+            let m = MaxPool { geom };
+            let (n, plane, out_plane) = (3, h * w, m.out_plane());
+            let x: Vec<f32> = tricky(n * c * plane);
+            let mut s = Scratch { index: vec![0; m.index_len(n)], ..Default::default() };
+            let mut y = vec![0f32; n * c * out_plane];
+            m.forward(&x, &mut y, n, &mut s);
+            for p in 0..n * c {
+                let (mut yr, mut ir) = (vec![0f32; out_plane], vec![0u32; out_plane]);
+                m.pool_unpadded(&x[p * plane..(p + 1) * plane], &mut yr, &mut ir);
+                let got = &y[p * out_plane..(p + 1) * out_plane];
+                assert_eq!(
+                    got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    yr.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                );
+                assert_eq!(&s.index[p * out_plane..(p + 1) * out_plane], &ir[..], "{c}x{h}x{w} k{kh}x{kw}");
+            }
+        }
     }
 
     #[test]
