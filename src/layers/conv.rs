@@ -70,15 +70,18 @@ impl Conv {
         2 * self.weight_len() * self.geom.col_cols()
     }
 
-    /// `y = W ⋆ x + b` for `n` samples. `p` holds the weight then the bias.
-    pub fn forward<T: Float>(&self, p: &[T], x: &[T], y: &mut [T], n: usize, s: &mut Scratch<T>) {
+    /// `y = W ⋆ x + b` for `n` samples. `p` holds the weight then the bias. `first`: the first
+    /// chunk of a batch (the direct path arranges the weights then, and reuses them after).
+    pub fn forward<T: Float>(&self, p: &[T], x: &[T], y: &mut [T], n: usize, s: &mut Scratch<T>, first: bool) {
         let g = &self.geom;
         let (rows, cols_n) = (g.col_rows(), g.col_cols());
         let (in_len, out_len) = (g.c * g.h * g.w, self.out_channels * cols_n);
         let (w, b) = p.split_at(self.weight_len());
         if direct::suits(g) {
             let plan = direct::plan(g);
-            direct::arrange(g, self.out_channels, w, self.bias.then_some(b), &mut s.weights);
+            if first {
+                direct::arrange(g, self.out_channels, w, self.bias.then_some(b), &mut s.weights);
+            }
             for i in 0..n {
                 direct::pad_input(g, &plan, &x[i * in_len..(i + 1) * in_len], &mut s.cols);
                 let yi = &mut y[i * out_len..(i + 1) * out_len];

@@ -187,10 +187,11 @@ impl Layer {
         s: &mut Scratch<T>,
         mode: Mode,
         key: MaskKey,
+        chunk: Chunk,
     ) {
         let (xi, yo) = (&x[..n * self.input.len()], &mut y[..n * self.output.len()]);
         match &self.op {
-            Op::Conv(c) => c.forward(p, xi, yo, n, s),
+            Op::Conv(c) => c.forward(p, xi, yo, n, s, chunk.first),
             Op::MaxPool(m) => m.forward(xi, yo, n, s),
             Op::AvgPool(a) => a.forward(xi, yo, n),
             Op::BatchNorm(b) => b.forward(p, buffers, xi, yo, n, s, mode),

@@ -177,6 +177,7 @@ impl<T: Float> Workspace<T> {
                 &mut self.scratch[i],
                 mode,
                 MaskKey { layer: i as u64, ..key },
+                Chunk { first: s.start == 0, last: s.end == self.n },
             );
             i += 1;
         }
