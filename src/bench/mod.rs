@@ -151,7 +151,7 @@ pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult,
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads_used).build().map_err(|e| e.to_string())?;
         let shares = threads_used.max(1);
         let mut spaces: Vec<Workspace<f32>> =
-            (0..shares).map(|_| Workspace::new(&model, chunk, false).lean()).collect();
+            (0..shares).map(|_| Workspace::new(&model, chunk, false).lean(&model)).collect();
         let model = &model;
         let share = |i: usize, s: &mut Workspace<f32>, xs: &[f32], m: usize| {
             let r = crate::train::step::shard_range(m, shares, i);

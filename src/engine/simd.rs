@@ -262,6 +262,53 @@ mod avx512 {
         }
     }
 
+    /// As `max_2x2_row`, also recording each window's winner (the first input equal to the
+    /// maximum) as two bits: `codes[2·(k/16)]` bit k%16 is the column (0 left, 1 right) and
+    /// `codes[2·(k/16) + 1]` the row (0 top, 1 bottom).
+    #[inline]
+    pub fn max_2x2_row_codes(top: &[f32], bottom: &[f32], y: &mut [f32], codes: &mut [u16]) {
+        let n = y.len();
+        assert!(top.len() >= 2 * n && bottom.len() >= 2 * n && codes.len() >= 2 * n.div_ceil(16));
+        for k in (0..n).step_by(16) {
+            let m = (n - k).min(16);
+            // SAFETY: as in max_2x2_row.
+            unsafe {
+                let (a, b) = load_pairs(top.as_ptr().add(2 * k), m);
+                let (c, d) = load_pairs(bottom.as_ptr().add(2 * k), m);
+                let best = fold(fold(fold(a, b), c), d);
+                _mm512_mask_storeu_ps(y.as_mut_ptr().add(k), mask(m), best);
+                let ta = is_max(a, best);
+                let tb = is_max(b, best) & !ta;
+                let tc = is_max(c, best) & !(ta | tb);
+                let td = !(ta | tb | tc);
+                codes[2 * (k / 16)] = (tb | td) & mask(m);
+                codes[2 * (k / 16) + 1] = (tc | td) & mask(m);
+            }
+        }
+    }
+
+    /// The backward of ReLU then a 2×2 pool from `max_2x2_row_codes`' winners: each gradient
+    /// to its winner where the maximum is not ≤ 0 (so NaN passes, as in PyTorch), zero elsewhere.
+    #[inline]
+    pub fn route_2x2_row_codes(y: &[f32], dy: &[f32], codes: &[u16], d_top: &mut [f32], d_bottom: &mut [f32]) {
+        let n = y.len();
+        assert!(dy.len() >= n && codes.len() >= 2 * n.div_ceil(16));
+        assert!(d_top.len() >= 2 * n && d_bottom.len() >= 2 * n);
+        for k in (0..n).step_by(16) {
+            let m = (n - k).min(16);
+            // SAFETY: as in route_2x2_row.
+            unsafe {
+                let mx = _mm512_maskz_loadu_ps(mask(m), y.as_ptr().add(k));
+                let g = _mm512_maskz_loadu_ps(mask(m), dy.as_ptr().add(k));
+                let g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_NLE_UQ>(mx, _mm512_setzero_ps()), g);
+                let (col, row) = (codes[2 * (k / 16)], codes[2 * (k / 16) + 1]);
+                let z = |t| _mm512_maskz_mov_ps(t, g);
+                store_pairs(d_top.as_mut_ptr().add(2 * k), m, z(!col & !row), z(col & !row));
+                store_pairs(d_bottom.as_mut_ptr().add(2 * k), m, z(!col & row), z(col & row));
+            }
+        }
+    }
+
     /// Each gradient to the first input of its window equal to the maximum; zero elsewhere.
     /// `relu`: the pool's input was a ReLU's output, and `dx` is the gradient before the ReLU,
     /// so a window whose maximum is not positive passes nothing.
@@ -304,7 +351,10 @@ mod avx512 {
 }
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-pub use avx512::{copy_short, direct_8, dot_into, first_max, first_max_16, max_2x2_row, route_2x2_row, sum};
+pub use avx512::{
+    copy_short, direct_8, dot_into, first_max, first_max_16, max_2x2_row, max_2x2_row_codes, route_2x2_row,
+    route_2x2_row_codes, sum,
+};
 
 /// Stand-ins so callers compile everywhere; never called when `AVX512` is false.
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
@@ -321,6 +371,14 @@ pub fn first_max(_: &[f32]) -> (f32, usize) {
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
 pub fn first_max_16(_: &[f32], _: &[i32; 16], _: usize, _: (usize, usize, usize)) -> ([f32; 16], [i32; 16]) {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+pub fn max_2x2_row_codes(_: &[f32], _: &[f32], _: &mut [f32], _: &mut [u16]) {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+pub fn route_2x2_row_codes(_: &[f32], _: &[f32], _: &[u16], _: &mut [f32], _: &mut [f32]) {
     unreachable!("AVX-512 kernel called on a build without it")
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]

@@ -49,6 +49,22 @@ impl MaxPool {
         }
     }
 
+    /// Code words per plane of the fused 2×2 path: two 16-bit masks per 16 outputs of a row
+    /// (see `simd::max_2x2_row_codes`).
+    fn code_words(&self) -> usize {
+        self.geom.out_h * 2 * self.geom.out_w.div_ceil(16)
+    }
+
+    /// Winners of the fused ReLU + 2×2 path, for `capacity` samples: 2 bits per output, so the
+    /// backward pass needs neither the pool's input nor another pass over it.
+    pub fn codes_len(&self, capacity: usize) -> usize {
+        if self.is_2x2() {
+            capacity * self.geom.c * self.code_words()
+        } else {
+            0
+        }
+    }
+
     /// Remembers, for each output, which input of its plane won (for the backward pass).
     pub fn forward<T: Float>(&self, x: &[T], y: &mut [T], n: usize, s: &mut Scratch<T>) {
         let g = &self.geom;
@@ -153,7 +169,9 @@ impl MaxPool {
     }
 
     /// ReLU then this pool: `r` receives the ReLU's output (kept, as every activation is) and
-    /// `y` the pool's. The 2×2 pool takes each plane while it is in L1.
+    /// `y` the pool's. The 2×2 pool takes each plane while it is in L1 and records its winners
+    /// for the samples from `first` on (the call's first sample's place in the batch).
+    #[allow(clippy::too_many_arguments)]
     pub fn fused_forward_keeping_relu<T: Float>(
         &self,
         x: &[T],
@@ -161,6 +179,7 @@ impl MaxPool {
         y: &mut [T],
         n: usize,
         s: &mut Scratch<T>,
+        first: usize,
     ) {
         let g = &self.geom;
         let (plane, out_plane) = (g.h * g.w, self.out_plane());
@@ -168,43 +187,46 @@ impl MaxPool {
             Activation::Relu.forward(&x[..n * g.c * plane], &mut r[..n * g.c * plane]);
             return self.forward(r, y, n, s);
         }
+        let words = self.code_words();
+        let codes = s.codes[first * g.c * words..].chunks_exact_mut(words);
         let planes = x.chunks_exact(plane).zip(r.chunks_exact_mut(plane));
-        for ((xp, rp), yp) in planes.zip(y.chunks_exact_mut(out_plane)).take(n * g.c) {
+        for (((xp, rp), yp), cp) in planes.zip(y.chunks_exact_mut(out_plane)).zip(codes).take(n * g.c) {
             Activation::Relu.forward(xp, rp);
-            max_2x2(rp, g.w, g.out_h, g.out_w, yp);
+            max_2x2_codes(rp, g.w, g.out_h, g.out_w, yp, cp);
         }
     }
 
     /// ReLU then this pool computed as the pool then ReLU, which is the same function (max
     /// commutes with a monotone map; NaN wins both) on a smaller tensor. No ReLU output.
-    pub fn fused_forward<T: Float>(&self, x: &[T], y: &mut [T], n: usize, s: &mut Scratch<T>) {
+    pub fn fused_forward<T: Float>(&self, x: &[T], y: &mut [T], n: usize, s: &mut Scratch<T>, first: usize) {
         let g = &self.geom;
         let (plane, out_plane) = (g.h * g.w, self.out_plane());
         if !self.is_2x2() {
             self.forward(x, y, n, s);
             return y[..n * g.c * out_plane].iter_mut().for_each(|v| *v = relu(*v));
         }
-        for (xp, yp) in x.chunks_exact(plane).zip(y.chunks_exact_mut(out_plane)).take(n * g.c) {
-            max_2x2(xp, g.w, g.out_h, g.out_w, yp);
+        let words = self.code_words();
+        let codes = s.codes[first * g.c * words..].chunks_exact_mut(words);
+        for ((xp, yp), cp) in x.chunks_exact(plane).zip(y.chunks_exact_mut(out_plane)).zip(codes).take(n * g.c) {
+            max_2x2_codes(xp, g.w, g.out_h, g.out_w, yp, cp);
             yp.iter_mut().for_each(|v| *v = relu(*v));
         }
     }
 
-    /// The backward of ReLU then this pool: `r` is the ReLU's input or output (the same windows
-    /// win where the maximum is positive), `y` the pool's output and `dx` the gradient before
-    /// the ReLU. Each gradient goes to its window's winner unless `y ≤ 0` (a NaN passes, as
-    /// PyTorch's ReLU backward passes it).
-    pub fn fused_backward<T: Float>(&self, r: &[T], y: &[T], dy: &[T], dx: &mut [T], n: usize, s: &Scratch<T>) {
+    /// The backward of ReLU then this pool, from the winners the fused forward recorded: `y`
+    /// is the pool's output and `dx` the gradient before the ReLU. Each gradient goes to its
+    /// window's winner unless `y ≤ 0` (a NaN passes, as PyTorch's ReLU backward passes it).
+    pub fn fused_backward<T: Float>(&self, y: &[T], dy: &[T], dx: &mut [T], n: usize, s: &Scratch<T>, first: usize) {
         let g = &self.geom;
         let (plane, out_plane) = (g.h * g.w, self.out_plane());
         if !self.is_2x2() {
             return self.route_to_winners(y, dy, dx, n, s, true);
         }
-        let planes = r.chunks_exact(plane).zip(dx.chunks_exact_mut(plane));
-        for ((rp, dxp), (yp, dyp)) in
-            planes.zip(y.chunks_exact(out_plane).zip(dy.chunks_exact(out_plane))).take(n * g.c)
-        {
-            route_2x2(rp, yp, dyp, (g.h, g.w), (g.out_h, g.out_w), dxp, true);
+        let words = self.code_words();
+        let codes = s.codes[first * g.c * words..].chunks_exact(words);
+        let outs = y.chunks_exact(out_plane).zip(dy.chunks_exact(out_plane));
+        for ((dxp, (yp, dyp)), cp) in dx.chunks_exact_mut(plane).zip(outs).zip(codes).take(n * g.c) {
+            route_2x2_codes(yp, dyp, cp, (g.h, g.w), (g.out_h, g.out_w), dxp);
         }
     }
 
@@ -282,6 +304,73 @@ fn first_max<T: Float>(row: &[T]) -> (T, usize) {
     let at = if nan { row.iter().position(|v| v.is_nan()) } else { row.iter().position(|&v| v == best) };
     let at = at.unwrap_or(0);
     (row[at], at)
+}
+
+/// `max_2x2` recording each window's winner in `codes` (`code_words` per plane).
+fn max_2x2_codes<T: Float>(xp: &[T], w: usize, out_h: usize, out_w: usize, yp: &mut [T], codes: &mut [u16]) {
+    let words = 2 * out_w.div_ceil(16);
+    for (oh, (ys, cs)) in yp.chunks_exact_mut(out_w).zip(codes.chunks_exact_mut(words)).enumerate().take(out_h) {
+        let top = &xp[2 * oh * w..][..2 * out_w];
+        let bottom = &xp[(2 * oh + 1) * w..][..2 * out_w];
+        if let (true, Some(t), Some(b), Some(y)) =
+            (simd::AVX512, simd::f32s(top), simd::f32s(bottom), simd::f32s_mut(ys))
+        {
+            simd::max_2x2_row_codes(t, b, y, cs);
+            continue;
+        }
+        cs.fill(0);
+        for (k, ((y, t), b)) in ys.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)).enumerate() {
+            let window = [t[0], t[1], b[0], b[1]];
+            let mut win = 0;
+            for (i, &v) in window.iter().enumerate().skip(1) {
+                if wins(v, window[win]) {
+                    win = i;
+                }
+            }
+            *y = window[win];
+            let bit = 1u16 << (k % 16);
+            if win % 2 == 1 {
+                cs[2 * (k / 16)] |= bit; // right column
+            }
+            if win >= 2 {
+                cs[2 * (k / 16) + 1] |= bit; // bottom row
+            }
+        }
+    }
+}
+
+/// The fused backward of ReLU then a 2×2 pool from recorded winners (see `max_2x2_codes`).
+fn route_2x2_codes<T: Float>(
+    yp: &[T],
+    dyp: &[T],
+    codes: &[u16],
+    (h, w): (usize, usize),
+    (out_h, out_w): (usize, usize),
+    dxp: &mut [T],
+) {
+    let words = 2 * out_w.div_ceil(16);
+    for oh in 0..out_h {
+        let (ys, gs, cs) = (&yp[oh * out_w..][..out_w], &dyp[oh * out_w..][..out_w], &codes[oh * words..][..words]);
+        let (d_top, d_bottom) = dxp[2 * oh * w..][..2 * w].split_at_mut(w);
+        if let (true, Some(y), Some(g)) = (simd::AVX512, simd::f32s(ys), simd::f32s(gs)) {
+            let (dt, db) = (simd::f32s_mut(d_top).unwrap(), simd::f32s_mut(d_bottom).unwrap());
+            simd::route_2x2_row_codes(y, g, cs, dt, db);
+        } else {
+            for (k, (&m, &g)) in ys.iter().zip(gs).enumerate() {
+                let g = if m <= T::ZERO { T::ZERO } else { g };
+                let (col, row) = ((cs[2 * (k / 16)] >> (k % 16)) & 1, (cs[2 * (k / 16) + 1] >> (k % 16)) & 1);
+                let (top, bottom) = (&mut d_top[2 * k..2 * k + 2], &mut d_bottom[2 * k..2 * k + 2]);
+                top.fill(T::ZERO);
+                bottom.fill(T::ZERO);
+                (if row == 0 { top } else { bottom })[col as usize] = g;
+            }
+        }
+        if w > 2 * out_w {
+            d_top[2 * out_w..].fill(T::ZERO);
+            d_bottom[2 * out_w..].fill(T::ZERO);
+        }
+    }
+    dxp[2 * out_h * w..h * w].fill(T::ZERO);
 }
 
 /// Whether input `v` is the window's maximum `m` (NaN matches NaN).
@@ -381,12 +470,24 @@ mod tests {
         let mut dr = vec![T::ZERO; x.len()];
         m.backward(&r_ref, &y_ref, &dy, &mut dr, n, &Scratch::default());
         Activation::Relu.backward(&x, &r_ref, &dr, &mut dx_ref);
+        // Codes for one sample more, written from the second on (a chunk at its place in a batch).
+        let mut s = Scratch { codes: vec![0; m.codes_len(n + 1)], ..Default::default() };
         let mut r = vec![T::ONE; x.len()];
-        m.fused_forward_keeping_relu(&x, &mut r, &mut y, n, &mut Scratch::default());
+        m.fused_forward_keeping_relu(&x, &mut r, &mut y, n, &mut s, 1);
         assert_eq!(bits(&r), bits(&r_ref));
         assert_eq!(bits(&y), bits(&y_ref));
-        m.fused_backward(&r, &y, &dy, &mut dx, n, &Scratch::default());
+        m.fused_backward(&y, &dy, &mut dx, n, &s, 1);
         assert_eq!(bits(&dx), bits(&dx_ref), "fused backward {c}x{h}x{w}");
+        // Lean: the pool on the ReLU's input, then the ReLU; the same gradient.
+        let mut s = Scratch { codes: vec![0; m.codes_len(n)], ..Default::default() };
+        let mut y2 = vec![T::ONE; y.len()];
+        m.fused_forward(&x, &mut y2, n, &mut s, 0);
+        let unsigned_zero =
+            |v: &[T]| v.iter().map(|x| if *x == T::ZERO { 0 } else { x.to_f64().to_bits() }).collect::<Vec<_>>();
+        assert_eq!(unsigned_zero(&y2), unsigned_zero(&y_ref), "lean fused forward {c}x{h}x{w}");
+        let mut dx2 = vec![T::ONE; dx.len()];
+        m.fused_backward(&y2, &dy, &mut dx2, n, &s, 0);
+        assert_eq!(bits(&dx2), bits(&dx_ref), "lean fused backward {c}x{h}x{w}");
     }
 
     #[test]

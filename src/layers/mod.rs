@@ -61,6 +61,8 @@ pub struct Scratch<T> {
     /// Conv output side: column gradients, or extended output grids, or a chunk's dY (`chunk_dw`).
     pub dcols: Vec<T>,
     pub index: Vec<u32>,
+    /// A fused ReLU + 2×2 max-pool's recorded winners (`MaxPool::codes_len`).
+    pub codes: Vec<u16>,
     pub stats: Vec<T>,
     pub mask: Vec<T>,
     /// Weight-sized scratch (the direct convolution's tap-major blocks; dWᵀ in backward, as LANES
@@ -167,7 +169,10 @@ impl Layer {
                 s.weights = vec![T::ZERO; c.weight_scratch_len()];
                 s.flipped = vec![T::ZERO; c.flipped_scratch_len()];
             }
-            Op::MaxPool(m) => s.index = vec![0; m.index_len(capacity)],
+            Op::MaxPool(m) => {
+                s.index = vec![0; m.index_len(capacity)];
+                s.codes = vec![0; m.codes_len(capacity)];
+            }
             Op::BatchNorm(b) => s.stats = vec![T::ZERO; b.stats_len()],
             Op::Dropout(_) => s.mask = vec![T::ZERO; capacity * self.input.len()],
             _ => {}

@@ -145,7 +145,7 @@ impl<T: Float> Model<T> {
     pub fn predict(&self, x: &[T], n: usize) -> Vec<T> {
         const CHUNK: usize = 256;
         let (d, k) = (self.input.len(), self.output().len());
-        let mut ws = Workspace::new(self, CHUNK.min(n.max(1)), false).lean();
+        let mut ws = Workspace::new(self, CHUNK.min(n.max(1)), false).lean(self);
         let mut out = Vec::with_capacity(n * k);
         for start in (0..n).step_by(CHUNK) {
             let end = (start + CHUNK).min(n);

@@ -39,6 +39,10 @@ pub struct Workspace<T> {
     /// layer takes the samples in batch order.
     prefix: usize,
     chunk: usize,
+    /// `chunk_act[i]`: layer i's output holds one chunk of samples (lean workspaces: a conv
+    /// whose output only a fused ReLU + 2×2 pool reads, in the same chunk; the pool records its
+    /// winners, so the backward pass never reads it).
+    chunk_act: Vec<bool>,
     /// Whether a ReLU fused into the max-pool after it writes its own output (for pictures);
     /// `lean` workspaces skip it and take the ReLU after the pool, on the pooled values.
     keep_fused_relu: bool,
@@ -75,15 +79,32 @@ impl<T: Float> Workspace<T> {
             n: 0,
             prefix,
             chunk,
+            chunk_act: vec![false; model.layers.len()],
             keep_fused_relu: true,
         }
     }
 
     /// Keeps only what the backward pass needs: a ReLU fused into the following max-pool
     /// writes no output of its own (max commutes with ReLU). For training and prediction.
-    pub fn lean(mut self) -> Self {
+    pub fn lean(mut self, model: &Model<T>) -> Self {
         self.keep_fused_relu = false;
+        for (i, l) in model.layers.iter().enumerate() {
+            let pool_2x2 = relu_then_pool(&model.layers, i + 1).is_some_and(|p| p.is_2x2());
+            if matches!(l.op, Op::Conv(_)) && pool_2x2 && i + 2 < self.prefix {
+                self.chunk_act[i] = true;
+                self.acts[i] = vec![T::ZERO; self.chunk * l.output.len()];
+            }
+        }
         self
+    }
+
+    /// Where the samples `s` of layer `b`'s output are in its buffer (from 0 if chunk-sized).
+    fn act_at(&self, b: usize, s: &Range<usize>, len: usize) -> Range<usize> {
+        if self.chunk_act[b] {
+            0..s.len() * len
+        } else {
+            s.start * len..s.end * len
+        }
     }
 
     pub fn capacity(&self) -> usize {
@@ -94,8 +115,10 @@ impl<T: Float> Workspace<T> {
         &self.scratch[layer]
     }
 
-    /// Output of layer `i` for the last forward pass (`n` samples).
+    /// Output of layer `i` for the last forward pass (`n` samples). Not for a conv that feeds
+    /// a fused ReLU + 2×2 pool in a `lean` workspace, which keeps one chunk only.
     pub fn activation(&self, i: usize, model: &Model<T>) -> &[T] {
+        assert!(!self.chunk_act[self.buf[i]], "layer {i}'s output is not kept in a lean workspace");
         &self.acts[self.buf[i]][..self.n * model.layers[i].output.len()]
     }
 
@@ -151,9 +174,11 @@ impl<T: Float> Workspace<T> {
                 continue; // a flatten: nothing to do
             }
             let (li, lo) = (layer.input.len(), layer.output.len());
+            let in_at = if i == 0 { s.start * li..s.end * li } else { self.act_at(self.buf[i - 1], &s, li) };
+            let out_at = self.act_at(i, &s, lo);
             let (before, after) = self.acts.split_at_mut(i);
             let input: &[T] = if i == 0 { x } else { &before[self.buf[i - 1]] };
-            let input = &input[s.start * li..s.end * li];
+            let input = &input[in_at];
             // (The range check holds by construction of `prefix`; it keeps a pair from straddling ranges.)
             if let Some(pool) = relu_then_pool(&model.layers, i).filter(|_| i + 1 < layers.end) {
                 let (r, y) = after.split_at_mut(1);
@@ -161,9 +186,16 @@ impl<T: Float> Workspace<T> {
                 let y = &mut y[0][s.start * lp..s.end * lp];
                 let scratch = &mut self.scratch[i + 1];
                 if self.keep_fused_relu {
-                    pool.fused_forward_keeping_relu(input, &mut r[0][s.start * lo..s.end * lo], y, s.len(), scratch);
+                    pool.fused_forward_keeping_relu(
+                        input,
+                        &mut r[0][s.start * lo..s.end * lo],
+                        y,
+                        s.len(),
+                        scratch,
+                        s.start,
+                    );
                 } else {
-                    pool.fused_forward(input, y, s.len(), scratch);
+                    pool.fused_forward(input, y, s.len(), scratch, s.start);
                 }
                 i += 2;
                 continue;
@@ -172,7 +204,7 @@ impl<T: Float> Workspace<T> {
                 model.layer_params(i),
                 model.layer_buffers(i),
                 input,
-                &mut after[0][s.start * lo..s.end * lo],
+                &mut after[0][out_at],
                 s.len(),
                 &mut self.scratch[i],
                 mode,
@@ -217,6 +249,8 @@ impl<T: Float> Workspace<T> {
                 |b: usize, len: usize| if self.chunk_grad[b] { 0..s.len() * len } else { s.start * len..s.end * len };
             let dy_at = at(i, lo);
             let dx_at = |before: usize| at(self.buf[before], li);
+            let in_at = if i == 0 { s.start * li..s.end * li } else { self.act_at(self.buf[i - 1], &s, li) };
+            let out_at = self.act_at(i, &s, lo);
             let (gb, ga) = self.grads.split_at_mut(i);
             let dy = &ga[0][dy_at];
             let fused = i.checked_sub(1).filter(|&r| r >= layers.start).and_then(|r| relu_then_pool(&model.layers, r));
@@ -228,10 +262,8 @@ impl<T: Float> Workspace<T> {
                     self.dinput.as_deref_mut().map(|d| &mut d[s.start * li..s.end * li])
                 };
                 if let Some(dx) = dx {
-                    // The ReLU's input, written in every workspace (its output is not, in lean ones).
-                    let relu_in: &[T] = if i > 1 { &self.acts[self.buf[i - 2]] } else { x };
-                    let (r, y) = (&relu_in[s.start * li..s.end * li], &self.acts[i][s.start * lo..s.end * lo]);
-                    pool.fused_backward(r, y, dy, dx, s.len(), &self.scratch[i]);
+                    let y = &self.acts[i][s.start * lo..s.end * lo];
+                    pool.fused_backward(y, dy, dx, s.len(), &self.scratch[i], s.start);
                 }
                 i -= 1; // the ReLU's gradient came through the pool
                 continue;
@@ -245,8 +277,8 @@ impl<T: Float> Workspace<T> {
             let range = model.param_offsets[i]..model.param_offsets[i + 1];
             layer.backward(
                 model.layer_params(i),
-                &input[s.start * li..s.end * li],
-                &self.acts[i][s.start * lo..s.end * lo],
+                &input[in_at],
+                &self.acts[i][out_at],
                 dy,
                 dx,
                 &mut self.dparams[range],
@@ -266,11 +298,11 @@ mod tests {
     use crate::layers::MaskKey;
 
     /// Forward and backward; returns the output, the parameter gradients and the input gradient.
-    fn pass(spec: &str, lean: bool, x: &[f32], n: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-        let mut model = Model::<f32>::new(spec, Dims::image(1, 8, 8)).unwrap();
+    fn pass(spec: &str, side: usize, lean: bool, x: &[f32], n: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let mut model = Model::<f32>::new(spec, Dims::image(1, side, side)).unwrap();
         model.init(7);
         let ws = Workspace::new(&model, n, true);
-        let mut ws = if lean { ws.lean() } else { ws };
+        let mut ws = if lean { ws.lean(&model) } else { ws };
         ws.forward(&model, x, n, Mode::Train, MaskKey::default());
         let out = ws.output(&model).to_vec();
         ws.output_grad_mut(&model).iter_mut().enumerate().for_each(|(i, g)| *g = (i as f32 * 0.37).sin());
@@ -281,14 +313,16 @@ mod tests {
     #[test]
     fn a_lean_workspace_computes_the_same_outputs_and_gradients() {
         let n = 3;
-        // Many exact ties and negatives, so first-maximum and ReLU-at-zero cases occur.
-        let x: Vec<f32> = (0..n * 64).map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.25).collect();
-        for spec in [
-            "conv2d(4,k=3,p=1) relu maxpool2d(2) conv2d(6,k=3,p=1) relu maxpool2d(2) flatten linear(3)",
-            "conv2d(4,k=3,p=1) relu maxpool2d(3,s=2,p=1) conv2d(2,k=2) relu maxpool2d(2,s=1) flatten linear(3)",
+        // 64×64 images make the per-sample layers run one sample at a time (chunk-sized buffers).
+        for (spec, side) in [
+            ("conv2d(4,k=3,p=1) relu maxpool2d(2) conv2d(6,k=3,p=1) relu maxpool2d(2) flatten linear(3)", 8),
+            ("conv2d(4,k=3,p=1) relu maxpool2d(3,s=2,p=1) conv2d(2,k=2) relu maxpool2d(2,s=1) flatten linear(3)", 8),
+            ("conv2d(8,k=3,p=1) relu maxpool2d(2) conv2d(4,k=3,p=1) relu maxpool2d(2) flatten linear(3)", 64),
         ] {
-            let full = pass(spec, false, &x, n);
-            let lean = pass(spec, true, &x, n);
+            // Many exact ties and negatives, so first-maximum and ReLU-at-zero cases occur.
+            let x: Vec<f32> = (0..n * side * side).map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.25).collect();
+            let full = pass(spec, side, false, &x, n);
+            let lean = pass(spec, side, true, &x, n);
             assert_eq!(full, lean, "{spec}");
             assert!(full.2.iter().any(|&g| g != 0.0), "the input gradient reaches the input");
         }

@@ -85,7 +85,7 @@ impl<T: Float> Trainer<T> {
             None
         };
         let capacity = max_batch.div_ceil(max_shards).max(2 * MIN_SAMPLES_PER_SHARD).min(max_batch);
-        let workspaces = (0..max_shards).map(|_| Workspace::new(&model, capacity, false).lean()).collect();
+        let workspaces = (0..max_shards).map(|_| Workspace::new(&model, capacity, false).lean(&model)).collect();
         Ok(Trainer {
             model,
             optimizer,
