@@ -246,10 +246,14 @@ mod avx512 {
         }
     }
 
+    /// The maximum of each 2×2 window of two rows (see `maxpool::max_2x2`). With `codes`, also
+    /// each window's winner (the first input equal to the maximum) as two bits:
+    /// `codes[2·(k/16)]` bit k%16 is the column (0 left, 1 right), `codes[2·(k/16) + 1]` the row.
     #[inline]
-    pub fn max_2x2_row(top: &[f32], bottom: &[f32], y: &mut [f32]) {
+    pub fn max_2x2_row(top: &[f32], bottom: &[f32], y: &mut [f32], mut codes: Option<&mut [u16]>) {
         let n = y.len();
         assert!(top.len() >= 2 * n && bottom.len() >= 2 * n);
+        assert!(codes.as_ref().is_none_or(|c| c.len() >= 2 * n.div_ceil(16)));
         for k in (0..n).step_by(16) {
             let m = (n - k).min(16);
             // SAFETY: lanes past 2n (resp. n) are masked off; loads and stores stay in the slices.
@@ -258,36 +262,19 @@ mod avx512 {
                 let (c, d) = load_pairs(bottom.as_ptr().add(2 * k), m);
                 let best = fold(fold(fold(a, b), c), d);
                 _mm512_mask_storeu_ps(y.as_mut_ptr().add(k), mask(m), best);
+                if let Some(codes) = codes.as_deref_mut() {
+                    let ta = is_max(a, best);
+                    let tb = is_max(b, best) & !ta;
+                    let tc = is_max(c, best) & !(ta | tb);
+                    let td = !(ta | tb | tc);
+                    codes[2 * (k / 16)] = (tb | td) & mask(m);
+                    codes[2 * (k / 16) + 1] = (tc | td) & mask(m);
+                }
             }
         }
     }
 
-    /// As `max_2x2_row`, also recording each window's winner (the first input equal to the
-    /// maximum) as two bits: `codes[2·(k/16)]` bit k%16 is the column (0 left, 1 right) and
-    /// `codes[2·(k/16) + 1]` the row (0 top, 1 bottom).
-    #[inline]
-    pub fn max_2x2_row_codes(top: &[f32], bottom: &[f32], y: &mut [f32], codes: &mut [u16]) {
-        let n = y.len();
-        assert!(top.len() >= 2 * n && bottom.len() >= 2 * n && codes.len() >= 2 * n.div_ceil(16));
-        for k in (0..n).step_by(16) {
-            let m = (n - k).min(16);
-            // SAFETY: as in max_2x2_row.
-            unsafe {
-                let (a, b) = load_pairs(top.as_ptr().add(2 * k), m);
-                let (c, d) = load_pairs(bottom.as_ptr().add(2 * k), m);
-                let best = fold(fold(fold(a, b), c), d);
-                _mm512_mask_storeu_ps(y.as_mut_ptr().add(k), mask(m), best);
-                let ta = is_max(a, best);
-                let tb = is_max(b, best) & !ta;
-                let tc = is_max(c, best) & !(ta | tb);
-                let td = !(ta | tb | tc);
-                codes[2 * (k / 16)] = (tb | td) & mask(m);
-                codes[2 * (k / 16) + 1] = (tc | td) & mask(m);
-            }
-        }
-    }
-
-    /// The backward of ReLU then a 2×2 pool from `max_2x2_row_codes`' winners: each gradient
+    /// The backward of ReLU then a 2×2 pool from `max_2x2_row`'s recorded winners: each gradient
     /// to its winner where the maximum is not ≤ 0 (so NaN passes, as in PyTorch), zero elsewhere.
     #[inline]
     pub fn route_2x2_row_codes(y: &[f32], dy: &[f32], codes: &[u16], d_top: &mut [f32], d_bottom: &mut [f32]) {
@@ -310,9 +297,6 @@ mod avx512 {
     }
 
     /// Each gradient to the first input of its window equal to the maximum; zero elsewhere.
-    /// `relu`: the pool's input was a ReLU's output, and `dx` is the gradient before the ReLU,
-    /// so a window whose maximum is not positive passes nothing.
-    #[allow(clippy::too_many_arguments)]
     #[inline]
     pub fn route_2x2_row(
         x_top: &[f32],
@@ -321,7 +305,6 @@ mod avx512 {
         dy: &[f32],
         d_top: &mut [f32],
         d_bottom: &mut [f32],
-        relu: bool,
     ) {
         let n = y.len();
         assert!(dy.len() >= n && x_top.len() >= 2 * n && x_bottom.len() >= 2 * n);
@@ -331,11 +314,7 @@ mod avx512 {
             // SAFETY: as in max_2x2_row.
             unsafe {
                 let mx = _mm512_maskz_loadu_ps(mask(m), y.as_ptr().add(k));
-                let mut g = _mm512_maskz_loadu_ps(mask(m), dy.as_ptr().add(k));
-                if relu {
-                    // Not (max ≤ 0), so a NaN maximum passes its gradient as PyTorch's ReLU does.
-                    g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_NLE_UQ>(mx, _mm512_setzero_ps()), g);
-                }
+                let g = _mm512_maskz_loadu_ps(mask(m), dy.as_ptr().add(k));
                 let (a, b) = load_pairs(x_top.as_ptr().add(2 * k), m);
                 let (c, _) = load_pairs(x_bottom.as_ptr().add(2 * k), m);
                 let ta = is_max(a, mx);
@@ -352,8 +331,7 @@ mod avx512 {
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 pub use avx512::{
-    copy_short, direct_8, dot_into, first_max, first_max_16, max_2x2_row, max_2x2_row_codes, route_2x2_row,
-    route_2x2_row_codes, sum,
+    copy_short, direct_8, dot_into, first_max, first_max_16, max_2x2_row, route_2x2_row, route_2x2_row_codes, sum,
 };
 
 /// Stand-ins so callers compile everywhere; never called when `AVX512` is false.
@@ -374,10 +352,6 @@ pub fn first_max_16(_: &[f32], _: &[i32; 16], _: usize, _: (usize, usize, usize)
     unreachable!("AVX-512 kernel called on a build without it")
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
-pub fn max_2x2_row_codes(_: &[f32], _: &[f32], _: &mut [f32], _: &mut [u16]) {
-    unreachable!("AVX-512 kernel called on a build without it")
-}
-#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
 pub fn route_2x2_row_codes(_: &[f32], _: &[f32], _: &[u16], _: &mut [f32], _: &mut [f32]) {
     unreachable!("AVX-512 kernel called on a build without it")
 }
@@ -390,12 +364,11 @@ pub fn copy_short(_: &[f32], _: &mut [f32]) {
     unreachable!("AVX-512 kernel called on a build without it")
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
-pub fn max_2x2_row(_: &[f32], _: &[f32], _: &mut [f32]) {
+pub fn max_2x2_row(_: &[f32], _: &[f32], _: &mut [f32], _: Option<&mut [u16]>) {
     unreachable!("AVX-512 kernel called on a build without it")
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
-#[allow(clippy::too_many_arguments)]
-pub fn route_2x2_row(_: &[f32], _: &[f32], _: &[f32], _: &[f32], _: &mut [f32], _: &mut [f32], _: bool) {
+pub fn route_2x2_row(_: &[f32], _: &[f32], _: &[f32], _: &[f32], _: &mut [f32], _: &mut [f32]) {
     unreachable!("AVX-512 kernel called on a build without it")
 }
 

@@ -50,7 +50,7 @@ impl MaxPool {
     }
 
     /// Code words per plane of the fused 2×2 path: two 16-bit masks per 16 outputs of a row
-    /// (see `simd::max_2x2_row_codes`).
+    /// (see `simd::max_2x2_row`).
     fn code_words(&self) -> usize {
         self.geom.out_h * 2 * self.geom.out_w.div_ceil(16)
     }
@@ -71,7 +71,7 @@ impl MaxPool {
         let (plane, out_plane) = (g.h * g.w, self.out_plane());
         if self.is_2x2() {
             for (xp, yp) in x.chunks_exact(plane).zip(y.chunks_exact_mut(out_plane)).take(n * g.c) {
-                max_2x2(xp, g.w, g.out_h, g.out_w, yp);
+                max_2x2(xp, g.w, g.out_h, g.out_w, yp, None);
             }
             return;
         }
@@ -192,7 +192,7 @@ impl MaxPool {
         let planes = x.chunks_exact(plane).zip(r.chunks_exact_mut(plane));
         for (((xp, rp), yp), cp) in planes.zip(y.chunks_exact_mut(out_plane)).zip(codes).take(n * g.c) {
             Activation::Relu.forward(xp, rp);
-            max_2x2_codes(rp, g.w, g.out_h, g.out_w, yp, cp);
+            max_2x2(rp, g.w, g.out_h, g.out_w, yp, Some(cp));
         }
     }
 
@@ -208,7 +208,7 @@ impl MaxPool {
         let words = self.code_words();
         let codes = s.codes[first * g.c * words..].chunks_exact_mut(words);
         for ((xp, yp), cp) in x.chunks_exact(plane).zip(y.chunks_exact_mut(out_plane)).zip(codes).take(n * g.c) {
-            max_2x2_codes(xp, g.w, g.out_h, g.out_w, yp, cp);
+            max_2x2(xp, g.w, g.out_h, g.out_w, yp, Some(cp));
             yp.iter_mut().for_each(|v| *v = relu(*v));
         }
     }
@@ -240,7 +240,7 @@ impl MaxPool {
             for ((xp, dxp), (yp, dyp)) in
                 planes.zip(y.chunks_exact(out_plane).zip(dy.chunks_exact(out_plane))).take(n * g.c)
             {
-                route_2x2(xp, yp, dyp, (g.h, g.w), (g.out_h, g.out_w), dxp, false);
+                route_2x2(xp, yp, dyp, (g.h, g.w), (g.out_h, g.out_w), dxp);
             }
             return;
         }
@@ -264,29 +264,6 @@ impl MaxPool {
     }
 }
 
-/// The maximum of each 2×2 window, folded in scan order a, b (top row) then c, d (bottom
-/// row) with the same rule as the general path, so a NaN wins.
-#[inline]
-fn max_2x2<T: Float>(xp: &[T], w: usize, out_h: usize, out_w: usize, yp: &mut [T]) {
-    for (oh, ys) in yp.chunks_exact_mut(out_w).enumerate().take(out_h) {
-        let top = &xp[2 * oh * w..][..2 * out_w];
-        let bottom = &xp[(2 * oh + 1) * w..][..2 * out_w];
-        if let (true, Some(t), Some(b), Some(y)) =
-            (simd::AVX512, simd::f32s(top), simd::f32s(bottom), simd::f32s_mut(ys))
-        {
-            simd::max_2x2_row(t, b, y);
-            continue;
-        }
-        for ((y, t), b) in ys.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
-            let mut best = t[0];
-            for v in [t[1], b[0], b[1]] {
-                best = if wins(v, best) { v } else { best };
-            }
-            *y = best;
-        }
-    }
-}
-
 /// The first maximum of `row` and where it is (the first NaN if there is one), in two plain
 /// passes: the maximum, then its first position. One pass with the NaN rule in its loop
 /// branches on every element, which was the 1-D lab's largest cost (windows of 20).
@@ -306,19 +283,25 @@ fn first_max<T: Float>(row: &[T]) -> (T, usize) {
     (row[at], at)
 }
 
-/// `max_2x2` recording each window's winner in `codes` (`code_words` per plane).
-fn max_2x2_codes<T: Float>(xp: &[T], w: usize, out_h: usize, out_w: usize, yp: &mut [T], codes: &mut [u16]) {
+/// The maximum of each 2×2 window, by the first-max rule (a NaN wins; ties keep the earlier of
+/// a, b (top row), c, d). With `codes`, also each window's winner, 2 bits per output
+/// (`code_words` per plane; see `simd::max_2x2_row`).
+#[inline]
+fn max_2x2<T: Float>(xp: &[T], w: usize, out_h: usize, out_w: usize, yp: &mut [T], mut codes: Option<&mut [u16]>) {
     let words = 2 * out_w.div_ceil(16);
-    for (oh, (ys, cs)) in yp.chunks_exact_mut(out_w).zip(codes.chunks_exact_mut(words)).enumerate().take(out_h) {
+    for (oh, ys) in yp.chunks_exact_mut(out_w).enumerate().take(out_h) {
         let top = &xp[2 * oh * w..][..2 * out_w];
         let bottom = &xp[(2 * oh + 1) * w..][..2 * out_w];
+        let mut cs = codes.as_deref_mut().map(|c| &mut c[oh * words..][..words]);
         if let (true, Some(t), Some(b), Some(y)) =
             (simd::AVX512, simd::f32s(top), simd::f32s(bottom), simd::f32s_mut(ys))
         {
-            simd::max_2x2_row_codes(t, b, y, cs);
+            simd::max_2x2_row(t, b, y, cs);
             continue;
         }
-        cs.fill(0);
+        if let Some(cs) = cs.as_deref_mut() {
+            cs.fill(0);
+        }
         for (k, ((y, t), b)) in ys.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)).enumerate() {
             let window = [t[0], t[1], b[0], b[1]];
             let mut win = 0;
@@ -328,18 +311,20 @@ fn max_2x2_codes<T: Float>(xp: &[T], w: usize, out_h: usize, out_w: usize, yp: &
                 }
             }
             *y = window[win];
-            let bit = 1u16 << (k % 16);
-            if win % 2 == 1 {
-                cs[2 * (k / 16)] |= bit; // right column
-            }
-            if win >= 2 {
-                cs[2 * (k / 16) + 1] |= bit; // bottom row
+            if let Some(cs) = cs.as_deref_mut() {
+                let bit = 1u16 << (k % 16);
+                if win % 2 == 1 {
+                    cs[2 * (k / 16)] |= bit; // right column
+                }
+                if win >= 2 {
+                    cs[2 * (k / 16) + 1] |= bit; // bottom row
+                }
             }
         }
     }
 }
 
-/// The fused backward of ReLU then a 2×2 pool from recorded winners (see `max_2x2_codes`).
+/// The fused backward of ReLU then a 2×2 pool from recorded winners (see `max_2x2`).
 fn route_2x2_codes<T: Float>(
     yp: &[T],
     dyp: &[T],
@@ -381,8 +366,6 @@ fn is_max<T: Float>(v: T, m: T) -> bool {
 
 /// Backward of `max_2x2`: each window's gradient goes to its first input equal to the maximum,
 /// the others get zero. Inputs outside every window (odd height or width) get zero too.
-/// `relu`: see `MaxPool::fused_backward`.
-#[allow(clippy::too_many_arguments)]
 #[inline]
 fn route_2x2<T: Float>(
     xp: &[T],
@@ -391,7 +374,6 @@ fn route_2x2<T: Float>(
     (h, w): (usize, usize),
     (out_h, out_w): (usize, usize),
     dxp: &mut [T],
-    relu: bool,
 ) {
     for oh in 0..out_h {
         let (ys, gs) = (&yp[oh * out_w..][..out_w], &dyp[oh * out_w..][..out_w]);
@@ -401,12 +383,11 @@ fn route_2x2<T: Float>(
             (simd::AVX512, simd::f32s(x_top), simd::f32s(x_bottom), simd::f32s(ys), simd::f32s(gs))
         {
             let (dt, db) = (simd::f32s_mut(d_top).unwrap(), simd::f32s_mut(d_bottom).unwrap());
-            simd::route_2x2_row(xt, xb, y, g, dt, db, relu);
+            simd::route_2x2_row(xt, xb, y, g, dt, db);
         } else {
             let windows = d_top.chunks_exact_mut(2).zip(d_bottom.chunks_exact_mut(2));
             let inputs = x_top.chunks_exact(2).zip(x_bottom.chunks_exact(2));
             for (((dt, db), (xt, xb)), (&m, &g)) in windows.zip(inputs).zip(ys.iter().zip(gs)) {
-                let g = if relu && m <= T::ZERO { T::ZERO } else { g };
                 let a = is_max(xt[0], m);
                 let b = !a && is_max(xt[1], m);
                 let c = !a && !b && is_max(xb[0], m);
