@@ -20,17 +20,16 @@ const TILE: usize = 32;
 pub struct Plan {
     pub hp: usize,
     pub wp: usize,
-    /// Extended-grid length: the last row needs only `out_w` entries.
-    pub ext_len: usize,
-    /// `ext_len` rounded up to whole tiles: kernels never need a scalar tail.
+    /// Extended-grid length (the last row needs only `out_w` entries) rounded up to whole
+    /// tiles: kernels never need a scalar tail.
     pub ext_stride: usize,
     /// Offset of each tap on the padded planes, computed once per call rather than per sample.
     offs: [usize; MAX_TAPS],
 }
 
 pub fn plan(g: &Geometry) -> Plan {
-    let (hp, wp, ext_len, ext_stride) = sizes(g);
-    let mut p = Plan { hp, wp, ext_len, ext_stride, offs: [0; MAX_TAPS] };
+    let (hp, wp, ext_stride) = sizes(g);
+    let mut p = Plan { hp, wp, ext_stride, offs: [0; MAX_TAPS] };
     if suits(g) {
         p.offs = tap_offsets(g, &p);
     }
@@ -55,16 +54,16 @@ pub fn suits(g: &Geometry) -> bool {
     if g.wh.stride != 1 || g.ww.stride != 1 || g.col_rows() > MAX_TAPS {
         return false;
     }
-    let (_, _, _, ext_stride) = sizes(g);
+    let (_, _, ext_stride) = sizes(g);
     g.col_rows() <= FEW_TAPS || 4 * ext_stride <= 5 * g.col_cols()
 }
 
-/// Padded height and width, extended-grid length and its stride (rounded up to whole tiles).
-fn sizes(g: &Geometry) -> (usize, usize, usize, usize) {
+/// Padded height and width, and the extended grid's stride (its length rounded up to whole tiles).
+fn sizes(g: &Geometry) -> (usize, usize, usize) {
     let hp = g.h + g.wh.pad_before + g.wh.pad_after;
     let wp = g.w + g.ww.pad_before + g.ww.pad_after;
     let ext_len = (g.out_h - 1) * wp + g.out_w;
-    (hp, wp, ext_len, ext_len.div_ceil(TILE) * TILE)
+    (hp, wp, ext_len.div_ceil(TILE) * TILE)
 }
 
 const FEW_TAPS: usize = 64;
