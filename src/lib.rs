@@ -16,6 +16,8 @@ pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod engine;
+pub mod error;
+pub mod fs;
 pub mod inspect;
 pub mod layers;
 pub mod losses;
@@ -27,3 +29,5 @@ pub mod spec;
 pub mod study;
 pub mod train;
 pub mod verify;
+
+pub use error::{Error, Result};

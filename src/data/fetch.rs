@@ -132,7 +132,7 @@ pub fn fetch_files(
             say(&format!("downloading {url}"));
             match download(&url).and_then(|b| verify(r, &b).map(|_| b)) {
                 Ok(bytes) => {
-                    crate::model::io::write_atomic(&path, &bytes).map_err(DataError::new)?;
+                    crate::fs::write_atomic(&path, &bytes).map_err(|e| DataError::new(e.to_string()))?;
                     say(&format!("  ok: {} ({} bytes, SHA-256 checked)", path.display(), bytes.len()));
                     done = true;
                     break;

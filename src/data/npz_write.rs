@@ -3,7 +3,7 @@
 //! zip64, so archives are limited to 4 GB.
 
 use super::npz::{NpyArray, NpyData};
-use crate::model::io::write_atomic;
+use crate::fs::write_atomic;
 use std::path::Path;
 
 /// The `.npy` bytes of an array: magic, version 1.0, a header padded to 64 bytes, the data.
@@ -78,7 +78,7 @@ pub fn npz_bytes(arrays: &[(&str, &NpyArray)]) -> Result<Vec<u8>, String> {
 
 /// Writes `arrays` to `path` atomically.
 pub fn write_npz(path: &Path, arrays: &[(&str, &NpyArray)]) -> Result<(), String> {
-    write_atomic(path, &npz_bytes(arrays)?)
+    Ok(write_atomic(path, &npz_bytes(arrays)?)?)
 }
 
 #[cfg(test)]

@@ -124,6 +124,6 @@ pub fn build(dir: &Path) -> Result<String, String> {
 pub fn write(dir: &Path) -> Result<std::path::PathBuf, String> {
     let html = build(dir)?;
     let path = dir.join("report.html");
-    crate::model::io::write_atomic(&path, html.as_bytes())?;
+    crate::fs::write_atomic(&path, html.as_bytes())?;
     Ok(path)
 }

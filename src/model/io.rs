@@ -60,28 +60,9 @@ pub fn to_bytes_with<T: Float>(
     safetensors::serialize(views, &Some(meta)).map_err(|e| e.to_string())
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so a crash never leaves half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let written = (|| {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        // On disk before the rename, so a power cut leaves the old file or the new one.
-        f.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(format!("cannot write {}: {e}", tmp.display()));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot move {} into place: {e}", path.display())
-    })
-}
-
 pub fn save<T: Float>(model: &Model<T>, path: &Path) -> Result<(), String> {
-    write_atomic(path, &to_bytes(model, &[])?)
+    crate::fs::write_atomic(path, &to_bytes(model, &[])?)?;
+    Ok(())
 }
 
 /// Reads a tensor of any float dtype as f64 values.

@@ -196,7 +196,7 @@ pub fn write(rec: &Recovery, out: &Path, command: &str) -> Result<Vec<PathBuf>, 
     json["summary"] = serde_json::to_value(summary(rec)).map_err(|e| e.to_string())?;
     let path = out.join("recover.json");
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
-    crate::model::io::write_atomic(&path, format!("{text}\n").as_bytes())?;
+    crate::fs::write_atomic(&path, format!("{text}\n").as_bytes())?;
     files.push(path);
     // All replicates on one plot: the spread shows how (un)identifiable each view is.
     let gather = |f: &dyn Fn(&Pairs) -> &PairSet| {
@@ -250,7 +250,7 @@ pub fn write(rec: &Recovery, out: &Path, command: &str) -> Result<Vec<PathBuf>, 
         md += &format!("![{title}]({name})\n\n");
     }
     let path = out.join("report.md");
-    crate::model::io::write_atomic(&path, md.as_bytes())?;
+    crate::fs::write_atomic(&path, md.as_bytes())?;
     files.push(path);
     Ok(files)
 }

@@ -138,7 +138,8 @@ pub fn save(sim: &Simulation, dir: &Path) -> Result<(), String> {
     write_npz(&dir.join(DATA_FILE), &[("X", &x), ("y", &y)])?;
     io::save(&sim.truth, &dir.join(TRUTH_FILE))?;
     let json = serde_json::to_string_pretty(&sim.info).map_err(|e| e.to_string())?;
-    io::write_atomic(&dir.join(INFO_FILE), format!("{json}\n").as_bytes())
+    crate::fs::write_atomic(&dir.join(INFO_FILE), format!("{json}\n").as_bytes())?;
+    Ok(())
 }
 
 fn f32s(a: NpyArray, what: &str) -> Result<Vec<f32>, String> {

@@ -2,7 +2,7 @@
 //! per epoch), `model.safetensors` (final) and `checkpoint.safetensors` (latest, with the
 //! optimizer state, for `--resume`). Every file is written atomically.
 
-use crate::model::io::write_atomic;
+use crate::fs::write_atomic;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -61,7 +61,7 @@ impl RunFolder {
     }
 
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), String> {
-        write_atomic(&self.path(name), bytes)
+        Ok(write_atomic(&self.path(name), bytes)?)
     }
 
     pub fn read_metrics(&self) -> Result<Vec<EpochMetrics>, String> {

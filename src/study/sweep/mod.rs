@@ -22,7 +22,7 @@ pub fn write_outputs(
     points: &[Point],
     runs: &[RunResult],
 ) -> Result<(String, Vec<PathBuf>), String> {
-    use crate::model::io::write_atomic;
+    use crate::fs::write_atomic;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let header = results::Header::new(config, Shard::ALL, runs.len());
     let criterion = config.success.clone().unwrap_or_default();

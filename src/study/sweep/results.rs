@@ -5,7 +5,7 @@
 
 use super::config::SweepConfig;
 use super::runner::{RunResult, Shard};
-use crate::model::io::write_atomic;
+use crate::fs::write_atomic;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -39,7 +39,7 @@ pub fn write(path: &Path, header: &Header, runs: &[RunResult]) -> Result<(), Str
     for r in runs {
         text += &(serde_json::to_string(r).map_err(|e| e.to_string())? + "\n");
     }
-    write_atomic(path, text.as_bytes())
+    Ok(write_atomic(path, text.as_bytes())?)
 }
 
 pub fn read(path: &Path) -> Result<(Header, Vec<RunResult>), String> {
