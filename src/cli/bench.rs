@@ -22,13 +22,13 @@ pub struct Args {
     data_dir: Option<std::path::PathBuf>,
 }
 
-pub fn run(a: Args) -> Result<i32, String> {
-    let selected: Vec<&workloads::Workload> =
-        match &a.workload {
-            Some(name) => vec![workloads::find(name)
-                .ok_or(format!("unknown workload `{name}`; choose from {}", workloads::names()))?],
-            None => workloads::WORKLOADS.iter().collect(),
-        };
+pub fn run(a: Args) -> crate::Result<i32> {
+    let selected: Vec<&workloads::Workload> = match &a.workload {
+        Some(name) => vec![workloads::find(name).ok_or_else(|| {
+            crate::Error::config(format!("unknown workload `{name}`; choose from {}", workloads::names()))
+        })?],
+        None => workloads::WORKLOADS.iter().collect(),
+    };
     // Only the 28x28 workloads read images; pattern1d makes its own data.
     let needs_images = selected.iter().any(|w| w.name != "pattern1d");
     let images = if needs_images {

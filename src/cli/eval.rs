@@ -24,7 +24,7 @@ pub struct Args {
     train: bool,
 }
 
-pub fn run(a: Args) -> Result<i32, String> {
+pub fn run(a: Args) -> crate::Result<i32> {
     let subject = Subject::open(&a.model)?;
     let (train, test) = subject.data(a.data.as_deref(), a.data_dir.as_deref())?;
     let ds = if a.train { train } else { test };

@@ -21,15 +21,15 @@ pub struct Args {
     out: PathBuf,
 }
 
-pub fn run(a: Args) -> Result<i32, String> {
+pub fn run(a: Args) -> crate::Result<i32> {
     let (spec, preset_input) = presets::resolve(&a.model);
     let input = match (&a.input, preset_input) {
         (Some(t), _) => Dims::parse(t)?,
         (None, Some(d)) => d,
-        (None, None) => return Err("give the input shape with --input C,H,W (or C,L)".into()),
+        (None, None) => return Err(crate::Error::config("give the input shape with --input C,H,W (or C,L)")),
     };
     let mut model = Model::<f32>::new(&spec, input)?;
-    let bytes = std::fs::read(&a.file).map_err(|e| format!("cannot read {}: {e}", a.file.display()))?;
+    let bytes = std::fs::read(&a.file).map_err(|e| crate::Error::read(&a.file, e))?;
     io::load_state(&mut model, &bytes).map_err(|e| format!("{}: {e}", a.file.display()))?;
     io::save(&model, &a.out)?;
     println!("wrote {} ({} parameters of `{}`)", a.out.display(), model.params.len(), model.spec);

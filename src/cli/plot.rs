@@ -65,20 +65,20 @@ pub struct Args {
     what: Option<String>,
 }
 
-pub fn run(a: Args) -> Result<i32, String> {
+pub fn run(a: Args) -> crate::Result<i32> {
     if crate::plot::figure::Format::from_path(&a.out).is_none() {
-        return Err(format!("--out {}: the file must end in .png or .svg", a.out.display()));
+        return Err(crate::Error::config(format!("--out {}: the file must end in .png or .svg", a.out.display())));
     }
-    let cmap = |default: Colormap| -> Result<Colormap, String> {
+    let cmap = |default: Colormap| -> crate::Result<Colormap> {
         match &a.cmap {
             None => Ok(default),
-            Some(n) => {
-                Colormap::from_name(n).ok_or(format!("unknown colour map `{n}`; use bwr, seismic, gray or viridis"))
-            }
+            Some(n) => Colormap::from_name(n).ok_or_else(|| {
+                crate::Error::config(format!("unknown colour map `{n}`; use bwr, seismic, gray or viridis"))
+            }),
         }
     };
     let s = Subject::open(&a.run)?;
-    let data = || -> Result<crate::data::Dataset, String> {
+    let data = || -> crate::Result<crate::data::Dataset> {
         let (train, test) = s.data(a.data.as_deref(), a.data_dir.as_deref())?;
         Ok(if a.train { train } else { test })
     };
@@ -91,8 +91,15 @@ pub fn run(a: Args) -> Result<i32, String> {
         Kind::Examples => examples::figure(&s.model, &data()?, a.hardest, a.easiest)?,
         Kind::Samples => samples::figure(&data()?, a.count)?,
         Kind::Evolution => {
-            let dir = s.dir.as_ref().ok_or("evolution needs a run folder (its snapshots), not a model file")?;
-            evolution::figure(dir, a.layer.as_deref().ok_or("give the layer, e.g. `convlab plot evolution RUN 0`")?)?
+            let dir = s.dir.as_ref().ok_or_else(|| {
+                crate::Error::config("evolution needs a run folder (its snapshots), not a model file")
+            })?;
+            evolution::figure(
+                dir,
+                a.layer
+                    .as_deref()
+                    .ok_or_else(|| crate::Error::config("give the layer, e.g. `convlab plot evolution RUN 0`"))?,
+            )?
         }
         Kind::Scatter => {
             let run_data = a.data.clone().or(s.config.as_ref().map(|c| c.data.clone())).unwrap_or_default();
@@ -101,11 +108,13 @@ pub fn run(a: Args) -> Result<i32, String> {
                 Some("predictions") => scatter::predictions(&s.model, &data()?)?,
                 None if scatter::true_conv_weights(&run_data).is_some() => scatter::parameters(&s.model, &run_data)?,
                 None => scatter::predictions(&s.model, &data()?)?,
-                Some(other) => return Err(format!("--what must be params or predictions, not `{other}`")),
+                Some(other) => {
+                    return Err(crate::Error::config(format!("--what must be params or predictions, not `{other}`")))
+                }
             }
         }
     };
-    fig.save(&a.out).map_err(|e| format!("cannot write {}: {e}", a.out.display()))?;
+    fig.save(&a.out).map_err(|e| crate::Error::write(&a.out, e))?;
     println!("wrote {} ({}×{})", a.out.display(), fig.width(), fig.height());
     Ok(0)
 }

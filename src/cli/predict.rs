@@ -17,7 +17,7 @@ pub struct Args {
     row: usize,
 }
 
-pub fn run(a: Args) -> Result<i32, String> {
+pub fn run(a: Args) -> crate::Result<i32> {
     let subject = crate::inspect::Subject::open(&a.model)?;
     let loss = subject.config.as_ref().and_then(|c| c.loss.clone());
     let model = subject.model;
@@ -26,7 +26,7 @@ pub fn run(a: Args) -> Result<i32, String> {
     let x: Vec<f32> = if a.input.extension().is_some_and(|e| e == "npz") {
         let ds = crate::data::npz::load_npz(&a.input).map_err(|e| e.to_string())?;
         if a.row >= ds.len() {
-            return Err(format!("{name} has {} rows; --row {} is beyond them", ds.len(), a.row));
+            return Err(crate::Error::data(format!("{name} has {} rows; --row {} is beyond them", ds.len(), a.row)));
         }
         ds.sample(a.row).to_vec()
     } else {
@@ -35,15 +35,20 @@ pub fn run(a: Args) -> Result<i32, String> {
         // The model's channel count decides: a grey image for a colour model is repeated.
         let c = model.input.c;
         if (img.height, img.width) != (model.input.h, model.input.w) || !(img.channels == c || img.channels == 1) {
-            return Err(format!(
+            return Err(crate::Error::shape(format!(
                 "{name} is {}×{}×{} but the model takes {}; resize the image",
                 img.channels, img.height, img.width, model.input
-            ));
+            )));
         }
         img.to_planar(c)
     };
     if x.len() != need {
-        return Err(format!("{name}: the sample has {} values, the model takes {} ({})", x.len(), need, model.input));
+        return Err(crate::Error::shape(format!(
+            "{name}: the sample has {} values, the model takes {} ({})",
+            x.len(),
+            need,
+            model.input
+        )));
     }
     let mut ws = Workspace::new(&model, 1, false);
     ws.forward(&model, &x, 1, Mode::Eval, Default::default());

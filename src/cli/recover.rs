@@ -40,7 +40,7 @@ pub struct Args {
     force: bool,
 }
 
-pub fn run(a: Args) -> Result<i32, String> {
+pub fn run(a: Args) -> crate::Result<i32> {
     let batch_size = crate::train::config::parse_batch_size(&a.batch_size)?;
     let opts = RecoverOptions {
         model: a.model.clone(),

@@ -8,9 +8,9 @@ pub struct Args {
     run: PathBuf,
 }
 
-pub fn run(a: Args) -> Result<i32, String> {
+pub fn run(a: Args) -> crate::Result<i32> {
     if !a.run.is_dir() {
-        return Err(format!("{} is not a run folder", a.run.display()));
+        return Err(crate::Error::config(format!("{} is not a run folder", a.run.display())));
     }
     let path = crate::inspect::report::write(&a.run)?;
     println!("wrote {}", path.display());

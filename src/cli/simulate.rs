@@ -36,12 +36,17 @@ pub struct Args {
     force: bool,
 }
 
-pub fn run(a: Args) -> Result<i32, String> {
+pub fn run(a: Args) -> crate::Result<i32> {
     let (spec, preset_input) = presets::resolve(&a.model);
     let input = match (&a.input, preset_input) {
         (Some(t), _) => Dims::parse(t)?,
         (None, Some(d)) => d,
-        (None, None) => return Err(format!("give the input shape of `{}` with --input C,L or C,H,W", a.model)),
+        (None, None) => {
+            return Err(crate::Error::config(format!(
+                "give the input shape of `{}` with --input C,L or C,H,W",
+                a.model
+            )))
+        }
     };
     if a.truth.is_some() && a.bias.is_some() {
         return Err(

@@ -12,16 +12,16 @@ pub struct Args {
     input: Option<String>,
 }
 
-pub fn run(a: Args) -> Result<i32, String> {
+pub fn run(a: Args) -> crate::Result<i32> {
     let (spec, preset_input) = presets::resolve(&a.model);
     let input = match (&a.input, preset_input) {
         (Some(text), _) => Dims::parse(text)?,
         (None, Some(d)) => d,
         (None, None) => {
-            return Err(format!(
+            return Err(crate::Error::config(format!(
                 "give the input shape with --input C,H,W (or C,L); presets that know theirs: {}",
                 presets::names()
-            ))
+            )))
         }
     };
     let model = Model::<f32>::new(&spec, input)?;

@@ -84,16 +84,14 @@ struct RunArgs {
     quiet: bool,
 }
 
-fn config_of(a: &RunArgs) -> Result<SweepConfig, String> {
+fn config_of(a: &RunArgs) -> crate::Result<SweepConfig> {
     let mut c = match (&a.config, &a.lab) {
-        (Some(p), _) => SweepConfig::from_toml(
-            &std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
-        )?,
-        (None, Some(lab)) => SweepConfig::from_run(&super::lab::lab_config(lab)?),
+        (Some(p), _) => SweepConfig::from_toml(&std::fs::read_to_string(p).map_err(|e| crate::Error::read(p, e))?)?,
+        (None, Some(lab)) => SweepConfig::from_run(&(crate::train::labs::find(lab)?.config)()),
         (None, None) => SweepConfig::default(),
     };
     if let (Some(_), Some(lab)) = (&a.config, &a.lab) {
-        return Err(format!("give either --config or --lab {lab}, not both"));
+        return Err(crate::Error::config(format!("give either --config or --lab {lab}, not both")));
     }
     macro_rules! set {
         ($($field:ident),*) => { $(if let Some(v) = &a.$field { c.$field = v.clone().into(); })* };
@@ -106,14 +104,16 @@ fn config_of(a: &RunArgs) -> Result<SweepConfig, String> {
     for g in &a.grid {
         let (k, v) = grid::parse_flag(g)?;
         if !given.insert(k.clone()) {
-            return Err(format!("--grid {k}=... is given twice; list all values in one: {k}=A,B,C"));
+            return Err(crate::Error::config(format!(
+                "--grid {k}=... is given twice; list all values in one: {k}=A,B,C"
+            )));
         }
         c.grid.insert(k, v);
     }
     Ok(c)
 }
 
-pub fn run(a: Args) -> Result<i32, String> {
+pub fn run(a: Args) -> crate::Result<i32> {
     if let Some(Sub::Merge(m)) = a.command {
         return merge(m);
     }
@@ -155,7 +155,7 @@ pub fn run(a: Args) -> Result<i32, String> {
     }
     let secs = start.elapsed().as_secs_f64();
     if shard != Shard::ALL {
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(|e| crate::Error::create(&dir, e))?;
         let path = dir.join(file_name(shard));
         results::write(&path, &Header::new(&plan.config, shard, total), &runs)?;
         println!("shard {}/{}: {mine} runs in {secs:.1} s → {}", shard.index, shard.count, path.display());
@@ -171,7 +171,7 @@ pub fn run(a: Args) -> Result<i32, String> {
     Ok(0)
 }
 
-fn merge(m: MergeArgs) -> Result<i32, String> {
+fn merge(m: MergeArgs) -> crate::Result<i32> {
     let files = results::shard_files(&m.inputs)?;
     let (header, runs) = results::merge(&files)?;
     let points = grid::points(&header.config.grid)?;

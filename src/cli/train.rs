@@ -1,8 +1,8 @@
 //! `convlab train`: train a model on a data set into a run folder.
 
 use crate::train::config::{parse_batch_size, RunConfig};
-use crate::train::folder::{default_dir, RunFolder};
-use crate::train::run::{prepare, train};
+use crate::train::folder::default_dir;
+use crate::train::session::Session;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -72,11 +72,9 @@ pub struct Args {
 }
 
 /// The effective configuration: file (or defaults), then flags.
-fn config_of(a: &Args) -> Result<RunConfig, String> {
+fn config_of(a: &Args) -> crate::Result<RunConfig> {
     let mut c = match &a.config {
-        Some(p) => {
-            RunConfig::from_toml(&std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?)?
-        }
+        Some(p) => RunConfig::from_toml(&std::fs::read_to_string(p).map_err(|e| crate::Error::read(p, e))?)?,
         None => RunConfig::default(),
     };
     if let Some(v) = &a.data {
@@ -114,7 +112,9 @@ fn config_of(a: &Args) -> Result<RunConfig, String> {
     }
     if let Some(v) = a.checkpoint_every {
         if v == 0 {
-            return Err("--checkpoint-every must be at least 1 (a run without checkpoints cannot be resumed)".into());
+            return Err(crate::Error::config(
+                "--checkpoint-every must be at least 1 (a run without checkpoints cannot be resumed)",
+            ));
         }
         c.checkpoint_every = v;
     }
@@ -131,46 +131,17 @@ fn config_of(a: &Args) -> Result<RunConfig, String> {
     Ok(c)
 }
 
-pub fn run(a: Args) -> Result<i32, String> {
-    let (cfg, folder, resume, mut p) = match &a.resume {
-        Some(dir) => {
-            let folder = RunFolder::open(dir)?;
-            let mut cfg =
-                RunConfig::from_toml(&std::fs::read_to_string(folder.path("config.toml")).map_err(|e| e.to_string())?)?;
-            if cfg.restarts > 1 {
-                return Err(format!(
-                    "{} was trained with --restarts, which keeps no checkpoint; it cannot be resumed",
-                    dir.display()
-                ));
-            }
-            if let Some(t) = a.threads {
-                cfg.threads = t;
-            }
-            if let Some(e) = a.epochs {
-                // Extending a run: it continues to the new last epoch.
-                let done = folder.read_metrics()?.last().map_or(0, |m| m.epoch);
-                if e < done {
-                    return Err(format!("--epochs {e}: the run has already trained {done} epochs"));
-                }
-                cfg.epochs = e;
-                folder.write("config.toml", cfg.to_toml().as_bytes())?;
-            }
-            let p = prepare(&cfg)?;
-            (cfg, folder, true, p)
-        }
+pub fn run(a: Args) -> crate::Result<i32> {
+    let session = match &a.resume {
+        Some(dir) => Session::resume(dir, a.threads, a.epochs)?,
         None => {
-            let mut cfg = config_of(&a)?;
+            let cfg = config_of(&a)?;
             let dir = a.out.clone().unwrap_or_else(|| default_dir(&cfg.data));
-            // Refuse bad input before creating anything.
-            let p = prepare(&cfg)?;
-            // Record the loss actually used, so evaluation and prediction read it back.
-            cfg.loss = Some(p.loss.name().to_string());
-            let folder = RunFolder::create(&dir, a.force)?;
-            folder.write("config.toml", cfg.to_toml().as_bytes())?;
-            (cfg, folder, false, p)
+            Session::create(cfg, &dir, a.force)?
         }
     };
     if !a.quiet {
+        let p = &session.prepared;
         println!(
             "data: {} ({} train, {} test)   model: {}   loss: {}   optimizer: {}",
             p.train.name,
@@ -180,35 +151,19 @@ pub fn run(a: Args) -> Result<i32, String> {
             p.loss.name(),
             p.optimizer.to_spec()
         );
-        println!("run folder: {}", folder.dir.display());
+        println!("run folder: {}", session.folder.dir.display());
     }
-    let outcome = if cfg.restarts <= 1 || resume {
-        cfg.init(&mut p.model, cfg.seed);
-        train(&cfg, &p, Some(&folder), resume, a.quiet)?
-    } else {
-        // Several starts, kept in memory; the best one's results go to the folder.
-        let mut best: Option<crate::train::run::Outcome> = None;
-        for r in 0..cfg.restarts {
-            let seed = cfg.seed + r as u64;
-            cfg.init(&mut p.model, seed);
-            let o = train(&RunConfig { seed, ..cfg.clone() }, &p, None, false, true)?;
-            let last = o.metrics.last().map(|m| m.train_loss).unwrap_or(f64::INFINITY);
-            if !a.quiet {
-                println!("restart {} (seed {seed}): final train loss {last:.4}", r + 1);
-            }
-            if best.as_ref().is_none_or(|b| last < b.metrics.last().map(|m| m.train_loss).unwrap_or(f64::INFINITY)) {
-                best = Some(o);
-            }
+    let dir = session.folder.dir.clone();
+    let done = session.run(a.quiet)?;
+    if !a.quiet {
+        for (i, r) in done.restarts.iter().enumerate() {
+            println!("restart {} (seed {}): final train loss {:.4}", i + 1, r.seed, r.final_train_loss);
         }
-        let best = best.expect("at least one restart");
-        folder.write_metrics(&best.metrics)?;
-        crate::model::io::save(&best.model, &folder.path("model.safetensors"))?;
-        best
-    };
-    if a.report {
-        println!("report: {}", crate::inspect::report::write(&folder.dir)?.display());
     }
-    if let Some(m) = outcome.metrics.last() {
+    if a.report {
+        println!("report: {}", crate::inspect::report::write(&dir)?.display());
+    }
+    if let Some(m) = done.outcome.metrics.last() {
         println!(
             "done: epoch {}  train loss {:.4}{}  test loss {}{}  → {}",
             m.epoch,
@@ -216,7 +171,7 @@ pub fn run(a: Args) -> Result<i32, String> {
             m.train_accuracy.map(|a| format!(" (acc {:.2}%)", 100.0 * a)).unwrap_or_default(),
             m.test_loss.map(|l| format!("{l:.4}")).unwrap_or("-".into()),
             m.test_accuracy.map(|a| format!(" (acc {:.2}%)", 100.0 * a)).unwrap_or_default(),
-            folder.path("model.safetensors").display()
+            dir.join("model.safetensors").display()
         );
     }
     Ok(0)

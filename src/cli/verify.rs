@@ -12,10 +12,10 @@ pub struct Args {
     threads: usize,
 }
 
-pub fn run(a: Args) -> Result<i32, String> {
+pub fn run(a: Args) -> crate::Result<i32> {
     let files = crate::verify::expand(&a.paths)?;
     if files.is_empty() {
-        return Err("no .safetensors fixtures found in the given paths".into());
+        return Err(crate::Error::config("no .safetensors fixtures found in the given paths"));
     }
     let (_, failed, _) =
         crate::verify::run_all(&files, a.threads, &mut std::io::stdout().lock()).map_err(|e| e.to_string())?;

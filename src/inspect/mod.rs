@@ -53,7 +53,7 @@ impl Subject {
 
     pub fn metrics(&self) -> Result<Vec<EpochMetrics>, String> {
         match &self.dir {
-            Some(d) => RunFolder::open(d)?.read_metrics(),
+            Some(d) => Ok(RunFolder::open(d)?.read_metrics()?),
             None => Err("training curves need a run folder (with metrics.jsonl), not a model file".into()),
         }
     }

@@ -3,11 +3,12 @@
 
 use super::folder::RunFolder;
 use super::step::Trainer;
+use crate::error::{Error, Result};
 use crate::model::io;
 use safetensors::SafeTensors;
 
 /// Saves model and optimizer state after `epoch` epochs, for `--resume`.
-pub fn save(folder: &RunFolder, trainer: &Trainer<f32>, epoch: usize) -> Result<(), String> {
+pub fn save(folder: &RunFolder, trainer: &Trainer<f32>, epoch: usize) -> Result<()> {
     let (state, opt_step) = trainer.optimizer.state();
     let model = &trainer.model;
     // Optimizer vectors ride along as extra tensors, flat, named optimizer.<name>.
@@ -23,13 +24,15 @@ pub fn save(folder: &RunFolder, trainer: &Trainer<f32>, epoch: usize) -> Result<
 }
 
 /// Restores a checkpoint into `trainer`; returns the epochs it had completed.
-pub fn load(folder: &RunFolder, trainer: &mut Trainer<f32>) -> Result<usize, String> {
+pub fn load(folder: &RunFolder, trainer: &mut Trainer<f32>) -> Result<usize> {
     let path = folder.path("checkpoint.safetensors");
-    let bytes = std::fs::read(&path)
-        .map_err(|e| format!("cannot read {}: {e}; the run has no checkpoint to resume from", path.display()))?;
+    let bytes = std::fs::read(&path).map_err(|e| {
+        Error::model_file(format!("cannot read {}: {e}; the run has no checkpoint to resume from", path.display()))
+    })?;
     let st = SafeTensors::deserialize(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     io::load_state_prefixed(&mut trainer.model, &st, "").map_err(|e| format!("{}: {e}", path.display()))?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| e.to_string())?;
+    let (_, meta) =
+        SafeTensors::read_metadata(&bytes).map_err(|e| Error::model_file(format!("{}: {e}", path.display())))?;
     let meta = io::read_info(&meta);
     let num = |k: &str| {
         meta.get(k).and_then(|v| v.parse::<u64>().ok()).ok_or(format!("{}: no {k} in the checkpoint", path.display()))

@@ -1,6 +1,7 @@
 //! A training run's settings: every `convlab train` flag, also readable from and written to a
 //! TOML file, so a run folder's `config.toml` replays the run with `--config`.
 
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,14 +60,14 @@ impl Default for RunConfig {
 }
 
 /// `--batch-size`: a positive number, or `full` (stored as 0) for the whole training set.
-pub fn parse_batch_size(text: &str) -> Result<usize, String> {
+pub fn parse_batch_size(text: &str) -> Result<usize> {
     match text.trim() {
         "full" => Ok(0),
         n => n
             .parse::<usize>()
             .ok()
             .filter(|&b| b > 0)
-            .ok_or(format!("--batch-size must be a positive number or `full`, not `{n}`")),
+            .ok_or_else(|| Error::config(format!("--batch-size must be a positive number or `full`, not `{n}`"))),
     }
 }
 
@@ -80,8 +81,8 @@ impl RunConfig {
         }
     }
 
-    pub fn from_toml(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| format!("config: {e}"))
+    pub fn from_toml(text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| Error::config(format!("config: {e}")))
     }
 
     pub fn to_toml(&self) -> String {
@@ -89,25 +90,31 @@ impl RunConfig {
     }
 
     /// Refuses settings that cannot run, with what to do instead.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<()> {
         // config.toml stores the seed, and TOML integers stop at i64::MAX.
         if self.seed.checked_add(self.restarts as u64).is_none_or(|end| end > i64::MAX as u64) {
-            return Err(format!("--seed must be at most {} (minus the number of restarts)", i64::MAX));
+            return Err(Error::config(format!("--seed must be at most {} (minus the number of restarts)", i64::MAX)));
         }
         if self.restarts > 1 && self.snapshot_every > 0 {
-            return Err("--snapshot-every records one run; it does not combine with --restarts".into());
+            return Err(Error::config("--snapshot-every records one run; it does not combine with --restarts"));
         }
         if self.epochs == 0 {
-            return Err("--epochs must be at least 1".into());
+            return Err(Error::config("--epochs must be at least 1"));
         }
         if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
-            return Err(format!("--test-fraction must be between 0 and 1 (exclusive), not {}", self.test_fraction));
+            return Err(Error::config(format!(
+                "--test-fraction must be between 0 and 1 (exclusive), not {}",
+                self.test_fraction
+            )));
         }
         if self.rng != "convlab" && self.rng != "torch" && self.rng != "numpy" {
-            return Err(format!("--rng must be convlab or numpy (torch-compatible weights), not `{}`", self.rng));
+            return Err(Error::config(format!(
+                "--rng must be convlab or numpy (torch-compatible weights), not `{}`",
+                self.rng
+            )));
         }
         if self.restarts == 0 {
-            return Err("--restarts must be at least 1".into());
+            return Err(Error::config("--restarts must be at least 1"));
         }
         Ok(())
     }
@@ -121,7 +128,7 @@ mod tests {
     fn toml_round_trips_and_rejects_unknown_keys() {
         let c = RunConfig { epochs: 3, loss: Some("mse".into()), ..RunConfig::default() };
         assert_eq!(RunConfig::from_toml(&c.to_toml()).unwrap(), c);
-        assert!(RunConfig::from_toml("epochz = 3").unwrap_err().contains("epochz"));
+        assert!(RunConfig::from_toml("epochz = 3").unwrap_err().to_string().contains("epochz"));
         assert!(RunConfig { epochs: 0, ..RunConfig::default() }.validate().is_err());
     }
 }

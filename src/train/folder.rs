@@ -2,6 +2,7 @@
 //! per epoch), `model.safetensors` (final) and `checkpoint.safetensors` (latest, with the
 //! optimizer state, for `--resume`). Every file is written atomically.
 
+use crate::error::{Error, Result};
 use crate::fs::write_atomic;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -22,17 +23,17 @@ pub struct RunFolder {
 
 impl RunFolder {
     /// Creates `dir` for a new run; an existing run is kept unless `force`.
-    pub fn create(dir: &Path, force: bool) -> Result<Self, String> {
+    pub fn create(dir: &Path, force: bool) -> Result<Self> {
         if dir.join("config.toml").exists() && !force {
-            return Err(format!(
+            return Err(Error::config(format!(
                 "{} already holds a run; choose another --out, continue it with --resume {}, or pass --force to overwrite it",
                 dir.display(),
                 dir.display()
-            ));
+            )));
         }
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the run folder {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::create(dir, e))?;
         let probe = dir.join(".convlab-write-test");
-        std::fs::write(&probe, b"").map_err(|e| format!("cannot write into {}: {e}", dir.display()))?;
+        std::fs::write(&probe, b"").map_err(|e| Error::write(dir, e))?;
         let _ = std::fs::remove_file(probe);
         if force {
             for f in [
@@ -49,9 +50,9 @@ impl RunFolder {
     }
 
     /// Opens an existing run for `--resume`.
-    pub fn open(dir: &Path) -> Result<Self, String> {
+    pub fn open(dir: &Path) -> Result<Self> {
         if !dir.join("config.toml").exists() {
-            return Err(format!("{} is not a run folder (no config.toml)", dir.display()));
+            return Err(Error::config(format!("{} is not a run folder (no config.toml)", dir.display())));
         }
         Ok(RunFolder { dir: dir.to_path_buf() })
     }
@@ -60,24 +61,26 @@ impl RunFolder {
         self.dir.join(name)
     }
 
-    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), String> {
-        Ok(write_atomic(&self.path(name), bytes)?)
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        write_atomic(&self.path(name), bytes)
     }
 
-    pub fn read_metrics(&self) -> Result<Vec<EpochMetrics>, String> {
+    pub fn read_metrics(&self) -> Result<Vec<EpochMetrics>> {
         let path = self.path("metrics.jsonl");
         let Ok(text) = std::fs::read_to_string(&path) else { return Ok(vec![]) };
         text.lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).map_err(|e| format!("{}: bad line `{l}`: {e}", path.display())))
+            .map(|l| {
+                serde_json::from_str(l).map_err(|e| Error::data(format!("{}: bad line `{l}`: {e}", path.display())))
+            })
             .collect()
     }
 
     /// Rewrites `metrics.jsonl` with `metrics` (atomic, so a kill never leaves half a line).
-    pub fn write_metrics(&self, metrics: &[EpochMetrics]) -> Result<(), String> {
+    pub fn write_metrics(&self, metrics: &[EpochMetrics]) -> Result<()> {
         let mut text = String::new();
         for m in metrics {
-            text.push_str(&serde_json::to_string(m).map_err(|e| e.to_string())?);
+            text.push_str(&serde_json::to_string(m).map_err(|e| Error::numeric(e.to_string()))?);
             text.push('\n');
         }
         self.write("metrics.jsonl", text.as_bytes())
@@ -85,12 +88,12 @@ impl RunFolder {
 }
 
 /// Refuses to overwrite `existing` (an earlier result) unless `force`.
-pub fn refuse_overwrite(existing: &Path, force: bool) -> Result<(), String> {
+pub fn refuse_overwrite(existing: &Path, force: bool) -> Result<()> {
     if existing.exists() && !force {
-        return Err(format!(
+        return Err(Error::config(format!(
             "{} already exists; pass --force to overwrite it, or choose another --out",
             existing.display()
-        ));
+        )));
     }
     Ok(())
 }

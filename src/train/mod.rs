@@ -1,12 +1,15 @@
-//! Training: the data-parallel step, and (later) the loop, run folders and checkpoints.
+//! Training: the data-parallel step ([`step`]), the loop ([`run`]), run folders and
+//! checkpoints, whole runs from their settings ([`session`]) and the tutorials' labs ([`labs`]).
 
 pub mod checkpoint;
 pub mod config;
 pub mod folder;
+pub mod labs;
 pub mod prepare;
 pub mod progress;
 pub mod run;
+pub mod session;
 pub mod snapshots;
 pub mod step;
 
-pub use step::{argmax, StepError, StepStats, Trainer};
+pub use step::{argmax, StepStats, Trainer};

@@ -6,6 +6,7 @@ use crate::data::source::DataSource;
 use crate::data::split::{split_seeded, unify_num_classes};
 use crate::data::{synthetic, Dataset, Targets};
 use crate::engine::Dims;
+use crate::error::{Error, Result};
 use crate::losses::{Loss, Target};
 use crate::model::{presets, Model};
 use crate::optim::OptimizerConfig;
@@ -21,12 +22,7 @@ pub struct Prepared {
 }
 
 /// Loads the data a `--data` string names (generating synthetic sets), with a test set.
-pub fn load_data(
-    data: &str,
-    data_dir: Option<&Path>,
-    test_fraction: f64,
-    seed: u64,
-) -> Result<(Dataset, Dataset), String> {
+pub fn load_data(data: &str, data_dir: Option<&Path>, test_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
     let source = DataSource::parse(data).map_err(|e| e.to_string())?;
     let mut split = match &source {
         DataSource::Synthetic { name, params } => synthetic::generate(name, params),
@@ -37,23 +33,30 @@ pub fn load_data(
         split = split_seeded(&split.train, test_fraction, seed).map_err(|e| e.to_string())?;
     }
     unify_num_classes(&mut split);
-    let test = split.test.ok_or("no test set")?;
+    let test = split.test.ok_or_else(|| Error::data(format!("the data set `{data}` has no test set")))?;
     if split.train.is_empty() {
-        return Err(format!("the data set `{data}` has no training samples"));
+        return Err(Error::data(format!("the data set `{data}` has no training samples")));
     }
     Ok((split.train, test))
 }
 
 /// The run's data: `load_data` plus the run's target transform (`one_vs_rest`).
-pub fn load_run_data(cfg: &RunConfig, data: &str, data_dir: Option<&Path>) -> Result<(Dataset, Dataset), String> {
+pub fn load_run_data(cfg: &RunConfig, data: &str, data_dir: Option<&Path>) -> Result<(Dataset, Dataset)> {
     let (mut train, mut test) = load_data(data, data_dir, cfg.test_fraction, cfg.seed)?;
     if let Some(k) = cfg.one_vs_rest {
         for ds in [&mut train, &mut test] {
             let Targets::Classes { labels, num_classes } = &ds.targets else {
-                return Err(format!("--one-vs-rest needs class labels, but {} has real-valued targets", ds.name));
+                return Err(Error::config(format!(
+                    "--one-vs-rest needs class labels, but {} has real-valued targets",
+                    ds.name
+                )));
             };
             if k as usize >= *num_classes {
-                return Err(format!("--one-vs-rest {k}: {} has classes 0..{}", ds.name, num_classes - 1));
+                return Err(Error::config(format!(
+                    "--one-vs-rest {k}: {} has classes 0..{}",
+                    ds.name,
+                    num_classes - 1
+                )));
             }
             let values = labels.iter().map(|&l| f32::from(u8::from(l == k))).collect();
             ds.targets = Targets::Values { values, width: 1 };
@@ -82,18 +85,19 @@ pub fn target_of(ds: &Dataset) -> Target<'_, f32> {
 }
 
 /// Builds the model for the data: spec or preset, input shape from the data, output checked.
-pub fn build_model(model: &str, train: &Dataset) -> Result<Model<f32>, String> {
+pub fn build_model(model: &str, train: &Dataset) -> Result<Model<f32>> {
     let dims = Dims::from_shape(&train.sample_shape)?;
     let (spec, preset_input) = presets::resolve(model);
     if let Some(p) = preset_input.filter(|p| *p != dims) {
-        return Err(format!(
+        return Err(Error::spec(format!(
             "the preset `{model}` is for inputs of {p}, but the data's samples are {dims}; give a model spec instead (see `convlab summary`)"
-        ));
+        )));
     }
-    Model::new(&spec, dims).map_err(|e| format!("the model does not fit the data's samples ({dims}): {e}"))
+    Model::new(&spec, dims)
+        .map_err(|e| Error::from(e).context(format!("the model does not fit the data's samples ({dims})")))
 }
 
-pub fn prepare(cfg: &RunConfig) -> Result<Prepared, String> {
+pub fn prepare(cfg: &RunConfig) -> Result<Prepared> {
     cfg.validate()?;
     let (train, test) = load_run_data(cfg, &cfg.data, cfg.data_dir.as_deref().map(Path::new))?;
     let model = build_model(&cfg.model, &train)?;

@@ -5,8 +5,9 @@ use super::checkpoint;
 use super::config::RunConfig;
 use super::folder::{EpochMetrics, RunFolder};
 use super::progress::{pct, Progress};
-use super::step::{has_accuracy, StepError, Trainer};
+use super::step::{has_accuracy, Trainer};
 use crate::data::Targets;
+use crate::error::{Error, Result};
 use crate::losses::Target;
 use crate::model::{io, Model};
 use crate::rng::Rng;
@@ -22,13 +23,7 @@ pub struct Outcome {
 
 /// Trains from `p.model`'s current weights for `cfg.epochs` epochs, writing into `folder` when
 /// given. With `resume`, continues from the folder's checkpoint.
-pub fn train(
-    cfg: &RunConfig,
-    p: &Prepared,
-    folder: Option<&RunFolder>,
-    resume: bool,
-    quiet: bool,
-) -> Result<Outcome, String> {
+pub fn train(cfg: &RunConfig, p: &Prepared, folder: Option<&RunFolder>, resume: bool, quiet: bool) -> Result<Outcome> {
     train_from(cfg, p, p.model.clone(), folder, resume, quiet)
 }
 
@@ -41,14 +36,14 @@ pub fn train_from(
     folder: Option<&RunFolder>,
     resume: bool,
     quiet: bool,
-) -> Result<Outcome, String> {
+) -> Result<Outcome> {
     let n = p.train.len();
     let batch = if cfg.batch_size == 0 || cfg.batch_size >= n { n } else { cfg.batch_size };
     let mut trainer = Trainer::new(start, p.optimizer.build(), p.loss, batch, cfg.threads, cfg.seed)?;
     let mut metrics = vec![];
     let mut first_epoch = 1;
     if resume {
-        let folder = folder.ok_or("resume needs a run folder")?;
+        let folder = folder.ok_or_else(|| Error::config("resume needs a run folder"))?;
         let done = checkpoint::load(folder, &mut trainer)?;
         metrics = folder.read_metrics()?.into_iter().filter(|m| m.epoch <= done).collect();
         first_epoch = done + 1;
@@ -70,7 +65,7 @@ pub fn train_from(
         }
     }
     // Epochs run on the trainer's own threads (see `Trainer::on_own_threads`).
-    trainer.on_own_threads(|trainer| -> Result<(), String> {
+    trainer.on_own_threads(|trainer| -> Result<()> {
         for epoch in first_epoch..=cfg.epochs {
             let start = Instant::now();
             // Full batch: no shuffling, so runs match PyTorch's full-batch loops exactly.
@@ -102,7 +97,7 @@ pub fn train_from(
                         correct += st.correct;
                         progress.step(st.loss, ((s + 1) * batch) as f64 / start.elapsed().as_secs_f64());
                     }
-                    Err(StepError::NonFinite(v)) => {
+                    Err(Error::Numeric(what)) => {
                         progress.finish();
                         let kept = match folder {
                             Some(f) if f.path("checkpoint.safetensors").exists() => {
@@ -113,13 +108,13 @@ pub fn train_from(
                             }
                             _ => String::new(),
                         };
-                        return Err(format!(
-                            "the loss became {v} at epoch {epoch}, step {}{kept}. Try a smaller learning rate (e.g. half of {}), or check the inputs for NaN or huge values",
+                        return Err(Error::numeric(format!(
+                            "{what} at epoch {epoch}, step {}{kept}. Try a smaller learning rate (e.g. half of {}), or check the inputs for NaN or huge values",
                             s + 1,
                             p.optimizer.lr()
-                        ));
+                        )));
                     }
-                    Err(StepError::BadTarget(e)) => return Err(e),
+                    Err(e) => return Err(e),
                 }
             }
             // Training throughput excludes the test evaluation below.

@@ -2,6 +2,7 @@
 //! `convlab plot evolution`: every conv layer's weights at epoch 0 and every N epochs, kept in
 //! `snapshots.safetensors` as `epoch0005.0.weight`.
 
+use crate::error::{Error, Result};
 use crate::layers::Op;
 use crate::model::{io, Model};
 use safetensors::tensor::{Dtype, TensorView};
@@ -26,30 +27,30 @@ impl Snapshots {
         }
     }
 
-    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let data: Vec<Vec<u8>> =
             self.entries.iter().map(|e| e.3.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
         let mut views = vec![];
         for (e, bytes) in self.entries.iter().zip(&data) {
             views.push((
                 format!("epoch{:04}.{}", e.0, e.1),
-                TensorView::new(Dtype::F32, e.2.clone(), bytes).map_err(|x| x.to_string())?,
+                TensorView::new(Dtype::F32, e.2.clone(), bytes).map_err(|x| Error::shape(x.to_string()))?,
             ));
         }
-        safetensors::serialize(views, &None).map_err(|e| e.to_string())
+        safetensors::serialize(views, &None).map_err(|e| Error::shape(e.to_string()))
     }
 
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+        let st = SafeTensors::deserialize(&bytes).map_err(|e| Error::model_file(format!("{}: {e}", path.display())))?;
         let mut entries = vec![];
         let mut names = st.names();
         names.sort();
         for name in names {
             let (Some(epoch), Some(rest)) = (name.get(5..9).and_then(|e| e.parse().ok()), name.get(10..)) else {
-                return Err(format!("{}: unexpected tensor {name}", path.display()));
+                return Err(Error::model_file(format!("{}: unexpected tensor {name}", path.display())));
             };
-            let view = st.tensor(name).map_err(|e| e.to_string())?;
+            let view = st.tensor(name).map_err(|e| Error::model_file(format!("{}: {e}", path.display())))?;
             let values = io::read_f64(&view)?.into_iter().map(|v| v as f32).collect();
             entries.push((epoch, rest.to_string(), view.shape().to_vec(), values));
         }

@@ -7,6 +7,7 @@
 //! shard without forking: the fork would cost more than the work.
 
 use crate::engine::Float;
+use crate::error::{Error, Result};
 use crate::layers::{MaskKey, Mode};
 use crate::losses::{Loss, Target};
 use crate::model::{Model, Workspace};
@@ -19,15 +20,6 @@ use std::sync::Arc;
 const MIN_FLOPS_TO_SHARD: usize = 4_000_000;
 const MAX_SHARDS: usize = 4;
 const MIN_SAMPLES_PER_SHARD: usize = 4;
-
-/// Why a step did not update the model.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StepError {
-    /// The loss was NaN or infinite; the parameters were left as they were.
-    NonFinite(f64),
-    /// Targets that do not fit the loss or the model's outputs.
-    BadTarget(String),
-}
 
 pub struct Trainer<T: Float> {
     pub model: Model<T>,
@@ -61,9 +53,9 @@ impl<T: Float> Trainer<T> {
         max_batch: usize,
         threads: usize,
         seed: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self> {
         if max_batch == 0 {
-            return Err("the batch size must be at least 1".into());
+            return Err(Error::config("the batch size must be at least 1"));
         }
         let work = 3 * model.flops_per_sample() * max_batch;
         // Batch norm needs the whole batch's statistics in one place.
@@ -75,12 +67,9 @@ impl<T: Float> Trainer<T> {
         let threads =
             if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
         let pool = if threads > 1 && max_shards > 1 {
-            Some(Arc::new(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads.min(max_shards))
-                    .build()
-                    .map_err(|e| format!("cannot start threads: {e}"))?,
-            ))
+            Some(Arc::new(rayon::ThreadPoolBuilder::new().num_threads(threads.min(max_shards)).build().map_err(
+                |e| Error::config(format!("cannot start {threads} threads: {e}; give fewer with --threads")),
+            )?))
         } else {
             None
         };
@@ -125,11 +114,12 @@ impl<T: Float> Trainer<T> {
     }
 
     /// One optimizer step on the `n` samples in `x`; returns the batch's mean loss and correct
-    /// count, both from before the update.
-    pub fn train_step(&mut self, x: &[T], target: Target<T>, n: usize) -> Result<StepStats, StepError> {
+    /// count, both from before the update. A NaN or infinite loss is [`Error::Numeric`] and
+    /// leaves the parameters as they were; targets that do not fit are [`Error::Shape`].
+    pub fn train_step(&mut self, x: &[T], target: Target<T>, n: usize) -> Result<StepStats> {
         assert!(n >= 1 && n <= self.max_batch, "batch of {n} outside 1..={}", self.max_batch);
         let k = self.model.output().len();
-        self.loss.check(n, k, target).map_err(StepError::BadTarget)?;
+        self.loss.check(n, k, target)?;
         let shards = self.shards_for(n);
         let count = self.loss.count(n, k);
         let scale = T::from_f64(1.0 / count as f64);
@@ -152,7 +142,7 @@ impl<T: Float> Trainer<T> {
         let correct = self.shard_stats[..shards].iter().map(|s| s.1).sum();
         let mean = total / count as f64;
         if !mean.is_finite() {
-            return Err(StepError::NonFinite(mean));
+            return Err(Error::numeric(format!("the loss became {mean}")));
         }
         let (first, rest) = self.workspaces.split_at_mut(1);
         let mut others: [&[T]; MAX_SHARDS - 1] = [&[]; MAX_SHARDS - 1];
@@ -169,7 +159,7 @@ impl<T: Float> Trainer<T> {
     }
 
     /// Mean loss and, for class targets, accuracy over a whole set, in evaluation mode.
-    pub fn evaluate(&mut self, x: &[T], target: Target<T>, n: usize) -> Result<(f64, Option<f64>), String> {
+    pub fn evaluate(&mut self, x: &[T], target: Target<T>, n: usize) -> Result<(f64, Option<f64>)> {
         let k = self.model.output().len();
         self.loss.check(n, k, target)?;
         let in_len = self.model.input.len();

@@ -145,7 +145,7 @@ impl Plan {
                 }
                 (result.success, result.epochs_to_success) = self.criterion.judge(&out.metrics);
             }
-            Err(e) => result.error = Some(e),
+            Err(e) => result.error = Some(e.to_string()),
         }
         result
     }

@@ -1,0 +1,162 @@
+//! The tutorials' workflows ("labs"), each a list of runs with the tutorial's settings.
+//!
+//! `convlab lab NAME` runs them and prints what the notebook printed; `convlab sweep --lab
+//! NAME` starts from a lab's setup.
+
+use super::config::RunConfig;
+use super::folder::RunFolder;
+use super::run::{prepare, train, Outcome, Prepared};
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// One tutorial's workflow.
+pub struct Lab {
+    pub name: &'static str,
+    /// One line: which tutorial, what it shows.
+    pub about: &'static str,
+    /// The lab's main training setup.
+    pub config: fn() -> RunConfig,
+    /// Epochs whose loss the notebook prints.
+    pub prints_epoch: fn(usize) -> bool,
+}
+
+/// One run of a lab: a heading (when the lab has several runs), its folder name and settings.
+pub struct LabRun {
+    pub heading: Option<&'static str>,
+    pub folder: String,
+    pub config: RunConfig,
+}
+
+fn base(data: &str, model: &str, optimizer: &str, epochs: usize, batch: usize) -> RunConfig {
+    RunConfig {
+        data: data.into(),
+        model: model.into(),
+        optimizer: optimizer.into(),
+        epochs,
+        batch_size: batch,
+        rng: "numpy".into(),
+        ..RunConfig::default()
+    }
+}
+
+const SGD_LAB: &str = "sgd(lr=0.05,momentum=0.9,weight_decay=1e-3)";
+
+/// Every lab, in the order `convlab lab` lists them.
+pub const LABS: &[Lab] = &[
+    Lab {
+        name: "pattern1d",
+        about: "002 part 1: a 1-D CNN learns to detect [0,1,0]; with 3 filters it gets stuck, with 4 it succeeds",
+        config: || base("pattern1d", "pattern1d", SGD_LAB, 500, 0),
+        prints_epoch: |e| e == 1 || e % 50 == 0,
+    },
+    Lab {
+        name: "sim1d",
+        about: "000: fit the tutorial's CNN to data simulated from a known CNN (SGD lr 0.001, full batch)",
+        config: || RunConfig { seed: 1, ..base("sim1d(test_fraction=0.2)", "sim1d", "sgd(lr=0.001)", 1000, 0) },
+        prints_epoch: |e| e % 100 == 0,
+    },
+    Lab {
+        name: "digits",
+        about: "004: a small CNN on scikit-learn's 8x8 digits (built in)",
+        config: || RunConfig { rng: "convlab".into(), ..base("digits", "digits", "adam(lr=1e-3)", 10, 32) },
+        prints_epoch: |_| true,
+    },
+    Lab {
+        name: "lines",
+        about: "003: horizontal vs vertical lines, 2 conv layers (Adam 1e-3, batch 10, 10 epochs)",
+        config: || RunConfig { seed: 4, ..base("lines", "lines", "adam(lr=1e-3)", 10, 10) },
+        prints_epoch: |_| true,
+    },
+    Lab {
+        name: "mnist-lab",
+        about: "002 part 2: the lab's 2-D ConvNet on Fashion-MNIST (SGD .05/.9/1e-3, batch 100, 5 epochs)",
+        config: || RunConfig { seed: 2, ..base("fashion-mnist", "mnist-lab", SGD_LAB, 5, 100) },
+        prints_epoch: |_| true,
+    },
+    Lab {
+        name: "simplecnn",
+        about: "001: SimpleCNN on Fashion-MNIST (Adam 1e-3, batch 16, 5 epochs)",
+        config: || RunConfig { seed: 42, ..base("fashion-mnist", "simplecnn", "adam(lr=1e-3)", 5, 16) },
+        prints_epoch: |_| true,
+    },
+];
+
+/// The lab called `name`, or an error listing them all.
+pub fn find(name: &str) -> Result<&'static Lab> {
+    LABS.iter().find(|l| l.name == name).ok_or_else(|| {
+        Error::config(format!(
+            "unknown lab `{name}`; choose from {}",
+            LABS.iter().map(|l| l.name).collect::<Vec<_>>().join(", ")
+        ))
+    })
+}
+
+impl Lab {
+    /// The lab's runs, in order, with `threads` worker threads each.
+    pub fn runs(&self, threads: usize) -> Vec<LabRun> {
+        let cfg = RunConfig { threads, ..(self.config)() };
+        let main = |heading| LabRun { heading, folder: format!("lab-{}", self.name), config: cfg.clone() };
+        match self.name {
+            // The lab's lesson: 3 filters get stuck in a local minimum, 4 find the detector.
+            "pattern1d" => vec![
+                LabRun {
+                    heading: Some("with 3 filters (the lab's first attempt)"),
+                    folder: "lab-pattern1d-3filters".into(),
+                    config: RunConfig {
+                        model: "conv1d(3,k=5,p=2) relu maxpool1d(20) flatten linear(1)".into(),
+                        ..cfg.clone()
+                    },
+                },
+                main(Some("with 4 filters")),
+            ],
+            // Tutorial 004's lesson: one 8x8 kernel trained to spot 3s turns into a "3" (see
+            // the report's kernel evolution).
+            "digits" => vec![
+                main(None),
+                LabRun {
+                    heading: Some("one 8x8 kernel learning to detect the digit 3"),
+                    folder: "lab-digits-kernel-3".into(),
+                    config: RunConfig {
+                        model: "conv2d(1,k=8) flatten".into(),
+                        one_vs_rest: Some(3),
+                        snapshot_every: 1,
+                        batch_size: 1,
+                        ..cfg.clone()
+                    },
+                },
+            ],
+            _ => vec![main(None)],
+        }
+    }
+}
+
+/// A lab run, checked and with its folder made, ready to train.
+pub struct PreparedLabRun {
+    pub dir: PathBuf,
+    pub prepared: Prepared,
+    config: RunConfig,
+    folder: RunFolder,
+}
+
+impl LabRun {
+    /// Checks the run's settings and data and creates its folder under `out` (an earlier run
+    /// there is kept unless `force`).
+    pub fn prepare(&self, out: &Path, force: bool) -> Result<PreparedLabRun> {
+        let mut prepared = prepare(&self.config)?;
+        self.config.init(&mut prepared.model, self.config.seed);
+        let dir = out.join(&self.folder);
+        let folder = RunFolder::create(&dir, force)?;
+        folder.write("config.toml", self.config.to_toml().as_bytes())?;
+        Ok(PreparedLabRun { dir, prepared, config: self.config.clone(), folder })
+    }
+}
+
+impl PreparedLabRun {
+    /// Trains the run into its folder and writes its report; returns the outcome and the
+    /// report's path.
+    pub fn train(self) -> Result<(Outcome, PathBuf)> {
+        let outcome = train(&self.config, &self.prepared, Some(&self.folder), false, true)?;
+        let report = crate::inspect::report::write(&self.dir)?;
+        Ok((outcome, report))
+    }
+}

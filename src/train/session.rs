@@ -1,0 +1,116 @@
+//! A run from its settings to its run folder: starting a new run, resuming a stopped one,
+//! extending a finished one to more epochs, and restarts that keep the best of several seeds.
+//!
+//! This is the workflow behind `convlab train`; the command only parses flags and prints.
+
+use super::config::RunConfig;
+use super::folder::{EpochMetrics, RunFolder};
+use super::run::{prepare, train, Outcome, Prepared};
+use crate::error::{Error, Result};
+use crate::model::io;
+use std::path::Path;
+
+/// A run ready to train: its settings, its folder (with `config.toml` written) and its data,
+/// model, loss and optimizer, all checked.
+pub struct Session {
+    pub config: RunConfig,
+    pub folder: RunFolder,
+    pub prepared: Prepared,
+    resume: bool,
+}
+
+/// One start of a run with `restarts > 1`: its seed and final training loss.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Restart {
+    pub seed: u64,
+    pub final_train_loss: f64,
+}
+
+/// How a session ended: the trained model and its metrics, and each restart's result.
+pub struct SessionOutcome {
+    pub outcome: Outcome,
+    /// Empty unless the run trained with `restarts > 1`.
+    pub restarts: Vec<Restart>,
+}
+
+impl Session {
+    /// A new run in `dir`. Bad settings and data are refused before anything is created; an
+    /// existing run in `dir` is kept unless `force`.
+    pub fn create(mut config: RunConfig, dir: &Path, force: bool) -> Result<Self> {
+        let prepared = prepare(&config)?;
+        // Record the loss actually used, so evaluation and prediction read it back.
+        config.loss = Some(prepared.loss.name().to_string());
+        let folder = RunFolder::create(dir, force)?;
+        folder.write("config.toml", config.to_toml().as_bytes())?;
+        Ok(Session { config, folder, prepared, resume: false })
+    }
+
+    /// The stopped or finished run in `dir`, to continue from its last checkpoint. `threads`
+    /// replaces the run's thread count; `epochs` extends the run to that many epochs.
+    pub fn resume(dir: &Path, threads: Option<usize>, epochs: Option<usize>) -> Result<Self> {
+        let folder = RunFolder::open(dir)?;
+        let config_path = folder.path("config.toml");
+        let text = std::fs::read_to_string(&config_path).map_err(|e| Error::read(&config_path, e))?;
+        let mut config = RunConfig::from_toml(&text)?;
+        if config.restarts > 1 {
+            return Err(Error::config(format!(
+                "{} was trained with --restarts, which keeps no checkpoint; it cannot be resumed",
+                dir.display()
+            )));
+        }
+        if let Some(t) = threads {
+            config.threads = t;
+        }
+        let extend_to = match epochs {
+            Some(e) => {
+                let done = folder.read_metrics()?.last().map_or(0, |m| m.epoch);
+                if e < done {
+                    return Err(Error::config(format!("--epochs {e}: the run has already trained {done} epochs")));
+                }
+                Some(e)
+            }
+            None => None,
+        };
+        if let Some(e) = extend_to {
+            config.epochs = e;
+        }
+        let prepared = prepare(&config)?;
+        if extend_to.is_some() {
+            folder.write("config.toml", config.to_toml().as_bytes())?;
+        }
+        Ok(Session { config, folder, prepared, resume: true })
+    }
+
+    /// Trains the run to its last epoch, writing metrics, checkpoints and the model into the
+    /// folder. With `restarts > 1` it trains from seeds `seed..seed+restarts` in memory and
+    /// writes the one with the lowest final training loss.
+    pub fn run(mut self, quiet: bool) -> Result<SessionOutcome> {
+        let cfg = &self.config;
+        let p = &mut self.prepared;
+        if cfg.restarts <= 1 || self.resume {
+            cfg.init(&mut p.model, cfg.seed);
+            let outcome = train(cfg, p, Some(&self.folder), self.resume, quiet)?;
+            return Ok(SessionOutcome { outcome, restarts: vec![] });
+        }
+        let mut best: Option<Outcome> = None;
+        let mut restarts = vec![];
+        for r in 0..cfg.restarts {
+            let seed = cfg.seed + r as u64;
+            cfg.init(&mut p.model, seed);
+            let o = train(&RunConfig { seed, ..cfg.clone() }, p, None, false, true)?;
+            let final_train_loss = last_train_loss(&o.metrics);
+            restarts.push(Restart { seed, final_train_loss });
+            if best.as_ref().is_none_or(|b| final_train_loss < last_train_loss(&b.metrics)) {
+                best = Some(o);
+            }
+        }
+        let best = best.ok_or_else(|| Error::config("--restarts must be at least 1"))?;
+        self.folder.write_metrics(&best.metrics)?;
+        io::save(&best.model, &self.folder.path("model.safetensors"))?;
+        Ok(SessionOutcome { outcome: best, restarts })
+    }
+}
+
+fn last_train_loss(metrics: &[EpochMetrics]) -> f64 {
+    metrics.last().map(|m| m.train_loss).unwrap_or(f64::INFINITY)
+}
