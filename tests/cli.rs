@@ -2,10 +2,9 @@
 //! panic) on bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 mod common;
-use common::{convlab, fails_cleanly, text};
+use common::{command, convlab, fails_cleanly, repo_file, text};
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch("cli", name)
@@ -240,10 +239,7 @@ fn pytorch_state_dicts_import_and_bad_ones_are_refused() {
     let d = scratch("import");
     // A state dict as `safetensors.torch.save_file(model.state_dict(), ...)` writes it: the
     // fixture's PyTorch initial weights under plain nn.Sequential names, no metadata.
-    let fixture = std::fs::read(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/torch/train_pattern1d.safetensors"),
-    )
-    .unwrap();
+    let fixture = std::fs::read(repo_file("fixtures/torch/train_pattern1d.safetensors")).unwrap();
     let st = SafeTensors::deserialize(&fixture).unwrap();
     let views: Vec<(String, safetensors::tensor::TensorView)> =
         st.tensors().into_iter().filter_map(|(n, v)| n.strip_prefix("init.").map(|s| (s.to_string(), v))).collect();
@@ -281,10 +277,10 @@ fn a_killed_run_resumes_to_the_uninterrupted_result() {
         .map(|s| s.to_string())
         .collect()
     };
-    let o = Command::new(env!("CARGO_BIN_EXE_convlab")).args(args(&full)).output().unwrap();
+    let o = command().args(args(&full)).output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
     // Start the same run and kill it (SIGKILL) once two epochs are checkpointed.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_convlab")).args(args(&cut)).spawn().unwrap();
+    let mut child = command().args(args(&cut)).spawn().unwrap();
     let metrics = cut.join("metrics.jsonl");
     let start = std::time::Instant::now();
     while std::fs::read_to_string(&metrics).map(|t| t.lines().count()).unwrap_or(0) < 2

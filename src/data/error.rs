@@ -96,3 +96,10 @@ mod tests {
         takes(&DataError::new("x"));
     }
 }
+
+// TRANSITION: until the loaders return `crate::Error`.
+impl From<DataError> for crate::Error {
+    fn from(e: DataError) -> Self {
+        crate::Error::Data(e.0)
+    }
+}

@@ -211,8 +211,8 @@ mod tests {
     use super::{lines, numpy_sum, pattern1d, sim1d, NumpyRandomState};
     use safetensors::SafeTensors;
 
-    /// Where the reference fixtures live (`../shared/fixtures/torch` from the repo).
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/torch");
+    /// The PyTorch reference fixtures the repository ships (`tests/fixtures/torch`).
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/torch");
 
     fn load(name: &str) -> Vec<u8> {
         let path = format!("{FIXTURES}/{name}");

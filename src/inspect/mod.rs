@@ -4,9 +4,11 @@
 pub mod activations;
 pub mod confusion;
 pub mod curves;
+pub mod evaluate;
 pub mod evolution;
 pub mod examples;
 pub mod filters;
+pub mod predict;
 pub mod report;
 pub mod samples;
 pub mod scatter;

@@ -1,12 +1,38 @@
 //! Helpers shared by the integration tests that run the `convlab` binary as a user would.
 #![allow(dead_code)] // each test file uses its own subset
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Runs the binary with `args`; named data sets are never found in `$CONVLAB_DATA`.
+/// The binary, run as a user on a fresh machine would: `HOME`, `XDG_CACHE_HOME` and
+/// `CONVLAB_DATA` point into an empty folder of this test process, so nothing the developer has
+/// downloaded (`~/.cache/convlab`) or configured is found.
+pub fn command() -> Command {
+    let home = fresh_home();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_convlab"));
+    c.env("HOME", home).env("XDG_CACHE_HOME", home.join(".cache")).env("CONVLAB_DATA", home.join("data"));
+    c
+}
+
+/// An empty home folder for this test process, made once.
+fn fresh_home() -> &'static Path {
+    static HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("convlab-home-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    })
+}
+
+/// Runs the binary with `args` (see [`command`]).
 pub fn convlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_convlab")).args(args).env("CONVLAB_DATA", "/nonexistent").output().unwrap()
+    command().args(args).output().unwrap()
+}
+
+/// A file the repository ships for the tests, e.g. `fixtures/torch/linear.safetensors`.
+pub fn repo_file(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join(path)
 }
 
 /// Everything the command printed.
