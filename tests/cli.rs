@@ -336,3 +336,24 @@ fn earlier_results_are_kept_and_odd_settings_refused() {
     assert!(convlab(&["simulate", "--out", sim.to_str().unwrap()]).status.success());
     fails_cleanly(&["simulate", "--out", sim.to_str().unwrap()], "--force");
 }
+
+#[test]
+fn a_closed_pipe_stops_the_program_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let d = scratch("pipe");
+    // ~3000 epoch lines: far more than a pipe buffer holds, so writes go on after the reader
+    // has gone (as with `convlab train ... | head -1`).
+    let mut child = command()
+        .args(["train", "--data", "pattern1d", "--model", "pattern1d", "--batch-size", "full", "--epochs", "3000"])
+        .args(["--out", d.join("run").to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader closes its end at once
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(o.status.signal(), Some(13), "ended by SIGPIPE, like any Unix filter: {:?} {err}", o.status);
+}
