@@ -357,3 +357,42 @@ fn a_closed_pipe_stops_the_program_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(o.status.signal(), Some(13), "ended by SIGPIPE, like any Unix filter: {:?} {err}", o.status);
 }
+
+#[test]
+fn huge_counts_are_refused_before_anything_is_created() {
+    let d = scratch("huge");
+    let out = d.join("run");
+    let o = out.to_str().unwrap();
+    for flag in ["--epochs", "--batch-size", "--threads", "--checkpoint-every", "--snapshot-every"] {
+        fails_cleanly(
+            &["train", "--data", "digits", flag, "9223372036854775808", "--out", o],
+            "more than convlab accepts",
+        );
+        assert!(!out.exists(), "{flag}: no run folder for settings that cannot run");
+    }
+    // A config file cannot switch checkpoints off either.
+    let cfg = d.join("c.toml");
+    std::fs::write(&cfg, "checkpoint_every = 0\n").unwrap();
+    fails_cleanly(&["train", "--config", cfg.to_str().unwrap(), "--out", o], "checkpoint_every must be at least 1");
+}
+
+#[test]
+fn a_run_killed_before_its_first_checkpoint_resumes_from_the_start() {
+    let d = scratch("nockpt");
+    let run = d.join("run");
+    let r = run.to_str().unwrap();
+    let o = convlab(&["train", "--data", "pattern1d", "--model", "pattern1d", "--epochs", "5", "--quiet", "--out", r]);
+    assert!(o.status.success(), "{}", text(&o));
+    let finished = std::fs::read(run.join("model.safetensors")).unwrap();
+    // As a kill leaves it: no checkpoint or model yet, two epochs and a torn line of metrics.
+    for f in ["checkpoint.safetensors", "model.safetensors"] {
+        std::fs::remove_file(run.join(f)).unwrap();
+    }
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let torn: String = metrics.lines().take(2).map(|l| format!("{l}\n")).collect::<String>() + "{\"epoch\":3,\"tr";
+    std::fs::write(run.join("metrics.jsonl"), torn).unwrap();
+    let o = convlab(&["train", "--resume", r, "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(run.join("model.safetensors")).unwrap(), finished, "the same run, bit for bit");
+    assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 5);
+}

@@ -38,7 +38,8 @@ pub struct Args {
     /// Initial weights: convlab (own stream) or numpy (PyTorch's torch.manual_seed weights, with numpy-exact synthetic data)
     #[arg(long)]
     rng: Option<String>,
-    /// Save a checkpoint every N epochs
+    /// Save a checkpoint (model and optimizer state, for --resume) every N epochs [default: 1];
+    /// at most one a second, and always after the last epoch
     #[arg(long)]
     checkpoint_every: Option<usize>,
     /// Record conv kernels every N epochs (for `convlab plot evolution`)

@@ -20,12 +20,20 @@ pub fn save(folder: &RunFolder, trainer: &Trainer<f32>, epoch: usize) -> Result<
     let meta =
         [("epoch", epoch.to_string()), ("step", trainer.step.to_string()), ("optimizer_step", opt_step.to_string())];
     let bytes = io::to_bytes_with(model, &meta, &extra)?;
-    folder.write("checkpoint.safetensors", &bytes)
+    folder.write(FILE, &bytes)
+}
+
+/// The checkpoint's file name in a run folder.
+pub const FILE: &str = "checkpoint.safetensors";
+
+/// Whether the run in `folder` has written a checkpoint.
+pub fn exists(folder: &RunFolder) -> bool {
+    folder.path(FILE).exists()
 }
 
 /// Restores a checkpoint into `trainer`; returns the epochs it had completed.
 pub fn load(folder: &RunFolder, trainer: &mut Trainer<f32>) -> Result<usize> {
-    let path = folder.path("checkpoint.safetensors");
+    let path = folder.path(FILE);
     let bytes = std::fs::read(&path).map_err(|e| {
         Error::model_file(format!("cannot read {}: {e}; the run has no checkpoint to resume from", path.display()))
     })?;

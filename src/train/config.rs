@@ -37,6 +37,13 @@ pub struct RunConfig {
     pub restarts: usize,
 }
 
+/// The most epochs one run may ask for.
+pub const MAX_EPOCHS: usize = 1_000_000_000;
+/// The most worker threads (each has a stack and a model replica).
+pub const MAX_THREADS: usize = 1024;
+/// The most restarts of one run.
+pub const MAX_RESTARTS: usize = 1_000_000;
+
 impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
@@ -85,12 +92,33 @@ impl RunConfig {
         toml::from_str(text).map_err(|e| Error::config(format!("config: {e}")))
     }
 
+    /// The settings as TOML (`config.toml`). Settings that passed [`RunConfig::validate`]
+    /// always serialise.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).expect("a RunConfig always serialises")
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# settings that TOML cannot hold: {e}\n"))
     }
 
     /// Refuses settings that cannot run, with what to do instead.
     pub fn validate(&self) -> Result<()> {
+        // Counts far beyond any real run are typing slips (or overflow `config.toml`, whose
+        // integers stop at i64::MAX); each limit is named in the message.
+        for (flag, value, max) in [
+            ("--epochs", self.epochs, MAX_EPOCHS),
+            ("--batch-size", self.batch_size, i64::MAX as usize),
+            ("--threads", self.threads, MAX_THREADS),
+            ("--checkpoint-every", self.checkpoint_every, i64::MAX as usize),
+            ("--snapshot-every", self.snapshot_every, i64::MAX as usize),
+            ("--restarts", self.restarts, MAX_RESTARTS),
+        ] {
+            if value > max {
+                return Err(Error::config(format!("{flag} {value} is more than convlab accepts ({max})")));
+            }
+        }
+        if self.checkpoint_every == 0 {
+            return Err(Error::config(
+                "checkpoint_every must be at least 1 (a run without checkpoints cannot be resumed)",
+            ));
+        }
         // config.toml stores the seed, and TOML integers stop at i64::MAX.
         if self.seed.checked_add(self.restarts as u64).is_none_or(|end| end > i64::MAX as u64) {
             return Err(Error::config(format!("--seed must be at most {} (minus the number of restarts)", i64::MAX)));
@@ -130,5 +158,24 @@ mod tests {
         assert_eq!(RunConfig::from_toml(&c.to_toml()).unwrap(), c);
         assert!(RunConfig::from_toml("epochz = 3").unwrap_err().to_string().contains("epochz"));
         assert!(RunConfig { epochs: 0, ..RunConfig::default() }.validate().is_err());
+        assert!(RunConfig { checkpoint_every: 0, ..RunConfig::default() }.validate().is_err());
+    }
+
+    #[test]
+    fn counts_beyond_the_limits_are_refused_before_serialising() {
+        for c in [
+            RunConfig { epochs: usize::MAX, ..RunConfig::default() },
+            RunConfig { batch_size: 1 << 63, ..RunConfig::default() },
+            RunConfig { threads: 100_000, ..RunConfig::default() },
+            RunConfig { checkpoint_every: usize::MAX, ..RunConfig::default() },
+            RunConfig { snapshot_every: 1 << 63, ..RunConfig::default() },
+        ] {
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains("more than convlab accepts"), "{e}");
+        }
+        // What passes validation serialises and reads back.
+        let c = RunConfig { batch_size: i64::MAX as usize, epochs: MAX_EPOCHS, ..RunConfig::default() };
+        c.validate().unwrap();
+        assert_eq!(RunConfig::from_toml(&c.to_toml()).unwrap(), c);
     }
 }

@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::fs::write_atomic;
 use serde::{Deserialize, Serialize};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -65,26 +66,60 @@ impl RunFolder {
         write_atomic(&self.path(name), bytes)
     }
 
+    /// The epochs recorded in `metrics.jsonl`. A torn last line (the process was killed while
+    /// writing it) is left out: that epoch is trained again on `--resume`.
     pub fn read_metrics(&self) -> Result<Vec<EpochMetrics>> {
-        let path = self.path("metrics.jsonl");
-        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(vec![]) };
-        text.lines()
+        let path = self.path(METRICS);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(Error::read(&path, e)),
+        };
+        let complete =
+            if text.ends_with('\n') { text.as_str() } else { &text[..text.rfind('\n').map_or(0, |i| i + 1)] };
+        complete
+            .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                serde_json::from_str(l).map_err(|e| Error::data(format!("{}: bad line `{l}`: {e}", path.display())))
+            .enumerate()
+            .map(|(i, l)| {
+                serde_json::from_str(l).map_err(|e| {
+                    Error::data(format!(
+                        "{} line {}: not an epoch's metrics ({e}); the file was changed by hand or damaged",
+                        path.display(),
+                        i + 1
+                    ))
+                })
             })
             .collect()
     }
 
-    /// Rewrites `metrics.jsonl` with `metrics` (atomic, so a kill never leaves half a line).
+    /// Replaces `metrics.jsonl` with `metrics` (atomically).
     pub fn write_metrics(&self, metrics: &[EpochMetrics]) -> Result<()> {
         let mut text = String::new();
         for m in metrics {
-            text.push_str(&serde_json::to_string(m).map_err(|e| Error::numeric(e.to_string()))?);
-            text.push('\n');
+            text.push_str(&metrics_line(m)?);
         }
-        self.write("metrics.jsonl", text.as_bytes())
+        self.write(METRICS, text.as_bytes())
     }
+
+    /// Appends one epoch to `metrics.jsonl`. Appending keeps long runs linear in their epochs;
+    /// a line torn by a kill is ignored by `read_metrics`, and `--resume` rewrites the file up
+    /// to its checkpoint.
+    pub fn append_metrics(&self, m: &EpochMetrics) -> Result<()> {
+        let path = self.path(METRICS);
+        let line = metrics_line(m)?;
+        let mut f =
+            std::fs::OpenOptions::new().append(true).create(true).open(&path).map_err(|e| Error::write(&path, e))?;
+        f.write_all(line.as_bytes()).map_err(|e| Error::write(&path, e))
+    }
+}
+
+/// The run's per-epoch metrics file, one JSON object a line.
+pub const METRICS: &str = "metrics.jsonl";
+
+fn metrics_line(m: &EpochMetrics) -> Result<String> {
+    let json = serde_json::to_string(m).map_err(|e| Error::numeric(format!("epoch {}'s metrics: {e}", m.epoch)))?;
+    Ok(json + "\n")
 }
 
 /// Refuses to overwrite `existing` (an earlier result) unless `force`.
@@ -115,4 +150,40 @@ pub fn default_dir(data: &str) -> PathBuf {
     let name: String =
         data.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(24).collect();
     PathBuf::from(format!("runs/{y:04}-{m:02}-{d:02}-{:02}{:02}{:02}-{name}", rem / 3600, rem / 60 % 60, rem % 60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(e: usize) -> EpochMetrics {
+        EpochMetrics {
+            epoch: e,
+            train_loss: 0.5,
+            train_accuracy: None,
+            test_loss: None,
+            test_accuracy: None,
+            seconds: 0.1,
+        }
+    }
+
+    #[test]
+    fn metrics_append_and_a_torn_last_line_is_left_out() {
+        let dir = std::env::temp_dir().join(format!("convlab-folder-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let f = RunFolder::create(&dir, false).unwrap();
+        f.write_metrics(&[epoch(1)]).unwrap();
+        f.append_metrics(&epoch(2)).unwrap();
+        assert_eq!(f.read_metrics().unwrap(), [epoch(1), epoch(2)]);
+        // A kill in the middle of a line.
+        let mut text = std::fs::read_to_string(f.path(METRICS)).unwrap();
+        text.push_str("{\"epoch\":3,\"train_lo");
+        std::fs::write(f.path(METRICS), text).unwrap();
+        assert_eq!(f.read_metrics().unwrap(), [epoch(1), epoch(2)]);
+        // A damaged complete line is an error that says where.
+        std::fs::write(f.path(METRICS), "{\"epoch\":1}\n").unwrap();
+        let e = f.read_metrics().unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("damaged"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

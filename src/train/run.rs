@@ -15,6 +15,9 @@ use std::time::Instant;
 
 pub use super::prepare::{build_model, default_loss, load_data, load_run_data, prepare, target_of, Prepared};
 
+/// Checkpoints (synced to disk) are at least this far apart, except the last.
+const MIN_SECONDS_BETWEEN_CHECKPOINTS: f64 = 1.0;
+
 /// How a run ended.
 pub struct Outcome {
     pub model: Model<f32>,
@@ -44,9 +47,14 @@ pub fn train_from(
     let mut first_epoch = 1;
     if resume {
         let folder = folder.ok_or_else(|| Error::config("resume needs a run folder"))?;
-        let done = checkpoint::load(folder, &mut trainer)?;
+        // A run killed before its first checkpoint starts again from its initial weights.
+        let done = if checkpoint::exists(folder) { checkpoint::load(folder, &mut trainer)? } else { 0 };
         metrics = folder.read_metrics()?.into_iter().filter(|m| m.epoch <= done).collect();
         first_epoch = done + 1;
+    }
+    if let Some(f) = folder {
+        // Epochs past the checkpoint (a killed run's) are trained again.
+        f.write_metrics(&metrics)?;
     }
     let in_len = p.train.sample_len();
     let k = trainer.model.output().len();
@@ -60,10 +68,14 @@ pub fn train_from(
     let mut snapshots = super::snapshots::Snapshots::default();
     if cfg.snapshot_every > 0 {
         match folder.map(|f| f.path(super::snapshots::FILE)).filter(|p| resume && p.exists()) {
-            Some(p) => snapshots = super::snapshots::Snapshots::load(&p)?,
+            Some(p) => {
+                snapshots = super::snapshots::Snapshots::load(&p)?;
+                snapshots.entries.retain(|e| e.0 < first_epoch);
+            }
             None => snapshots.take(&trainer.model, 0),
         }
     }
+    let mut last_checkpoint: Option<Instant> = None;
     // Epochs run on the trainer's own threads (see `Trainer::on_own_threads`).
     trainer.on_own_threads(|trainer| -> Result<()> {
         for epoch in first_epoch..=cfg.epochs {
@@ -144,20 +156,25 @@ pub fn train_from(
                 m.seconds,
                 n as f64 / train_seconds
             ));
-            metrics.push(m);
             if cfg.snapshot_every > 0 && epoch % cfg.snapshot_every == 0 {
                 snapshots.entries.retain(|e| e.0 != epoch);
                 snapshots.take(&trainer.model, epoch);
             }
             if let Some(f) = folder {
-                f.write_metrics(&metrics)?;
-                if cfg.snapshot_every > 0 {
-                    f.write(super::snapshots::FILE, &snapshots.to_bytes()?)?;
-                }
-                if cfg.checkpoint_every > 0 && (epoch % cfg.checkpoint_every == 0 || epoch == cfg.epochs) {
+                f.append_metrics(&m)?;
+                // Checkpoints are synced to disk, which costs milliseconds: for epochs that
+                // take microseconds, at most one a second (and always after the last epoch).
+                let due = epoch % cfg.checkpoint_every.max(1) == 0
+                    && last_checkpoint.is_none_or(|t| t.elapsed().as_secs_f64() >= MIN_SECONDS_BETWEEN_CHECKPOINTS);
+                if due || epoch == cfg.epochs {
+                    if cfg.snapshot_every > 0 {
+                        f.write(super::snapshots::FILE, &snapshots.to_bytes()?)?;
+                    }
                     checkpoint::save(f, trainer, epoch)?;
+                    last_checkpoint = Some(Instant::now());
                 }
             }
+            metrics.push(m);
         }
         Ok(())
     })?;
