@@ -1,5 +1,6 @@
 //! File-system helpers every part of convlab uses: whole-file reads with errors that name the
-//! file, and atomic writes, so a crash or a full disk never leaves half a file behind.
+//! file, atomic writes, so a crash or a full disk never leaves half a file behind, and folder
+//! locks, so two commands never write one run or sweep folder at once.
 
 use crate::error::{Error, Result};
 use std::io::Write;
@@ -33,9 +34,64 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// The lock file inside a locked folder.
+pub const LOCK_FILE: &str = ".convlab.lock";
+
+/// An exclusive lock on a folder, held until dropped. It is the operating system's lock on
+/// `LOCK_FILE` (`flock`), so a killed process never leaves a stale lock behind.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+/// Locks `dir` (which must exist) for this process, or says which process holds it.
+pub fn lock_dir(dir: &Path) -> Result<DirLock> {
+    let path = dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::write(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            return Err(Error::config(format!(
+                "{} is in use by another convlab command{}; wait for it to finish (or stop it), or choose another --out",
+                dir.display(),
+                if holder.is_empty() { String::new() } else { format!(" ({holder})") }
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(Error::write(&path, e)),
+    }
+    // Who holds it, for the message above.
+    let command: Vec<String> = std::env::args().collect();
+    let holder = format!("pid {}: {}", std::process::id(), command.join(" "));
+    let _ = file.set_len(0).and_then(|_| file.write_all(holder.as_bytes()));
+    Ok(DirLock { _file: file })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_locked_folder_is_refused_naming_the_holder_until_released() {
+        let dir = std::env::temp_dir().join(format!("convlab-lock-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let held = lock_dir(&dir).unwrap();
+        let e = lock_dir(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("in use by another convlab command") && e.contains(&format!("pid {}", std::process::id())),
+            "{e}"
+        );
+        drop(held);
+        lock_dir(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn write_atomic_replaces_and_leaves_no_temporary() {

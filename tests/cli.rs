@@ -396,3 +396,86 @@ fn a_run_killed_before_its_first_checkpoint_resumes_from_the_start() {
     assert_eq!(std::fs::read(run.join("model.safetensors")).unwrap(), finished, "the same run, bit for bit");
     assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 5);
 }
+
+#[test]
+fn force_keeps_the_earlier_run_until_the_new_one_has_finished() {
+    let d = scratch("force");
+    let run = d.join("run");
+    let r = run.to_str().unwrap();
+    let o = convlab(&["train", "--data", "digits", "--epochs", "1", "--quiet", "--out", r]);
+    assert!(o.status.success(), "{}", text(&o));
+    let before: Vec<Vec<u8>> = ["config.toml", "metrics.jsonl", "model.safetensors"]
+        .iter()
+        .map(|f| std::fs::read(run.join(f)).unwrap())
+        .collect();
+    // The replacement fails in its first epoch (the loss diverges): the earlier run is intact.
+    fails_cleanly(
+        &["train", "--data", "digits", "--optimizer", "sgd(lr=1e30)", "--force", "--quiet", "--out", r],
+        "loss became",
+    );
+    let after: Vec<Vec<u8>> = ["config.toml", "metrics.jsonl", "model.safetensors"]
+        .iter()
+        .map(|f| std::fs::read(run.join(f)).unwrap())
+        .collect();
+    assert_eq!(before, after, "a failed --force leaves the earlier run as it was");
+    assert!(std::fs::read_dir(&run).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with(".replaced")));
+    // A replacement that finishes replaces it.
+    let o = convlab(&["train", "--data", "digits", "--epochs", "2", "--force", "--quiet", "--out", r]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 2);
+}
+
+#[test]
+fn a_run_folder_in_use_is_refused_naming_its_holder() {
+    use std::process::Stdio;
+    let d = scratch("lock");
+    let run = d.join("run");
+    let r = run.to_str().unwrap();
+    let mut first = command()
+        .args(["train", "--data", "pattern1d", "--model", "pattern1d", "--batch-size", "2", "--epochs", "100000"])
+        .args(["--quiet", "--out", r])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !run.join("metrics.jsonl").exists() && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let second = convlab(&["train", "--data", "digits", "--force", "--quiet", "--out", r]);
+    let resume = convlab(&["train", "--resume", r]);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    for o in [second, resume] {
+        let t = text(&o);
+        assert!(!o.status.success() && t.contains("in use by another convlab command") && t.contains("pid "), "{t}");
+    }
+    // The lock goes with its process, even a killed one.
+    let o = convlab(&["train", "--resume", r, "--epochs", "1"]);
+    assert!(!text(&o).contains("in use"), "{}", text(&o));
+}
+
+#[test]
+fn a_damaged_checkpoint_is_refused_and_changes_nothing() {
+    let d = scratch("badckpt");
+    let run = d.join("run");
+    let r = run.to_str().unwrap();
+    let o = convlab(&["train", "--data", "digits", "--epochs", "2", "--quiet", "--out", r]);
+    assert!(o.status.success(), "{}", text(&o));
+    let config = std::fs::read(run.join("config.toml")).unwrap();
+    // NaN in the optimizer's state (a checkpoint's tail is its tensor data).
+    let ckpt = run.join("checkpoint.safetensors");
+    let mut bytes = std::fs::read(&ckpt).unwrap();
+    let n = bytes.len();
+    bytes[n - 4..].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&ckpt, &bytes).unwrap();
+    fails_cleanly(&["train", "--resume", r, "--epochs", "7"], "NaN or infinite");
+    // Truncated.
+    std::fs::write(&ckpt, &bytes[..n / 2]).unwrap();
+    fails_cleanly(&["train", "--resume", r, "--epochs", "7"], "damaged");
+    assert_eq!(std::fs::read(run.join("config.toml")).unwrap(), config, "a failed resume leaves config.toml");
+}

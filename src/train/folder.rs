@@ -3,7 +3,7 @@
 //! optimizer state, for `--resume`). Every file is written atomically.
 
 use crate::error::{Error, Result};
-use crate::fs::write_atomic;
+use crate::fs::{lock_dir, write_atomic, DirLock};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,14 +18,26 @@ pub struct EpochMetrics {
     pub seconds: f64,
 }
 
+/// A run's folder, locked while this value lives (a second command on it is refused).
 pub struct RunFolder {
     pub dir: PathBuf,
+    _lock: DirLock,
+    /// With `--force` over an earlier run: where its files wait until the new run has finished.
+    /// Dropping the folder before [`RunFolder::finish`] puts them back, so a failed (or full
+    /// disk) replacement leaves the earlier run as it was.
+    replaced: Option<PathBuf>,
 }
 
+/// The files of a run, moved aside together by `--force`.
+const RUN_FILES: &[&str] =
+    &["config.toml", METRICS, "model.safetensors", super::checkpoint::FILE, super::snapshots::FILE, "report.html"];
+
 impl RunFolder {
-    /// Creates `dir` for a new run; an existing run is kept unless `force`.
+    /// Creates `dir` for a new run; an existing run is kept unless `force`, and then only
+    /// replaced once the new run has finished (see [`RunFolder::finish`]).
     pub fn create(dir: &Path, force: bool) -> Result<Self> {
-        if dir.join("config.toml").exists() && !force {
+        let holds_run = dir.join("config.toml").exists();
+        if holds_run && !force {
             return Err(Error::config(format!(
                 "{} already holds a run; choose another --out, continue it with --resume {}, or pass --force to overwrite it",
                 dir.display(),
@@ -33,21 +45,20 @@ impl RunFolder {
             )));
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::create(dir, e))?;
-        let probe = dir.join(".convlab-write-test");
-        std::fs::write(&probe, b"").map_err(|e| Error::write(dir, e))?;
-        let _ = std::fs::remove_file(probe);
-        if force {
-            for f in [
-                "metrics.jsonl",
-                "model.safetensors",
-                "checkpoint.safetensors",
-                crate::train::snapshots::FILE,
-                "report.html",
-            ] {
-                let _ = std::fs::remove_file(dir.join(f));
+        let lock = lock_dir(dir)?;
+        let mut folder = RunFolder { dir: dir.to_path_buf(), _lock: lock, replaced: None };
+        if holds_run {
+            let aside = dir.join(format!(".replaced-{}", std::process::id()));
+            std::fs::create_dir_all(&aside).map_err(|e| Error::create(&aside, e))?;
+            folder.replaced = Some(aside.clone());
+            for f in RUN_FILES {
+                let from = dir.join(f);
+                if from.exists() {
+                    std::fs::rename(&from, aside.join(f)).map_err(|e| Error::write(&from, e))?;
+                }
             }
         }
-        Ok(RunFolder { dir: dir.to_path_buf() })
+        Ok(folder)
     }
 
     /// Opens an existing run for `--resume`.
@@ -55,7 +66,14 @@ impl RunFolder {
         if !dir.join("config.toml").exists() {
             return Err(Error::config(format!("{} is not a run folder (no config.toml)", dir.display())));
         }
-        Ok(RunFolder { dir: dir.to_path_buf() })
+        Ok(RunFolder { dir: dir.to_path_buf(), _lock: lock_dir(dir)?, replaced: None })
+    }
+
+    /// The run has finished: an earlier run it replaced (`--force`) is deleted.
+    pub fn finish(&mut self) {
+        if let Some(aside) = self.replaced.take() {
+            let _ = std::fs::remove_dir_all(aside);
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -111,6 +129,18 @@ impl RunFolder {
         let mut f =
             std::fs::OpenOptions::new().append(true).create(true).open(&path).map_err(|e| Error::write(&path, e))?;
         f.write_all(line.as_bytes()).map_err(|e| Error::write(&path, e))
+    }
+}
+
+impl Drop for RunFolder {
+    /// A replacement that did not finish: the new run's files go, the earlier run's come back.
+    fn drop(&mut self) {
+        let Some(aside) = self.replaced.take() else { return };
+        for f in RUN_FILES {
+            let _ = std::fs::remove_file(self.dir.join(f));
+            let _ = std::fs::rename(aside.join(f), self.dir.join(f));
+        }
+        let _ = std::fs::remove_dir_all(aside);
     }
 }
 

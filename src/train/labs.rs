@@ -154,9 +154,10 @@ impl LabRun {
 impl PreparedLabRun {
     /// Trains the run into its folder and writes its report; returns the outcome and the
     /// report's path.
-    pub fn train(self) -> Result<(Outcome, PathBuf)> {
+    pub fn train(mut self) -> Result<(Outcome, PathBuf)> {
         let outcome = train(&self.config, &self.prepared, Some(&self.folder), false, true)?;
         let report = crate::inspect::report::write(&self.dir)?;
+        self.folder.finish();
         Ok((outcome, report))
     }
 }

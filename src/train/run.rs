@@ -51,6 +51,8 @@ pub fn train_from(
         let done = if checkpoint::exists(folder) { checkpoint::load(folder, &mut trainer)? } else { 0 };
         metrics = folder.read_metrics()?.into_iter().filter(|m| m.epoch <= done).collect();
         first_epoch = done + 1;
+        // The settings as they now stand (extended epochs, threads), once the run has loaded.
+        folder.write("config.toml", cfg.to_toml().as_bytes())?;
     }
     if let Some(f) = folder {
         // Epochs past the checkpoint (a killed run's) are trained again.

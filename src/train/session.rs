@@ -74,10 +74,8 @@ impl Session {
         if let Some(e) = extend_to {
             config.epochs = e;
         }
+        // config.toml is rewritten (with the new epochs) once the checkpoint has loaded.
         let prepared = prepare(&config)?;
-        if extend_to.is_some() {
-            folder.write("config.toml", config.to_toml().as_bytes())?;
-        }
         Ok(Session { config, folder, prepared, resume: true })
     }
 
@@ -90,6 +88,7 @@ impl Session {
         if cfg.restarts <= 1 || self.resume {
             cfg.init(&mut p.model, cfg.seed);
             let outcome = train(cfg, p, Some(&self.folder), self.resume, quiet)?;
+            self.folder.finish();
             return Ok(SessionOutcome { outcome, restarts: vec![] });
         }
         let mut best: Option<Outcome> = None;
@@ -107,6 +106,7 @@ impl Session {
         let best = best.ok_or_else(|| Error::config("--restarts must be at least 1"))?;
         self.folder.write_metrics(&best.metrics)?;
         io::save(&best.model, &self.folder.path("model.safetensors"))?;
+        self.folder.finish();
         Ok(SessionOutcome { outcome: best, restarts })
     }
 }
