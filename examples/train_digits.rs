@@ -15,7 +15,7 @@ fn main() -> convlab::Result<()> {
     };
     let dir = std::env::temp_dir().join("convlab-example-digits");
     // A run folder with config.toml, metrics.jsonl, checkpoint and model.safetensors.
-    let session = Session::create(config, &dir, true)?;
+    let session = Session::create(config, Some(&dir), true)?;
     let done = session.run(true)?;
     for m in &done.outcome.metrics {
         println!(

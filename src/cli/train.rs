@@ -1,7 +1,6 @@
 //! `convlab train`: train a model on a data set into a run folder.
 
 use crate::train::config::{parse_batch_size, RunConfig};
-use crate::train::folder::default_dir;
 use crate::train::session::Session;
 use std::path::PathBuf;
 
@@ -137,8 +136,7 @@ pub fn run(a: Args) -> crate::Result<i32> {
         Some(dir) => Session::resume(dir, a.threads, a.epochs)?,
         None => {
             let cfg = config_of(&a)?;
-            let dir = a.out.clone().unwrap_or_else(|| default_dir(&cfg.data));
-            Session::create(cfg, &dir, a.force)?
+            Session::create(cfg, a.out.as_deref(), a.force)?
         }
     };
     if !a.quiet {

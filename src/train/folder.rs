@@ -163,8 +163,24 @@ pub fn refuse_overwrite(existing: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
-/// A new dated run name under `runs/`, e.g. `runs/2026-11-22-213405-digits`.
-pub fn default_dir(data: &str) -> PathBuf {
+/// Makes a new dated run folder in `root` (`runs`), e.g. `runs/2026-11-22-213405-digits`,
+/// with `-2`, `-3`, ... appended when that name is taken (two runs started in the same second).
+pub fn new_default_dir(root: &Path, data: &str) -> Result<PathBuf> {
+    let base = root.join(dated_name(data));
+    std::fs::create_dir_all(root).map_err(|e| Error::create(root, e))?;
+    for k in 1..=1000 {
+        let dir = if k == 1 { base.clone() } else { PathBuf::from(format!("{}-{k}", base.display())) };
+        // create_dir is atomic: of two processes asking for one name, one gets it.
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::create(&dir, e)),
+        }
+    }
+    Err(Error::config(format!("{}: a thousand runs of this second exist already; give --out", base.display())))
+}
+
+fn dated_name(data: &str) -> PathBuf {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (days, rem) = (secs / 86400, secs % 86400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -179,7 +195,7 @@ pub fn default_dir(data: &str) -> PathBuf {
     let y = yoe + era * 400 + i64::from(m <= 2);
     let name: String =
         data.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(24).collect();
-    PathBuf::from(format!("runs/{y:04}-{m:02}-{d:02}-{:02}{:02}{:02}-{name}", rem / 3600, rem / 60 % 60, rem % 60))
+    PathBuf::from(format!("{y:04}-{m:02}-{d:02}-{:02}{:02}{:02}-{name}", rem / 3600, rem / 60 % 60, rem % 60))
 }
 
 #[cfg(test)]
@@ -215,5 +231,14 @@ mod tests {
         let e = f.read_metrics().unwrap_err().to_string();
         assert!(e.contains("line 1") && e.contains("damaged"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn default_names_never_collide() {
+        let root = std::env::temp_dir().join(format!("convlab-names-test-{}", std::process::id()));
+        let dirs: Vec<PathBuf> = (0..3).map(|_| new_default_dir(&root, "digits").unwrap()).collect();
+        assert!(dirs[0] != dirs[1] && dirs[1] != dirs[2] && dirs[0] != dirs[2], "{dirs:?}");
+        assert!(dirs.iter().all(|d| d.is_dir()), "{dirs:?}");
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -4,7 +4,7 @@
 //! This is the workflow behind `convlab train`; the command only parses flags and prints.
 
 use super::config::RunConfig;
-use super::folder::{EpochMetrics, RunFolder};
+use super::folder::{new_default_dir, EpochMetrics, RunFolder};
 use super::run::{prepare, train, Outcome, Prepared};
 use crate::error::{Error, Result};
 use crate::model::io;
@@ -34,13 +34,17 @@ pub struct SessionOutcome {
 }
 
 impl Session {
-    /// A new run in `dir`. Bad settings and data are refused before anything is created; an
-    /// existing run in `dir` is kept unless `force`.
-    pub fn create(mut config: RunConfig, dir: &Path, force: bool) -> Result<Self> {
+    /// A new run in `dir` (`None`: a new dated folder under `runs/`). Bad settings and data
+    /// are refused before anything is created; an existing run in `dir` is kept unless `force`.
+    pub fn create(mut config: RunConfig, dir: Option<&Path>, force: bool) -> Result<Self> {
         let prepared = prepare(&config)?;
         // Record the loss actually used, so evaluation and prediction read it back.
         config.loss = Some(prepared.loss.name().to_string());
-        let folder = RunFolder::create(dir, force)?;
+        let dir = match dir {
+            Some(d) => d.to_path_buf(),
+            None => new_default_dir(Path::new("runs"), &config.data)?,
+        };
+        let folder = RunFolder::create(&dir, force)?;
         folder.write("config.toml", config.to_toml().as_bytes())?;
         Ok(Session { config, folder, prepared, resume: false })
     }
