@@ -346,7 +346,7 @@ fn a_closed_pipe_stops_the_program_quietly() {
     // has gone (as with `convlab train ... | head -1`).
     let mut child = command()
         .args(["train", "--data", "pattern1d", "--model", "pattern1d", "--batch-size", "full", "--epochs", "3000"])
-        .args(["--out", d.join("run").to_str().unwrap()])
+        .args(["--print-every", "1", "--out", d.join("run").to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -478,4 +478,24 @@ fn a_damaged_checkpoint_is_refused_and_changes_nothing() {
     std::fs::write(&ckpt, &bytes[..n / 2]).unwrap();
     fails_cleanly(&["train", "--resume", r, "--epochs", "7"], "damaged");
     assert_eq!(std::fs::read(run.join("config.toml")).unwrap(), config, "a failed resume leaves config.toml");
+}
+
+#[test]
+fn print_every_chooses_the_epoch_lines_keeping_the_first_and_last() {
+    let d = scratch("print");
+    let lines = |extra: &[&str]| -> Vec<String> {
+        let out = d.join(format!("run{}", extra.len()));
+        let mut args = vec!["train", "--data", "pattern1d", "--model", "pattern1d", "--epochs", "10", "--force"];
+        args.extend_from_slice(&["--out", out.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        let o = convlab(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("epoch ").and_then(|r| r.split('/').next()).map(String::from))
+            .collect()
+    };
+    assert_eq!(lines(&["--print-every", "3"]), ["1", "3", "6", "9", "10"]);
+    assert_eq!(lines(&[]).len(), 10, "10 epochs are fewer than the default 20 lines");
+    fails_cleanly(&["train", "--data", "digits", "--print-every", "0"], "--print-every");
 }

@@ -64,11 +64,14 @@ pub struct Args {
     force: bool,
     /// Continue the run in this folder from its last checkpoint
     /// (with --resume only --threads and --epochs, to extend the run, may be given)
-    #[arg(long, conflicts_with_all = ["config", "out", "force", "data", "data_dir", "model", "optimizer", "batch_size", "seed", "loss", "test_fraction", "rng", "checkpoint_every", "restarts", "one_vs_rest", "snapshot_every"])]
+    #[arg(long, conflicts_with_all = ["config", "out", "force", "data", "data_dir", "model", "optimizer", "batch_size", "seed", "loss", "test_fraction", "rng", "checkpoint_every", "restarts", "one_vs_rest", "snapshot_every", "print_every"])]
     resume: Option<PathBuf>,
     /// Print only the final summary
     #[arg(long)]
     quiet: bool,
+    /// Print every Nth epoch's line (always the first and the last) [default: about 20 lines]
+    #[arg(long)]
+    print_every: Option<usize>,
 }
 
 /// The effective configuration: file (or defaults), then flags.
@@ -123,6 +126,12 @@ fn config_of(a: &Args) -> crate::Result<RunConfig> {
     }
     if let Some(v) = a.snapshot_every {
         c.snapshot_every = v;
+    }
+    if let Some(v) = a.print_every {
+        if v == 0 {
+            return Err(crate::Error::config("--print-every must be at least 1"));
+        }
+        c.print_every = v;
     }
     if let Some(v) = a.restarts {
         c.restarts = v;

@@ -35,6 +35,8 @@ pub struct RunConfig {
     pub snapshot_every: usize,
     /// Train this many times from seeds seed, seed+1, ... and keep the best by final train loss.
     pub restarts: usize,
+    /// Print every Nth epoch's line (and always the first and the last); 0: about 20 lines.
+    pub print_every: usize,
 }
 
 /// The most epochs one run may ask for.
@@ -62,6 +64,7 @@ impl Default for RunConfig {
             snapshot_every: 0,
             one_vs_rest: None,
             restarts: 1,
+            print_every: 0,
         }
     }
 }
@@ -92,6 +95,12 @@ impl RunConfig {
         toml::from_str(text).map_err(|e| Error::config(format!("config: {e}")))
     }
 
+    /// Whether the line of `epoch` is printed (see `print_every`).
+    pub fn prints_epoch(&self, epoch: usize, first: usize) -> bool {
+        let every = if self.print_every == 0 { self.epochs.div_ceil(20).max(1) } else { self.print_every };
+        epoch == first || epoch == self.epochs || epoch % every == 0
+    }
+
     /// The settings as TOML (`config.toml`). Settings that passed [`RunConfig::validate`]
     /// always serialise.
     pub fn to_toml(&self) -> String {
@@ -109,6 +118,7 @@ impl RunConfig {
             ("--checkpoint-every", self.checkpoint_every, i64::MAX as usize),
             ("--snapshot-every", self.snapshot_every, i64::MAX as usize),
             ("--restarts", self.restarts, MAX_RESTARTS),
+            ("--print-every", self.print_every, i64::MAX as usize),
         ] {
             if value > max {
                 return Err(Error::config(format!("{flag} {value} is more than convlab accepts ({max})")));

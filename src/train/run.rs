@@ -149,15 +149,17 @@ pub fn train_from(
                 test_accuracy,
                 seconds: start.elapsed().as_secs_f64(),
             };
-            progress.line(&format!(
+            if cfg.prints_epoch(epoch, first_epoch) {
+                progress.line(&format!(
                 "epoch {epoch}/{}  train loss {train_loss:.4}{}  test loss {}{}  ({:.2} s, {:.0} samples/s training)",
                 cfg.epochs,
                 pct(train_accuracy),
                 test_loss.map(|l| format!("{l:.4}")).unwrap_or("-".into()),
                 pct(test_accuracy),
                 m.seconds,
-                n as f64 / train_seconds
-            ));
+                    n as f64 / train_seconds
+                ));
+            }
             if cfg.snapshot_every > 0 && epoch % cfg.snapshot_every == 0 {
                 snapshots.entries.retain(|e| e.0 != epoch);
                 snapshots.take(&trainer.model, epoch);
