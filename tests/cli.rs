@@ -499,3 +499,18 @@ fn print_every_chooses_the_epoch_lines_keeping_the_first_and_last() {
     assert_eq!(lines(&[]).len(), 10, "10 epochs are fewer than the default 20 lines");
     fails_cleanly(&["train", "--data", "digits", "--print-every", "0"], "--print-every");
 }
+
+#[test]
+fn extending_a_run_refreshes_its_report() {
+    let d = scratch("extend");
+    let run = d.join("run");
+    let r = run.to_str().unwrap();
+    let o = convlab(&["train", "--data", "digits", "--epochs", "1", "--report", "--quiet", "--out", r]);
+    assert!(o.status.success(), "{}", text(&o));
+    let before = std::fs::read_to_string(run.join("report.html")).unwrap();
+    let o = convlab(&["train", "--resume", r, "--epochs", "3", "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let after = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert_ne!(before, after, "the report shows the extended run");
+    assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 3);
+}

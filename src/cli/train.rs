@@ -168,7 +168,8 @@ pub fn run(a: Args) -> crate::Result<i32> {
             println!("restart {} (seed {}): final train loss {:.4}", i + 1, r.seed, r.final_train_loss);
         }
     }
-    if a.report {
+    // A resumed run's report is refreshed, so it never shows the run as it was.
+    if a.report || (a.resume.is_some() && dir.join("report.html").exists()) {
         println!("report: {}", crate::inspect::report::write(&dir)?.display());
     }
     if let Some(m) = done.outcome.metrics.last() {
