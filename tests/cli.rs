@@ -514,3 +514,16 @@ fn extending_a_run_refreshes_its_report() {
     assert_ne!(before, after, "the report shows the extended run");
     assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 3);
 }
+
+#[test]
+fn without_a_model_one_is_chosen_for_the_data_and_recorded() {
+    let d = scratch("auto");
+    for (data, expect) in [("pattern1d", "conv1d("), ("lines(n=200)", "conv2d("), ("sim1d(n=100)", "conv1d(")] {
+        let out = d.join(data.replace(['(', ')', '='], "_"));
+        let o = convlab(&["train", "--data", data, "--epochs", "1", "--quiet", "--out", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{data}: {}", text(&o));
+        let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+        let model = config.lines().find(|l| l.starts_with("model = ")).unwrap();
+        assert!(model.contains(expect) && !model.contains("auto"), "{data}: {model}");
+    }
+}

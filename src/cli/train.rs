@@ -12,7 +12,8 @@ pub struct Args {
     /// Folder holding named data sets (mnist, fashion-mnist)
     #[arg(long)]
     data_dir: Option<String>,
-    /// Model spec (e.g. 'conv2d(8,k=3,p=1) relu maxpool2d(2) flatten linear(10)') or preset name
+    /// Model spec (e.g. 'conv2d(8,k=3,p=1) relu maxpool2d(2) flatten linear(10)'), preset name, or
+    /// auto [default: auto, a small CNN for the data's shape, printed so you can copy and edit it]
     #[arg(long)]
     model: Option<String>,
     /// Optimizer, e.g. 'sgd(lr=0.05,momentum=0.9,weight_decay=1e-3)' or 'adam(lr=1e-3)'
@@ -159,6 +160,12 @@ pub fn run(a: Args) -> crate::Result<i32> {
             p.loss.name(),
             p.optimizer.to_spec()
         );
+        if a.model.is_none() && a.resume.is_none() && a.config.is_none() {
+            println!(
+                "(the model was chosen for the data's {} samples; give --model '...' to change it)",
+                p.model.input
+            );
+        }
         println!("run folder: {}", session.folder.dir.display());
     }
     let dir = session.folder.dir.clone();

@@ -1,6 +1,7 @@
 //! A `Model` is a sequence of layers with all parameters in one flat vector, built from a
 //! one-line spec; a `Workspace` holds the activations and gradients of one replica.
 
+pub mod auto;
 pub mod build;
 pub mod io;
 pub mod presets;

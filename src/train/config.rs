@@ -11,7 +11,8 @@ pub struct RunConfig {
     pub data: String,
     /// Folder to look for named data sets in (`--data-dir`).
     pub data_dir: Option<String>,
-    /// A model spec or preset name.
+    /// A model spec, a preset name, or `auto`: a small CNN for the data's shape (the spec chosen
+    /// is what a run folder's config.toml records).
     pub model: String,
     /// Optimizer spec, e.g. `sgd(lr=0.05,momentum=0.9)`.
     pub optimizer: String,
@@ -51,7 +52,7 @@ impl Default for RunConfig {
         RunConfig {
             data: "digits".into(),
             data_dir: None,
-            model: "digits".into(),
+            model: crate::model::auto::AUTO.into(),
             optimizer: "adam(lr=1e-3)".into(),
             epochs: 10,
             batch_size: 32,

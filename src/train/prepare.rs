@@ -8,7 +8,7 @@ use crate::data::{synthetic, Dataset, Targets};
 use crate::engine::Dims;
 use crate::error::{Error, Result};
 use crate::losses::{Loss, Target};
-use crate::model::{presets, Model};
+use crate::model::{auto, presets, Model};
 use crate::optim::OptimizerConfig;
 use std::path::Path;
 
@@ -84,13 +84,22 @@ pub fn target_of(ds: &Dataset) -> Target<'_, f32> {
     }
 }
 
-/// Builds the model for the data: spec or preset, input shape from the data, output checked.
+/// Builds the model for the data: spec, preset or `auto` (a small CNN for the data's shape and
+/// outputs, [`auto::spec_for`]); the input shape comes from the data, the output is checked.
 pub fn build_model(model: &str, train: &Dataset) -> Result<Model<f32>> {
     let dims = Dims::from_shape(&train.sample_shape)?;
+    if model == auto::AUTO {
+        let outputs = match &train.targets {
+            Targets::Classes { num_classes, .. } => *num_classes,
+            Targets::Values { width, .. } => *width,
+        };
+        let spec = auto::spec_for(dims, outputs);
+        return Model::new(&spec, dims).map_err(|e| Error::from(e).context(format!("the automatic model `{spec}`")));
+    }
     let (spec, preset_input) = presets::resolve(model);
     if let Some(p) = preset_input.filter(|p| *p != dims) {
         return Err(Error::spec(format!(
-            "the preset `{model}` is for inputs of {p}, but the data's samples are {dims}; give a model spec instead (see `convlab summary`)"
+            "the preset `{model}` is for inputs of {p}, but the data's samples are {dims}; give a model spec instead (see `convlab summary`), or leave out --model for one that fits"
         )));
     }
     Model::new(&spec, dims)

@@ -38,8 +38,12 @@ impl Session {
     /// are refused before anything is created; an existing run in `dir` is kept unless `force`.
     pub fn create(mut config: RunConfig, dir: Option<&Path>, force: bool) -> Result<Self> {
         let prepared = prepare(&config)?;
-        // Record the loss actually used, so evaluation and prediction read it back.
+        // Record the model and loss actually used, so the run replays and evaluation and
+        // prediction read them back.
         config.loss = Some(prepared.loss.name().to_string());
+        if config.model == crate::model::auto::AUTO {
+            config.model = prepared.model.spec.clone();
+        }
         let dir = match dir {
             Some(d) => d.to_path_buf(),
             None => new_default_dir(Path::new("runs"), &config.data)?,
