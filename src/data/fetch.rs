@@ -2,7 +2,7 @@
 //! mirrors, check each file's SHA-256, and write it atomically into the cache folder where
 //! `--data mnist|fashion-mnist` looks.
 
-use super::error::DataError;
+use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -71,11 +71,11 @@ const FASHION_MIRRORS: [&str; 2] = [
 ];
 
 /// The files and default mirrors of a named set.
-pub fn catalogue(name: &str) -> Result<(&'static [Remote], Vec<String>), DataError> {
+pub fn catalogue(name: &str) -> Result<(&'static [Remote], Vec<String>)> {
     match name {
         "mnist" => Ok((&MNIST, MNIST_MIRRORS.iter().map(|s| s.to_string()).collect())),
         "fashion-mnist" => Ok((&FASHION, FASHION_MIRRORS.iter().map(|s| s.to_string()).collect())),
-        other => Err(DataError::new(format!("cannot fetch `{other}`: convlab knows mnist and fashion-mnist"))),
+        other => Err(Error::data(format!("cannot fetch `{other}`: convlab knows mnist and fashion-mnist"))),
     }
 }
 
@@ -84,39 +84,35 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Whether `bytes` are the file `r` describes.
-pub fn verify(r: &Remote, bytes: &[u8]) -> Result<(), String> {
+pub fn verify(r: &Remote, bytes: &[u8]) -> Result<()> {
     let (want, got) = match r.check {
         Check::File(want) => (want, hex(&Sha256::digest(bytes))),
         Check::Content(want) => {
             let mut raw = vec![];
             flate2::read::MultiGzDecoder::new(bytes)
                 .read_to_end(&mut raw)
-                .map_err(|e| format!("not a valid gzip file: {e}"))?;
+                .map_err(|e| Error::data(format!("not a valid gzip file: {e}")))?;
             (want, hex(&Sha256::digest(&raw)))
         }
     };
     if got == want {
         Ok(())
     } else {
-        Err(format!("SHA-256 {got} is not the expected {want}"))
+        Err(Error::data(format!("SHA-256 {got} is not the expected {want}")))
     }
 }
 
-fn download(url: &str) -> Result<Vec<u8>, String> {
-    let mut resp = ureq::get(url).call().map_err(|e| e.to_string())?;
-    resp.body_mut().with_config().limit(200 << 20).read_to_vec().map_err(|e| e.to_string())
+fn download(url: &str) -> Result<Vec<u8>> {
+    let failed = |e: ureq::Error| Error::data(e.to_string());
+    let mut resp = ureq::get(url).call().map_err(failed)?;
+    resp.body_mut().with_config().limit(200 << 20).read_to_vec().map_err(failed)
 }
 
 /// Downloads every file of `files` into `dest` (skipping ones already there and correct),
 /// trying `mirrors` in order. A file is written only once its checksum is right, via a
 /// temporary file and a rename, so a failure never leaves a partial or wrong file behind.
-pub fn fetch_files(
-    files: &[Remote],
-    mirrors: &[String],
-    dest: &Path,
-    mut say: impl FnMut(&str),
-) -> Result<(), DataError> {
-    std::fs::create_dir_all(dest).map_err(|e| DataError::new(format!("cannot create {}: {e}", dest.display())))?;
+pub fn fetch_files(files: &[Remote], mirrors: &[String], dest: &Path, mut say: impl FnMut(&str)) -> Result<()> {
+    std::fs::create_dir_all(dest).map_err(|e| Error::create(dest, e))?;
     for r in files {
         let path = dest.join(r.name);
         if let Ok(existing) = std::fs::read(&path) {
@@ -132,7 +128,7 @@ pub fn fetch_files(
             say(&format!("downloading {url}"));
             match download(&url).and_then(|b| verify(r, &b).map(|_| b)) {
                 Ok(bytes) => {
-                    crate::fs::write_atomic(&path, &bytes).map_err(|e| DataError::new(e.to_string()))?;
+                    crate::fs::write_atomic(&path, &bytes)?;
                     say(&format!("  ok: {} ({} bytes, SHA-256 checked)", path.display(), bytes.len()));
                     done = true;
                     break;
@@ -141,7 +137,7 @@ pub fn fetch_files(
             }
         }
         if !done {
-            return Err(DataError::new(format!(
+            return Err(Error::data(format!(
                 "could not get {} from any mirror:\n  {}\nCheck the network, or download the files by hand into {}",
                 r.name,
                 failures.join("\n  "),
@@ -153,10 +149,10 @@ pub fn fetch_files(
 }
 
 /// The folder `convlab data fetch NAME` writes to by default (the cache folder `--data NAME` searches).
-pub fn default_dest(name: &str) -> Result<PathBuf, DataError> {
+pub fn default_dest(name: &str) -> Result<PathBuf> {
     super::locate::cache_dir()
         .map(|d| d.join(name))
-        .ok_or(DataError::new("no cache folder (set $HOME or $XDG_CACHE_HOME), so give one with --dir"))
+        .ok_or(Error::config("no cache folder (set $HOME or $XDG_CACHE_HOME), so give one with --dir"))
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! Data sources: the in-memory [`Dataset`] and loaders for real data sets.
 pub mod dataset;
 pub mod digits;
-pub mod error;
 pub mod fetch;
 pub mod gzip;
 pub mod idx;
@@ -16,5 +15,4 @@ pub mod tutorial;
 pub mod zip;
 
 pub use dataset::{Dataset, Split, Targets};
-pub use error::DataError;
 pub use source::DataSource;

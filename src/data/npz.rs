@@ -9,9 +9,10 @@
 use std::path::Path;
 
 use super::dataset::{Dataset, Split, Targets};
-use super::error::{read_file, DataError};
 use super::split::unify_num_classes;
 use super::zip::ZipArchive;
+use crate::error::{Error, Result};
+use crate::fs::read_file;
 
 /// The elements of an `.npy` array, in one of the supported little-endian dtypes.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,7 +56,7 @@ enum HeaderValue {
 
 /// Parses the Python dict literal of a `.npy` header, e.g.
 /// `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }`.
-fn parse_header(s: &str) -> Result<Vec<(String, HeaderValue)>, String> {
+fn parse_header(s: &str) -> Result<Vec<(String, HeaderValue)>> {
     let b = s.as_bytes();
     let mut i = 0;
     let ws = |i: &mut usize| {
@@ -63,16 +64,16 @@ fn parse_header(s: &str) -> Result<Vec<(String, HeaderValue)>, String> {
             *i += 1;
         }
     };
-    let string = |i: &mut usize| -> Result<String, String> {
+    let string = |i: &mut usize| -> Result<String> {
         let q = b[*i];
         let start = *i + 1;
-        let end = b[start..].iter().position(|&c| c == q).ok_or("unterminated string")?;
+        let end = b[start..].iter().position(|&c| c == q).ok_or_else(|| Error::data("unterminated string"))?;
         *i = start + end + 1;
         Ok(s[start..start + end].to_string())
     };
     ws(&mut i);
     if b.get(i) != Some(&b'{') {
-        return Err("header is not a dict".into());
+        return Err(Error::data("header is not a dict"));
     }
     i += 1;
     let mut out = Vec::new();
@@ -81,12 +82,12 @@ fn parse_header(s: &str) -> Result<Vec<(String, HeaderValue)>, String> {
         match b.get(i) {
             Some(b'}') => return Ok(out),
             Some(b'\'' | b'"') => {}
-            _ => return Err("expected a quoted key".into()),
+            _ => return Err(Error::data("expected a quoted key")),
         }
         let key = string(&mut i)?;
         ws(&mut i);
         if b.get(i) != Some(&b':') {
-            return Err(format!("expected ':' after '{key}'"));
+            return Err(Error::data(format!("expected ':' after '{key}'")));
         }
         i += 1;
         ws(&mut i);
@@ -101,40 +102,40 @@ fn parse_header(s: &str) -> Result<Vec<(String, HeaderValue)>, String> {
                 HeaderValue::Bool(false)
             }
             Some(b'(') => {
-                let end = i + s[i..].find(')').ok_or("unterminated tuple")?;
+                let end = i + s[i..].find(')').ok_or_else(|| Error::data("unterminated tuple"))?;
                 let dims = s[i + 1..end]
                     .split(',')
                     .map(|t| t.trim().trim_end_matches('L'))
                     .filter(|t| !t.is_empty())
-                    .map(|t| t.parse::<usize>().map_err(|_| format!("bad dimension '{t}'")))
+                    .map(|t| t.parse::<usize>().map_err(|_| Error::data(format!("bad dimension '{t}'"))))
                     .collect::<Result<Vec<_>, _>>()?;
                 i = end + 1;
                 HeaderValue::Tuple(dims)
             }
-            Some(b'[') => return Err(format!("'{key}' is a structured (record) dtype")),
-            _ => return Err(format!("unexpected value for '{key}'")),
+            Some(b'[') => return Err(Error::data(format!("'{key}' is a structured (record) dtype"))),
+            _ => return Err(Error::data(format!("unexpected value for '{key}'"))),
         };
         out.push((key, value));
         ws(&mut i);
         match b.get(i) {
             Some(b',') => i += 1,
             Some(b'}') => {}
-            _ => return Err("expected ',' or '}'".into()),
+            _ => return Err(Error::data("expected ',' or '}'")),
         }
     }
 }
 
 /// Parses one `.npy` file (format versions 1.0, 2.0 and 3.0). `name` is used in messages.
-pub fn parse_npy(bytes: &[u8], name: &str) -> Result<NpyArray, DataError> {
-    let err = |what: String| DataError::new(format!("{name}: {what}"));
+pub fn parse_npy(bytes: &[u8], name: &str) -> Result<NpyArray> {
+    let err = |what: &str| Error::data(format!("{name}: {what}"));
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(err("not a NumPy .npy array (bad magic); save arrays with numpy.savez".into()));
+        return Err(err("not a NumPy .npy array (bad magic); save arrays with numpy.savez"));
     }
     let (header_len, start): (usize, usize) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
         2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
         v => {
-            return Err(err(format!(
+            return Err(err(&format!(
                 ".npy format version {v}.{} is not supported; save with numpy.save (version 1.0 \
                  or 2.0)",
                 bytes[7]
@@ -143,26 +144,25 @@ pub fn parse_npy(bytes: &[u8], name: &str) -> Result<NpyArray, DataError> {
     };
     let header = bytes
         .get(start..start.saturating_add(header_len))
-        .ok_or_else(|| err("truncated .npy header; the file is incomplete".into()))?;
-    let header = std::str::from_utf8(header).map_err(|_| err(".npy header is not text; the file is damaged".into()))?;
-    let fields = parse_header(header).map_err(|e| err(format!("unreadable .npy header ({e}): {}", header.trim())))?;
+        .ok_or_else(|| err("truncated .npy header; the file is incomplete"))?;
+    let header = std::str::from_utf8(header).map_err(|_| err(".npy header is not text; the file is damaged"))?;
+    let fields = parse_header(header).map_err(|e| err(&format!("unreadable .npy header ({e}): {}", header.trim())))?;
     let get = |k: &str| fields.iter().find(|(key, _)| key == k).map(|(_, v)| v);
     let descr = match get("descr") {
         Some(HeaderValue::Str(d)) => d.as_str(),
-        _ => return Err(err(".npy header lacks 'descr'; the file is damaged".into())),
+        _ => return Err(err(".npy header lacks 'descr'; the file is damaged")),
     };
     match get("fortran_order") {
         Some(HeaderValue::Bool(false)) => {}
         Some(HeaderValue::Bool(true)) => {
             return Err(err("array is stored in Fortran (column-major) order; save \
-                 numpy.ascontiguousarray(arr) instead"
-                .into()))
+                 numpy.ascontiguousarray(arr) instead"))
         }
-        _ => return Err(err(".npy header lacks 'fortran_order'".into())),
+        _ => return Err(err(".npy header lacks 'fortran_order'")),
     }
     let shape = match get("shape") {
         Some(HeaderValue::Tuple(s)) => s.clone(),
-        _ => return Err(err(".npy header lacks 'shape'".into())),
+        _ => return Err(err(".npy header lacks 'shape'")),
     };
     let Some(&(_, size)) = DTYPES.iter().find(|(d, _)| *d == descr) else {
         let hint = if descr.starts_with('>') {
@@ -170,16 +170,16 @@ pub fn parse_npy(bytes: &[u8], name: &str) -> Result<NpyArray, DataError> {
         } else {
             "use uint8, float32 or float64 for X and int64, int32, uint8 or a float for y"
         };
-        return Err(err(format!("dtype '{descr}' is not supported: {hint}")));
+        return Err(err(&format!("dtype '{descr}' is not supported: {hint}")));
     };
     let count = shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .and_then(|c| c.checked_mul(size))
-        .ok_or_else(|| err(format!("shape {shape:?} is impossibly large")))?;
+        .ok_or_else(|| err(&format!("shape {shape:?} is impossibly large")))?;
     let data = &bytes[start + header_len..];
     if data.len() != count {
-        return Err(err(format!(
+        return Err(err(&format!(
             "shape {shape:?} of {descr} needs {count} bytes but the array holds {}; the file is \
              damaged",
             data.len()
@@ -201,7 +201,7 @@ pub fn parse_npy(bytes: &[u8], name: &str) -> Result<NpyArray, DataError> {
 }
 
 /// The sample shape for X's array shape (see the module doc), or why it is not usable.
-fn sample_shape(shape: &[usize]) -> Result<Vec<usize>, String> {
+fn sample_shape(shape: &[usize]) -> Result<Vec<usize>> {
     let fix = "save X as (N, H, W) or (N, C, H, W) images, (N, C, L) signals, or (N, H*W) \
                square images";
     match shape {
@@ -210,34 +210,37 @@ fn sample_shape(shape: &[usize]) -> Result<Vec<usize>, String> {
             if s * s == *d {
                 Ok(vec![1, s, s])
             } else {
-                Err(format!("X has shape {shape:?}: {d} values per sample is not a square image; {fix}"))
+                Err(Error::data(format!("X has shape {shape:?}: {d} values per sample is not a square image; {fix}")))
             }
         }
         [_, c, l] if *c <= 4 && c != l => Ok(vec![*c, *l]),
         [_, h, w] => Ok(vec![1, *h, *w]),
         [_, c, h, w] => {
             if matches!(w, 1 | 3 | 4) && !matches!(c, 1 | 3 | 4) {
-                Err(format!(
+                Err(Error::data(format!(
                     "X has shape {shape:?}, which looks channels-last (N, H, W, C); convlab wants \
                      (N, C, H, W): save np.transpose(X, (0, 3, 1, 2))"
-                ))
+                )))
             } else {
                 Ok(vec![*c, *h, *w])
             }
         }
-        _ => Err(format!("X has {} dimensions {shape:?}, which is not a batch of samples; {fix}", shape.len())),
+        _ => Err(Error::data(format!(
+            "X has {} dimensions {shape:?}, which is not a batch of samples; {fix}",
+            shape.len()
+        ))),
     }
 }
 
 /// Labels at most this large are class indices; beyond it they are surely ids or values.
 const MAX_CLASSES: usize = 1 << 16;
 
-fn targets(y: &NpyArray, n: usize) -> Result<Targets, String> {
+fn targets(y: &NpyArray, n: usize) -> Result<Targets> {
     if y.shape.first() != Some(&n) {
-        return Err(format!(
+        return Err(Error::data(format!(
             "X holds {n} samples but y has shape {:?}; they must have the same first dimension",
             y.shape
-        ));
+        )));
     }
     let width: usize = y.shape[1..].iter().product();
     let ints: Option<Vec<i64>> = match &y.data {
@@ -248,24 +251,24 @@ fn targets(y: &NpyArray, n: usize) -> Result<Targets, String> {
     };
     if let Some(ints) = ints {
         if width != 1 {
-            return Err(format!(
+            return Err(Error::data(format!(
                 "integer y has shape {:?}; class labels must be one per sample, shape ({n},) \
                  (for one-hot labels save y.argmax(1); for regression save y as float)",
                 y.shape
-            ));
+            )));
         }
         if let Some((i, l)) = ints.iter().enumerate().find(|(_, &l)| l < 0) {
-            return Err(format!(
+            return Err(Error::data(format!(
                 "y holds a negative label ({l}, sample {i}); class labels must be 0..K-1: remap \
                  them, e.g. y - y.min()"
-            ));
+            )));
         }
         let max = ints.iter().copied().max().unwrap_or(0) as usize;
         if max >= MAX_CLASSES {
-            return Err(format!(
+            return Err(Error::data(format!(
                 "y's largest label is {max}; class labels must be 0..K-1 with K < {MAX_CLASSES}: \
                  remap them (np.unique(y, return_inverse=True)), or save y as float for regression"
-            ));
+            )));
         }
         return Ok(Targets::Classes { labels: ints.iter().map(|&l| l as u32).collect(), num_classes: max + 1 });
     }
@@ -275,20 +278,22 @@ fn targets(y: &NpyArray, n: usize) -> Result<Targets, String> {
         _ => unreachable!("integer dtypes handled above"),
     };
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(format!("y holds a non-finite value (NaN or infinity) at element {i}; clean the targets"));
+        return Err(Error::data(format!(
+            "y holds a non-finite value (NaN or infinity) at element {i}; clean the targets"
+        )));
     }
     Ok(Targets::Values { values, width })
 }
 
 /// Builds a data set called `name` from the arrays `X` and `y`.
-pub fn arrays_to_dataset(x: NpyArray, y: &NpyArray, name: String) -> Result<Dataset, DataError> {
+pub fn arrays_to_dataset(x: NpyArray, y: &NpyArray, name: String) -> Result<Dataset> {
     let label = name.clone();
     build(x, y, &label, name)
 }
 
 /// [`arrays_to_dataset`], with `label` (e.g. the file's path) starting error messages.
-fn build(x: NpyArray, y: &NpyArray, label: &str, name: String) -> Result<Dataset, DataError> {
-    let err = |m: String| DataError::new(format!("{label}: {m}"));
+fn build(x: NpyArray, y: &NpyArray, label: &str, name: String) -> Result<Dataset> {
+    let err = |m: String| Error::data(format!("{label}: {m}"));
     let n = *x.shape.first().unwrap_or(&0);
     if x.shape.len() >= 2 && (n == 0 || x.shape.contains(&0)) {
         return Err(err(format!(
@@ -296,7 +301,7 @@ fn build(x: NpyArray, y: &NpyArray, label: &str, name: String) -> Result<Dataset
             x.shape
         )));
     }
-    let sample_shape = sample_shape(&x.shape).map_err(&err)?;
+    let sample_shape = sample_shape(&x.shape).map_err(|e| e.context(label))?;
     let values: Vec<f32> = match x.data {
         NpyData::U8(v) => v.iter().map(|&b| b as f32 / 255.0).collect(),
         NpyData::F32(v) => v,
@@ -310,24 +315,24 @@ fn build(x: NpyArray, y: &NpyArray, label: &str, name: String) -> Result<Dataset
             i / (values.len() / n)
         )));
     }
-    let targets = targets(y, n).map_err(err)?;
+    let targets = targets(y, n).map_err(|e| e.context(label))?;
     Ok(Dataset { name, x: values, sample_shape, targets, class_names: None })
 }
 
 /// Loads the arrays `X` and `y` of an `.npz` file. (`x` and `Y` are accepted too.)
-pub fn load_npz(path: &Path) -> Result<Dataset, DataError> {
+pub fn load_npz(path: &Path) -> Result<Dataset> {
     let bytes = read_file(path)?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     npz_from_bytes(&bytes, &path.display().to_string(), name)
 }
 
 /// [`load_npz`] on the bytes of a file; `label` (the path) starts error messages.
-pub fn npz_from_bytes(bytes: &[u8], label: &str, name: String) -> Result<Dataset, DataError> {
+pub fn npz_from_bytes(bytes: &[u8], label: &str, name: String) -> Result<Dataset> {
     let zip = ZipArchive::parse(bytes, label)?;
     let find = |names: [&str; 2]| names.iter().find_map(|n| zip.read(&format!("{n}.npy")).map(|r| (n.to_string(), r)));
     let (Some((xn, x)), Some((yn, y))) = (find(["X", "x"]), find(["y", "Y"])) else {
         let have: Vec<String> = zip.names().iter().map(|n| n.trim_end_matches(".npy").to_string()).collect();
-        return Err(DataError::new(format!(
+        return Err(Error::data(format!(
             "{label}: needs arrays 'X' (samples) and 'y' (targets) but holds [{}]; save with \
              np.savez(\"{name}.npz\", X=..., y=...)",
             have.join(", "),
@@ -339,13 +344,13 @@ pub fn npz_from_bytes(bytes: &[u8], label: &str, name: String) -> Result<Dataset
 }
 
 /// Loads `npz:TRAIN.npz[,TEST.npz]`: both files must agree on sample shape and target kind.
-pub fn load_npz_split(train: &Path, test: Option<&Path>) -> Result<Split, DataError> {
+pub fn load_npz_split(train: &Path, test: Option<&Path>) -> Result<Split> {
     let train_ds = load_npz(train)?;
     let test_ds = match test {
         Some(t) => {
             let d = load_npz(t)?;
             if d.sample_shape != train_ds.sample_shape {
-                return Err(DataError::new(format!(
+                return Err(Error::data(format!(
                     "{} has samples of shape {:?} but {} has {:?}; train and test must match",
                     train.display(),
                     train_ds.sample_shape,
@@ -359,7 +364,7 @@ pub fn load_npz_split(train: &Path, test: Option<&Path>) -> Result<Split, DataEr
                 _ => false,
             };
             if !kinds_match {
-                return Err(DataError::new(format!(
+                return Err(Error::data(format!(
                     "{} and {} have different kinds of y (class labels vs values, or a different \
                      number of values); save both y arrays the same way",
                     train.display(),
@@ -490,9 +495,9 @@ mod tests {
         assert_eq!(sample_shape(&[5, 1, 64]).unwrap(), vec![1, 64]);
         assert_eq!(sample_shape(&[5, 3, 3]).unwrap(), vec![1, 3, 3]);
         assert_eq!(sample_shape(&[5, 3, 32, 32]).unwrap(), vec![3, 32, 32]);
-        assert!(sample_shape(&[5, 32, 32, 3]).unwrap_err().contains("channels-last"));
-        assert!(sample_shape(&[5, 10]).unwrap_err().contains("not a square"));
-        assert!(sample_shape(&[5]).unwrap_err().contains("1 dimensions"));
+        assert!(sample_shape(&[5, 32, 32, 3]).unwrap_err().to_string().contains("channels-last"));
+        assert!(sample_shape(&[5, 10]).unwrap_err().to_string().contains("not a square"));
+        assert!(sample_shape(&[5]).unwrap_err().to_string().contains("1 dimensions"));
         assert!(sample_shape(&[5, 1, 2, 3, 4]).is_err());
     }
 

@@ -3,6 +3,7 @@
 //! zip64, so archives are limited to 4 GB.
 
 use super::npz::{NpyArray, NpyData};
+use crate::error::{Error, Result};
 use crate::fs::write_atomic;
 use std::path::Path;
 
@@ -31,7 +32,7 @@ pub fn npy_bytes(a: &NpyArray) -> Vec<u8> {
 }
 
 /// A zip of stored entries `NAME.npy`, in the given order.
-pub fn npz_bytes(arrays: &[(&str, &NpyArray)]) -> Result<Vec<u8>, String> {
+pub fn npz_bytes(arrays: &[(&str, &NpyArray)]) -> Result<Vec<u8>> {
     const DOS_DATE: u16 = 0x21; // 1980-01-01: fixed, so the same arrays give the same bytes
     let (mut out, mut central) = (Vec::new(), Vec::new());
     for (name, array) in arrays {
@@ -41,7 +42,7 @@ pub fn npz_bytes(arrays: &[(&str, &NpyArray)]) -> Result<Vec<u8>, String> {
         crc.update(&data);
         let (size, offset) = (u32::try_from(data.len()), u32::try_from(out.len()));
         let (Ok(size), Ok(offset)) = (size, offset) else {
-            return Err(format!("array {name} does not fit a zip without zip64 (4 GB); save less data"));
+            return Err(Error::data(format!("array {name} does not fit a zip without zip64 (4 GB); save less data")));
         };
         // Fields shared by the local header and the central directory entry, from "version needed".
         let mut common = Vec::new();
@@ -64,7 +65,7 @@ pub fn npz_bytes(arrays: &[(&str, &NpyArray)]) -> Result<Vec<u8>, String> {
         central.extend_from_slice(&offset.to_le_bytes());
         central.extend_from_slice(name.as_bytes());
     }
-    let cd_offset = u32::try_from(out.len()).map_err(|_| "the archive exceeds 4 GB; save less data".to_string())?;
+    let cd_offset = u32::try_from(out.len()).map_err(|_| Error::data("the archive exceeds 4 GB; save less data"))?;
     out.extend_from_slice(&central);
     out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
     out.extend_from_slice(&[0; 4]); // disk numbers
@@ -77,8 +78,8 @@ pub fn npz_bytes(arrays: &[(&str, &NpyArray)]) -> Result<Vec<u8>, String> {
 }
 
 /// Writes `arrays` to `path` atomically.
-pub fn write_npz(path: &Path, arrays: &[(&str, &NpyArray)]) -> Result<(), String> {
-    Ok(write_atomic(path, &npz_bytes(arrays)?)?)
+pub fn write_npz(path: &Path, arrays: &[(&str, &NpyArray)]) -> Result<()> {
+    write_atomic(path, &npz_bytes(arrays)?)
 }
 
 #[cfg(test)]
