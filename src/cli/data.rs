@@ -53,7 +53,7 @@ pub fn run(a: Args) -> Result<i32, String> {
         DataCommand::Show { source, out, count, data_dir } => {
             let (train, _) = load_data(&source, data_dir.as_deref(), 0.2, 0)?;
             let fig = crate::inspect::samples::figure(&train, count)?;
-            fig.save(&out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            fig.save(&out)?;
             println!("wrote {} ({} of {} samples)", out.display(), count.min(train.len()), train.len());
             Ok(0)
         }

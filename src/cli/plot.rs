@@ -105,7 +105,7 @@ pub fn run(a: Args) -> Result<i32, String> {
             }
         }
     };
-    fig.save(&a.out).map_err(|e| format!("cannot write {}: {e}", a.out.display()))?;
+    fig.save(&a.out)?;
     println!("wrote {} ({}×{})", a.out.display(), fig.width(), fig.height());
     Ok(0)
 }

@@ -6,6 +6,7 @@
 
 use super::colormap::Rgb;
 use super::font;
+use crate::error::{Error, Result};
 
 /// Horizontal text anchor, along the reading direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,19 +200,19 @@ impl Canvas {
     }
 
     /// Decodes an 8-bit RGB or RGBA PNG (alpha is dropped), e.g. to check output.
-    pub fn decode_png(bytes: &[u8]) -> Result<Canvas, String> {
+    pub fn decode_png(bytes: &[u8]) -> Result<Canvas> {
         let dec = png::Decoder::new(std::io::Cursor::new(bytes));
-        let mut reader = dec.read_info().map_err(|e| e.to_string())?;
-        let size = reader.output_buffer_size().ok_or_else(|| "PNG too large".to_string())?;
+        let mut reader = dec.read_info().map_err(|e| Error::data(format!("not a readable PNG: {e}")))?;
+        let size = reader.output_buffer_size().ok_or_else(|| Error::data("PNG too large for memory"))?;
         let mut buf = vec![0; size];
-        let info = reader.next_frame(&mut buf).map_err(|e| e.to_string())?;
+        let info = reader.next_frame(&mut buf).map_err(|e| Error::data(format!("cannot decode the PNG: {e}")))?;
         if info.bit_depth != png::BitDepth::Eight {
-            return Err(format!("unsupported bit depth {:?}", info.bit_depth));
+            return Err(Error::data(format!("unsupported bit depth {:?}", info.bit_depth)));
         }
         let channels = match info.color_type {
             png::ColorType::Rgb => 3,
             png::ColorType::Rgba => 4,
-            other => return Err(format!("unsupported colour type {other:?}")),
+            other => return Err(Error::data(format!("unsupported colour type {other:?}"))),
         };
         let mut data = Vec::with_capacity(info.width as usize * info.height as usize * 3);
         for row in buf[..info.buffer_size()].chunks(info.line_size) {
