@@ -6,6 +6,7 @@ pub mod gzip;
 pub mod idx;
 pub mod images;
 pub mod locate;
+pub mod npy;
 pub mod npz;
 pub mod npz_write;
 pub mod source;

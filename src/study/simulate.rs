@@ -5,7 +5,7 @@
 //! network, seed 1337 — gives the tutorial's inputs and weights exactly.
 
 use super::forward::predict;
-use crate::data::npz::{parse_npy, NpyArray, NpyData};
+use crate::data::npy::{parse_npy, NpyArray, NpyData};
 use crate::data::npz_write::write_npz;
 use crate::data::zip::ZipArchive;
 use crate::engine::Dims;
