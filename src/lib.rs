@@ -9,7 +9,7 @@
 //! - [`train`]: the data-parallel training step;
 //! - [`data`]: data sets; [`rng`]: seeded random streams;
 //! - [`verify`]: checks against PyTorch fixtures and finite differences;
-//! - [`study`]: parameter recovery and multi-seed sweeps;
+//! - [`study`]: parameter recovery and multi-seed sweeps; [`stats`]: the statistics they report;
 //! - [`bench`]: the speed workloads; [`cli`]: the `convlab` command.
 
 pub mod bench;
@@ -26,6 +26,7 @@ pub mod optim;
 pub mod plot;
 pub mod rng;
 pub mod spec;
+pub mod stats;
 pub mod study;
 pub mod train;
 pub mod verify;

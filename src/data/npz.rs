@@ -310,8 +310,7 @@ mod tests {
     fn float64_x_and_uint8_y() {
         let x = npy_v1("<f8", "(1, 2, 2)", &[0.25f64; 4].map(f64::to_le_bytes).concat());
         let y = npy_v1("|u1", "(1,)", &[2]);
-        let ds =
-            arrays_to_dataset(parse_npy(&x, "x").unwrap(), &parse_npy(&y, "y").unwrap(), "t".into()).unwrap();
+        let ds = arrays_to_dataset(parse_npy(&x, "x").unwrap(), &parse_npy(&y, "y").unwrap(), "t".into()).unwrap();
         assert_eq!(ds.x, vec![0.25; 4]);
         assert!(matches!(ds.targets, Targets::Classes { num_classes: 3, .. }));
     }

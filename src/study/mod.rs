@@ -7,5 +7,4 @@ pub mod hungarian;
 pub mod recover;
 pub mod recover_report;
 pub mod simulate;
-pub mod stats;
 pub mod sweep;

@@ -3,9 +3,9 @@
 
 use super::compare::{PairSet, Pairs};
 use super::recover::Recovery;
-use super::stats::median;
 use crate::error::{Error, Result};
 use crate::plot::scatter;
+use crate::stats::median;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 

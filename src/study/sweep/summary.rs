@@ -6,7 +6,7 @@ use super::grid::Point;
 use super::runner::RunResult;
 use crate::error::Result;
 use crate::plot::{line_chart, Series, YAxis};
-use crate::study::stats::{median, quantile, wilson};
+use crate::stats::{median, quantile, wilson};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
