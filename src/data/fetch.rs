@@ -1,9 +1,15 @@
 //! `convlab data fetch mnist|fashion-mnist`: download the IDX files from the usual public
 //! mirrors, check each file's SHA-256, and write it atomically into the cache folder where
 //! `--data mnist|fashion-mnist` looks.
+//!
+//! The downloader (an HTTPS client and SHA-256) is the cargo feature `fetch`, on by default;
+//! the catalogue of files and mirrors is always there, so a build without it can say what to
+//! download by hand and where to put it.
 
 use crate::error::{Error, Result};
+#[cfg(feature = "fetch")]
 use sha2::{Digest, Sha256};
+#[cfg(feature = "fetch")]
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -79,11 +85,13 @@ pub fn catalogue(name: &str) -> Result<(&'static [Remote], Vec<String>)> {
     }
 }
 
+#[cfg(feature = "fetch")]
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether `bytes` are the file `r` describes.
+#[cfg(feature = "fetch")]
 pub fn verify(r: &Remote, bytes: &[u8]) -> Result<()> {
     let (want, got) = match r.check {
         Check::File(want) => (want, hex(&Sha256::digest(bytes))),
@@ -102,6 +110,7 @@ pub fn verify(r: &Remote, bytes: &[u8]) -> Result<()> {
     }
 }
 
+#[cfg(feature = "fetch")]
 fn download(url: &str) -> Result<Vec<u8>> {
     let failed = |e: ureq::Error| Error::data(e.to_string());
     let mut resp = ureq::get(url).call().map_err(failed)?;
@@ -111,6 +120,7 @@ fn download(url: &str) -> Result<Vec<u8>> {
 /// Downloads every file of `files` into `dest` (skipping ones already there and correct),
 /// trying `mirrors` in order. A file is written only once its checksum is right, via a
 /// temporary file and a rename, so a failure never leaves a partial or wrong file behind.
+#[cfg(feature = "fetch")]
 pub fn fetch_files(files: &[Remote], mirrors: &[String], dest: &Path, mut say: impl FnMut(&str)) -> Result<()> {
     std::fs::create_dir_all(dest).map_err(|e| Error::create(dest, e))?;
     for r in files {
@@ -155,8 +165,36 @@ pub fn default_dest(name: &str) -> Result<PathBuf> {
         .ok_or(Error::config("no cache folder (set $HOME or $XDG_CACHE_HOME), so give one with --dir"))
 }
 
+/// What `convlab data fetch` says in a build without the `fetch` feature: how to get a
+/// downloader, or which files to download by hand (from the first of `mirrors`) into `dest`.
+pub fn without_downloader(name: &str, files: &[Remote], mirrors: &[String], dest: &Path) -> Error {
+    let base = mirrors.first().map(|m| m.trim_end_matches('/')).unwrap_or("");
+    let urls: Vec<String> = files.iter().map(|r| format!("{base}/{}", r.name)).collect();
+    Error::config(format!(
+        "this convlab was built without a downloader (the cargo feature `fetch`); get one with \
+         `cargo install convlab --features fetch` (or build with the default features), or \
+         download the {name} files by hand:\n  {}\ninto {} (or any folder, then give it with \
+         --data-dir; --data {name} also looks in $CONVLAB_DATA/{name} and ~/.cache/convlab/{name})",
+        urls.join("\n  "),
+        dest.display()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_downloader_the_message_says_how_to_get_the_files() {
+        let (files, mirrors) = catalogue("mnist").unwrap();
+        let e = without_downloader("mnist", files, &mirrors, Path::new("/c/mnist")).to_string();
+        assert!(e.contains("--features fetch") && e.contains("/c/mnist") && e.contains("--data-dir"), "{e}");
+        assert!(e.contains("https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz"), "{e}");
+    }
+}
+
+#[cfg(all(test, feature = "fetch"))]
+mod download_tests {
     use super::*;
     use std::io::Write;
     use std::net::TcpListener;
