@@ -11,7 +11,7 @@ use super::gzip::maybe_gunzip;
 use crate::error::{Error, Result};
 
 /// The embedded gzip CSV (about 60 KB).
-pub const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
+const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
 
 /// Number of images in the built-in set.
 pub const DIGITS_LEN: usize = 1797;
@@ -24,7 +24,7 @@ pub fn load_digits() -> Dataset {
 }
 
 /// Parses digits-format CSV (gzip or plain).
-pub fn parse_digits_csv(bytes: &[u8]) -> Result<Dataset> {
+fn parse_digits_csv(bytes: &[u8]) -> Result<Dataset> {
     const NAME: &str = "digits.csv.gz";
     let text = maybe_gunzip(bytes.to_vec(), NAME)?;
     let text = std::str::from_utf8(&text)

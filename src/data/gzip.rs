@@ -11,7 +11,7 @@ use flate2::read::MultiGzDecoder;
 use crate::error::{Error, Result};
 
 /// Whether `bytes` start with the gzip magic.
-pub fn is_gzip(bytes: &[u8]) -> bool {
+fn is_gzip(bytes: &[u8]) -> bool {
     bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
 }
 

@@ -23,7 +23,7 @@ pub const IMAGES_MAGIC: u32 = 0x0000_0803;
 /// A decoded IDX file: its sizes and its bytes. The header stays in the buffer (no copy of
 /// tens of megabytes just to drop 16 bytes); [`IdxArray::data`] skips it.
 #[derive(Clone, Debug)]
-pub struct IdxArray {
+struct IdxArray {
     pub dims: Vec<usize>,
     raw: Vec<u8>,
     offset: usize,
@@ -37,14 +37,14 @@ impl IdxArray {
 }
 
 /// Reads an IDX file (gzip or raw) and checks it has the `expected` magic.
-pub fn read_idx(path: &Path, expected: u32) -> Result<IdxArray> {
+fn read_idx(path: &Path, expected: u32) -> Result<IdxArray> {
     let name = path.display().to_string();
     let bytes = maybe_gunzip(read_file(path)?, &name)?;
     parse_idx(bytes, expected, &name)
 }
 
 /// Parses decompressed IDX bytes; `name` is used in messages.
-pub fn parse_idx(raw: Vec<u8>, expected: u32, name: &str) -> Result<IdxArray> {
+fn parse_idx(raw: Vec<u8>, expected: u32, name: &str) -> Result<IdxArray> {
     let (dims, header, len) = parse_header(&raw, expected, name)?;
     check_len(raw.len() - header, len, &dims, name)?;
     Ok(IdxArray { dims, raw, offset: header })
@@ -124,7 +124,7 @@ fn check_len(have: usize, want: usize, dims: &[usize], name: &str) -> Result<()>
 
 /// Images read straight to floats.
 #[derive(Clone, Debug)]
-pub struct IdxImages {
+struct IdxImages {
     pub count: usize,
     pub rows: usize,
     pub cols: usize,
@@ -136,7 +136,7 @@ pub struct IdxImages {
 ///
 /// This is the hot path for MNIST-size files: gzip is inflated on a helper thread while this
 /// thread converts the previous chunk, and the decompressed bytes are never held whole.
-pub fn read_idx_images(path: &Path) -> Result<IdxImages> {
+fn read_idx_images(path: &Path) -> Result<IdxImages> {
     let name = path.display().to_string();
     let bytes = read_file(path)?;
     const HEADER: usize = 16;

@@ -13,10 +13,10 @@ use super::split::unify_num_classes;
 use crate::error::{Error, Result};
 
 /// The named sets that can be found on disk.
-pub const KNOWN_SETS: &[&str] = &["mnist", "fashion-mnist"];
+const KNOWN_SETS: &[&str] = &["mnist", "fashion-mnist"];
 
 /// Fashion-MNIST's class names, in label order.
-pub const FASHION_CLASSES: [&str; 10] =
+const FASHION_CLASSES: [&str; 10] =
     ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
 /// The four files of an MNIST-style directory, without extension.
@@ -25,7 +25,7 @@ const STEMS: [&str; 4] =
 
 /// The environment the search depends on, captured once so tests can supply their own.
 #[derive(Clone, Debug, Default)]
-pub struct SearchEnv {
+struct SearchEnv {
     pub convlab_data: Option<PathBuf>,
     pub xdg_cache_home: Option<PathBuf>,
     pub home: Option<PathBuf>,
@@ -34,7 +34,7 @@ pub struct SearchEnv {
 
 impl SearchEnv {
     /// Reads `$CONVLAB_DATA`, `$XDG_CACHE_HOME` and `$HOME`; empty values count as unset.
-    pub fn from_env() -> Self {
+    fn from_env() -> Self {
         let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
         SearchEnv {
             convlab_data: var("CONVLAB_DATA"),
@@ -54,7 +54,7 @@ impl SearchEnv {
     }
 
     /// The directories searched for `name`, in order.
-    pub fn candidates(&self, name: &str, data_dir: Option<&Path>) -> Vec<PathBuf> {
+    fn candidates(&self, name: &str, data_dir: Option<&Path>) -> Vec<PathBuf> {
         let mut v = Vec::new();
         if let Some(d) = data_dir {
             // `--data-dir` may point at the files themselves or at a parent of `<name>/`.
@@ -79,7 +79,7 @@ pub fn cache_dir() -> Option<PathBuf> {
 
 /// Paths of the four IDX files of a directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IdxFiles {
+struct IdxFiles {
     pub train_images: PathBuf,
     pub train_labels: PathBuf,
     pub test_images: PathBuf,
@@ -88,7 +88,7 @@ pub struct IdxFiles {
 
 /// Finds the four IDX files in `dir`, accepting `.gz` or raw and the `train-images.idx3-ubyte`
 /// spelling some mirrors use. On failure returns the names that are missing.
-pub fn find_idx_files(dir: &Path) -> Result<IdxFiles, Vec<String>> {
+fn find_idx_files(dir: &Path) -> Result<IdxFiles, Vec<String>> {
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for stem in STEMS {
@@ -163,7 +163,7 @@ pub fn load_named(name: &str, data_dir: Option<&Path>) -> Result<Split> {
 }
 
 /// [`load_named`] with an explicit environment.
-pub fn load_named_in(name: &str, data_dir: Option<&Path>, env: &SearchEnv) -> Result<Split> {
+fn load_named_in(name: &str, data_dir: Option<&Path>, env: &SearchEnv) -> Result<Split> {
     let class_names: Vec<String> = match name {
         "mnist" => (0..10).map(|d| d.to_string()).collect(),
         "fashion-mnist" => FASHION_CLASSES.iter().map(|s| s.to_string()).collect(),

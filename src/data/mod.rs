@@ -1,9 +1,9 @@
 //! Data sources: the in-memory [`Dataset`] and loaders for real data sets.
 pub mod dataset;
-pub mod digits;
+mod digits;
 pub mod fetch;
-pub mod gzip;
-pub mod idx;
+mod gzip;
+mod idx;
 pub mod images;
 pub mod locate;
 pub mod npy;

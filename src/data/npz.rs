@@ -102,13 +102,8 @@ fn targets(y: &NpyArray, n: usize) -> Result<Targets> {
     Ok(Targets::Values { values, width })
 }
 
-/// Builds a data set called `name` from the arrays `X` and `y`.
-pub fn arrays_to_dataset(x: NpyArray, y: &NpyArray, name: String) -> Result<Dataset> {
-    let label = name.clone();
-    build(x, y, &label, name)
-}
-
-/// [`arrays_to_dataset`], with `label` (e.g. the file's path) starting error messages.
+/// The data set called `name` of the arrays `X` and `y`; `label` (e.g. the file's path) starts
+/// error messages.
 fn build(x: NpyArray, y: &NpyArray, label: &str, name: String) -> Result<Dataset> {
     let err = |m: String| Error::data(format!("{label}: {m}"));
     let n = *x.shape.first().unwrap_or(&0);
@@ -310,7 +305,7 @@ mod tests {
     fn float64_x_and_uint8_y() {
         let x = npy_v1("<f8", "(1, 2, 2)", &[0.25f64; 4].map(f64::to_le_bytes).concat());
         let y = npy_v1("|u1", "(1,)", &[2]);
-        let ds = arrays_to_dataset(parse_npy(&x, "x").unwrap(), &parse_npy(&y, "y").unwrap(), "t".into()).unwrap();
+        let ds = build(parse_npy(&x, "x").unwrap(), &parse_npy(&y, "y").unwrap(), "t", "t".into()).unwrap();
         assert_eq!(ds.x, vec![0.25; 4]);
         assert!(matches!(ds.targets, Targets::Classes { num_classes: 3, .. }));
     }

@@ -8,7 +8,7 @@ use super::dataset::Split;
 use crate::error::{Error, Result};
 
 /// Names of the synthetic generators (implemented elsewhere; here only parsed).
-pub const SYNTHETIC: [&str; 3] = ["sim1d", "pattern1d", "lines"];
+const SYNTHETIC: [&str; 3] = ["sim1d", "pattern1d", "lines"];
 
 /// A generator's `key=value` parameters, in the order given.
 pub type Params = Vec<(String, String)>;
@@ -37,7 +37,7 @@ pub enum DataSource {
 }
 
 /// The accepted forms, for messages.
-pub const FORMS: &str = "digits, mnist, fashion-mnist, idx:DIR, npz:FILE.npz, \
+const FORMS: &str = "digits, mnist, fashion-mnist, idx:DIR, npz:FILE.npz, \
      npz:TRAIN.npz,TEST.npz, images:DIR, sim1d, pattern1d, lines (generators take optional \
      parameters, e.g. sim1d(n=1000,noise=0.1))";
 
@@ -173,10 +173,6 @@ impl DataSource {
     /// Parses a `--data` argument.
     pub fn parse(s: &str) -> Result<Self> {
         s.parse()
-    }
-
-    pub fn is_synthetic(&self) -> bool {
-        matches!(self, DataSource::Synthetic { .. })
     }
 
     /// Loads a file-backed source. `data_dir` is `--data-dir` (used by `mnist` and

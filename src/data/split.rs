@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::rng::SplitMix64;
 
 /// `0..n` in a seeded random order (Fisher–Yates).
-pub fn shuffled_indices(n: usize, seed: u64) -> Vec<usize> {
+fn shuffled_indices(n: usize, seed: u64) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
     let mut rng = SplitMix64::new(seed);
     for i in (1..n).rev() {

@@ -9,7 +9,7 @@ use crate::plot::{image_grid, Colormap, Figure, ImagePanel};
 use crate::train::argmax;
 
 /// Sample indices sorted from hardest (lowest p(true class)) to easiest, with that probability.
-pub fn ranked(model: &Model<f32>, ds: &Dataset) -> Result<Vec<(usize, f32, usize)>> {
+fn ranked(model: &Model<f32>, ds: &Dataset) -> Result<Vec<(usize, f32, usize)>> {
     let Targets::Classes { labels, .. } = &ds.targets else {
         return Err(Error::data(format!("{} has real-valued targets; easy and hard examples need classes", ds.name)));
     };

@@ -72,7 +72,7 @@ impl TextStyle {
     }
 
     /// Offset of the anchor point from the text start, along the reading direction.
-    pub fn start_offset(&self, m: &font::TextMetrics) -> f32 {
+    fn start_offset(&self, m: &font::TextMetrics) -> f32 {
         match self.anchor {
             Anchor::Start => 0.0,
             Anchor::Middle => m.width / 2.0,
@@ -175,7 +175,7 @@ impl Canvas {
 
     /// Blends `color` into pixel `(x, y)` with coverage `a` in `[0, 1]`;
     /// pixels outside the canvas are ignored (drawing clips silently).
-    pub fn blend(&mut self, x: i32, y: i32, color: Rgb, a: f32) {
+    fn blend(&mut self, x: i32, y: i32, color: Rgb, a: f32) {
         if x < 0 || y < 0 || x >= self.width as i32 || y >= self.height as i32 || a <= 0.0 {
             return;
         }

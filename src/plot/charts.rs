@@ -322,7 +322,7 @@ fn r2_of_finite(x: &[f32], y: &[f32]) -> f32 {
 }
 
 /// Least-squares line `y = a + b x` and its R² (squared correlation).
-pub fn linear_fit(x: &[f32], y: &[f32]) -> Option<(f32, f32, f32)> {
+fn linear_fit(x: &[f32], y: &[f32]) -> Option<(f32, f32, f32)> {
     let pairs = finite_pairs(x, y);
     let n = pairs.len() as f64;
     if n < 2.0 {

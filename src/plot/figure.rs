@@ -79,7 +79,7 @@ impl Figure {
     }
 
     /// Replays every drawing call onto `surface`.
-    pub fn render(&self, surface: &mut dyn Surface) {
+    fn render(&self, surface: &mut dyn Surface) {
         for op in &self.ops {
             match op {
                 Op::FillRect(x, y, w, h, c) => surface.fill_rect(*x, *y, *w, *h, *c),

@@ -2,8 +2,8 @@
 //! `recover`), and measure how often training succeeds across seeds and settings (`sweep`).
 
 pub mod compare;
-pub mod forward;
-pub mod hungarian;
+mod forward;
+mod hungarian;
 pub mod recover;
 pub mod recover_report;
 pub mod simulate;

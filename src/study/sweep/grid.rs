@@ -9,7 +9,7 @@ use crate::spec::call::{parse_call, parse_calls, split_top, Call};
 use crate::train::config::RunConfig;
 use std::collections::BTreeMap;
 
-pub const KEYS: &str = "filters, lr, momentum, weight_decay, epochs, batch_size, optimizer, model, data, loss, rng";
+const KEYS: &str = "filters, lr, momentum, weight_decay, epochs, batch_size, optimizer, model, data, loss, rng";
 
 /// One combination of grid values, keys in alphabetical order.
 #[derive(Clone, Debug, PartialEq)]
