@@ -45,7 +45,7 @@ pub fn subset(ds: &Dataset, indices: &[usize], name: String) -> Dataset {
 /// samples go to test. Same data, fraction and seed → same split, everywhere.
 pub fn split_seeded(ds: &Dataset, test_fraction: f64, seed: u64) -> Result<Split> {
     if !(test_fraction > 0.0 && test_fraction < 1.0) {
-        return Err(Error::data(format!(
+        return Err(Error::config(format!(
             "test fraction {test_fraction} is not between 0 and 1 (exclusive); use e.g. 0.2 for \
              a 80/20 split"
         )));
@@ -53,7 +53,7 @@ pub fn split_seeded(ds: &Dataset, test_fraction: f64, seed: u64) -> Result<Split
     let n = ds.len();
     let n_test = (n as f64 * test_fraction).round() as usize;
     if n_test == 0 || n_test >= n {
-        return Err(Error::data(format!(
+        return Err(Error::config(format!(
             "a test fraction of {test_fraction} of {n} samples leaves {} for training and \
              {n_test} for testing; each side needs at least one: choose a fraction nearer 0.5 \
              or use more data",
@@ -65,7 +65,7 @@ pub fn split_seeded(ds: &Dataset, test_fraction: f64, seed: u64) -> Result<Split
         Targets::Values { values, width } => values.len().checked_div(*width).unwrap_or(0),
     };
     if n_targets != n || ds.x.len() != n * ds.sample_len() {
-        return Err(Error::data(format!(
+        return Err(Error::shape(format!(
             "data set '{}' is inconsistent: {} values for samples of shape {:?}, and {n_targets} \
              targets; it was built wrongly",
             ds.name,
