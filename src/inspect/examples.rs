@@ -29,7 +29,12 @@ pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize) 
     let (c, h, w) = match dims[..] {
         [c, h, w] => (c, h, w),
         [c, l] => (c, 1, l),
-        _ => return Err(Error::data("examples need image or signal samples")),
+        _ => {
+            return Err(Error::data(format!(
+                "{}: samples of shape {dims:?} cannot be drawn; examples need images (C, H, W) or signals (C, L)",
+                ds.name
+            )))
+        }
     };
     let pick: Vec<&(usize, f32, usize)> =
         r.iter().take(hardest).chain(r.iter().rev().take(easiest).collect::<Vec<_>>().into_iter().rev()).collect();

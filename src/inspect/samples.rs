@@ -14,7 +14,12 @@ pub fn figure(ds: &Dataset, count: usize) -> Result<Figure> {
         [c, h, w] => (c, h, w),
         [c, l] => (c, 1, l),
         [f] => (1, 1, f),
-        _ => return Err(Error::data("samples of this shape cannot be drawn")),
+        _ => {
+            return Err(Error::data(format!(
+                "{}: samples of shape {:?} cannot be drawn; only images (C, H, W), signals (C, L) and vectors (F) can",
+                ds.name, ds.sample_shape
+            )))
+        }
     };
     let names = class_names(ds);
     let panels: Vec<ImagePanel> = (0..n)
