@@ -17,7 +17,7 @@ fn main() -> convlab::Result<()> {
         .next()
         .ok_or_else(|| convlab::Error::spec(format!("`{}` has no weights to draw", model.spec)))?;
     let out = PathBuf::from(out);
-    figure.save(&out).map_err(|e| convlab::Error::write(&out, e))?;
+    figure.save(&out)?;
     println!("{}: {}", out.display(), model.spec);
     Ok(())
 }

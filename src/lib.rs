@@ -47,7 +47,7 @@
 //! - [`data`]: data sets and their formats; [`rng`]: seeded random streams (convlab's, numpy's,
 //!   PyTorch's);
 //! - [`inspect`]: what a trained network learned, as figures and reports; [`plot`]: the drawing;
-//! - [`study`]: parameter recovery and multi-seed sweeps;
+//! - [`study`]: parameter recovery and multi-seed sweeps; [`stats`]: the statistics they report;
 //! - [`verify`]: checks against PyTorch fixtures and finite differences;
 //! - [`error`]: the one error type; [`fs`]: atomic writes.
 
@@ -67,6 +67,7 @@ pub mod optim;
 pub mod plot;
 pub mod rng;
 pub mod spec;
+pub mod stats;
 pub mod study;
 pub mod train;
 pub mod verify;

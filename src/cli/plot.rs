@@ -114,7 +114,7 @@ pub fn run(a: Args) -> crate::Result<i32> {
             }
         }
     };
-    fig.save(&a.out).map_err(|e| crate::Error::write(&a.out, e))?;
+    fig.save(&a.out)?;
     println!("wrote {} ({}×{})", a.out.display(), fig.width(), fig.height());
     Ok(0)
 }

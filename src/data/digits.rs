@@ -7,11 +7,11 @@
 //! [`super::split::split_seeded`].
 
 use super::dataset::{Dataset, Targets};
-use super::error::DataError;
 use super::gzip::maybe_gunzip;
+use crate::error::{Error, Result};
 
 /// The embedded gzip CSV (about 60 KB).
-pub const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
+const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
 
 /// Number of images in the built-in set.
 pub const DIGITS_LEN: usize = 1797;
@@ -24,12 +24,11 @@ pub fn load_digits() -> Dataset {
 }
 
 /// Parses digits-format CSV (gzip or plain).
-pub fn parse_digits_csv(bytes: &[u8]) -> Result<Dataset, DataError> {
+fn parse_digits_csv(bytes: &[u8]) -> Result<Dataset> {
     const NAME: &str = "digits.csv.gz";
     let text = maybe_gunzip(bytes.to_vec(), NAME)?;
-    let text = std::str::from_utf8(&text).map_err(|_| {
-        DataError::new(format!("{NAME}: not text; expected CSV of 64 pixel values and a label per line"))
-    })?;
+    let text = std::str::from_utf8(&text)
+        .map_err(|_| Error::data(format!("{NAME}: not text; expected CSV of 64 pixel values and a label per line")))?;
     let mut x = Vec::with_capacity(DIGITS_LEN * 64);
     let mut labels = Vec::with_capacity(DIGITS_LEN);
     for (i, line) in text.lines().enumerate() {
@@ -38,7 +37,7 @@ pub fn parse_digits_csv(bytes: &[u8]) -> Result<Dataset, DataError> {
             continue;
         }
         let bad = |what: String| {
-            DataError::new(format!(
+            Error::data(format!(
                 "{NAME}: line {}: {what}; each line must be 64 pixel values 0..16 then a label 0..9",
                 i + 1
             ))
@@ -61,7 +60,7 @@ pub fn parse_digits_csv(bytes: &[u8]) -> Result<Dataset, DataError> {
         }
     }
     if labels.is_empty() {
-        return Err(DataError::new(format!("{NAME}: holds no images")));
+        return Err(Error::data(format!("{NAME}: holds no images")));
     }
     Ok(Dataset {
         name: "digits".into(),

@@ -1,9 +1,15 @@
 //! `convlab data fetch mnist|fashion-mnist`: download the IDX files from the usual public
 //! mirrors, check each file's SHA-256, and write it atomically into the cache folder where
 //! `--data mnist|fashion-mnist` looks.
+//!
+//! The downloader (an HTTPS client and SHA-256) is the cargo feature `fetch`, on by default;
+//! the catalogue of files and mirrors is always there, so a build without it can say what to
+//! download by hand and where to put it.
 
-use super::error::DataError;
+use crate::error::{Error, Result};
+#[cfg(feature = "fetch")]
 use sha2::{Digest, Sha256};
+#[cfg(feature = "fetch")]
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -71,52 +77,52 @@ const FASHION_MIRRORS: [&str; 2] = [
 ];
 
 /// The files and default mirrors of a named set.
-pub fn catalogue(name: &str) -> Result<(&'static [Remote], Vec<String>), DataError> {
+pub fn catalogue(name: &str) -> Result<(&'static [Remote], Vec<String>)> {
     match name {
         "mnist" => Ok((&MNIST, MNIST_MIRRORS.iter().map(|s| s.to_string()).collect())),
         "fashion-mnist" => Ok((&FASHION, FASHION_MIRRORS.iter().map(|s| s.to_string()).collect())),
-        other => Err(DataError::new(format!("cannot fetch `{other}`: convlab knows mnist and fashion-mnist"))),
+        other => Err(Error::data(format!("cannot fetch `{other}`: convlab knows mnist and fashion-mnist"))),
     }
 }
 
+#[cfg(feature = "fetch")]
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether `bytes` are the file `r` describes.
-pub fn verify(r: &Remote, bytes: &[u8]) -> Result<(), String> {
+#[cfg(feature = "fetch")]
+pub fn verify(r: &Remote, bytes: &[u8]) -> Result<()> {
     let (want, got) = match r.check {
         Check::File(want) => (want, hex(&Sha256::digest(bytes))),
         Check::Content(want) => {
             let mut raw = vec![];
             flate2::read::MultiGzDecoder::new(bytes)
                 .read_to_end(&mut raw)
-                .map_err(|e| format!("not a valid gzip file: {e}"))?;
+                .map_err(|e| Error::data(format!("not a valid gzip file: {e}")))?;
             (want, hex(&Sha256::digest(&raw)))
         }
     };
     if got == want {
         Ok(())
     } else {
-        Err(format!("SHA-256 {got} is not the expected {want}"))
+        Err(Error::data(format!("SHA-256 {got} is not the expected {want}")))
     }
 }
 
-fn download(url: &str) -> Result<Vec<u8>, String> {
-    let mut resp = ureq::get(url).call().map_err(|e| e.to_string())?;
-    resp.body_mut().with_config().limit(200 << 20).read_to_vec().map_err(|e| e.to_string())
+#[cfg(feature = "fetch")]
+fn download(url: &str) -> Result<Vec<u8>> {
+    let failed = |e: ureq::Error| Error::data(e.to_string());
+    let mut resp = ureq::get(url).call().map_err(failed)?;
+    resp.body_mut().with_config().limit(200 << 20).read_to_vec().map_err(failed)
 }
 
 /// Downloads every file of `files` into `dest` (skipping ones already there and correct),
 /// trying `mirrors` in order. A file is written only once its checksum is right, via a
 /// temporary file and a rename, so a failure never leaves a partial or wrong file behind.
-pub fn fetch_files(
-    files: &[Remote],
-    mirrors: &[String],
-    dest: &Path,
-    mut say: impl FnMut(&str),
-) -> Result<(), DataError> {
-    std::fs::create_dir_all(dest).map_err(|e| DataError::new(format!("cannot create {}: {e}", dest.display())))?;
+#[cfg(feature = "fetch")]
+pub fn fetch_files(files: &[Remote], mirrors: &[String], dest: &Path, mut say: impl FnMut(&str)) -> Result<()> {
+    std::fs::create_dir_all(dest).map_err(|e| Error::create(dest, e))?;
     for r in files {
         let path = dest.join(r.name);
         if let Ok(existing) = std::fs::read(&path) {
@@ -132,7 +138,7 @@ pub fn fetch_files(
             say(&format!("downloading {url}"));
             match download(&url).and_then(|b| verify(r, &b).map(|_| b)) {
                 Ok(bytes) => {
-                    crate::fs::write_atomic(&path, &bytes).map_err(|e| DataError::new(e.to_string()))?;
+                    crate::fs::write_atomic(&path, &bytes)?;
                     say(&format!("  ok: {} ({} bytes, SHA-256 checked)", path.display(), bytes.len()));
                     done = true;
                     break;
@@ -141,7 +147,7 @@ pub fn fetch_files(
             }
         }
         if !done {
-            return Err(DataError::new(format!(
+            return Err(Error::data(format!(
                 "could not get {} from any mirror:\n  {}\nCheck the network, or download the files by hand into {}",
                 r.name,
                 failures.join("\n  "),
@@ -153,14 +159,42 @@ pub fn fetch_files(
 }
 
 /// The folder `convlab data fetch NAME` writes to by default (the cache folder `--data NAME` searches).
-pub fn default_dest(name: &str) -> Result<PathBuf, DataError> {
+pub fn default_dest(name: &str) -> Result<PathBuf> {
     super::locate::cache_dir()
         .map(|d| d.join(name))
-        .ok_or(DataError::new("no cache folder (set $HOME or $XDG_CACHE_HOME), so give one with --dir"))
+        .ok_or(Error::config("no cache folder (set $HOME or $XDG_CACHE_HOME), so give one with --dir"))
+}
+
+/// What `convlab data fetch` says in a build without the `fetch` feature: how to get a
+/// downloader, or which files to download by hand (from the first of `mirrors`) into `dest`.
+pub fn without_downloader(name: &str, files: &[Remote], mirrors: &[String], dest: &Path) -> Error {
+    let base = mirrors.first().map(|m| m.trim_end_matches('/')).unwrap_or("");
+    let urls: Vec<String> = files.iter().map(|r| format!("{base}/{}", r.name)).collect();
+    Error::config(format!(
+        "this convlab was built without a downloader (the cargo feature `fetch`); get one with \
+         `cargo install convlab --features fetch` (or build with the default features), or \
+         download the {name} files by hand:\n  {}\ninto {} (or any folder, then give it with \
+         --data-dir; --data {name} also looks in $CONVLAB_DATA/{name} and ~/.cache/convlab/{name})",
+        urls.join("\n  "),
+        dest.display()
+    ))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_downloader_the_message_says_how_to_get_the_files() {
+        let (files, mirrors) = catalogue("mnist").unwrap();
+        let e = without_downloader("mnist", files, &mirrors, Path::new("/c/mnist")).to_string();
+        assert!(e.contains("--features fetch") && e.contains("/c/mnist") && e.contains("--data-dir"), "{e}");
+        assert!(e.contains("https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz"), "{e}");
+    }
+}
+
+#[cfg(all(test, feature = "fetch"))]
+mod download_tests {
     use super::*;
     use std::io::Write;
     use std::net::TcpListener;

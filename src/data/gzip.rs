@@ -8,10 +8,10 @@ use std::sync::mpsc;
 
 use flate2::read::MultiGzDecoder;
 
-use super::error::DataError;
+use crate::error::{Error, Result};
 
 /// Whether `bytes` start with the gzip magic.
-pub fn is_gzip(bytes: &[u8]) -> bool {
+fn is_gzip(bytes: &[u8]) -> bool {
     bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
 }
 
@@ -20,7 +20,7 @@ pub fn is_gzip(bytes: &[u8]) -> bool {
 /// `name` is only used in messages. Concatenated gzip members are decoded as one stream (as
 /// `gunzip` does); anything after the last member that is not gzip is an error, as is a
 /// truncated stream or a CRC mismatch.
-pub fn maybe_gunzip(bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, DataError> {
+pub fn maybe_gunzip(bytes: Vec<u8>, name: &str) -> Result<Vec<u8>> {
     if !is_gzip(&bytes) {
         return Ok(bytes);
     }
@@ -29,8 +29,8 @@ pub fn maybe_gunzip(bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, DataError> {
     Ok(out)
 }
 
-fn gzip_error(name: &str, e: &io::Error) -> DataError {
-    DataError::new(format!(
+fn gzip_error(name: &str, e: &io::Error) -> Error {
+    Error::data(format!(
         "{name}: corrupt or truncated gzip data ({e}); the download may be incomplete: fetch \
          the file again (check `gzip -t {name}`)"
     ))
@@ -45,11 +45,7 @@ const CHUNK: usize = 1 << 18;
 /// file the caller's conversion costs almost nothing on top of inflation, and the decompressed
 /// bytes are never held whole. Raw data, and gzip under 1 MiB, go to `sink` in one piece. An error from `sink` stops
 /// the stream and is returned.
-pub fn stream_gunzip(
-    bytes: &[u8],
-    name: &str,
-    mut sink: impl FnMut(&[u8]) -> Result<(), DataError>,
-) -> Result<(), DataError> {
+pub fn stream_gunzip(bytes: &[u8], name: &str, mut sink: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
     if !is_gzip(bytes) {
         return sink(bytes);
     }
@@ -159,7 +155,7 @@ mod tests {
         assert!(maybe_gunzip(z, "c.gz").is_err());
     }
 
-    fn streamed(bytes: &[u8]) -> Result<Vec<u8>, DataError> {
+    fn streamed(bytes: &[u8]) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         stream_gunzip(bytes, "s.gz", |c| {
             out.extend_from_slice(c);
@@ -194,9 +190,9 @@ mod tests {
         let mut calls = 0;
         let r = stream_gunzip(&gzip(&data), "s.gz", |_| {
             calls += 1;
-            Err(DataError::new("stop"))
+            Err(Error::data("stop"))
         });
-        assert_eq!(r.unwrap_err().message(), "stop");
+        assert_eq!(r.unwrap_err().to_string(), "stop");
         assert_eq!(calls, 1);
     }
 

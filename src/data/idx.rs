@@ -11,8 +11,9 @@
 use std::path::Path;
 
 use super::dataset::{Dataset, Targets};
-use super::error::{read_file, DataError};
 use super::gzip::{maybe_gunzip, size_hint, stream_gunzip};
+use crate::error::{Error, Result};
+use crate::fs::read_file;
 
 /// Magic of a 1-D unsigned-byte IDX file (labels).
 pub const LABELS_MAGIC: u32 = 0x0000_0801;
@@ -22,7 +23,7 @@ pub const IMAGES_MAGIC: u32 = 0x0000_0803;
 /// A decoded IDX file: its sizes and its bytes. The header stays in the buffer (no copy of
 /// tens of megabytes just to drop 16 bytes); [`IdxArray::data`] skips it.
 #[derive(Clone, Debug)]
-pub struct IdxArray {
+struct IdxArray {
     pub dims: Vec<usize>,
     raw: Vec<u8>,
     offset: usize,
@@ -36,14 +37,14 @@ impl IdxArray {
 }
 
 /// Reads an IDX file (gzip or raw) and checks it has the `expected` magic.
-pub fn read_idx(path: &Path, expected: u32) -> Result<IdxArray, DataError> {
+fn read_idx(path: &Path, expected: u32) -> Result<IdxArray> {
     let name = path.display().to_string();
     let bytes = maybe_gunzip(read_file(path)?, &name)?;
     parse_idx(bytes, expected, &name)
 }
 
 /// Parses decompressed IDX bytes; `name` is used in messages.
-pub fn parse_idx(raw: Vec<u8>, expected: u32, name: &str) -> Result<IdxArray, DataError> {
+fn parse_idx(raw: Vec<u8>, expected: u32, name: &str) -> Result<IdxArray> {
     let (dims, header, len) = parse_header(&raw, expected, name)?;
     check_len(raw.len() - header, len, &dims, name)?;
     Ok(IdxArray { dims, raw, offset: header })
@@ -51,10 +52,10 @@ pub fn parse_idx(raw: Vec<u8>, expected: u32, name: &str) -> Result<IdxArray, Da
 
 /// Checks the header at the start of `raw`: returns the dims, the header's length and the
 /// payload's length in bytes.
-fn parse_header(raw: &[u8], expected: u32, name: &str) -> Result<(Vec<usize>, usize, usize), DataError> {
+fn parse_header(raw: &[u8], expected: u32, name: &str) -> Result<(Vec<usize>, usize, usize)> {
     let what = if expected == LABELS_MAGIC { "label" } else { "image" };
     if raw.len() < 4 {
-        return Err(DataError::new(format!(
+        return Err(Error::data(format!(
             "{name}: too short to be an IDX {what} file ({} bytes); is it the right file, and \
              was it downloaded completely?",
             raw.len()
@@ -70,7 +71,7 @@ fn parse_header(raw: &[u8], expected: u32, name: &str) -> Result<(Vec<usize>, us
             }
             _ => "",
         };
-        return Err(DataError::new(format!(
+        return Err(Error::data(format!(
             "{name}: not an IDX {what} file (magic 0x{magic:08X}, expected 0x{expected:08X}){hint}; \
              is it the right file?"
         )));
@@ -78,7 +79,7 @@ fn parse_header(raw: &[u8], expected: u32, name: &str) -> Result<(Vec<usize>, us
     let ndims = (expected & 0xff) as usize;
     let header = 4 + 4 * ndims;
     if raw.len() < header {
-        return Err(DataError::new(format!(
+        return Err(Error::data(format!(
             "{name}: truncated IDX header ({} bytes, need {header}); the file is incomplete: \
              fetch it again",
             raw.len()
@@ -91,12 +92,12 @@ fn parse_header(raw: &[u8], expected: u32, name: &str) -> Result<(Vec<usize>, us
         })
         .collect();
     if dims.iter().skip(1).any(|&d| d == 0) {
-        return Err(DataError::new(format!(
+        return Err(Error::data(format!(
             "{name}: IDX dimensions {dims:?} include a zero size; the file is corrupt: fetch it again"
         )));
     }
     let len = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| {
-        DataError::new(format!(
+        Error::data(format!(
             "{name}: IDX dimensions {dims:?} are impossibly large; the file is corrupt: fetch it again"
         ))
     })?;
@@ -104,15 +105,15 @@ fn parse_header(raw: &[u8], expected: u32, name: &str) -> Result<(Vec<usize>, us
 }
 
 /// Checks that the payload (`have` bytes) is exactly the `want` bytes the header describes.
-fn check_len(have: usize, want: usize, dims: &[usize], name: &str) -> Result<(), DataError> {
+fn check_len(have: usize, want: usize, dims: &[usize], name: &str) -> Result<()> {
     if have < want {
-        return Err(DataError::new(format!(
+        return Err(Error::data(format!(
             "{name}: truncated: the header promises {dims:?} = {want} bytes of data but \
              the file holds {have}; fetch the file again"
         )));
     }
     if have > want {
-        return Err(DataError::new(format!(
+        return Err(Error::data(format!(
             "{name}: {} bytes of unexpected data after the {dims:?} the header describes; the \
              file is corrupt or not what it claims to be: fetch it again",
             have - want
@@ -123,7 +124,7 @@ fn check_len(have: usize, want: usize, dims: &[usize], name: &str) -> Result<(),
 
 /// Images read straight to floats.
 #[derive(Clone, Debug)]
-pub struct IdxImages {
+struct IdxImages {
     pub count: usize,
     pub rows: usize,
     pub cols: usize,
@@ -135,7 +136,7 @@ pub struct IdxImages {
 ///
 /// This is the hot path for MNIST-size files: gzip is inflated on a helper thread while this
 /// thread converts the previous chunk, and the decompressed bytes are never held whole.
-pub fn read_idx_images(path: &Path) -> Result<IdxImages, DataError> {
+fn read_idx_images(path: &Path) -> Result<IdxImages> {
     let name = path.display().to_string();
     let bytes = read_file(path)?;
     const HEADER: usize = 16;
@@ -176,7 +177,7 @@ pub fn read_idx_images(path: &Path) -> Result<IdxImages, DataError> {
     }
     check_len(pixels.len() + extra, want, &dims, &name)?;
     let [count, rows, cols] = dims[..] else {
-        return Err(DataError::new(format!("{name}: not a 3-D IDX image file")));
+        return Err(Error::data(format!("{name}: not a 3-D IDX image file")));
     };
     Ok(IdxImages { count, rows, cols, pixels })
 }
@@ -208,14 +209,14 @@ fn scale_bytes(src: &[u8], dst: &mut [f32]) {
 /// that fits every label. (MNIST and Fashion-MNIST use all ten; callers that know the true
 /// count, like [`super::locate::load_named`], set it, and [`super::split::unify_num_classes`]
 /// makes train and test agree.)
-pub fn load_idx_pair(images_path: &Path, labels_path: &Path) -> Result<Dataset, DataError> {
+pub fn load_idx_pair(images_path: &Path, labels_path: &Path) -> Result<Dataset> {
     let images = read_idx_images(images_path)?;
     let labels = read_idx(labels_path, LABELS_MAGIC)?;
     if images.count == 0 {
-        return Err(DataError::new(format!("{}: holds no images; is it the right file?", images_path.display())));
+        return Err(Error::data(format!("{}: holds no images; is it the right file?", images_path.display())));
     }
     if labels.dims[0] != images.count {
-        return Err(DataError::new(format!(
+        return Err(Error::data(format!(
             "{} holds {} images but {} holds {} labels; the two files do not belong together \
              (train vs t10k mixed up, or one is incomplete)",
             images_path.display(),
@@ -326,7 +327,7 @@ mod tests {
                         let conv: Vec<f32> = w.data().iter().map(|&b| b as f32 / 255.0).collect();
                         assert!(s.pixels == conv, "{what}");
                     }
-                    (Err(a), Err(b)) => assert_eq!(a, b, "{what} gz={gz}"),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{what} gz={gz}"),
                     (a, b) => panic!("{what} gz={gz}: {a:?} vs {:?}", b.map(|i| i.count)),
                 }
             }

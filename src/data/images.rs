@@ -9,7 +9,8 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use super::dataset::{Dataset, Targets};
-use super::error::{read_file, DataError};
+use crate::error::{Error, Result};
+use crate::fs::read_file;
 
 /// A decoded image: 8-bit grey (1 channel) or RGB (3 channels), row-major, interleaved.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,22 +49,22 @@ fn hidden(p: &Path) -> bool {
 }
 
 /// Decodes a PNG or JPEG (told apart by content). `name` is used in messages.
-pub fn decode_image(bytes: &[u8], name: &str) -> Result<Image, DataError> {
+pub fn decode_image(bytes: &[u8], name: &str) -> Result<Image> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         decode_png(bytes, name)
     } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         decode_jpeg(bytes, name)
     } else {
-        Err(DataError::new(format!(
+        Err(Error::data(format!(
             "{name}: neither a PNG nor a JPEG image (by its content); convert it or remove it \
              from the folder"
         )))
     }
 }
 
-fn decode_png(bytes: &[u8], name: &str) -> Result<Image, DataError> {
+fn decode_png(bytes: &[u8], name: &str) -> Result<Image> {
     let bad = |e: png::DecodingError| {
-        DataError::new(format!("{name}: cannot decode PNG ({e}); the file is damaged: re-save or remove it"))
+        Error::data(format!("{name}: cannot decode PNG ({e}); the file is damaged: re-save or remove it"))
     };
     let mut decoder = png::Decoder::new(Cursor::new(bytes));
     // Palette → RGB, low bit depths → 8 bits, 16 bits → 8 bits: always 8-bit samples.
@@ -71,7 +72,7 @@ fn decode_png(bytes: &[u8], name: &str) -> Result<Image, DataError> {
     let mut reader = decoder.read_info().map_err(bad)?;
     let size = reader
         .output_buffer_size()
-        .ok_or_else(|| DataError::new(format!("{name}: PNG dimensions too large for memory; use a smaller image")))?;
+        .ok_or_else(|| Error::data(format!("{name}: PNG dimensions too large for memory; use a smaller image")))?;
     let mut buf = vec![0; size];
     let info = reader.next_frame(&mut buf).map_err(bad)?;
     let (w, h) = (info.width as usize, info.height as usize);
@@ -81,11 +82,11 @@ fn decode_png(bytes: &[u8], name: &str) -> Result<Image, DataError> {
         png::ColorType::Rgb => (3, 3),
         png::ColorType::Rgba => (4, 3),
         png::ColorType::Indexed => {
-            return Err(DataError::new(format!("{name}: palette PNG was not expanded; re-save it as RGB or greyscale")))
+            return Err(Error::data(format!("{name}: palette PNG was not expanded; re-save it as RGB or greyscale")))
         }
     };
     if info.line_size < w * src_channels || buf.len() < info.line_size * h {
-        return Err(DataError::new(format!("{name}: PNG decoded to an unexpected size; re-save it")));
+        return Err(Error::data(format!("{name}: PNG decoded to an unexpected size; re-save it")));
     }
     let mut pixels = Vec::with_capacity(w * h * keep);
     for row in buf.chunks(info.line_size).take(h) {
@@ -96,15 +97,15 @@ fn decode_png(bytes: &[u8], name: &str) -> Result<Image, DataError> {
     Ok(Image { width: w, height: h, channels: keep, pixels })
 }
 
-fn decode_jpeg(bytes: &[u8], name: &str) -> Result<Image, DataError> {
+fn decode_jpeg(bytes: &[u8], name: &str) -> Result<Image> {
     let mut decoder = jpeg_decoder::Decoder::new(bytes);
     let data = decoder.decode().map_err(|e| {
-        DataError::new(format!(
+        Error::data(format!(
             "{name}: cannot decode JPEG ({e}); the file is damaged or an unusual JPEG: re-save \
              it as a baseline JPEG or PNG, or remove it"
         ))
     })?;
-    let info = decoder.info().ok_or_else(|| DataError::new(format!("{name}: JPEG has no image data; remove it")))?;
+    let info = decoder.info().ok_or_else(|| Error::data(format!("{name}: JPEG has no image data; remove it")))?;
     let (w, h) = (info.width as usize, info.height as usize);
     let (channels, pixels) = match info.pixel_format {
         jpeg_decoder::PixelFormat::L8 => (1, data),
@@ -113,21 +114,21 @@ fn decode_jpeg(bytes: &[u8], name: &str) -> Result<Image, DataError> {
         }
         jpeg_decoder::PixelFormat::RGB24 => (3, data),
         jpeg_decoder::PixelFormat::CMYK32 => {
-            return Err(DataError::new(format!("{name}: CMYK JPEG is not supported; convert it to RGB")))
+            return Err(Error::data(format!("{name}: CMYK JPEG is not supported; convert it to RGB")))
         }
     };
     if pixels.len() != w * h * channels {
-        return Err(DataError::new(format!("{name}: JPEG decoded to an unexpected size; re-save it")));
+        return Err(Error::data(format!("{name}: JPEG decoded to an unexpected size; re-save it")));
     }
     Ok(Image { width: w, height: h, channels, pixels })
 }
 
 /// Sorted entries of `dir` that pass `keep`.
-fn sorted_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>, DataError> {
-    let rd = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, &e))?;
+fn sorted_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::read(dir, e))?;
     let mut v = Vec::new();
     for entry in rd {
-        let p = entry.map_err(|e| DataError::io(dir, &e))?.path();
+        let p = entry.map_err(|e| Error::read(dir, e))?.path();
         if !hidden(&p) && keep(&p) {
             v.push(p);
         }
@@ -137,9 +138,9 @@ fn sorted_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBu
 }
 
 /// Loads `DIR/<class>/<image>` into a data set named after `DIR`.
-pub fn load_image_folder(dir: &Path) -> Result<Dataset, DataError> {
+pub fn load_image_folder(dir: &Path) -> Result<Dataset> {
     if !dir.is_dir() {
-        return Err(DataError::new(format!(
+        return Err(Error::data(format!(
             "{}: no such directory; images:DIR needs a directory with one sub-folder of PNG/JPEG \
              images per class",
             dir.display()
@@ -147,7 +148,7 @@ pub fn load_image_folder(dir: &Path) -> Result<Dataset, DataError> {
     }
     let classes = sorted_entries(dir, |p| p.is_dir())?;
     if classes.is_empty() {
-        return Err(DataError::new(format!(
+        return Err(Error::data(format!(
             "{}: has no class sub-folders; put each class's images in its own folder, e.g. \
              {0}/cat/1.png and {0}/dog/1.png",
             dir.display()
@@ -159,7 +160,7 @@ pub fn load_image_folder(dir: &Path) -> Result<Dataset, DataError> {
     for (class, cdir) in classes.iter().enumerate() {
         let files = sorted_entries(cdir, |p| p.is_file() && is_image_name(p))?;
         if files.is_empty() {
-            return Err(DataError::new(format!(
+            return Err(Error::data(format!(
                 "{}: holds no .png/.jpg/.jpeg images, so its class would have no examples; add \
                  images or remove the folder",
                 cdir.display()
@@ -169,7 +170,7 @@ pub fn load_image_folder(dir: &Path) -> Result<Dataset, DataError> {
             let img = decode_image(&read_file(&f)?, &f.display().to_string())?;
             if let Some((first, i0)) = images.first() {
                 if (img.width, img.height) != (i0.width, i0.height) {
-                    return Err(DataError::new(format!(
+                    return Err(Error::data(format!(
                         "{}: is {}x{} but {} (the first image) is {}x{}; all images must have \
                          the same size: resize them",
                         f.display(),

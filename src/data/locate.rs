@@ -8,15 +8,15 @@
 use std::path::{Path, PathBuf};
 
 use super::dataset::{Split, Targets};
-use super::error::DataError;
 use super::idx::load_idx_pair;
 use super::split::unify_num_classes;
+use crate::error::{Error, Result};
 
 /// The named sets that can be found on disk.
-pub const KNOWN_SETS: &[&str] = &["mnist", "fashion-mnist"];
+const KNOWN_SETS: &[&str] = &["mnist", "fashion-mnist"];
 
 /// Fashion-MNIST's class names, in label order.
-pub const FASHION_CLASSES: [&str; 10] =
+const FASHION_CLASSES: [&str; 10] =
     ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
 /// The four files of an MNIST-style directory, without extension.
@@ -25,7 +25,7 @@ const STEMS: [&str; 4] =
 
 /// The environment the search depends on, captured once so tests can supply their own.
 #[derive(Clone, Debug, Default)]
-pub struct SearchEnv {
+struct SearchEnv {
     pub convlab_data: Option<PathBuf>,
     pub xdg_cache_home: Option<PathBuf>,
     pub home: Option<PathBuf>,
@@ -34,7 +34,7 @@ pub struct SearchEnv {
 
 impl SearchEnv {
     /// Reads `$CONVLAB_DATA`, `$XDG_CACHE_HOME` and `$HOME`; empty values count as unset.
-    pub fn from_env() -> Self {
+    fn from_env() -> Self {
         let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
         SearchEnv {
             convlab_data: var("CONVLAB_DATA"),
@@ -54,7 +54,7 @@ impl SearchEnv {
     }
 
     /// The directories searched for `name`, in order.
-    pub fn candidates(&self, name: &str, data_dir: Option<&Path>) -> Vec<PathBuf> {
+    fn candidates(&self, name: &str, data_dir: Option<&Path>) -> Vec<PathBuf> {
         let mut v = Vec::new();
         if let Some(d) = data_dir {
             // `--data-dir` may point at the files themselves or at a parent of `<name>/`.
@@ -79,7 +79,7 @@ pub fn cache_dir() -> Option<PathBuf> {
 
 /// Paths of the four IDX files of a directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IdxFiles {
+struct IdxFiles {
     pub train_images: PathBuf,
     pub train_labels: PathBuf,
     pub test_images: PathBuf,
@@ -88,7 +88,7 @@ pub struct IdxFiles {
 
 /// Finds the four IDX files in `dir`, accepting `.gz` or raw and the `train-images.idx3-ubyte`
 /// spelling some mirrors use. On failure returns the names that are missing.
-pub fn find_idx_files(dir: &Path) -> Result<IdxFiles, Vec<String>> {
+fn find_idx_files(dir: &Path) -> Result<IdxFiles, Vec<String>> {
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for stem in STEMS {
@@ -113,16 +113,16 @@ pub fn find_idx_files(dir: &Path) -> Result<IdxFiles, Vec<String>> {
 
 /// Loads the train and test pairs of an MNIST-style directory (the `idx:DIR` source).
 /// Both sides get the same `num_classes`.
-pub fn load_idx_dir(dir: &Path) -> Result<Split, DataError> {
+pub fn load_idx_dir(dir: &Path) -> Result<Split> {
     if !dir.is_dir() {
-        return Err(DataError::new(format!(
+        return Err(Error::data(format!(
             "{}: no such directory; give a directory holding {}",
             dir.display(),
             files_list()
         )));
     }
     let files = find_idx_files(dir).map_err(|missing| {
-        DataError::new(format!(
+        Error::data(format!(
             "{}: missing {}; an IDX directory needs {}",
             dir.display(),
             missing.join(", "),
@@ -133,13 +133,13 @@ pub fn load_idx_dir(dir: &Path) -> Result<Split, DataError> {
     load_files(&files, &label)
 }
 
-fn load_files(files: &IdxFiles, label: &str) -> Result<Split, DataError> {
+fn load_files(files: &IdxFiles, label: &str) -> Result<Split> {
     let mut train = load_idx_pair(&files.train_images, &files.train_labels)?;
     let mut test = load_idx_pair(&files.test_images, &files.test_labels)?;
     train.name = format!("{label} (train)");
     test.name = format!("{label} (test)");
     if train.sample_shape != test.sample_shape {
-        return Err(DataError::new(format!(
+        return Err(Error::data(format!(
             "{} has images of shape {:?} but {} has {:?}; train and test must come from the \
              same data set",
             files.train_images.display(),
@@ -158,16 +158,16 @@ fn files_list() -> String {
 }
 
 /// Finds and loads the named set (`mnist` or `fashion-mnist`), with class names.
-pub fn load_named(name: &str, data_dir: Option<&Path>) -> Result<Split, DataError> {
+pub fn load_named(name: &str, data_dir: Option<&Path>) -> Result<Split> {
     load_named_in(name, data_dir, &SearchEnv::from_env())
 }
 
 /// [`load_named`] with an explicit environment.
-pub fn load_named_in(name: &str, data_dir: Option<&Path>, env: &SearchEnv) -> Result<Split, DataError> {
+fn load_named_in(name: &str, data_dir: Option<&Path>, env: &SearchEnv) -> Result<Split> {
     let class_names: Vec<String> = match name {
         "mnist" => (0..10).map(|d| d.to_string()).collect(),
         "fashion-mnist" => FASHION_CLASSES.iter().map(|s| s.to_string()).collect(),
-        _ => return Err(DataError::new(format!("unknown data set '{name}'; known sets: {}", KNOWN_SETS.join(", ")))),
+        _ => return Err(Error::data(format!("unknown data set '{name}'; known sets: {}", KNOWN_SETS.join(", ")))),
     };
     let mut looked = Vec::new();
     for dir in env.candidates(name, data_dir) {
@@ -178,7 +178,7 @@ pub fn load_named_in(name: &str, data_dir: Option<&Path>, env: &SearchEnv) -> Re
                 for ds in std::iter::once(&mut split.train).chain(split.test.as_mut()) {
                     if let Targets::Classes { labels, num_classes } = &mut ds.targets {
                         if let Some(bad) = labels.iter().find(|&&l| l as usize >= n) {
-                            return Err(DataError::new(format!(
+                            return Err(Error::data(format!(
                                 "{}: label {bad} is out of range for {name}, which has {n} \
                                  classes; the files are not {name}: replace them",
                                 dir.display()
@@ -201,7 +201,7 @@ pub fn load_named_in(name: &str, data_dir: Option<&Path>, env: &SearchEnv) -> Re
     } else {
         ""
     };
-    Err(DataError::new(format!(
+    Err(Error::data(format!(
         "data set '{name}' not found. Looked in:\n{}\nTo get it:{apt}\n  - download it: convlab \
          data fetch {name}\n  - or put {} in a directory and pass --data-dir DIR (or set \
          CONVLAB_DATA=DIR with the files in DIR/{name}/)",

@@ -1,12 +1,12 @@
 //! Data sources: the in-memory [`Dataset`] and loaders for real data sets.
 pub mod dataset;
-pub mod digits;
-pub mod error;
+mod digits;
 pub mod fetch;
-pub mod gzip;
-pub mod idx;
+mod gzip;
+mod idx;
 pub mod images;
 pub mod locate;
+pub mod npy;
 pub mod npz;
 pub mod npz_write;
 pub mod source;
@@ -16,5 +16,4 @@ pub mod tutorial;
 pub mod zip;
 
 pub use dataset::{Dataset, Split, Targets};
-pub use error::DataError;
 pub use source::DataSource;

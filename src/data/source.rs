@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use super::dataset::Split;
-use super::error::DataError;
+use crate::error::{Error, Result};
 
 /// Names of the synthetic generators (implemented elsewhere; here only parsed).
-pub const SYNTHETIC: [&str; 3] = ["sim1d", "pattern1d", "lines"];
+const SYNTHETIC: [&str; 3] = ["sim1d", "pattern1d", "lines"];
 
 /// A generator's `key=value` parameters, in the order given.
 pub type Params = Vec<(String, String)>;
@@ -37,22 +37,22 @@ pub enum DataSource {
 }
 
 /// The accepted forms, for messages.
-pub const FORMS: &str = "digits, mnist, fashion-mnist, idx:DIR, npz:FILE.npz, \
+const FORMS: &str = "digits, mnist, fashion-mnist, idx:DIR, npz:FILE.npz, \
      npz:TRAIN.npz,TEST.npz, images:DIR, sim1d, pattern1d, lines (generators take optional \
      parameters, e.g. sim1d(n=1000,noise=0.1))";
 
-fn unknown(s: &str, why: &str) -> DataError {
-    DataError::new(format!("unknown data source '{s}' ({why}); valid forms: {FORMS}"))
+fn unknown(s: &str, why: &str) -> Error {
+    Error::data(format!("unknown data source '{s}' ({why}); valid forms: {FORMS}"))
 }
 
 /// Splits `name(k=v,...)` into the name and its parameters.
-fn parse_params(s: &str) -> Result<(&str, Params), DataError> {
+fn parse_params(s: &str) -> Result<(&str, Params)> {
     let Some(open) = s.find('(') else {
         return Ok((s.trim(), Vec::new()));
     };
     let name = s[..open].trim();
     let inner = s[open + 1..].strip_suffix(')').ok_or_else(|| {
-        DataError::new(format!("data source '{s}': parameters must end with ')', e.g. {name}(n=1000,noise=0.1)"))
+        Error::data(format!("data source '{s}': parameters must end with ')', e.g. {name}(n=1000,noise=0.1)"))
     })?;
     let mut params: Params = Vec::new();
     for part in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -61,37 +61,37 @@ fn parse_params(s: &str) -> Result<(&str, Params), DataError> {
             .map(|(k, v)| (k.trim(), v.trim()))
             .filter(|(k, v)| !k.is_empty() && !v.is_empty())
             .ok_or_else(|| {
-                DataError::new(format!(
+                Error::data(format!(
                     "data source '{s}': parameter '{part}' is not key=value, e.g. \
                      {name}(n=1000,noise=0.1)"
                 ))
             })?;
         if k.contains(['(', ')']) || v.contains(['(', ')']) {
-            return Err(DataError::new(format!(
+            return Err(Error::data(format!(
                 "data source '{s}': parameter '{part}' contains a parenthesis; values cannot \
                  be nested"
             )));
         }
         if params.iter().any(|(pk, _)| pk == k) {
-            return Err(DataError::new(format!("data source '{s}': parameter '{k}' is given twice; give it once")));
+            return Err(Error::data(format!("data source '{s}': parameter '{k}' is given twice; give it once")));
         }
         params.push((k.to_string(), v.to_string()));
     }
     Ok((name, params))
 }
 
-fn path_arg(s: &str, kind: &str, rest: &str) -> Result<PathBuf, DataError> {
+fn path_arg(s: &str, kind: &str, rest: &str) -> Result<PathBuf> {
     let rest = rest.trim();
     if rest.is_empty() {
-        return Err(DataError::new(format!("data source '{s}' lacks a path; write {kind}:PATH")));
+        return Err(Error::data(format!("data source '{s}' lacks a path; write {kind}:PATH")));
     }
     Ok(PathBuf::from(rest))
 }
 
 impl FromStr for DataSource {
-    type Err = DataError;
+    type Err = Error;
 
-    fn from_str(s: &str) -> Result<Self, DataError> {
+    fn from_str(s: &str) -> Result<Self> {
         let t = s.trim();
         // Prefixed forms first: a path may contain '(' or '=' and must not look like params.
         if let Some((kind, rest)) = t.split_once(':') {
@@ -122,7 +122,7 @@ impl FromStr for DataSource {
         };
         if let Some(src) = plain {
             if !params.is_empty() {
-                return Err(DataError::new(format!("data source '{name}' takes no parameters; write just {name}")));
+                return Err(Error::data(format!("data source '{name}' takes no parameters; write just {name}")));
             }
             return Ok(src);
         }
@@ -171,19 +171,15 @@ impl fmt::Display for DataSource {
 
 impl DataSource {
     /// Parses a `--data` argument.
-    pub fn parse(s: &str) -> Result<Self, DataError> {
+    pub fn parse(s: &str) -> Result<Self> {
         s.parse()
-    }
-
-    pub fn is_synthetic(&self) -> bool {
-        matches!(self, DataSource::Synthetic { .. })
     }
 
     /// Loads a file-backed source. `data_dir` is `--data-dir` (used by `mnist` and
     /// `fashion-mnist`). `digits` comes back without a test set: split it with
     /// [`super::split::split_seeded`]. Synthetic sources are generated elsewhere, so asking to
     /// load one here is an error.
-    pub fn load(&self, data_dir: Option<&Path>) -> Result<Split, DataError> {
+    pub fn load(&self, data_dir: Option<&Path>) -> Result<Split> {
         match self {
             DataSource::Digits => Ok(Split { train: super::digits::load_digits(), test: None }),
             DataSource::Mnist => super::locate::load_named("mnist", data_dir),
@@ -191,7 +187,7 @@ impl DataSource {
             DataSource::Idx(dir) => super::locate::load_idx_dir(dir),
             DataSource::Npz { train, test } => super::npz::load_npz_split(train, test.as_deref()),
             DataSource::Images(dir) => Ok(Split { train: super::images::load_image_folder(dir)?, test: None }),
-            DataSource::Synthetic { name, .. } => Err(DataError::new(format!(
+            DataSource::Synthetic { name, .. } => Err(Error::data(format!(
                 "'{name}' is a synthetic generator, not a file source; generate it with the \
                  synthetic module"
             ))),

@@ -4,11 +4,11 @@
 //! every version of every dependency.
 
 use super::dataset::{Dataset, Split, Targets};
-use super::error::DataError;
+use crate::error::{Error, Result};
 use crate::rng::SplitMix64;
 
 /// `0..n` in a seeded random order (Fisher–Yates).
-pub fn shuffled_indices(n: usize, seed: u64) -> Vec<usize> {
+fn shuffled_indices(n: usize, seed: u64) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
     let mut rng = SplitMix64::new(seed);
     for i in (1..n).rev() {
@@ -43,9 +43,9 @@ pub fn subset(ds: &Dataset, indices: &[usize], name: String) -> Dataset {
 
 /// Splits `ds` into train and test after a seeded shuffle; `round(len * test_fraction)`
 /// samples go to test. Same data, fraction and seed → same split, everywhere.
-pub fn split_seeded(ds: &Dataset, test_fraction: f64, seed: u64) -> Result<Split, DataError> {
+pub fn split_seeded(ds: &Dataset, test_fraction: f64, seed: u64) -> Result<Split> {
     if !(test_fraction > 0.0 && test_fraction < 1.0) {
-        return Err(DataError::new(format!(
+        return Err(Error::config(format!(
             "test fraction {test_fraction} is not between 0 and 1 (exclusive); use e.g. 0.2 for \
              a 80/20 split"
         )));
@@ -53,7 +53,7 @@ pub fn split_seeded(ds: &Dataset, test_fraction: f64, seed: u64) -> Result<Split
     let n = ds.len();
     let n_test = (n as f64 * test_fraction).round() as usize;
     if n_test == 0 || n_test >= n {
-        return Err(DataError::new(format!(
+        return Err(Error::config(format!(
             "a test fraction of {test_fraction} of {n} samples leaves {} for training and \
              {n_test} for testing; each side needs at least one: choose a fraction nearer 0.5 \
              or use more data",
@@ -65,7 +65,7 @@ pub fn split_seeded(ds: &Dataset, test_fraction: f64, seed: u64) -> Result<Split
         Targets::Values { values, width } => values.len().checked_div(*width).unwrap_or(0),
     };
     if n_targets != n || ds.x.len() != n * ds.sample_len() {
-        return Err(DataError::new(format!(
+        return Err(Error::shape(format!(
             "data set '{}' is inconsistent: {} values for samples of shape {:?}, and {n_targets} \
              targets; it was built wrongly",
             ds.name,

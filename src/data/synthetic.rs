@@ -3,10 +3,10 @@
 //! tutorials' seeds they give the tutorials' exact arrays.
 
 use super::dataset::{Dataset, Split, Targets};
-use super::error::DataError;
 use super::source::Params;
 use super::split::split_seeded;
 use super::tutorial;
+use crate::error::{Error, Result};
 
 /// Reads `key=value` parameters with defaults, refusing unknown keys and bad values.
 struct Reader<'a> {
@@ -16,19 +16,19 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn get<V: std::str::FromStr>(&mut self, key: &'static str, default: V) -> Result<V, DataError> {
+    fn get<V: std::str::FromStr>(&mut self, key: &'static str, default: V) -> Result<V> {
         self.known.push(key);
         match self.params.iter().rev().find(|(k, _)| k == key) {
             None => Ok(default),
-            Some((_, v)) => v
-                .parse()
-                .map_err(|_| DataError::new(format!("{}: `{key}={v}` is not a valid value for {key}", self.name))),
+            Some((_, v)) => {
+                v.parse().map_err(|_| Error::data(format!("{}: `{key}={v}` is not a valid value for {key}", self.name)))
+            }
         }
     }
 
-    fn finish(self) -> Result<(), DataError> {
+    fn finish(self) -> Result<()> {
         if let Some((k, _)) = self.params.iter().find(|(k, _)| !self.known.contains(&k.as_str())) {
-            return Err(DataError::new(format!(
+            return Err(Error::data(format!(
                 "{}: unknown parameter `{k}`; it takes {}",
                 self.name,
                 self.known.join(", ")
@@ -38,17 +38,17 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn check(ok: bool, msg: impl Into<String>) -> Result<(), DataError> {
+fn check(ok: bool, msg: impl Into<String>) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(DataError::new(msg.into()))
+        Err(Error::data(msg))
     }
 }
 
 /// The lab's "[0,1,0]" detector data: `n` signals of width `width`, label 1 when the signal
 /// holds a single +1 pixel. The test set is drawn with `seed + 1`.
-fn pattern1d(p: &Params) -> Result<Split, DataError> {
+fn pattern1d(p: &Params) -> Result<Split> {
     let mut r = Reader { name: "pattern1d", params: p, known: vec![] };
     let n: usize = r.get("n", 75)?;
     let width: usize = r.get("width", 20)?;
@@ -72,7 +72,7 @@ fn pattern1d(p: &Params) -> Result<Split, DataError> {
 
 /// Tutorial 000: inputs N(0,1), outputs from a known conv1d + linear network plus noise.
 /// The true parameters are returned too, for recovery studies.
-pub fn sim1d_with_truth(p: &Params) -> Result<(Split, tutorial::Sim1d), DataError> {
+pub fn sim1d_with_truth(p: &Params) -> Result<(Split, tutorial::Sim1d)> {
     let mut r = Reader { name: "sim1d", params: p, known: vec![] };
     let n: usize = r.get("n", 1000)?;
     let channels: usize = r.get("channels", 2)?;
@@ -102,7 +102,7 @@ pub fn sim1d_with_truth(p: &Params) -> Result<(Split, tutorial::Sim1d), DataErro
 }
 
 /// Tutorial 003: 11×11 images of a vertical (class 0) or horizontal (class 1) bar of 0/1 pixels.
-fn lines(p: &Params) -> Result<Split, DataError> {
+fn lines(p: &Params) -> Result<Split> {
     let mut r = Reader { name: "lines", params: p, known: vec![] };
     let n: usize = r.get("n", 10000)?;
     let test_n: usize = r.get("test_n", 1000)?;
@@ -127,12 +127,12 @@ fn lines(p: &Params) -> Result<Split, DataError> {
 }
 
 /// Generates a synthetic source by name.
-pub fn generate(name: &str, params: &Params) -> Result<Split, DataError> {
+pub fn generate(name: &str, params: &Params) -> Result<Split> {
     match name {
         "pattern1d" => pattern1d(params),
         "sim1d" => sim1d_with_truth(params).map(|(s, _)| s),
         "lines" => lines(params),
-        other => Err(DataError::new(format!("unknown generator `{other}`; use sim1d, pattern1d or lines"))),
+        other => Err(Error::data(format!("unknown generator `{other}`; use sim1d, pattern1d or lines"))),
     }
 }
 

@@ -10,7 +10,7 @@ use std::io::Read;
 
 use flate2::read::DeflateDecoder;
 
-use super::error::DataError;
+use crate::error::{Error, Result};
 
 /// One member of the archive, as the central directory describes it.
 #[derive(Clone, Debug)]
@@ -54,9 +54,9 @@ const LOCAL: u32 = 0x0403_4b50;
 
 impl<'a> ZipArchive<'a> {
     /// Reads the central directory of `bytes`.
-    pub fn parse(bytes: &'a [u8], label: &str) -> Result<Self, DataError> {
+    pub fn parse(bytes: &'a [u8], label: &str) -> Result<Self> {
         let corrupt = |what: &str| {
-            DataError::new(format!(
+            Error::data(format!(
                 "{label}: not a valid zip/.npz file ({what}); is it the right file, and was it \
                  written completely? Re-save it with numpy.savez or numpy.savez_compressed"
             ))
@@ -132,20 +132,20 @@ impl<'a> ZipArchive<'a> {
     }
 
     /// The decompressed contents of the member called `name`, or `None` if there is none.
-    pub fn read(&self, name: &str) -> Option<Result<Vec<u8>, DataError>> {
+    pub fn read(&self, name: &str) -> Option<Result<Vec<u8>>> {
         let entry = self.entries.iter().find(|e| e.name == name)?;
         Some(self.extract(entry))
     }
 
-    fn extract(&self, e: &ZipEntry) -> Result<Vec<u8>, DataError> {
+    fn extract(&self, e: &ZipEntry) -> Result<Vec<u8>> {
         let bad = |what: &str| {
-            DataError::new(format!(
+            Error::data(format!(
                 "{}: member {}: {what}; the file is damaged: re-save it with numpy.savez",
                 self.label, e.name
             ))
         };
         if e.flags & 1 != 0 {
-            return Err(DataError::new(format!(
+            return Err(Error::data(format!(
                 "{}: member {} is encrypted; save the arrays without a password",
                 self.label, e.name
             )));
@@ -175,7 +175,7 @@ impl<'a> ZipArchive<'a> {
                 out
             }
             m => {
-                return Err(DataError::new(format!(
+                return Err(Error::data(format!(
                     "{}: member {} uses zip compression method {m}, but only stored (0) and \
                      deflate (8) are supported; re-save with numpy.savez or \
                      numpy.savez_compressed",

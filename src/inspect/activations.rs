@@ -3,6 +3,7 @@
 use super::check_index;
 use crate::data::Dataset;
 use crate::engine::Rank;
+use crate::error::Result;
 use crate::layers::Mode;
 use crate::model::{Model, Workspace};
 use crate::plot::{heatmap_grid, Colormap, Figure, Panel, Scale};
@@ -24,7 +25,7 @@ fn panels(values: &[f32], dims: crate::engine::Dims, prefix: &str) -> Vec<Panel>
     }
 }
 
-pub fn figure(model: &Model<f32>, ds: &Dataset, index: usize, cmap: Colormap) -> Result<Figure, String> {
+pub fn figure(model: &Model<f32>, ds: &Dataset, index: usize, cmap: Colormap) -> Result<Figure> {
     check_index(ds, index)?;
     let mut ws = Workspace::new(model, 1, false);
     ws.forward(model, ds.sample(index), 1, Mode::Eval, Default::default());

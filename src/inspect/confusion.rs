@@ -2,14 +2,15 @@
 
 use super::{class_names, outputs};
 use crate::data::{Dataset, Targets};
+use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::plot::{confusion_matrix, Figure};
 use crate::train::argmax;
 
 /// Counts `[true][predicted]`, row-major, over `c` classes.
-pub fn counts(model: &Model<f32>, ds: &Dataset) -> Result<(Vec<u32>, usize), String> {
+pub fn counts(model: &Model<f32>, ds: &Dataset) -> Result<(Vec<u32>, usize)> {
     let Targets::Classes { labels, num_classes } = &ds.targets else {
-        return Err(format!("{} has real-valued targets; a confusion matrix needs classes", ds.name));
+        return Err(Error::data(format!("{} has real-valued targets; a confusion matrix needs classes", ds.name)));
     };
     let k = model.output().len();
     let c = (*num_classes).max(k);
@@ -20,7 +21,7 @@ pub fn counts(model: &Model<f32>, ds: &Dataset) -> Result<(Vec<u32>, usize), Str
     Ok((m, c))
 }
 
-pub fn figure(model: &Model<f32>, ds: &Dataset) -> Result<Figure, String> {
+pub fn figure(model: &Model<f32>, ds: &Dataset) -> Result<Figure> {
     let (m, c) = counts(model, ds)?;
     let mut names = class_names(ds);
     for i in names.len()..c {

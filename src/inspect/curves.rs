@@ -1,11 +1,12 @@
 //! `plot curves`: training and test loss (left axis) and accuracy (right axis) by epoch.
 
+use crate::error::{Error, Result};
 use crate::plot::{line_chart, Figure, Series, YAxis};
 use crate::train::folder::EpochMetrics;
 
-pub fn figure(metrics: &[EpochMetrics]) -> Result<Figure, String> {
+pub fn figure(metrics: &[EpochMetrics]) -> Result<Figure> {
     if metrics.is_empty() {
-        return Err("the run has no metrics yet (metrics.jsonl is empty)".into());
+        return Err(Error::model_file("the run has no metrics yet (metrics.jsonl is empty)"));
     }
     let x: Vec<f32> = metrics.iter().map(|m| m.epoch as f32).collect();
     let series = |name: &str, f: &dyn Fn(&EpochMetrics) -> Option<f64>, axis: YAxis| -> Option<Series> {

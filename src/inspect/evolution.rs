@@ -1,23 +1,30 @@
 //! `plot evolution LAYER`: a conv layer's kernels over the epochs as a film strip, from the
 //! snapshots training records with `--snapshot-every N`.
 
+use crate::error::{Error, Result};
 use crate::plot::{film_strip, Figure, Panel};
 use crate::train::snapshots::{Snapshots, FILE};
 use std::path::Path;
 
 /// `layer` is the layer index (`0`) or tensor name (`0.weight`).
-pub fn figure(run: &Path, layer: &str) -> Result<Figure, String> {
+pub fn figure(run: &Path, layer: &str) -> Result<Figure> {
     let path = run.join(FILE);
     if !path.exists() {
-        return Err(format!("{} has no kernel snapshots; train with --snapshot-every N to record them", run.display()));
+        return Err(Error::model_file(format!(
+            "{} has no kernel snapshots; train with --snapshot-every N to record them",
+            run.display()
+        )));
     }
-    let snaps = Snapshots::load(&path)?;
+    let snaps = Snapshots::load(&path).map_err(Error::model_file)?;
     let name = if layer.contains('.') { layer.to_string() } else { format!("{layer}.weight") };
     let frames = snaps.of(&name);
     if frames.is_empty() {
         let mut known: Vec<&str> = snaps.entries.iter().map(|e| e.1.as_str()).collect();
         known.dedup();
-        return Err(format!("no snapshots of layer `{layer}`; recorded layers: {}", known.join(", ")));
+        return Err(Error::model_file(format!(
+            "no snapshots of layer `{layer}`; recorded layers: {}",
+            known.join(", ")
+        )));
     }
     let panels: Vec<Panel> = frames
         .iter()

@@ -3,14 +3,15 @@
 
 use super::{class_names, outputs, probabilities};
 use crate::data::{Dataset, Targets};
+use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::plot::{image_grid, Colormap, Figure, ImagePanel};
 use crate::train::argmax;
 
 /// Sample indices sorted from hardest (lowest p(true class)) to easiest, with that probability.
-pub fn ranked(model: &Model<f32>, ds: &Dataset) -> Result<Vec<(usize, f32, usize)>, String> {
+fn ranked(model: &Model<f32>, ds: &Dataset) -> Result<Vec<(usize, f32, usize)>> {
     let Targets::Classes { labels, .. } = &ds.targets else {
-        return Err(format!("{} has real-valued targets; easy and hard examples need classes", ds.name));
+        return Err(Error::data(format!("{} has real-valued targets; easy and hard examples need classes", ds.name)));
     };
     let k = model.output().len();
     let p = probabilities(&outputs(model, ds, ds.len()), k);
@@ -20,7 +21,7 @@ pub fn ranked(model: &Model<f32>, ds: &Dataset) -> Result<Vec<(usize, f32, usize
     Ok(r)
 }
 
-pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize) -> Result<Figure, String> {
+pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize) -> Result<Figure> {
     let r = ranked(model, ds)?;
     let names = class_names(ds);
     let Targets::Classes { labels, .. } = &ds.targets else { unreachable!("checked in ranked") };
@@ -28,12 +29,17 @@ pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize) 
     let (c, h, w) = match dims[..] {
         [c, h, w] => (c, h, w),
         [c, l] => (c, 1, l),
-        _ => return Err("examples need image or signal samples".into()),
+        _ => {
+            return Err(Error::data(format!(
+                "{}: samples of shape {dims:?} cannot be drawn; examples need images (C, H, W) or signals (C, L)",
+                ds.name
+            )))
+        }
     };
     let pick: Vec<&(usize, f32, usize)> =
         r.iter().take(hardest).chain(r.iter().rev().take(easiest).collect::<Vec<_>>().into_iter().rev()).collect();
     if pick.is_empty() {
-        return Err("ask for at least one example (--hardest K or --easiest K)".into());
+        return Err(Error::config("ask for at least one example (--hardest K or --easiest K)"));
     }
     let name = |i: usize| names.get(i).cloned().unwrap_or(i.to_string());
     let panels: Vec<ImagePanel> = pick

@@ -1,6 +1,7 @@
 //! `plot filters`: every conv layer's kernels (rows = output channels, columns = input
 //! channels; 1-D kernels as strips) and linear weights as heatmaps, on a diverging scale.
 
+use crate::error::{Error, Result};
 use crate::layers::Op;
 use crate::model::Model;
 use crate::plot::{heatmap_grid, kernel_grid, Colormap, Figure, Panel, Scale};
@@ -55,10 +56,10 @@ pub fn figures(model: &Model<f32>, cmap: Colormap) -> Vec<Figure> {
     out
 }
 
-pub fn figure(model: &Model<f32>, cmap: Colormap) -> Result<Figure, String> {
+pub fn figure(model: &Model<f32>, cmap: Colormap) -> Result<Figure> {
     let f = figures(model, cmap);
     if f.is_empty() {
-        return Err(format!("the model `{}` has no conv or linear weights to show", model.spec));
+        return Err(Error::model_file(format!("the model `{}` has no conv or linear weights to show", model.spec)));
     }
     Ok(Figure::stack(&f))
 }

@@ -1,6 +1,7 @@
 //! Seeing what a network learned: each picture kind in its own file, all built from a
 //! [`Subject`] (a run folder or a model file) and, where needed, its data.
 
+use crate::error::{Error, Result};
 pub mod activations;
 pub mod confusion;
 pub mod curves;
@@ -18,7 +19,7 @@ use crate::data::{Dataset, Targets};
 use crate::layers::activation::sigmoid;
 use crate::model::{io, Model};
 use crate::train::config::RunConfig;
-use crate::train::folder::{EpochMetrics, RunFolder};
+use crate::train::folder::EpochMetrics;
 use crate::train::run::load_run_data;
 use std::path::{Path, PathBuf};
 
@@ -31,52 +32,61 @@ pub struct Subject {
 
 impl Subject {
     /// Opens a run folder (its `model.safetensors`) or a model file.
-    pub fn open(path: &Path) -> Result<Self, String> {
+    pub fn open(path: &Path) -> Result<Self> {
         if path.is_dir() {
             let file = path.join("model.safetensors");
             if !file.exists() {
-                return Err(format!(
+                return Err(Error::model_file(format!(
                     "{} has no model.safetensors: the run did not finish (continue it with `convlab train --resume {}`)",
                     path.display(),
                     path.display()
-                ));
+                )));
             }
             let config = match std::fs::read_to_string(path.join("config.toml")) {
-                Ok(t) => Some(RunConfig::from_toml(&t)?),
+                Ok(t) => Some(
+                    RunConfig::from_toml(&t)
+                        .map_err(|e| Error::config(format!("{}: {e}", path.join("config.toml").display())))?,
+                ),
                 Err(_) => None,
             };
-            Ok(Subject { model: io::load(&file)?, config, dir: Some(path.to_path_buf()) })
+            Ok(Subject { model: io::load(&file).map_err(Error::model_file)?, config, dir: Some(path.to_path_buf()) })
         } else if path.exists() {
-            Ok(Subject { model: io::load(path)?, config: None, dir: None })
+            Ok(Subject { model: io::load(path).map_err(Error::model_file)?, config: None, dir: None })
         } else {
-            Err(format!("{} does not exist; give a run folder or a .safetensors model file", path.display()))
+            Err(Error::model_file(format!(
+                "{} does not exist; give a run folder or a .safetensors model file",
+                path.display()
+            )))
         }
     }
 
-    pub fn metrics(&self) -> Result<Vec<EpochMetrics>, String> {
+    pub fn metrics(&self) -> Result<Vec<EpochMetrics>> {
         match &self.dir {
-            Some(d) => Ok(RunFolder::open(d)?.read_metrics()?),
-            None => Err("training curves need a run folder (with metrics.jsonl), not a model file".into()),
+            // Reading needs no lock: a run may be training while it is drawn.
+            Some(d) => crate::train::folder::read_metrics(d),
+            None => Err(Error::model_file("training curves need a run folder (with metrics.jsonl), not a model file")),
         }
     }
 
     /// The data named by `data` or, failing that, the run's own; (train, test).
-    pub fn data(&self, data: Option<&str>, data_dir: Option<&Path>) -> Result<(Dataset, Dataset), String> {
+    pub fn data(&self, data: Option<&str>, data_dir: Option<&Path>) -> Result<(Dataset, Dataset)> {
         let cfg = self.config.clone().unwrap_or_default();
         let name = match (data, &self.config) {
             (Some(d), _) => d.to_string(),
             (None, Some(c)) => c.data.clone(),
             (None, None) => {
-                return Err("give the data with --data (a model file does not say what it was trained on)".into())
+                return Err(Error::config(
+                    "give the data with --data (a model file does not say what it was trained on)",
+                ))
             }
         };
         let dir = data_dir.map(Path::to_path_buf).or(cfg.data_dir.clone().map(PathBuf::from));
-        let (train, test) = load_run_data(&cfg, &name, dir.as_deref())?;
+        let (train, test) = load_run_data(&cfg, &name, dir.as_deref()).map_err(Error::data)?;
         if train.sample_shape != self.model.input.to_vec() {
-            return Err(format!(
+            return Err(Error::shape(format!(
                 "the model takes samples of {} but `{name}` has {:?}",
                 self.model.input, train.sample_shape
-            ));
+            )));
         }
         Ok((train, test))
     }
@@ -112,14 +122,14 @@ pub fn class_names(ds: &Dataset) -> Vec<String> {
 }
 
 /// A sample index that exists, or a message saying how many there are.
-pub fn check_index(ds: &Dataset, index: usize) -> Result<(), String> {
+pub fn check_index(ds: &Dataset, index: usize) -> Result<()> {
     if index >= ds.len() {
-        Err(format!(
+        Err(Error::config(format!(
             "--index {index} is beyond the data: {} has {} samples (0..{})",
             ds.name,
             ds.len(),
             ds.len().saturating_sub(1)
-        ))
+        )))
     } else {
         Ok(())
     }

@@ -4,6 +4,7 @@
 
 use super::{activations, confusion, curves, evolution, examples, filters, scatter, tensors, Subject};
 use crate::data::Targets;
+use crate::error::Result;
 use crate::model::summary::summary;
 use crate::plot::svg::base64;
 use crate::plot::Figure;
@@ -20,7 +21,7 @@ fn img(f: &Figure, alt: &str) -> String {
 }
 
 /// A section with a picture, or the reason it is missing.
-fn section(html: &mut String, title: &str, note: &str, fig: Result<Figure, String>) {
+fn section(html: &mut String, title: &str, note: &str, fig: Result<Figure>) {
     let _ = write!(html, "<section><h2>{}</h2>", escape(title));
     if !note.is_empty() {
         let _ = write!(html, "<p class=\"note\">{}</p>", escape(note));
@@ -28,7 +29,7 @@ fn section(html: &mut String, title: &str, note: &str, fig: Result<Figure, Strin
     match fig {
         Ok(f) => html.push_str(&img(&f, title)),
         Err(e) => {
-            let _ = write!(html, "<p class=\"missing\">not shown: {}</p>", escape(&e));
+            let _ = write!(html, "<p class=\"missing\">not shown: {}</p>", escape(&e.to_string()));
         }
     }
     html.push_str("</section>\n");
@@ -46,7 +47,7 @@ for(var i=0;i<all.length;i++){if(all[i].complete&&all[i].naturalWidth>0)ok++;}\
 document.body.setAttribute('data-images-loaded',ok+'/'+all.length);});";
 
 /// Builds the report page for the run in `dir`.
-pub fn build(dir: &Path) -> Result<String, String> {
+pub fn build(dir: &Path) -> Result<String> {
     let s = Subject::open(dir)?;
     let metrics = s.metrics().unwrap_or_default();
     let (train, test) = s.data(None, None)?;
@@ -121,7 +122,7 @@ pub fn build(dir: &Path) -> Result<String, String> {
 }
 
 /// Writes `report.html` into the run folder and returns its path.
-pub fn write(dir: &Path) -> Result<std::path::PathBuf, String> {
+pub fn write(dir: &Path) -> Result<std::path::PathBuf> {
     let html = build(dir)?;
     let path = dir.join("report.html");
     crate::fs::write_atomic(&path, html.as_bytes())?;

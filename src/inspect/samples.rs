@@ -2,18 +2,24 @@
 
 use super::class_names;
 use crate::data::{Dataset, Targets};
+use crate::error::{Error, Result};
 use crate::plot::{image_grid, Colormap, Figure, ImagePanel};
 
-pub fn figure(ds: &Dataset, count: usize) -> Result<Figure, String> {
+pub fn figure(ds: &Dataset, count: usize) -> Result<Figure> {
     let n = count.min(ds.len());
     if n == 0 {
-        return Err(format!("{} has no samples", ds.name));
+        return Err(Error::data(format!("{} has no samples", ds.name)));
     }
     let (c, h, w) = match ds.sample_shape[..] {
         [c, h, w] => (c, h, w),
         [c, l] => (c, 1, l),
         [f] => (1, 1, f),
-        _ => return Err("samples of this shape cannot be drawn".into()),
+        _ => {
+            return Err(Error::data(format!(
+                "{}: samples of shape {:?} cannot be drawn; only images (C, H, W), signals (C, L) and vectors (F) can",
+                ds.name, ds.sample_shape
+            )))
+        }
     };
     let names = class_names(ds);
     let panels: Vec<ImagePanel> = (0..n)

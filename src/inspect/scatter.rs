@@ -5,6 +5,7 @@ use super::outputs;
 use crate::data::source::DataSource;
 use crate::data::synthetic::sim1d_with_truth;
 use crate::data::{Dataset, Targets};
+use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::plot::{scatter, Figure};
 
@@ -19,20 +20,17 @@ pub fn true_conv_weights(data: &str) -> Option<Vec<f32>> {
 }
 
 /// True against learned conv weights (raw, element by element, as tutorial 000 plots them).
-pub fn parameters(model: &Model<f32>, data: &str) -> Result<Figure, String> {
-    let truth = true_conv_weights(data).ok_or(format!("`{data}` is not simulated from a known network (use --data sim1d...), so there are no true parameters; try `--what predictions`"))?;
-    let learned = model
-        .tensors()
-        .into_iter()
-        .find(|t| t.name == "0.weight")
-        .map(|t| model.tensor(&t).to_vec())
-        .ok_or("the model's first layer has no weight")?;
+pub fn parameters(model: &Model<f32>, data: &str) -> Result<Figure> {
+    let truth = true_conv_weights(data).ok_or_else(|| Error::config(format!("`{data}` is not simulated from a known network (use --data sim1d...), so there are no true parameters; try `--what predictions`")))?;
+    let learned = model.tensors().into_iter().find(|t| t.name == "0.weight").map(|t| model.tensor(&t).to_vec()).ok_or(
+        Error::spec("the model's first layer has no weight to compare; fit a model that starts with a conv layer"),
+    )?;
     if learned.len() != truth.len() {
-        return Err(format!(
+        return Err(Error::shape(format!(
             "the model's first layer has {} weights but the true network has {}; fit the same architecture",
             learned.len(),
             truth.len()
-        ));
+        )));
     }
     Ok(scatter(
         &truth,
@@ -45,16 +43,22 @@ pub fn parameters(model: &Model<f32>, data: &str) -> Result<Figure, String> {
 }
 
 /// Predictions against targets on a regression set.
-pub fn predictions(model: &Model<f32>, ds: &Dataset) -> Result<Figure, String> {
+pub fn predictions(model: &Model<f32>, ds: &Dataset) -> Result<Figure> {
     let Targets::Values { values, .. } = &ds.targets else {
-        return Err(format!(
+        return Err(Error::data(format!(
             "{} has class labels; a prediction scatter needs real-valued targets (see `plot confusion`)",
             ds.name
-        ));
+        )));
     };
     let out = outputs(model, ds, ds.len());
     if out.len() != values.len() {
-        return Err("the model's outputs do not match the targets' width".into());
+        return Err(Error::shape(format!(
+            "the model gives {} outputs for {} samples but {} has {} target values; the model does not fit this data",
+            out.len(),
+            ds.len(),
+            ds.name,
+            values.len()
+        )));
     }
     Ok(scatter(values, &out, true, &format!("predictions vs targets, {}", ds.name), "target", "prediction"))
 }

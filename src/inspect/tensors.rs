@@ -3,13 +3,14 @@
 
 use super::{outputs, probabilities};
 use crate::data::{Dataset, Targets};
+use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::plot::{named_tensors, Figure, Panel};
 
-pub fn figure(model: &Model<f32>, ds: &Dataset, count: usize) -> Result<Figure, String> {
+pub fn figure(model: &Model<f32>, ds: &Dataset, count: usize) -> Result<Figure> {
     let n = count.min(ds.len());
     if n == 0 {
-        return Err(format!("{} has no samples to show", ds.name));
+        return Err(Error::data(format!("{} has no samples to show", ds.name)));
     }
     let k = model.output().len();
     let out = outputs(model, ds, n);

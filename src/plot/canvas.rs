@@ -6,6 +6,7 @@
 
 use super::colormap::Rgb;
 use super::font;
+use crate::error::{Error, Result};
 
 /// Horizontal text anchor, along the reading direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +72,7 @@ impl TextStyle {
     }
 
     /// Offset of the anchor point from the text start, along the reading direction.
-    pub fn start_offset(&self, m: &font::TextMetrics) -> f32 {
+    fn start_offset(&self, m: &font::TextMetrics) -> f32 {
         match self.anchor {
             Anchor::Start => 0.0,
             Anchor::Middle => m.width / 2.0,
@@ -174,7 +175,7 @@ impl Canvas {
 
     /// Blends `color` into pixel `(x, y)` with coverage `a` in `[0, 1]`;
     /// pixels outside the canvas are ignored (drawing clips silently).
-    pub fn blend(&mut self, x: i32, y: i32, color: Rgb, a: f32) {
+    fn blend(&mut self, x: i32, y: i32, color: Rgb, a: f32) {
         if x < 0 || y < 0 || x >= self.width as i32 || y >= self.height as i32 || a <= 0.0 {
             return;
         }
@@ -199,19 +200,19 @@ impl Canvas {
     }
 
     /// Decodes an 8-bit RGB or RGBA PNG (alpha is dropped), e.g. to check output.
-    pub fn decode_png(bytes: &[u8]) -> Result<Canvas, String> {
+    pub fn decode_png(bytes: &[u8]) -> Result<Canvas> {
         let dec = png::Decoder::new(std::io::Cursor::new(bytes));
-        let mut reader = dec.read_info().map_err(|e| e.to_string())?;
-        let size = reader.output_buffer_size().ok_or_else(|| "PNG too large".to_string())?;
+        let mut reader = dec.read_info().map_err(|e| Error::data(format!("not a readable PNG: {e}")))?;
+        let size = reader.output_buffer_size().ok_or_else(|| Error::data("PNG too large for memory"))?;
         let mut buf = vec![0; size];
-        let info = reader.next_frame(&mut buf).map_err(|e| e.to_string())?;
+        let info = reader.next_frame(&mut buf).map_err(|e| Error::data(format!("cannot decode the PNG: {e}")))?;
         if info.bit_depth != png::BitDepth::Eight {
-            return Err(format!("unsupported bit depth {:?}", info.bit_depth));
+            return Err(Error::data(format!("unsupported bit depth {:?}", info.bit_depth)));
         }
         let channels = match info.color_type {
             png::ColorType::Rgb => 3,
             png::ColorType::Rgba => 4,
-            other => return Err(format!("unsupported colour type {other:?}")),
+            other => return Err(Error::data(format!("unsupported colour type {other:?}"))),
         };
         let mut data = Vec::with_capacity(info.width as usize * info.height as usize * 3);
         for row in buf[..info.buffer_size()].chunks(info.line_size) {

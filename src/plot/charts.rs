@@ -315,25 +315,14 @@ fn series_stroke(axis: YAxis, color: Rgb) -> Stroke {
     }
 }
 
-/// R² of predictions `y` against targets `x`: `1 − Σ(y−x)² / Σ(x−x̄)²`
-/// (scikit-learn's `r2_score(x, y)`). Non-finite pairs are skipped.
-pub fn r2_score(x: &[f32], y: &[f32]) -> f32 {
-    let pairs: Vec<(f64, f64)> = finite_pairs(x, y);
-    let n = pairs.len() as f64;
-    if n == 0.0 {
-        return f32::NAN;
-    }
-    let mean = pairs.iter().map(|p| p.0).sum::<f64>() / n;
-    let ss_res: f64 = pairs.iter().map(|(a, b)| (b - a).powi(2)).sum();
-    let ss_tot: f64 = pairs.iter().map(|(a, _)| (a - mean).powi(2)).sum();
-    if ss_tot == 0.0 {
-        return if ss_res == 0.0 { 1.0 } else { f32::NAN };
-    }
-    (1.0 - ss_res / ss_tot) as f32
+/// R² of predictions `y` against targets `x` ([`crate::stats::r2`]), non-finite pairs skipped.
+fn r2_of_finite(x: &[f32], y: &[f32]) -> f32 {
+    let (targets, preds): (Vec<f64>, Vec<f64>) = finite_pairs(x, y).into_iter().unzip();
+    crate::stats::r2(&targets, &preds) as f32
 }
 
 /// Least-squares line `y = a + b x` and its R² (squared correlation).
-pub fn linear_fit(x: &[f32], y: &[f32]) -> Option<(f32, f32, f32)> {
+fn linear_fit(x: &[f32], y: &[f32]) -> Option<(f32, f32, f32)> {
     let pairs = finite_pairs(x, y);
     let n = pairs.len() as f64;
     if n < 2.0 {
@@ -359,7 +348,7 @@ fn finite_pairs(x: &[f32], y: &[f32]) -> Vec<(f64, f64)> {
 /// A scatter plot with R² in the top-left corner.
 ///
 /// With `identity_line`, both axes share one range, the dashed line y = x
-/// is drawn and R² is [`r2_score`] (x = targets, y = predictions); without
+/// is drawn and R² is [`crate::stats::r2`] (x = targets, y = predictions); without
 /// it, the least-squares line is drawn and R² is its squared correlation.
 pub fn scatter(x: &[f32], y: &[f32], identity_line: bool, title: &str, x_label: &str, y_label: &str) -> Figure {
     let (pw, ph) = (420.0f32, 420.0f32);
@@ -403,7 +392,7 @@ pub fn scatter(x: &[f32], y: &[f32], identity_line: bool, title: &str, x_label: 
     let r2 = if identity_line {
         let (lo, hi) = (xa.lo as f32, xa.hi as f32);
         fig.line(area.px(&xa, lo), area.py(&ya, lo), area.px(&xa, hi), area.py(&ya, hi), ref_stroke);
-        r2_score(x, y)
+        r2_of_finite(x, y)
     } else if let Some((a, b, r2)) = linear_fit(x, y) {
         let clipped = clip_line(a, b, &xa, &ya);
         if let Some(((x0, y0), (x1, y1))) = clipped {
@@ -461,10 +450,9 @@ mod tests {
     #[test]
     fn r2_matches_definitions() {
         let x = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(r2_score(&x, &x), 1.0);
-        let y = [1.5, 2.0, 2.5, 4.0];
-        // ss_res = 0.25 + 0 + 0.25 + 0 = 0.5, ss_tot = 5.
-        assert!((r2_score(&x, &y) - 0.9).abs() < 1e-6);
+        assert_eq!(r2_of_finite(&x, &x), 1.0);
+        // ss_res = 0.25 + 0 + 0.25 + 0 = 0.5, ss_tot = 5; the NaN pair is skipped.
+        assert!((r2_of_finite(&[1.0, 2.0, 3.0, 4.0, 5.0], &[1.5, 2.0, 2.5, 4.0, f32::NAN]) - 0.9).abs() < 1e-6);
         let (a, b, r2) = linear_fit(&x, &[3.0, 5.0, 7.0, 9.0]).unwrap();
         assert!((a - 1.0).abs() < 1e-5 && (b - 2.0).abs() < 1e-5 && (r2 - 1.0).abs() < 1e-6);
     }

@@ -88,22 +88,6 @@ impl Norm {
         Norm::Symmetric { vmax }
     }
 
-    /// Symmetric norm whose `vmax` is the given percentile (0–100) of `|v|`,
-    /// as the tutorials' `plot_matrix_grid` does with 99.9 to ignore outliers.
-    pub fn symmetric_percentile<'a>(values: impl IntoIterator<Item = &'a f32>, pct: f32) -> Norm {
-        let mut abs: Vec<f32> = values.into_iter().filter(|v| v.is_finite()).map(|v| v.abs()).collect();
-        if abs.is_empty() {
-            return Norm::Symmetric { vmax: 0.0 };
-        }
-        abs.sort_by(f32::total_cmp);
-        // Linear interpolation between order statistics, like numpy's default.
-        let pos = (pct.clamp(0.0, 100.0) / 100.0) * (abs.len() - 1) as f32;
-        let lo = pos.floor() as usize;
-        let hi = (lo + 1).min(abs.len() - 1);
-        let f = pos - lo as f32;
-        Norm::Symmetric { vmax: abs[lo] + (abs[hi] - abs[lo]) * f }
-    }
-
     /// Linear min–max norm over the finite values.
     pub fn min_max<'a>(values: impl IntoIterator<Item = &'a f32>) -> Norm {
         let (vmin, vmax) = values
@@ -254,7 +238,5 @@ mod tests {
         assert_eq!(m.apply(-2.0), 0.0);
         assert_eq!(m.apply(1.0), 1.0);
         assert_eq!(Norm::Symmetric { vmax: 0.0 }.apply(3.0), 0.5);
-        let p = Norm::symmetric_percentile(&[1.0, 2.0, 3.0, 100.0], 100.0);
-        assert_eq!(p, Norm::Symmetric { vmax: 100.0 });
     }
 }

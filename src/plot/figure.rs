@@ -79,7 +79,7 @@ impl Figure {
     }
 
     /// Replays every drawing call onto `surface`.
-    pub fn render(&self, surface: &mut dyn Surface) {
+    fn render(&self, surface: &mut dyn Surface) {
         for op in &self.ops {
             match op {
                 Op::FillRect(x, y, w, h, c) => surface.fill_rect(*x, *y, *w, *h, *c),
@@ -125,20 +125,20 @@ impl Figure {
         s.finish()
     }
 
-    /// Writes the figure as PNG or SVG according to `path`'s extension.
-    pub fn save(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
+    /// Writes the figure, atomically, as PNG or SVG according to `path`'s extension.
+    pub fn save(&self, path: impl AsRef<Path>) -> crate::Result<()> {
         let path = path.as_ref();
         let bytes = match Format::from_path(path) {
             Some(Format::Png) => self.to_png(),
             Some(Format::Svg) => self.to_svg().into_bytes(),
             None => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("{}: figure files must end in .png or .svg", path.display()),
-                ))
+                return Err(crate::Error::config(format!(
+                    "{}: figure files must end in .png or .svg; name the file so",
+                    path.display()
+                )))
             }
         };
-        std::fs::write(path, bytes)
+        crate::fs::write_atomic(path, &bytes)
     }
 }
 

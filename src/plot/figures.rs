@@ -363,7 +363,7 @@ fn luminance(c: Rgb) -> f32 {
 }
 
 /// Black or white, whichever contrasts more with `background`.
-pub fn contrasting_text(background: Rgb) -> Rgb {
+fn contrasting_text(background: Rgb) -> Rgb {
     // The luminance where black and white text have equal contrast ratio.
     if luminance(background) > 0.179 {
         [0, 0, 0]

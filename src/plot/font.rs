@@ -46,7 +46,7 @@ pub struct AlphaMask {
 }
 
 /// Whether the font has a real glyph for `c` (otherwise a box is drawn).
-pub fn has_glyph(c: char) -> bool {
+fn has_glyph(c: char) -> bool {
     c == ' ' || font().lookup_glyph_index(c) != 0
 }
 

@@ -2,16 +2,17 @@
 //! tensors, image grids, confusion matrices, training curves and scatter
 //! plots, written as PNG or SVG with an embedded font.
 //!
-//! Build a [`Figure`] with one of the builders in [`figures`] or [`charts`],
-//! then [`Figure::save`] it; the file extension picks the format.
+//! Build a [`Figure`] with one of the builders re-exported here ([`heatmap_grid`],
+//! [`line_chart`], [`scatter`], ...), then [`Figure::save`] it; the file extension picks the
+//! format.
 
 pub mod canvas;
-pub mod charts;
+mod charts;
 pub mod colormap;
 pub mod figure;
-pub mod figures;
-pub mod font;
-pub mod parts;
+mod figures;
+mod font;
+mod parts;
 pub mod svg;
 
 pub use canvas::{Canvas, Surface};

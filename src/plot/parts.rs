@@ -8,7 +8,7 @@ use super::font;
 pub const TICK_SIZE: f32 = 12.0;
 pub const LABEL_SIZE: f32 = 14.0;
 pub const PANEL_TITLE_SIZE: f32 = 13.0;
-pub const TITLE_SIZE: f32 = 17.0;
+const TITLE_SIZE: f32 = 17.0;
 /// Blank space around every figure, so nothing touches the edge.
 pub const MARGIN: f32 = 16.0;
 pub const TEXT: Rgb = [30, 30, 30];

@@ -11,7 +11,7 @@ use super::colormap::Rgb;
 use super::font;
 
 /// Images with more pixels than this are embedded as PNG instead of rects.
-pub const MAX_RECT_CELLS: usize = 4096;
+const MAX_RECT_CELLS: usize = 4096;
 
 const FONT_FAMILY: &str = "DejaVu Sans, Verdana, Arial, Helvetica, sans-serif";
 

@@ -6,9 +6,9 @@
 
 use super::forward::{effective_map, predict};
 use super::hungarian::max_assignment;
-use super::stats::{mse, pearson, r2};
 use crate::layers::Op;
 use crate::model::{Model, NamedTensor, Store};
+use crate::stats::{mse, pearson, r2};
 use serde::Serialize;
 
 /// One true filter and the learned filter matched to it: learned ≈ scale · true.

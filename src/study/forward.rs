@@ -13,7 +13,7 @@ pub fn predict<T: Float>(model: &Model<T>, x: &[f64], n: usize) -> Vec<f64> {
 /// True when every layer is affine in evaluation mode (convolutions, linear layers, batch norm
 /// with running statistics, average pooling, dropout, flatten): then input → output is one
 /// affine map `y = A x + b`.
-pub fn is_affine<T>(model: &Model<T>) -> bool {
+fn is_affine<T>(model: &Model<T>) -> bool {
     model.layers.iter().all(|l| {
         matches!(l.op, Op::Conv(_) | Op::Linear(_) | Op::Flatten | Op::BatchNorm(_) | Op::Dropout(_) | Op::AvgPool(_))
     })

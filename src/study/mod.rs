@@ -2,10 +2,9 @@
 //! `recover`), and measure how often training succeeds across seeds and settings (`sweep`).
 
 pub mod compare;
-pub mod forward;
-pub mod hungarian;
+mod forward;
+mod hungarian;
 pub mod recover;
 pub mod recover_report;
 pub mod simulate;
-pub mod stats;
 pub mod sweep;

@@ -7,6 +7,7 @@ use super::compare::{compare, Comparison, Samples};
 use super::simulate::{load, SimInfo, Simulation};
 use crate::data::split::split_seeded;
 use crate::data::{Dataset, Targets};
+use crate::error::{Error, Result};
 use crate::losses::Loss;
 use crate::model::{presets, Model};
 use crate::optim::OptimizerConfig;
@@ -73,9 +74,9 @@ fn samples(ds: &Dataset) -> (Vec<f64>, Vec<f64>) {
     (ds.x.iter().map(|&v| v as f64).collect(), y)
 }
 
-pub fn recover(dir: &Path, o: &RecoverOptions) -> Result<Recovery, String> {
+pub fn recover(dir: &Path, o: &RecoverOptions) -> Result<Recovery> {
     if o.replicates == 0 {
-        return Err("--replicates must be at least 1".into());
+        return Err(Error::config("--replicates must be at least 1"));
     }
     let sim: Simulation = load(dir, o.truth.as_deref())?;
     let input = sim.truth.input;
@@ -84,21 +85,23 @@ pub fn recover(dir: &Path, o: &RecoverOptions) -> Result<Recovery, String> {
         Some(m) => {
             let (spec, preset_input) = presets::resolve(m);
             if let Some(p) = preset_input.filter(|p| *p != input) {
-                return Err(format!("the preset `{m}` is for inputs of {p}, but the simulation's are {input}"));
+                return Err(Error::spec(format!(
+                    "the preset `{m}` is for inputs of {p}, but the simulation's are {input}"
+                )));
             }
             spec
         }
         None => sim.truth.spec.clone(),
     };
     let template = Model::<f32>::new(&spec, input)
-        .map_err(|e| format!("the model does not fit the simulation's inputs ({input}): {e}"))?;
+        .map_err(|e| Error::spec(format!("the model does not fit the simulation's inputs ({input}): {e}")))?;
     if template.output().len() != k {
-        return Err(format!(
+        return Err(Error::spec(format!(
             "the model `{spec}` has {} outputs but the simulation has {k}; end it with linear({k})",
             template.output().len()
-        ));
+        )));
     }
-    let optimizer = OptimizerConfig::parse(&o.optimizer)?;
+    let optimizer = OptimizerConfig::parse(&o.optimizer).map_err(Error::config)?;
     let all = Dataset {
         name: "simulation".into(),
         x: sim.x.clone(),
@@ -107,31 +110,34 @@ pub fn recover(dir: &Path, o: &RecoverOptions) -> Result<Recovery, String> {
         class_names: None,
     };
     // One fixed split for all replicates, so they differ only in their starting point.
-    let split = split_seeded(&all, o.test_fraction, 0).map_err(|e| e.to_string())?;
-    let test = split.test.ok_or("no test set")?;
+    let split = split_seeded(&all, o.test_fraction, 0)?;
+    let test = split.test.ok_or(Error::config("--test-fraction leaves no test set; raise it"))?;
     let p = Prepared { train: split.train, test, model: template.clone(), loss: Loss::Mse, optimizer };
     let base = RunConfig {
         optimizer: o.optimizer.clone(),
         epochs: o.epochs,
         batch_size: o.batch_size,
         threads: 1,
-        checkpoint_every: 0,
+        checkpoint_every: 1,
         ..RunConfig::default()
     };
-    base.validate()?;
-    let fit = |r: usize| -> Result<(Model<f32>, f64), String> {
+    base.validate().map_err(Error::config)?;
+    let fit = |r: usize| -> Result<(Model<f32>, f64)> {
         let seed = o.seed + r as u64;
         let mut start = template.clone();
         start.init(seed);
         let out = train_from(&RunConfig { seed, ..base.clone() }, &p, start, None, false, true)
-            .map_err(|e| format!("replicate {} (seed {seed}): {e}", r + 1))?;
+            .map_err(|e| Error::numeric(format!("replicate {} (seed {seed}): {e}", r + 1)))?;
         let last = out.metrics.last().map(|m| m.train_loss).unwrap_or(f64::NAN);
         Ok((out.model, last))
     };
     let jobs = if o.jobs == 0 { rayon::current_num_threads() } else { o.jobs };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|e| e.to_string())?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| Error::config(format!("cannot start {jobs} threads: {e}")))?;
     let fitted: Vec<(Model<f32>, f64)> =
-        pool.install(|| (0..o.replicates).into_par_iter().map(fit).collect::<Result<_, String>>())?;
+        pool.install(|| (0..o.replicates).into_par_iter().map(fit).collect::<Result<_>>())?;
     let (train_x, train_y) = samples(&p.train);
     let (test_x, test_y) = samples(&p.test);
     let train_s = Samples { x: &train_x, y: &train_y, n: p.train.len() };

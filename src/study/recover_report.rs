@@ -3,8 +3,9 @@
 
 use super::compare::{PairSet, Pairs};
 use super::recover::Recovery;
-use super::stats::median;
+use crate::error::{Error, Result};
 use crate::plot::scatter;
+use crate::stats::median;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -189,13 +190,13 @@ fn f32s(v: &[f64]) -> Vec<f32> {
 }
 
 /// Writes `recover.json`, the plots and `report.md` into `out`; returns the files written.
-pub fn write(rec: &Recovery, out: &Path, command: &str) -> Result<Vec<PathBuf>, String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+pub fn write(rec: &Recovery, out: &Path, command: &str) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).map_err(|e| Error::create(out, e))?;
     let mut files = vec![];
-    let mut json = serde_json::to_value(rec).map_err(|e| e.to_string())?;
-    json["summary"] = serde_json::to_value(summary(rec)).map_err(|e| e.to_string())?;
+    let mut json = serde_json::to_value(rec).expect("a Recovery always serialises");
+    json["summary"] = serde_json::to_value(summary(rec)).expect("a summary always serialises");
     let path = out.join("recover.json");
-    let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&json).expect("a JSON value always serialises");
     crate::fs::write_atomic(&path, format!("{text}\n").as_bytes())?;
     files.push(path);
     // All replicates on one plot: the spread shows how (un)identifiable each view is.
@@ -225,9 +226,7 @@ pub fn write(rec: &Recovery, out: &Path, command: &str) -> Result<Vec<PathBuf>, 
         }
         let path = out.join(name);
         let (xl, yl) = if name == "predictions.png" { ("target", "prediction") } else { ("true", "learned") };
-        scatter(&x, &y, true, title, xl, yl)
-            .save(&path)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        scatter(&x, &y, true, title, xl, yl).save(&path)?;
         images.push((name, title));
         files.push(path);
     }

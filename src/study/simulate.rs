@@ -5,10 +5,11 @@
 //! network, seed 1337 — gives the tutorial's inputs and weights exactly.
 
 use super::forward::predict;
-use crate::data::npz::{parse_npy, NpyArray, NpyData};
+use crate::data::npy::{parse_npy, NpyArray, NpyData};
 use crate::data::npz_write::write_npz;
 use crate::data::zip::ZipArchive;
 use crate::engine::Dims;
+use crate::error::{Error, Result};
 use crate::layers::Op;
 use crate::model::{io, Model, Store};
 use crate::rng::numpy::NumpyRandomState;
@@ -63,15 +64,15 @@ fn output_layer(model: &Model<f32>) -> Option<usize> {
     model.layers.iter().rposition(|l| matches!(l.op, Op::Linear(_)))
 }
 
-pub fn simulate(s: &SimSpec) -> Result<Simulation, String> {
+pub fn simulate(s: &SimSpec) -> Result<Simulation> {
     if s.n == 0 {
-        return Err("--n must be at least 1".into());
+        return Err(Error::config("--n must be at least 1"));
     }
     if !(s.noise.is_finite() && s.noise >= 0.0) {
-        return Err(format!("--noise must be a finite standard deviation ≥ 0, not {}", s.noise));
+        return Err(Error::config(format!("--noise must be a finite standard deviation ≥ 0, not {}", s.noise)));
     }
     let mut truth = Model::<f32>::new(&s.model, s.input)
-        .map_err(|e| format!("the model does not fit the input {}: {e}", s.input))?;
+        .map_err(|e| Error::spec(format!("the model does not fit the input {}: {e}", s.input)))?;
     let mut rs = NumpyRandomState::seed(s.seed);
     let mut x = vec![0f64; s.n * s.input.len()];
     rs.normal_fill(0.0, 1.0, &mut x);
@@ -79,15 +80,14 @@ pub fn simulate(s: &SimSpec) -> Result<Simulation, String> {
     let mut truth64: Model<f64> = truth.cast();
     match &s.truth {
         Some(path) => {
-            let bytes =
-                std::fs::read(path).map_err(|e| format!("cannot read the truth file {}: {e}", path.display()))?;
+            let bytes = crate::fs::read_file(path)?;
             io::load_state(&mut truth, &bytes).map_err(|e| {
-                format!(
+                Error::model_file(format!(
                     "the truth file {} does not fit the model `{}` on input {}: {e}",
                     path.display(),
                     s.model,
                     s.input
-                )
+                ))
             })?;
             truth64 = truth.cast();
         }
@@ -126,8 +126,8 @@ pub const TRUTH_FILE: &str = "truth.safetensors";
 pub const INFO_FILE: &str = "simulation.json";
 
 /// Writes `data.npz` (X, y), `truth.safetensors` and `simulation.json` into `dir`.
-pub fn save(sim: &Simulation, dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+pub fn save(sim: &Simulation, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::create(dir, e))?;
     let n = sim.info.n;
     let mut x_shape = vec![n];
     x_shape.extend(sim.truth.input.to_vec());
@@ -136,62 +136,65 @@ pub fn save(sim: &Simulation, dir: &Path) -> Result<(), String> {
     let x = NpyArray { shape: x_shape, data: NpyData::F32(sim.x.clone()) };
     let y = NpyArray { shape: y_shape, data: NpyData::F32(sim.y.clone()) };
     write_npz(&dir.join(DATA_FILE), &[("X", &x), ("y", &y)])?;
-    io::save(&sim.truth, &dir.join(TRUTH_FILE))?;
-    let json = serde_json::to_string_pretty(&sim.info).map_err(|e| e.to_string())?;
+    io::save(&sim.truth, &dir.join(TRUTH_FILE)).map_err(Error::model_file)?;
+    let json = serde_json::to_string_pretty(&sim.info).expect("a SimInfo always serialises");
     crate::fs::write_atomic(&dir.join(INFO_FILE), format!("{json}\n").as_bytes())?;
     Ok(())
 }
 
-fn f32s(a: NpyArray, what: &str) -> Result<Vec<f32>, String> {
+fn f32s(a: NpyArray, what: &str) -> Result<Vec<f32>> {
     match a.data {
         NpyData::F32(v) => Ok(v),
         NpyData::F64(v) => Ok(v.into_iter().map(|x| x as f32).collect()),
-        _ => Err(format!("{what} must hold floats")),
+        _ => Err(Error::data(format!("{what} must hold floats (float32 or float64)"))),
     }
 }
 
 /// Reads a folder written by `save`; `truth` replaces its `truth.safetensors` when given.
-pub fn load(dir: &Path, truth: Option<&Path>) -> Result<Simulation, String> {
+pub fn load(dir: &Path, truth: Option<&Path>) -> Result<Simulation> {
     let info_path = dir.join(INFO_FILE);
     let text = std::fs::read_to_string(&info_path).map_err(|e| {
-        format!(
-            "cannot read {}: {e}; is {} a folder written by `convlab simulate`?",
-            info_path.display(),
-            dir.display()
-        )
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::data(format!("{} has no {INFO_FILE}; give a folder written by `convlab simulate`", dir.display()))
+        } else {
+            Error::read(&info_path, e)
+        }
     })?;
-    let info: SimInfo = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", info_path.display()))?;
-    let input = Dims::parse(&info.input)?;
+    let info: SimInfo = serde_json::from_str(&text)
+        .map_err(|e| Error::data(format!("{}: {e}; the file is damaged: simulate again", info_path.display())))?;
+    let input = Dims::parse(&info.input).map_err(|e| Error::data(format!("{}: {e}", info_path.display())))?;
     let truth_path = truth.map(Path::to_path_buf).unwrap_or_else(|| dir.join(TRUTH_FILE));
-    let mut model = Model::<f32>::new(&info.spec, input).map_err(|e| format!("{}: {e}", info_path.display()))?;
-    let bytes =
-        std::fs::read(&truth_path).map_err(|e| format!("cannot read the truth file {}: {e}", truth_path.display()))?;
+    let mut model =
+        Model::<f32>::new(&info.spec, input).map_err(|e| Error::data(format!("{}: {e}", info_path.display())))?;
+    let bytes = crate::fs::read_file(&truth_path)?;
     io::load_state(&mut model, &bytes).map_err(|e| {
-        format!(
+        Error::model_file(format!(
             "the truth file {} does not fit the simulated model `{}` on input {}: {e}",
             truth_path.display(),
             info.spec,
             input
-        )
+        ))
     })?;
     let data_path = dir.join(DATA_FILE);
     let label = data_path.display().to_string();
-    let bytes = std::fs::read(&data_path).map_err(|e| format!("cannot read {label}: {e}"))?;
-    let zip = ZipArchive::parse(&bytes, &label).map_err(|e| e.to_string())?;
-    let array = |name: &str| -> Result<NpyArray, String> {
-        let raw = zip.read(&format!("{name}.npy")).ok_or(format!("{label} has no array {name}"))?;
-        parse_npy(&raw.map_err(|e| e.to_string())?, &format!("{label}: {name}")).map_err(|e| e.to_string())
+    let bytes = crate::fs::read_file(&data_path)?;
+    let zip = ZipArchive::parse(&bytes, &label)?;
+    let array = |name: &str| -> Result<NpyArray> {
+        let raw = zip
+            .read(&format!("{name}.npy"))
+            .ok_or_else(|| Error::data(format!("{label} has no array {name}; simulate again")))?;
+        parse_npy(&raw?, &format!("{label}: {name}"))
     };
     let (x, y) = (f32s(array("X")?, "X")?, f32s(array("y")?, "y")?);
     let k = model.output().len();
     if x.len() != info.n * input.len() || y.len() != info.n * k {
-        return Err(format!(
+        return Err(Error::data(format!(
             "{label} holds {} inputs and {} outputs, but {} says {} samples of {input} → {k}; the folder is damaged",
             x.len(),
             y.len(),
             info_path.display(),
             info.n
-        ));
+        )));
     }
     Ok(Simulation { info, truth: model, x, y })
 }
@@ -238,8 +241,9 @@ mod tests {
         let bad = dir.join("bad.safetensors");
         io::save(&other, &bad).unwrap();
         let e = simulate(&SimSpec { truth: Some(bad.clone()), ..default_spec() }).err().unwrap();
+        let e = e.to_string();
         assert!(e.contains("does not fit") && e.contains("0.weight"), "{e}");
-        assert!(load(&dir, Some(&bad)).err().unwrap().contains("does not fit"));
+        assert!(load(&dir, Some(&bad)).err().unwrap().to_string().contains("does not fit"));
         // A truth file that fits replaces the draws.
         let same = simulate(&SimSpec { n: 20, truth: Some(dir.join(TRUTH_FILE)), ..default_spec() }).unwrap();
         assert_eq!(same.truth.params, sim.truth.params);

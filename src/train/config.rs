@@ -99,7 +99,7 @@ impl RunConfig {
     /// Whether the line of `epoch` is printed (see `print_every`).
     pub fn prints_epoch(&self, epoch: usize, first: usize) -> bool {
         let every = if self.print_every == 0 { self.epochs.div_ceil(20).max(1) } else { self.print_every };
-        epoch == first || epoch == self.epochs || epoch % every == 0
+        epoch == first || epoch == self.epochs || epoch.is_multiple_of(every)
     }
 
     /// The settings as TOML (`config.toml`). Settings that passed [`RunConfig::validate`]

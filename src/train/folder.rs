@@ -84,31 +84,9 @@ impl RunFolder {
         write_atomic(&self.path(name), bytes)
     }
 
-    /// The epochs recorded in `metrics.jsonl`. A torn last line (the process was killed while
-    /// writing it) is left out: that epoch is trained again on `--resume`.
+    /// The epochs recorded in `metrics.jsonl` (see [`read_metrics`]).
     pub fn read_metrics(&self) -> Result<Vec<EpochMetrics>> {
-        let path = self.path(METRICS);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-            Err(e) => return Err(Error::read(&path, e)),
-        };
-        let complete =
-            if text.ends_with('\n') { text.as_str() } else { &text[..text.rfind('\n').map_or(0, |i| i + 1)] };
-        complete
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .enumerate()
-            .map(|(i, l)| {
-                serde_json::from_str(l).map_err(|e| {
-                    Error::data(format!(
-                        "{} line {}: not an epoch's metrics ({e}); the file was changed by hand or damaged",
-                        path.display(),
-                        i + 1
-                    ))
-                })
-            })
-            .collect()
+        read_metrics(&self.dir)
     }
 
     /// Replaces `metrics.jsonl` with `metrics` (atomically).
@@ -142,6 +120,32 @@ impl Drop for RunFolder {
         }
         let _ = std::fs::remove_dir_all(aside);
     }
+}
+
+/// The epochs recorded in `dir`'s `metrics.jsonl`, read without locking the run. A torn last line (the process was killed while
+/// writing it) is left out: that epoch is trained again on `--resume`.
+pub fn read_metrics(dir: &Path) -> Result<Vec<EpochMetrics>> {
+    let path = dir.join(METRICS);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(Error::read(&path, e)),
+    };
+    let complete = if text.ends_with('\n') { text.as_str() } else { &text[..text.rfind('\n').map_or(0, |i| i + 1)] };
+    complete
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| {
+                Error::data(format!(
+                    "{} line {}: not an epoch's metrics ({e}); the file was changed by hand or damaged",
+                    path.display(),
+                    i + 1
+                ))
+            })
+        })
+        .collect()
 }
 
 /// The run's per-epoch metrics file, one JSON object a line.

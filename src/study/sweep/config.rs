@@ -1,6 +1,7 @@
 //! A sweep's settings: one training setup, the seeds, a grid of values to vary and the
 //! success criterion. Read from `sweep.toml` (or flags); written back so a sweep replays.
 
+use crate::error::{Error, Result};
 use crate::train::config::RunConfig;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -102,14 +103,14 @@ impl SweepConfig {
             threads: 1,
             test_fraction: self.test_fraction,
             rng: self.rng.clone(),
-            checkpoint_every: 0,
+            checkpoint_every: 1,
             restarts: 1,
             ..RunConfig::default()
         }
     }
 
-    pub fn from_toml(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| format!("sweep config: {e}"))
+    pub fn from_toml(text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| Error::config(format!("sweep config: {e}")))
     }
 
     pub fn to_toml(&self) -> String {
@@ -141,6 +142,6 @@ mod tests {
         assert_eq!(SweepConfig::from_toml(&c.to_toml()).unwrap(), c);
         assert_eq!(c.fingerprint(), SweepConfig::from_toml(&c.to_toml()).unwrap().fingerprint());
         assert_ne!(c.fingerprint(), SweepConfig { seeds: 6, ..c.clone() }.fingerprint());
-        assert!(SweepConfig::from_toml("seedz = 5").unwrap_err().contains("seedz"));
+        assert!(SweepConfig::from_toml("seedz = 5").unwrap_err().to_string().contains("seedz"));
     }
 }

@@ -1,6 +1,7 @@
 //! The success criterion of a sweep: `METRIC OP VALUE`, e.g. `train_accuracy >= 1` or
 //! `train_loss < 0.05`, judged on a run's per-epoch metrics.
 
+use crate::error::{Error, Result};
 use crate::train::folder::EpochMetrics;
 use std::fmt;
 
@@ -22,9 +23,9 @@ pub struct Criterion {
 const METRICS: [&str; 4] = ["train_loss", "train_accuracy", "test_loss", "test_accuracy"];
 
 impl Criterion {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self> {
         let bad = || {
-            format!("success criterion `{text}` is not METRIC OP VALUE, e.g. `train_accuracy >= 1` or `train_loss < 0.05` (metrics: {}; ops: < <= > >=)", METRICS.join(", "))
+            Error::config(format!("success criterion `{text}` is not METRIC OP VALUE, e.g. `train_accuracy >= 1` or `train_loss < 0.05` (metrics: {}; ops: < <= > >=)", METRICS.join(", ")))
         };
         let at = text.find(['<', '>']).ok_or_else(bad)?;
         let metric = text[..at].trim().to_string();

@@ -3,12 +3,13 @@
 //! shorthands that edit a spec: `filters` (the first convolution's output channels), `lr`,
 //! `momentum`, `weight_decay` (the optimizer's arguments).
 
+use crate::error::{Error, Result};
 use crate::model::presets;
 use crate::spec::call::{parse_call, parse_calls, split_top, Call};
 use crate::train::config::RunConfig;
 use std::collections::BTreeMap;
 
-pub const KEYS: &str = "filters, lr, momentum, weight_decay, epochs, batch_size, optimizer, model, data, loss, rng";
+const KEYS: &str = "filters, lr, momentum, weight_decay, epochs, batch_size, optimizer, model, data, loss, rng";
 
 /// One combination of grid values, keys in alphabetical order.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,22 +30,25 @@ impl Point {
 }
 
 /// Parses `--grid key=v1,v2,...` (commas inside parentheses belong to the value).
-pub fn parse_flag(text: &str) -> Result<(String, Vec<String>), String> {
-    let (key, values) =
-        text.split_once('=').ok_or(format!("--grid `{text}` is not KEY=V1,V2,..., e.g. --grid filters=3,4"))?;
-    let values = split_top(values, |c| c == ',')?;
+pub fn parse_flag(text: &str) -> Result<(String, Vec<String>)> {
+    let (key, values) = text
+        .split_once('=')
+        .ok_or_else(|| Error::config(format!("--grid `{text}` is not KEY=V1,V2,..., e.g. --grid filters=3,4")))?;
+    let values = split_top(values, |c| c == ',').map_err(Error::config)?;
     Ok((key.trim().to_string(), values))
 }
 
 /// Every combination of the grid's values; the last key varies fastest.
-pub fn points(grid: &BTreeMap<String, Vec<String>>) -> Result<Vec<Point>, String> {
+pub fn points(grid: &BTreeMap<String, Vec<String>>) -> Result<Vec<Point>> {
     let mut out = vec![Point(vec![])];
     for (key, values) in grid {
         if !KEYS.split(", ").any(|k| k == key) {
-            return Err(format!("the grid's `{key}` is not a setting a sweep can vary; use {KEYS}"));
+            return Err(Error::config(format!("the grid's `{key}` is not a setting a sweep can vary; use {KEYS}")));
         }
         if values.is_empty() || values.iter().any(|v| v.trim().is_empty()) {
-            return Err(format!("the grid's `{key}` has an empty value list; give values, e.g. --grid {key}=3,4"));
+            return Err(Error::config(format!(
+                "the grid's `{key}` has an empty value list; give values, e.g. --grid {key}=3,4"
+            )));
         }
         out = out
             .into_iter()
@@ -86,32 +90,31 @@ fn set_arg(call: &mut Call, keys: &[&str], position: Option<usize>, value: &str)
     }
 }
 
-fn number<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, String> {
-    v.parse().map_err(|_| format!("the grid's {key}={v} is not a valid number"))
+fn number<T: std::str::FromStr>(key: &str, v: &str) -> Result<T> {
+    v.parse().map_err(|_| Error::config(format!("the grid's {key}={v} is not a valid number")))
 }
 
 /// `base` with the point's values applied.
-pub fn apply(base: &RunConfig, point: &Point) -> Result<RunConfig, String> {
+pub fn apply(base: &RunConfig, point: &Point) -> Result<RunConfig> {
     let mut c = base.clone();
     for (key, v) in &point.0 {
         match key.as_str() {
             "filters" => {
                 let f: usize = number(key, v)?;
                 if f == 0 {
-                    return Err("the grid's filters must be at least 1".into());
+                    return Err(Error::config("the grid's filters must be at least 1"));
                 }
                 let (spec, _) = presets::resolve(&c.model);
-                let mut calls = parse_calls(&spec)?;
-                let conv = calls
-                    .iter_mut()
-                    .find(|c| c.name.starts_with("conv"))
-                    .ok_or(format!("the grid varies filters but the model `{spec}` has no convolution"))?;
+                let mut calls = parse_calls(&spec).map_err(Error::spec)?;
+                let conv = calls.iter_mut().find(|c| c.name.starts_with("conv")).ok_or_else(|| {
+                    Error::config(format!("the grid varies filters but the model `{spec}` has no convolution"))
+                })?;
                 set_arg(conv, &["out", "out_channels", "filters"], Some(0), v);
                 c.model = calls.iter().map(call_text).collect::<Vec<_>>().join(" ");
             }
             "lr" | "momentum" | "weight_decay" => {
                 number::<f64>(key, v)?;
-                let mut call = parse_call(&c.optimizer)?;
+                let mut call = parse_call(&c.optimizer).map_err(Error::config)?;
                 let keys: &[&str] = match key.as_str() {
                     "lr" => &["lr", "learning_rate"],
                     "momentum" => &["momentum"],
@@ -122,14 +125,19 @@ pub fn apply(base: &RunConfig, point: &Point) -> Result<RunConfig, String> {
             }
             "epochs" => c.epochs = number(key, v)?,
             "batch_size" => {
-                c.batch_size = crate::train::config::parse_batch_size(v).map_err(|e| format!("grid: {e}"))?
+                c.batch_size =
+                    crate::train::config::parse_batch_size(v).map_err(|e| Error::config(format!("grid: {e}")))?
             }
             "optimizer" => c.optimizer = v.clone(),
             "model" => c.model = v.clone(),
             "data" => c.data = v.clone(),
             "loss" => c.loss = Some(v.clone()),
             "rng" => c.rng = v.clone(),
-            other => return Err(format!("the grid's `{other}` is not a setting a sweep can vary; use {KEYS}")),
+            other => {
+                return Err(Error::config(format!(
+                    "the grid's `{other}` is not a setting a sweep can vary; use {KEYS}"
+                )))
+            }
         }
     }
     Ok(c)
@@ -163,9 +171,9 @@ mod tests {
     #[test]
     fn bad_grids_are_refused() {
         let one = |k: &str, v: &[&str]| BTreeMap::from([(k.to_string(), v.iter().map(|s| s.to_string()).collect())]);
-        assert!(points(&one("filters", &[])).unwrap_err().contains("empty"));
-        assert!(points(&one("filterz", &["3"])).unwrap_err().contains("filterz"));
+        assert!(points(&one("filters", &[])).unwrap_err().to_string().contains("empty"));
+        assert!(points(&one("filterz", &["3"])).unwrap_err().to_string().contains("filterz"));
         let p = points(&one("filters", &["x"])).unwrap();
-        assert!(apply(&RunConfig::default(), &p[0]).unwrap_err().contains("not a valid number"));
+        assert!(apply(&RunConfig::default(), &p[0]).unwrap_err().to_string().contains("not a valid number"));
     }
 }

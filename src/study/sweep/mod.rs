@@ -1,6 +1,7 @@
 //! `convlab sweep`: a grid of trainings (seeds × settings), one run per core, summarised by
 //! success rate; shardable across machines and merged back bit for bit.
 
+use crate::error::{Error, Result};
 pub mod config;
 pub mod criterion;
 pub mod grid;
@@ -21,9 +22,9 @@ pub fn write_outputs(
     config: &SweepConfig,
     points: &[Point],
     runs: &[RunResult],
-) -> Result<(String, Vec<PathBuf>), String> {
+) -> Result<(String, Vec<PathBuf>)> {
     use crate::fs::write_atomic;
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::create(dir, e))?;
     let header = results::Header::new(config, Shard::ALL, runs.len());
     let criterion = config.success.clone().unwrap_or_default();
     let s = summary::summarise(points, runs);
@@ -34,7 +35,10 @@ pub fn write_outputs(
     files.push(path);
     let json = serde_json::json!({ "fingerprint": header.fingerprint, "success": criterion, "points": s });
     let path = dir.join("summary.json");
-    write_atomic(&path, (serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n").as_bytes())?;
+    write_atomic(
+        &path,
+        (serde_json::to_string_pretty(&json).expect("a JSON value always serialises") + "\n").as_bytes(),
+    )?;
     files.push(path);
     let path = dir.join("summary.txt");
     write_atomic(&path, table.as_bytes())?;

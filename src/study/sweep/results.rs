@@ -5,6 +5,7 @@
 
 use super::config::SweepConfig;
 use super::runner::{RunResult, Shard};
+use crate::error::{Error, Result};
 use crate::fs::write_atomic;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -34,35 +35,42 @@ pub fn file_name(shard: Shard) -> String {
     }
 }
 
-pub fn write(path: &Path, header: &Header, runs: &[RunResult]) -> Result<(), String> {
-    let mut text = serde_json::to_string(header).map_err(|e| e.to_string())? + "\n";
+pub fn write(path: &Path, header: &Header, runs: &[RunResult]) -> Result<()> {
+    let mut text = serde_json::to_string(header).expect("a Header always serialises") + "\n";
     for r in runs {
-        text += &(serde_json::to_string(r).map_err(|e| e.to_string())? + "\n");
+        text += &(serde_json::to_string(r).expect("a RunResult always serialises") + "\n");
     }
-    Ok(write_atomic(path, text.as_bytes())?)
+    write_atomic(path, text.as_bytes())
 }
 
-pub fn read(path: &Path) -> Result<(Header, Vec<RunResult>), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+pub fn read(path: &Path) -> Result<(Header, Vec<RunResult>)> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let first = lines.next().ok_or(format!("{} is empty; is it a sweep's results file?", path.display()))?;
+    let first = lines
+        .next()
+        .ok_or_else(|| Error::config(format!("{} is empty; is it a sweep's results file?", path.display())))?;
     let header: Header = serde_json::from_str(first).map_err(|e| {
-        format!("{}: the first line is not a sweep header ({e}); is it a sweep's results file?", path.display())
+        Error::config(format!(
+            "{}: the first line is not a sweep header ({e}); is it a sweep's results file?",
+            path.display()
+        ))
     })?;
     let runs = lines
         .enumerate()
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("{}: line {}: {e}", path.display(), i + 2)))
-        .collect::<Result<Vec<RunResult>, String>>()?;
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| Error::config(format!("{}: line {}: {e}", path.display(), i + 2)))
+        })
+        .collect::<Result<Vec<RunResult>>>()?;
     Ok((header, runs))
 }
 
 /// The shard files among `inputs`: files as given, folders searched for `runs-shard-*.jsonl`.
-pub fn shard_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub fn shard_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = vec![];
     for p in inputs {
         if p.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| format!("cannot read {}: {e}", p.display()))?
+                .map_err(|e| Error::read(p, e))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| {
                     let n = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -74,17 +82,17 @@ pub fn shard_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         } else if p.exists() {
             files.push(p.clone());
         } else {
-            return Err(format!("{} does not exist", p.display()));
+            return Err(Error::config(format!("{} does not exist", p.display())));
         }
     }
     if files.is_empty() {
-        return Err("no shard files (runs-shard-I-of-N.jsonl) found; give the shards' folder or files".into());
+        return Err(Error::config("no shard files (runs-shard-I-of-N.jsonl) found; give the shards' folder or files"));
     }
     Ok(files)
 }
 
 /// Combines shard files into the whole sweep's header and runs.
-pub fn merge(files: &[PathBuf]) -> Result<(Header, Vec<RunResult>), String> {
+pub fn merge(files: &[PathBuf]) -> Result<(Header, Vec<RunResult>)> {
     let mut parts = vec![];
     for f in files {
         parts.push((f, read(f)?));
@@ -95,16 +103,16 @@ pub fn merge(files: &[PathBuf]) -> Result<(Header, Vec<RunResult>), String> {
     let mut runs = vec![];
     for (file, (h, part)) in &parts {
         if h.fingerprint != h0.fingerprint || h.config != h0.config {
-            return Err(format!(
+            return Err(Error::config(format!(
                 "{} is from another sweep than {} (fingerprint {} vs {}); merge only the shards of one sweep",
                 file.display(),
                 first_file.display(),
                 h.fingerprint,
                 h0.fingerprint
-            ));
+            )));
         }
         if h.shard.count != n || h.runs != h0.runs {
-            return Err(format!(
+            return Err(Error::config(format!(
                 "{} is shard {}/{} but {} is {}/{}; all shards must split the sweep the same way",
                 file.display(),
                 h.shard.index,
@@ -112,36 +120,36 @@ pub fn merge(files: &[PathBuf]) -> Result<(Header, Vec<RunResult>), String> {
                 first_file.display(),
                 h0.shard.index,
                 n
-            ));
+            )));
         }
         if let Some(other) = seen[h.shard.index].replace(file) {
-            return Err(format!(
+            return Err(Error::config(format!(
                 "shard {}/{n} is given twice: {} and {}",
                 h.shard.index,
                 other.display(),
                 file.display()
-            ));
+            )));
         }
         let expected = (0..h.runs).filter(|&r| h.shard.owns(r)).count();
         let own = part.iter().all(|r| h.shard.owns(r.run) && r.run < h.runs);
         if part.len() != expected || !own {
-            return Err(format!(
+            return Err(Error::config(format!(
                 "{} holds {} runs but shard {}/{n} has {expected}; it did not finish (or was edited): run it again",
                 file.display(),
                 part.len(),
                 h.shard.index
-            ));
+            )));
         }
         runs.extend(part.iter().cloned());
     }
     if let Some(missing) = seen.iter().position(Option::is_none) {
-        return Err(format!(
+        return Err(Error::config(format!(
             "shard {missing}/{n} is missing; run it (convlab sweep ... --shard {missing}/{n}) and merge again"
-        ));
+        )));
     }
     runs.sort_by_key(|r| r.run);
     if runs.windows(2).any(|w| w[0].run == w[1].run) {
-        return Err("a run appears in two shards; the files were edited".into());
+        return Err(Error::config("a run appears in two shards; the files were edited"));
     }
     Ok((Header { shard: Shard::ALL, ..h0.clone() }, runs))
 }

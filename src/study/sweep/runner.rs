@@ -6,6 +6,7 @@
 use super::config::SweepConfig;
 use super::criterion::Criterion;
 use super::grid::{apply, points, Point};
+use crate::error::{Error, Result};
 use crate::train::run::{prepare, train_from, Prepared};
 use crate::train::step::has_accuracy;
 use rayon::prelude::*;
@@ -48,8 +49,10 @@ pub struct Shard {
 impl Shard {
     pub const ALL: Shard = Shard { index: 0, count: 1 };
 
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = || format!("--shard `{text}` is not I/N with 0 ≤ I < N, e.g. 0/4 (shards are numbered from 0)");
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = || {
+            Error::config(format!("--shard `{text}` is not I/N with 0 ≤ I < N, e.g. 0/4 (shards are numbered from 0)"))
+        };
         let (i, n) = text.split_once('/').ok_or_else(bad)?;
         let (index, count): (usize, usize) =
             (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
@@ -67,24 +70,24 @@ impl Shard {
 impl Plan {
     /// Checks the whole sweep before any run: the grid, every point's data and model, and the
     /// criterion (chosen from the task when not given).
-    pub fn new(mut config: SweepConfig) -> Result<Self, String> {
+    pub fn new(mut config: SweepConfig) -> Result<Self> {
         if config.seeds == 0 {
-            return Err("--seeds must be at least 1".into());
+            return Err(Error::config("--seeds must be at least 1"));
         }
         // Seeds are written to TOML and JSON, whose integers stop at i64::MAX.
         if config.seed_start.checked_add(config.seeds as u64).is_none_or(|end| end > i64::MAX as u64) {
-            return Err(format!(
+            return Err(Error::config(format!(
                 "--seed-start {} with {} seeds goes past {}; use smaller seeds",
                 config.seed_start,
                 config.seeds,
                 i64::MAX
-            ));
+            )));
         }
         let points = points(&config.grid)?;
         let mut prepared = vec![];
         for p in &points {
             let cfg = apply(&config.run_config(config.data_seed), p)?;
-            let prep = prepare(&cfg).map_err(|e| format!("grid point {}: {e}", p.label()))?;
+            let prep = prepare(&cfg).map_err(|e| Error::config(format!("grid point {}: {e}", p.label())))?;
             prepared.push(prep);
         }
         let first = &prepared[0];
@@ -96,10 +99,10 @@ impl Plan {
             .unwrap_or_else(|| if accuracy { "train_accuracy >= 1" } else { "train_loss < 0.05" }.to_string());
         let criterion = Criterion::parse(&text)?;
         if criterion.needs_accuracy() && !accuracy {
-            return Err(format!(
+            return Err(Error::config(format!(
                 "the success criterion `{criterion}` needs accuracy, but this task ({} loss) has none; use e.g. --success 'train_loss < 0.05'",
                 first.loss.name()
-            ));
+            )));
         }
         config.success = Some(criterion.to_string());
         Ok(Plan { config, points, criterion, prepared })
@@ -128,7 +131,7 @@ impl Plan {
         let cfg = match apply(&self.config.run_config(seed), &self.points[p]) {
             Ok(c) => c,
             Err(e) => {
-                result.error = Some(e);
+                result.error = Some(e.to_string());
                 return result;
             }
         };
@@ -151,13 +154,13 @@ impl Plan {
     }
 
     /// Runs this shard's runs on `jobs` threads (0 = all cores), calling `done` after each.
-    pub fn run(&self, shard: Shard, jobs: usize, done: impl Fn() + Sync) -> Result<Vec<RunResult>, String> {
+    pub fn run(&self, shard: Shard, jobs: usize, done: impl Fn() + Sync) -> Result<Vec<RunResult>> {
         let runs: Vec<usize> = (0..self.total_runs()).filter(|&r| shard.owns(r)).collect();
         let jobs = if jobs == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { jobs };
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs)
             .build()
-            .map_err(|e| format!("cannot start {jobs} threads: {e}"))?;
+            .map_err(|e| Error::config(format!("cannot start {jobs} threads: {e}")))?;
         Ok(pool.install(|| {
             runs.par_iter()
                 .map(|&r| {
@@ -179,7 +182,7 @@ mod tests {
         let s = Shard::parse("1/3").unwrap();
         assert_eq!((0..9).filter(|&r| s.owns(r)).collect::<Vec<_>>(), [1, 4, 7]);
         for bad in ["3/3", "0/0", "1", "a/2", "-1/2"] {
-            assert!(Shard::parse(bad).unwrap_err().contains("0 ≤ I < N"), "{bad}");
+            assert!(Shard::parse(bad).unwrap_err().to_string().contains("0 ≤ I < N"), "{bad}");
         }
     }
 }

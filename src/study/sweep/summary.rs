@@ -4,8 +4,9 @@
 
 use super::grid::Point;
 use super::runner::RunResult;
+use crate::error::Result;
 use crate::plot::{line_chart, Series, YAxis};
-use crate::study::stats::{median, quantile, wilson};
+use crate::stats::{median, quantile, wilson};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -81,7 +82,7 @@ pub fn table(points: &[Point], s: &[PointSummary], criterion: &str) -> String {
 
 /// Every run's final training loss, sorted, one line per grid point: a step between a low
 /// and a high plateau is the share of runs that got stuck.
-pub fn plot(points: &[Point], s: &[PointSummary], runs: &[RunResult], path: &Path) -> Result<(), String> {
+pub fn plot(points: &[Point], s: &[PointSummary], runs: &[RunResult], path: &Path) -> Result<()> {
     let series: Vec<Series> = points
         .iter()
         .zip(s)
@@ -101,5 +102,4 @@ pub fn plot(points: &[Point], s: &[PointSummary], runs: &[RunResult], path: &Pat
         .collect();
     line_chart(&series, "Final training loss of every run, sorted", "fraction of runs", "final train loss", "")
         .save(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

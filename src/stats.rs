@@ -1,4 +1,5 @@
-//! The few statistics the studies report: correlation, R², quantiles and a binomial interval.
+//! The few statistics convlab reports: correlation, R², quantiles and a binomial interval
+//! (the studies and the scatter plots share them).
 
 /// Pearson correlation of two equally long series (NaN when either is constant or empty).
 pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
@@ -25,12 +26,21 @@ pub fn mse(x: &[f64], y: &[f64]) -> f64 {
     x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / x.len().max(1) as f64
 }
 
-/// R² of `pred` against `target`: `1 − Σ(pred−target)² / Σ(target−mean)²`.
+/// R² of `pred` against `target`: `1 − Σ(pred−target)² / Σ(target−mean)²`, as
+/// scikit-learn's `r2_score(target, pred)`. A constant target gives 1 when matched exactly and
+/// NaN (undefined) otherwise; no values give NaN.
 pub fn r2(target: &[f64], pred: &[f64]) -> f64 {
-    let n = target.len() as f64;
-    let mean = target.iter().sum::<f64>() / n;
+    assert_eq!(target.len(), pred.len(), "r2: series of different lengths");
+    if target.is_empty() {
+        return f64::NAN;
+    }
+    let mean = target.iter().sum::<f64>() / target.len() as f64;
+    let ss_res: f64 = target.iter().zip(pred).map(|(t, p)| (p - t) * (p - t)).sum();
     let ss_tot: f64 = target.iter().map(|t| (t - mean) * (t - mean)).sum();
-    1.0 - mse(target, pred) * n / ss_tot
+    if ss_tot == 0.0 {
+        return if ss_res == 0.0 { 1.0 } else { f64::NAN };
+    }
+    1.0 - ss_res / ss_tot
 }
 
 /// The `q`-quantile (0..=1) by linear interpolation between order statistics (numpy's default);
@@ -81,6 +91,10 @@ mod tests {
         assert_eq!(median(&v), 3.0);
         assert!((quantile(&v, 0.9) - 4.6).abs() < 1e-12);
         assert!((r2(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]) - 1.0).abs() < 1e-12);
+        // ss_res = 0.25 + 0 + 0.25 + 0 = 0.5, ss_tot = 5.
+        assert!((r2(&[1.0, 2.0, 3.0, 4.0], &[1.5, 2.0, 2.5, 4.0]) - 0.9).abs() < 1e-12);
+        assert_eq!(r2(&[2.0, 2.0], &[2.0, 2.0]), 1.0);
+        assert!(r2(&[2.0, 2.0], &[2.0, 3.0]).is_nan() && r2(&[], &[]).is_nan());
         let (lo, hi) = wilson(0, 10);
         assert!(lo == 0.0 && (hi - 0.2775).abs() < 1e-3);
     }
