@@ -44,21 +44,44 @@ impl Snapshots {
         let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
         let st = SafeTensors::deserialize(&bytes).map_err(|e| Error::model_file(format!("{}: {e}", path.display())))?;
         let mut entries = vec![];
-        let mut names = st.names();
-        names.sort();
-        for name in names {
-            let (Some(epoch), Some(rest)) = (name.get(5..9).and_then(|e| e.parse().ok()), name.get(10..)) else {
+        for name in st.names() {
+            // `epoch0005.0.weight`: the epoch has at least four digits, more past 9999.
+            let parsed = name.strip_prefix("epoch").and_then(|r| r.split_once('.'));
+            let Some((epoch, rest)) = parsed.and_then(|(e, rest)| Some((e.parse::<usize>().ok()?, rest))) else {
                 return Err(Error::model_file(format!("{}: unexpected tensor {name}", path.display())));
             };
             let view = st.tensor(name).map_err(|e| Error::model_file(format!("{}: {e}", path.display())))?;
             let values = io::read_f64(&view)?.into_iter().map(|v| v as f32).collect();
             entries.push((epoch, rest.to_string(), view.shape().to_vec(), values));
         }
+        // By epoch as a number (names sort 10000 before 2000).
+        entries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         Ok(Snapshots { entries })
     }
 
     /// The snapshots of one tensor, by epoch.
     pub fn of(&self, name: &str) -> Vec<(usize, &[usize], &[f32])> {
         self.entries.iter().filter(|e| e.1 == name).map(|e| (e.0, e.2.as_slice(), e.3.as_slice())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Dims;
+
+    #[test]
+    fn epochs_past_9999_read_back_in_order() {
+        let model = Model::<f32>::new("conv1d(2,k=3) flatten linear(1)", Dims::signal(1, 8)).unwrap();
+        let mut s = Snapshots::default();
+        for epoch in [0, 2000, 9999, 10000, 123456] {
+            s.take(&model, epoch);
+        }
+        let path = std::env::temp_dir().join(format!("convlab-snapshots-test-{}.safetensors", std::process::id()));
+        std::fs::write(&path, s.to_bytes().unwrap()).unwrap();
+        let back = Snapshots::load(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let epochs: Vec<usize> = back.of("0.weight").iter().map(|e| e.0).collect();
+        assert_eq!(epochs, [0, 2000, 9999, 10000, 123456]);
     }
 }
