@@ -13,6 +13,7 @@ mod simulate;
 mod summary;
 mod sweep;
 mod train;
+mod training_args;
 mod verify;
 
 use clap::{Parser, Subcommand};

@@ -102,7 +102,7 @@ pub fn run(a: Args) -> crate::Result<i32> {
             )?
         }
         Kind::Scatter => {
-            let run_data = a.data.clone().or(s.config.as_ref().map(|c| c.data.clone())).unwrap_or_default();
+            let run_data = a.data.clone().or(s.config.as_ref().map(|c| c.training.data.clone())).unwrap_or_default();
             match a.what.as_deref() {
                 Some("params") => scatter::parameters(&s.model, &run_data)?,
                 Some("predictions") => scatter::predictions(&s.model, &data()?)?,

@@ -18,7 +18,7 @@ pub struct Args {
 pub fn run(a: Args) -> crate::Result<i32> {
     let subject = crate::inspect::Subject::open(&a.model)?;
     let x = read_sample(&subject.model, &a.input, a.row)?;
-    let loss = subject.config.as_ref().and_then(|c| c.loss.as_deref());
+    let loss = subject.config.as_ref().and_then(|c| c.training.loss);
     match predict(&subject.model, &x, loss) {
         Prediction::Values(out) => out.iter().enumerate().for_each(|(i, v)| println!("output {i:<3} {v:.6}")),
         Prediction::Binary { probability, logit } => println!("p(class 1) = {probability:.4}   (logit {logit:.4})"),

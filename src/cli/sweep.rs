@@ -1,5 +1,6 @@
 //! `convlab sweep`: run a grid of trainings over seeds (or a shard of it), and `sweep merge`.
 
+use super::training_args::TrainingArgs;
 use crate::study::sweep::results::{self, file_name, Header};
 use crate::study::sweep::{grid, write_outputs, Plan, Shard, SweepConfig};
 use std::io::IsTerminal;
@@ -39,22 +40,8 @@ struct RunArgs {
     /// Start from a lab's setup (e.g. pattern1d: SGD .05/.9/1e-3, full batch, 500 epochs, numpy init)
     #[arg(long)]
     lab: Option<String>,
-    #[arg(long)]
-    data: Option<String>,
-    #[arg(long)]
-    model: Option<String>,
-    #[arg(long)]
-    optimizer: Option<String>,
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Samples per step, or `full`
-    #[arg(long)]
-    batch_size: Option<String>,
-    #[arg(long)]
-    loss: Option<String>,
-    /// Initial weights: convlab or numpy (PyTorch's torch.manual_seed weights)
-    #[arg(long)]
-    rng: Option<String>,
+    #[command(flatten)]
+    training: TrainingArgs,
     /// Seeds per grid point
     #[arg(long)]
     seeds: Option<usize>,
@@ -93,12 +80,15 @@ fn config_of(a: &RunArgs) -> crate::Result<SweepConfig> {
     if let (Some(_), Some(lab)) = (&a.config, &a.lab) {
         return Err(crate::Error::config(format!("give either --config or --lab {lab}, not both")));
     }
-    macro_rules! set {
-        ($($field:ident),*) => { $(if let Some(v) = &a.$field { c.$field = v.clone().into(); })* };
+    a.training.apply(&mut c.training)?;
+    if let Some(v) = a.seeds {
+        c.seeds = v;
     }
-    set!(data, model, optimizer, epochs, loss, rng, seeds, seed_start, success);
-    if let Some(b) = &a.batch_size {
-        c.batch_size = crate::train::config::parse_batch_size(b)?;
+    if let Some(v) = a.seed_start {
+        c.seed_start = v;
+    }
+    if let Some(v) = &a.success {
+        c.success = Some(v.clone());
     }
     let mut given = std::collections::BTreeSet::new();
     for g in &a.grid {
@@ -121,8 +111,10 @@ pub fn run(a: Args) -> crate::Result<i32> {
     let shard = a.shard.as_deref().map(Shard::parse).transpose()?.unwrap_or(Shard::ALL);
     let config = config_of(&a)?;
     let plan = Plan::new(config)?;
-    let name =
-        a.lab.clone().unwrap_or_else(|| plan.config.data.chars().take_while(|c| c.is_ascii_alphanumeric()).collect());
+    let name = a
+        .lab
+        .clone()
+        .unwrap_or_else(|| plan.config.training.data.chars().take_while(|c| c.is_ascii_alphanumeric()).collect());
     let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("sweeps").join(name));
     let existing = if shard == Shard::ALL { dir.join("summary.json") } else { dir.join(file_name(shard)) };
     crate::train::folder::refuse_overwrite(&existing, a.force)?;

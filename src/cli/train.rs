@@ -1,48 +1,25 @@
 //! `convlab train`: train a model on a data set into a run folder.
 
-use crate::train::config::{parse_batch_size, RunConfig};
+use super::training_args::TrainingArgs;
+use crate::train::config::RunConfig;
 use crate::train::session::Session;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Data: digits (built in), fashion-mnist, mnist, idx:DIR, npz:FILE[,TEST], images:DIR, sim1d, pattern1d, lines
-    #[arg(long)]
-    data: Option<String>,
-    /// Folder holding named data sets (mnist, fashion-mnist)
-    #[arg(long)]
-    data_dir: Option<String>,
-    /// Model spec (e.g. 'conv2d(8,k=3,p=1) relu maxpool2d(2) flatten linear(10)'), preset name, or
-    /// auto [default: auto, a small CNN for the data's shape, printed so you can copy and edit it]
-    #[arg(long)]
-    model: Option<String>,
-    /// Optimizer, e.g. 'sgd(lr=0.05,momentum=0.9,weight_decay=1e-3)' or 'adam(lr=1e-3)'
-    #[arg(long)]
-    optimizer: Option<String>,
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Samples per step, or `full` for the whole training set
-    #[arg(long)]
-    batch_size: Option<String>,
+    #[command(flatten)]
+    training: TrainingArgs,
+    /// Seed of the initial weights, the batch order and any data split [default: 0]
     #[arg(long)]
     seed: Option<u64>,
-    /// mse, bce_with_logits or cross_entropy (default: chosen from the data)
-    #[arg(long)]
-    loss: Option<String>,
-    /// Threads (0 = all cores)
+    /// Threads (0 = all cores) [default: 0]
     #[arg(long)]
     threads: Option<usize>,
-    /// Held-out fraction when the data has no test set of its own
-    #[arg(long)]
-    test_fraction: Option<f64>,
-    /// Initial weights: convlab (own stream) or numpy (PyTorch's torch.manual_seed weights, with numpy-exact synthetic data)
-    #[arg(long)]
-    rng: Option<String>,
     /// Save a checkpoint (model and optimizer state, for --resume) every N epochs [default: 1];
     /// at most one a second, and always after the last epoch
     #[arg(long)]
     checkpoint_every: Option<usize>,
-    /// Record conv kernels every N epochs (for `convlab plot evolution`)
+    /// Record conv kernels every N epochs, for `convlab plot evolution` [default: never]
     #[arg(long)]
     snapshot_every: Option<usize>,
     /// Train a detector of one class: targets 1 for class K, 0 for the rest (BCE)
@@ -51,7 +28,7 @@ pub struct Args {
     /// Write report.html into the run folder at the end
     #[arg(long)]
     report: bool,
-    /// Train K times from seeds seed..seed+K-1 and keep the run with the lowest final training loss
+    /// Train K times from seeds seed..seed+K-1 and keep the run with the lowest final training loss [default: 1]
     #[arg(long)]
     restarts: Option<usize>,
     /// Settings from a TOML file (a run folder's config.toml replays that run); flags override it
@@ -81,38 +58,12 @@ fn config_of(a: &Args) -> crate::Result<RunConfig> {
         Some(p) => RunConfig::from_toml(&std::fs::read_to_string(p).map_err(|e| crate::Error::read(p, e))?)?,
         None => RunConfig::default(),
     };
-    if let Some(v) = &a.data {
-        c.data = v.clone();
-    }
-    if let Some(v) = &a.data_dir {
-        c.data_dir = Some(v.clone());
-    }
-    if let Some(v) = &a.model {
-        c.model = v.clone();
-    }
-    if let Some(v) = &a.optimizer {
-        c.optimizer = v.clone();
-    }
-    if let Some(v) = a.epochs {
-        c.epochs = v;
-    }
-    if let Some(v) = &a.batch_size {
-        c.batch_size = parse_batch_size(v)?;
-    }
+    a.training.apply(&mut c.training)?;
     if let Some(v) = a.seed {
         c.seed = v;
     }
-    if let Some(v) = &a.loss {
-        c.loss = Some(v.clone());
-    }
     if let Some(v) = a.threads {
         c.threads = v;
-    }
-    if let Some(v) = a.test_fraction {
-        c.test_fraction = v;
-    }
-    if let Some(v) = &a.rng {
-        c.rng = v.clone();
     }
     if let Some(v) = a.checkpoint_every {
         if v == 0 {
@@ -143,7 +94,7 @@ fn config_of(a: &Args) -> crate::Result<RunConfig> {
 
 pub fn run(a: Args) -> crate::Result<i32> {
     let session = match &a.resume {
-        Some(dir) => Session::resume(dir, a.threads, a.epochs)?,
+        Some(dir) => Session::resume(dir, a.threads, a.training.epochs)?,
         None => {
             let cfg = config_of(&a)?;
             Session::create(cfg, a.out.as_deref(), a.force)?
@@ -160,7 +111,7 @@ pub fn run(a: Args) -> crate::Result<i32> {
             p.loss.name(),
             p.optimizer.to_spec()
         );
-        if a.model.is_none() && a.resume.is_none() && a.config.is_none() {
+        if a.training.model.is_none() && a.resume.is_none() && a.config.is_none() {
             println!(
                 "(the model was chosen for the data's {} samples; give --model '...' to change it)",
                 p.model.input

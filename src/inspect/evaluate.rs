@@ -5,7 +5,6 @@ use super::confusion::counts;
 use super::{class_names, Subject};
 use crate::data::{Dataset, Targets};
 use crate::error::Result;
-use crate::losses::Loss;
 use crate::optim::OptimizerConfig;
 use crate::train::run::{default_loss, target_of};
 use crate::train::Trainer;
@@ -34,10 +33,7 @@ pub struct Evaluation {
 
 /// Evaluates `subject`'s model on `ds` with the run's loss (or the one the targets imply).
 pub fn evaluate(subject: &Subject, ds: &Dataset) -> Result<Evaluation> {
-    let loss = match subject.config.as_ref().and_then(|c| c.loss.as_ref()) {
-        Some(l) => Loss::parse(l)?,
-        None => default_loss(&ds.targets),
-    };
+    let loss = subject.config.as_ref().and_then(|c| c.training.loss).unwrap_or_else(|| default_loss(&ds.targets));
     let optimizer = OptimizerConfig::parse("sgd(lr=0)")?.build();
     let mut trainer = Trainer::new(subject.model.clone(), optimizer, loss, 256.min(ds.len().max(1)), 0, 0)?;
     let (mean_loss, accuracy) = trainer.evaluate(&ds.x, target_of(ds), ds.len())?;

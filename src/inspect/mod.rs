@@ -73,14 +73,14 @@ impl Subject {
         let cfg = self.config.clone().unwrap_or_default();
         let name = match (data, &self.config) {
             (Some(d), _) => d.to_string(),
-            (None, Some(c)) => c.data.clone(),
+            (None, Some(c)) => c.training.data.clone(),
             (None, None) => {
                 return Err(Error::config(
                     "give the data with --data (a model file does not say what it was trained on)",
                 ))
             }
         };
-        let dir = data_dir.map(Path::to_path_buf).or(cfg.data_dir.clone().map(PathBuf::from));
+        let dir = data_dir.map(Path::to_path_buf).or(cfg.training.data_dir.clone().map(PathBuf::from));
         let (train, test) = load_run_data(&cfg, &name, dir.as_deref()).map_err(Error::data)?;
         if train.sample_shape != self.model.input.to_vec() {
             return Err(Error::shape(format!(

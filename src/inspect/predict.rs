@@ -4,6 +4,7 @@
 use super::probabilities;
 use crate::error::{Error, Result};
 use crate::layers::{activation::sigmoid, Mode};
+use crate::losses::Loss;
 use crate::model::{Model, Workspace};
 use std::path::Path;
 
@@ -54,13 +55,15 @@ pub fn read_sample(model: &Model<f32>, path: &Path, row: usize) -> Result<Vec<f3
 }
 
 /// `model`'s prediction for sample `x`; `loss` (the run's) says how to read the outputs.
-pub fn predict(model: &Model<f32>, x: &[f32], loss: Option<&str>) -> Prediction {
+pub fn predict(model: &Model<f32>, x: &[f32], loss: Option<Loss>) -> Prediction {
     let mut ws = Workspace::new(model, 1, false);
     ws.forward(model, x, 1, Mode::Eval, Default::default());
     let out = ws.output(model);
     match loss {
-        Some("mse") => Prediction::Values(out.to_vec()),
-        Some("bce_with_logits") if out.len() == 1 => Prediction::Binary { probability: sigmoid(out[0]), logit: out[0] },
+        Some(Loss::Mse) => Prediction::Values(out.to_vec()),
+        Some(Loss::BceWithLogits) if out.len() == 1 => {
+            Prediction::Binary { probability: sigmoid(out[0]), logit: out[0] }
+        }
         Some(_) => {
             let mut probs: Vec<(usize, f32)> = probabilities(out, out.len()).into_iter().enumerate().collect();
             probs.sort_by(|a, b| b.1.total_cmp(&a.1));

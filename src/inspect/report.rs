@@ -105,8 +105,8 @@ pub fn build(dir: &Path) -> Result<String> {
     } else {
         section(&mut html, "Predictions against targets (test set)", "", scatter::predictions(&s.model, &test));
         if let Some(c) = &s.config {
-            if scatter::true_conv_weights(&c.data).is_some() {
-                section(&mut html, "True against learned conv weights", "The raw comparison: filters can be permuted, flipped in sign and rescaled (batch norm) without changing the fit, so a low correlation here need not mean failure.", scatter::parameters(&s.model, &c.data));
+            if scatter::true_conv_weights(&c.training.data).is_some() {
+                section(&mut html, "True against learned conv weights", "The raw comparison: filters can be permuted, flipped in sign and rescaled (batch norm) without changing the fit, so a low correlation here need not mean failure.", scatter::parameters(&s.model, &c.training.data));
             }
         }
     }

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::losses::Loss;
 use crate::model::{presets, Model};
 use crate::optim::OptimizerConfig;
-use crate::train::config::RunConfig;
+use crate::train::config::{RunConfig, TrainingSettings};
 use crate::train::run::{train_from, Prepared};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -113,14 +113,13 @@ pub fn recover(dir: &Path, o: &RecoverOptions) -> Result<Recovery> {
     let split = split_seeded(&all, o.test_fraction, 0)?;
     let test = split.test.ok_or(Error::config("--test-fraction leaves no test set; raise it"))?;
     let p = Prepared { train: split.train, test, model: template.clone(), loss: Loss::Mse, optimizer };
-    let base = RunConfig {
+    let training = TrainingSettings {
         optimizer: o.optimizer.clone(),
         epochs: o.epochs,
         batch_size: o.batch_size,
-        threads: 1,
-        checkpoint_every: 1,
-        ..RunConfig::default()
+        ..TrainingSettings::default()
     };
+    let base = RunConfig { training, threads: 1, ..RunConfig::default() };
     base.validate().map_err(Error::config)?;
     let fit = |r: usize| -> Result<(Model<f32>, f64)> {
         let seed = o.seed + r as u64;

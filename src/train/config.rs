@@ -2,11 +2,15 @@
 //! TOML file, so a run folder's `config.toml` replays the run with `--config`.
 
 use crate::error::{Error, Result};
+use crate::losses::Loss;
 use serde::{Deserialize, Serialize};
 
+/// What is trained and how: the data, the model, the optimizer and the schedule of epochs and
+/// batches. One run ([`RunConfig`]) and every run of a sweep (`study::sweep::SweepConfig`) embed
+/// it, so both read and write the same keys with the same defaults.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RunConfig {
+#[serde(default)]
+pub struct TrainingSettings {
     /// `--data SOURCE`: digits, fashion-mnist, mnist, idx:DIR, npz:FILE, images:DIR, sim1d, pattern1d, lines.
     pub data: String,
     /// Folder to look for named data sets in (`--data-dir`).
@@ -19,15 +23,118 @@ pub struct RunConfig {
     pub epochs: usize,
     /// Samples per step; 0 means the whole training set (full batch).
     pub batch_size: usize,
-    pub seed: u64,
-    /// mse, bce_with_logits or cross_entropy; chosen from the data when absent.
-    pub loss: Option<String>,
-    /// Worker threads; 0 = all cores.
-    pub threads: usize,
+    /// Chosen from the data when absent.
+    #[serde(with = "loss_name", skip_serializing_if = "Option::is_none")]
+    pub loss: Option<Loss>,
+    /// Where the initial weights come from.
+    pub rng: InitStream,
     /// Fraction held out for testing when the data has no test set of its own.
     pub test_fraction: f64,
-    /// Initial weights: `convlab` (own stream) or `torch` (what torch.manual_seed(seed) gives).
-    pub rng: String,
+}
+
+/// The random stream of the initial weights (`--rng`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitStream {
+    /// convlab's own seeded stream.
+    #[default]
+    Convlab,
+    /// What `torch.manual_seed(seed)` gives the same `nn.Sequential` (and numpy-exact synthetic
+    /// data).
+    #[serde(alias = "torch")]
+    Numpy,
+}
+
+impl InitStream {
+    pub fn parse(text: &str) -> Result<Self> {
+        match text.trim() {
+            "convlab" => Ok(InitStream::Convlab),
+            "numpy" | "torch" => Ok(InitStream::Numpy),
+            other => {
+                Err(Error::config(format!("--rng must be convlab or numpy (torch-compatible weights), not `{other}`")))
+            }
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            InitStream::Convlab => "convlab",
+            InitStream::Numpy => "numpy",
+        }
+    }
+}
+
+/// `loss = "mse"` in TOML, as [`Loss::parse`] reads it and [`Loss::name`] writes it.
+mod loss_name {
+    use crate::losses::Loss;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(loss: &Option<Loss>, s: S) -> Result<S::Ok, S::Error> {
+        match loss {
+            Some(l) => s.serialize_str(l.name()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Loss>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        text.map(|t| Loss::parse(&t).map_err(|e| serde::de::Error::custom(e.to_string()))).transpose()
+    }
+}
+
+impl Default for TrainingSettings {
+    fn default() -> Self {
+        TrainingSettings {
+            data: "digits".into(),
+            data_dir: None,
+            model: crate::model::auto::AUTO.into(),
+            optimizer: "adam(lr=1e-3)".into(),
+            epochs: 10,
+            batch_size: 32,
+            loss: None,
+            rng: InitStream::Convlab,
+            test_fraction: 0.2,
+        }
+    }
+}
+
+impl TrainingSettings {
+    /// The TOML keys of these settings.
+    pub const KEYS: &'static [&'static str] =
+        &["data", "data_dir", "model", "optimizer", "epochs", "batch_size", "loss", "rng", "test_fraction"];
+
+    /// Refuses settings that cannot run, with what to do instead.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(Error::config("--epochs must be at least 1"));
+        }
+        for (flag, value, max) in
+            [("--epochs", self.epochs, MAX_EPOCHS), ("--batch-size", self.batch_size, i64::MAX as usize)]
+        {
+            if value > max {
+                return Err(Error::config(format!("{flag} {value} is more than convlab accepts ({max})")));
+            }
+        }
+        if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
+            return Err(Error::config(format!(
+                "--test-fraction must be between 0 and 1 (exclusive), not {}",
+                self.test_fraction
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A training run's settings: every `convlab train` flag, also readable from and written to a
+/// TOML file, so a run folder's `config.toml` replays the run with `--config`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunConfig {
+    #[serde(flatten)]
+    pub training: TrainingSettings,
+    pub seed: u64,
+    /// Worker threads; 0 = all cores.
+    pub threads: usize,
     /// Save a checkpoint every N epochs (the final model is always saved).
     pub checkpoint_every: usize,
     /// Turn a classification set into a detector of this one class (targets 1 for it, 0 otherwise).
@@ -50,17 +157,9 @@ pub const MAX_RESTARTS: usize = 1_000_000;
 impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
-            data: "digits".into(),
-            data_dir: None,
-            model: crate::model::auto::AUTO.into(),
-            optimizer: "adam(lr=1e-3)".into(),
-            epochs: 10,
-            batch_size: 32,
+            training: TrainingSettings::default(),
             seed: 0,
-            loss: None,
             threads: 0,
-            test_fraction: 0.2,
-            rng: "convlab".into(),
             checkpoint_every: 1,
             snapshot_every: 0,
             one_vs_rest: None,
@@ -68,6 +167,16 @@ impl Default for RunConfig {
             print_every: 0,
         }
     }
+}
+
+/// Reads TOML into `T`, refusing keys outside `keys` (serde's `deny_unknown_fields` does not
+/// work through `flatten`).
+pub fn from_toml_keys<T: serde::de::DeserializeOwned>(text: &str, keys: &[&str], what: &str) -> Result<T> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| Error::config(format!("{what}: {e}")))?;
+    if let Some(k) = table.keys().find(|k| !keys.contains(&k.as_str())) {
+        return Err(Error::config(format!("{what}: unknown key `{k}`; the keys are {}", keys.join(", "))));
+    }
+    table.try_into().map_err(|e| Error::config(format!("{what}: {e}")))
 }
 
 /// `--batch-size`: a positive number, or `full` (stored as 0) for the whole training set.
@@ -85,21 +194,27 @@ pub fn parse_batch_size(text: &str) -> Result<usize> {
 impl RunConfig {
     /// Initial weights for `seed` from the stream this run asks for (`--rng`).
     pub fn init(&self, model: &mut crate::model::Model<f32>, seed: u64) {
-        if self.rng == "convlab" {
-            model.init(seed)
-        } else {
-            model.init_torch(seed)
+        match self.training.rng {
+            InitStream::Convlab => model.init(seed),
+            InitStream::Numpy => model.init_torch(seed),
         }
     }
 
+    /// The TOML keys of a run's settings.
+    pub fn keys() -> Vec<&'static str> {
+        let own = ["seed", "threads", "checkpoint_every", "one_vs_rest", "snapshot_every", "restarts", "print_every"];
+        TrainingSettings::KEYS.iter().copied().chain(own).collect()
+    }
+
     pub fn from_toml(text: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|e| Error::config(format!("config: {e}")))
+        from_toml_keys(text, &Self::keys(), "config")
     }
 
     /// Whether the line of `epoch` is printed (see `print_every`).
     pub fn prints_epoch(&self, epoch: usize, first: usize) -> bool {
-        let every = if self.print_every == 0 { self.epochs.div_ceil(20).max(1) } else { self.print_every };
-        epoch == first || epoch == self.epochs || epoch.is_multiple_of(every)
+        let last = self.training.epochs;
+        let every = if self.print_every == 0 { last.div_ceil(20).max(1) } else { self.print_every };
+        epoch == first || epoch == last || epoch.is_multiple_of(every)
     }
 
     /// The settings as TOML (`config.toml`). Settings that passed [`RunConfig::validate`]
@@ -112,9 +227,8 @@ impl RunConfig {
     pub fn validate(&self) -> Result<()> {
         // Counts far beyond any real run are typing slips (or overflow `config.toml`, whose
         // integers stop at i64::MAX); each limit is named in the message.
+        self.training.validate()?;
         for (flag, value, max) in [
-            ("--epochs", self.epochs, MAX_EPOCHS),
-            ("--batch-size", self.batch_size, i64::MAX as usize),
             ("--threads", self.threads, MAX_THREADS),
             ("--checkpoint-every", self.checkpoint_every, i64::MAX as usize),
             ("--snapshot-every", self.snapshot_every, i64::MAX as usize),
@@ -137,21 +251,6 @@ impl RunConfig {
         if self.restarts > 1 && self.snapshot_every > 0 {
             return Err(Error::config("--snapshot-every records one run; it does not combine with --restarts"));
         }
-        if self.epochs == 0 {
-            return Err(Error::config("--epochs must be at least 1"));
-        }
-        if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
-            return Err(Error::config(format!(
-                "--test-fraction must be between 0 and 1 (exclusive), not {}",
-                self.test_fraction
-            )));
-        }
-        if self.rng != "convlab" && self.rng != "torch" && self.rng != "numpy" {
-            return Err(Error::config(format!(
-                "--rng must be convlab or numpy (torch-compatible weights), not `{}`",
-                self.rng
-            )));
-        }
         if self.restarts == 0 {
             return Err(Error::config("--restarts must be at least 1"));
         }
@@ -163,20 +262,54 @@ impl RunConfig {
 mod tests {
     use super::*;
 
+    fn with(f: impl FnOnce(&mut TrainingSettings)) -> RunConfig {
+        let mut c = RunConfig::default();
+        f(&mut c.training);
+        c
+    }
+
     #[test]
     fn toml_round_trips_and_rejects_unknown_keys() {
-        let c = RunConfig { epochs: 3, loss: Some("mse".into()), ..RunConfig::default() };
+        let c = with(|t| {
+            t.epochs = 3;
+            t.loss = Some(Loss::Mse);
+            t.rng = InitStream::Numpy;
+        });
         assert_eq!(RunConfig::from_toml(&c.to_toml()).unwrap(), c);
-        assert!(RunConfig::from_toml("epochz = 3").unwrap_err().to_string().contains("epochz"));
-        assert!(RunConfig { epochs: 0, ..RunConfig::default() }.validate().is_err());
+        let e = RunConfig::from_toml("epochz = 3").unwrap_err().to_string();
+        assert!(e.contains("unknown key `epochz`"), "{e}");
+        assert!(RunConfig::from_toml("loss = \"hinge\"").unwrap_err().to_string().contains("hinge"));
+        // Files of earlier versions: flat keys, `rng = "torch"`.
+        let old =
+            RunConfig::from_toml("data = \"lines\"\nrng = \"torch\"\nseed = 4\nloss = \"cross_entropy\"\n").unwrap();
+        assert_eq!((old.training.data.as_str(), old.training.rng, old.seed), ("lines", InitStream::Numpy, 4));
+        assert_eq!(old.training.loss, Some(Loss::CrossEntropy));
+        assert!(with(|t| t.epochs = 0).validate().is_err());
         assert!(RunConfig { checkpoint_every: 0, ..RunConfig::default() }.validate().is_err());
+    }
+
+    #[test]
+    fn the_key_lists_are_the_serialised_keys() {
+        let c = RunConfig {
+            one_vs_rest: Some(3),
+            ..with(|t| {
+                t.loss = Some(Loss::Mse);
+                t.data_dir = Some("d".into());
+            })
+        };
+        let table: toml::Table = toml::from_str(&c.to_toml()).unwrap();
+        let mut written: Vec<&str> = table.keys().map(|k| k.as_str()).collect();
+        let mut keys = RunConfig::keys();
+        written.sort();
+        keys.sort();
+        assert_eq!(written, keys);
     }
 
     #[test]
     fn counts_beyond_the_limits_are_refused_before_serialising() {
         for c in [
-            RunConfig { epochs: usize::MAX, ..RunConfig::default() },
-            RunConfig { batch_size: 1 << 63, ..RunConfig::default() },
+            with(|t| t.epochs = usize::MAX),
+            with(|t| t.batch_size = 1 << 63),
             RunConfig { threads: 100_000, ..RunConfig::default() },
             RunConfig { checkpoint_every: usize::MAX, ..RunConfig::default() },
             RunConfig { snapshot_every: 1 << 63, ..RunConfig::default() },
@@ -185,7 +318,10 @@ mod tests {
             assert!(e.contains("more than convlab accepts"), "{e}");
         }
         // What passes validation serialises and reads back.
-        let c = RunConfig { batch_size: i64::MAX as usize, epochs: MAX_EPOCHS, ..RunConfig::default() };
+        let c = with(|t| {
+            t.batch_size = i64::MAX as usize;
+            t.epochs = MAX_EPOCHS;
+        });
         c.validate().unwrap();
         assert_eq!(RunConfig::from_toml(&c.to_toml()).unwrap(), c);
     }

@@ -3,7 +3,7 @@
 //! `convlab lab NAME` runs them and prints what the notebook printed; `convlab sweep --lab
 //! NAME` starts from a lab's setup.
 
-use super::config::RunConfig;
+use super::config::{InitStream, RunConfig, TrainingSettings};
 use super::folder::RunFolder;
 use super::run::{prepare, train, Outcome, Prepared};
 use crate::error::{Error, Result};
@@ -27,16 +27,24 @@ pub struct LabRun {
     pub config: RunConfig,
 }
 
-fn base(data: &str, model: &str, optimizer: &str, epochs: usize, batch: usize) -> RunConfig {
-    RunConfig {
+/// A lab's run: PyTorch's initial weights (`--rng numpy`) unless it says otherwise.
+fn base(data: &str, model: &str, optimizer: &str, epochs: usize, batch: usize, seed: u64) -> RunConfig {
+    let training = TrainingSettings {
         data: data.into(),
         model: model.into(),
         optimizer: optimizer.into(),
         epochs,
         batch_size: batch,
-        rng: "numpy".into(),
-        ..RunConfig::default()
-    }
+        rng: InitStream::Numpy,
+        ..TrainingSettings::default()
+    };
+    RunConfig { training, seed, ..RunConfig::default() }
+}
+
+/// `config` with one change.
+fn with(mut config: RunConfig, change: impl FnOnce(&mut RunConfig)) -> RunConfig {
+    change(&mut config);
+    config
 }
 
 const SGD_LAB: &str = "sgd(lr=0.05,momentum=0.9,weight_decay=1e-3)";
@@ -46,37 +54,37 @@ pub const LABS: &[Lab] = &[
     Lab {
         name: "pattern1d",
         about: "002 part 1: a 1-D CNN learns to detect [0,1,0]; with 3 filters it gets stuck, with 4 it succeeds",
-        config: || base("pattern1d", "pattern1d", SGD_LAB, 500, 0),
+        config: || base("pattern1d", "pattern1d", SGD_LAB, 500, 0, 0),
         prints_epoch: |e| e == 1 || e % 50 == 0,
     },
     Lab {
         name: "sim1d",
         about: "000: fit the tutorial's CNN to data simulated from a known CNN (SGD lr 0.001, full batch)",
-        config: || RunConfig { seed: 1, ..base("sim1d(test_fraction=0.2)", "sim1d", "sgd(lr=0.001)", 1000, 0) },
+        config: || base("sim1d(test_fraction=0.2)", "sim1d", "sgd(lr=0.001)", 1000, 0, 1),
         prints_epoch: |e| e % 100 == 0,
     },
     Lab {
         name: "digits",
         about: "004: a small CNN on scikit-learn's 8x8 digits (built in)",
-        config: || RunConfig { rng: "convlab".into(), ..base("digits", "digits", "adam(lr=1e-3)", 10, 32) },
+        config: || with(base("digits", "digits", "adam(lr=1e-3)", 10, 32, 0), |c| c.training.rng = InitStream::Convlab),
         prints_epoch: |_| true,
     },
     Lab {
         name: "lines",
         about: "003: horizontal vs vertical lines, 2 conv layers (Adam 1e-3, batch 10, 10 epochs)",
-        config: || RunConfig { seed: 4, ..base("lines", "lines", "adam(lr=1e-3)", 10, 10) },
+        config: || base("lines", "lines", "adam(lr=1e-3)", 10, 10, 4),
         prints_epoch: |_| true,
     },
     Lab {
         name: "mnist-lab",
         about: "002 part 2: the lab's 2-D ConvNet on Fashion-MNIST (SGD .05/.9/1e-3, batch 100, 5 epochs)",
-        config: || RunConfig { seed: 2, ..base("fashion-mnist", "mnist-lab", SGD_LAB, 5, 100) },
+        config: || base("fashion-mnist", "mnist-lab", SGD_LAB, 5, 100, 2),
         prints_epoch: |_| true,
     },
     Lab {
         name: "simplecnn",
         about: "001: SimpleCNN on Fashion-MNIST (Adam 1e-3, batch 16, 5 epochs)",
-        config: || RunConfig { seed: 42, ..base("fashion-mnist", "simplecnn", "adam(lr=1e-3)", 5, 16) },
+        config: || base("fashion-mnist", "simplecnn", "adam(lr=1e-3)", 5, 16, 42),
         prints_epoch: |_| true,
     },
 ];
@@ -102,10 +110,9 @@ impl Lab {
                 LabRun {
                     heading: Some("with 3 filters (the lab's first attempt)"),
                     folder: "lab-pattern1d-3filters".into(),
-                    config: RunConfig {
-                        model: "conv1d(3,k=5,p=2) relu maxpool1d(20) flatten linear(1)".into(),
-                        ..cfg.clone()
-                    },
+                    config: with(cfg.clone(), |c| {
+                        c.training.model = "conv1d(3,k=5,p=2) relu maxpool1d(20) flatten linear(1)".into()
+                    }),
                 },
                 main(Some("with 4 filters")),
             ],
@@ -116,13 +123,12 @@ impl Lab {
                 LabRun {
                     heading: Some("one 8x8 kernel learning to detect the digit 3"),
                     folder: "lab-digits-kernel-3".into(),
-                    config: RunConfig {
-                        model: "conv2d(1,k=8) flatten".into(),
-                        one_vs_rest: Some(3),
-                        snapshot_every: 1,
-                        batch_size: 1,
-                        ..cfg.clone()
-                    },
+                    config: with(cfg.clone(), |c| {
+                        c.training.model = "conv2d(1,k=8) flatten".into();
+                        c.training.batch_size = 1;
+                        c.one_vs_rest = Some(3);
+                        c.snapshot_every = 1;
+                    }),
                 },
             ],
             _ => vec![main(None)],

@@ -42,7 +42,7 @@ pub fn load_data(data: &str, data_dir: Option<&Path>, test_fraction: f64, seed: 
 
 /// The run's data: `load_data` plus the run's target transform (`one_vs_rest`).
 pub fn load_run_data(cfg: &RunConfig, data: &str, data_dir: Option<&Path>) -> Result<(Dataset, Dataset)> {
-    let (mut train, mut test) = load_data(data, data_dir, cfg.test_fraction, cfg.seed)?;
+    let (mut train, mut test) = load_data(data, data_dir, cfg.training.test_fraction, cfg.seed)?;
     if let Some(k) = cfg.one_vs_rest {
         for ds in [&mut train, &mut test] {
             let Targets::Classes { labels, num_classes } = &ds.targets else {
@@ -108,16 +108,13 @@ pub fn build_model(model: &str, train: &Dataset) -> Result<Model<f32>> {
 
 pub fn prepare(cfg: &RunConfig) -> Result<Prepared> {
     cfg.validate()?;
-    let (train, test) = load_run_data(cfg, &cfg.data, cfg.data_dir.as_deref().map(Path::new))?;
-    let model = build_model(&cfg.model, &train)?;
-    let loss = match &cfg.loss {
-        Some(l) => Loss::parse(l)?,
-        None => default_loss(&train.targets),
-    };
+    let (train, test) = load_run_data(cfg, &cfg.training.data, cfg.training.data_dir.as_deref().map(Path::new))?;
+    let model = build_model(&cfg.training.model, &train)?;
+    let loss = cfg.training.loss.unwrap_or_else(|| default_loss(&train.targets));
     let k = model.output().len();
     for ds in [&train, &test] {
         loss.check(ds.len(), k, target_of(ds)).map_err(|e| format!("{}: {e}", ds.name))?;
     }
-    let optimizer = OptimizerConfig::parse(&cfg.optimizer)?;
+    let optimizer = OptimizerConfig::parse(&cfg.training.optimizer)?;
     Ok(Prepared { train, test, model, loss, optimizer })
 }

@@ -41,7 +41,7 @@ pub fn train_from(
     quiet: bool,
 ) -> Result<Outcome> {
     let n = p.train.len();
-    let batch = if cfg.batch_size == 0 || cfg.batch_size >= n { n } else { cfg.batch_size };
+    let batch = if cfg.training.batch_size == 0 || cfg.training.batch_size >= n { n } else { cfg.training.batch_size };
     let mut trainer = Trainer::new(start, p.optimizer.build(), p.loss, batch, cfg.threads, cfg.seed)?;
     let mut metrics = vec![];
     let mut first_epoch = 1;
@@ -61,7 +61,10 @@ pub fn train_from(
     let in_len = p.train.sample_len();
     let k = trainer.model.output().len();
     let steps_per_epoch = n.div_ceil(batch);
-    let progress = Progress::new((steps_per_epoch * (cfg.epochs + 1 - first_epoch.min(cfg.epochs + 1))) as u64, quiet);
+    let progress = Progress::new(
+        (steps_per_epoch * (cfg.training.epochs + 1 - first_epoch.min(cfg.training.epochs + 1))) as u64,
+        quiet,
+    );
     // Batch buffers, allocated once.
     let mut bx = vec![0f32; batch * in_len];
     let mut bl = vec![0u32; batch];
@@ -80,7 +83,7 @@ pub fn train_from(
     let mut last_checkpoint: Option<Instant> = None;
     // Epochs run on the trainer's own threads (see `Trainer::on_own_threads`).
     trainer.on_own_threads(|trainer| -> Result<()> {
-        for epoch in first_epoch..=cfg.epochs {
+        for epoch in first_epoch..=cfg.training.epochs {
             let start = Instant::now();
             // Full batch: no shuffling, so runs match PyTorch's full-batch loops exactly.
             if batch < n {
@@ -152,7 +155,7 @@ pub fn train_from(
             if cfg.prints_epoch(epoch, first_epoch) {
                 progress.line(&format!(
                 "epoch {epoch}/{}  train loss {train_loss:.4}{}  test loss {}{}  ({:.2} s, {:.0} samples/s training)",
-                cfg.epochs,
+                cfg.training.epochs,
                 pct(train_accuracy),
                 test_loss.map(|l| format!("{l:.4}")).unwrap_or("-".into()),
                 pct(test_accuracy),
@@ -170,7 +173,7 @@ pub fn train_from(
                 // take microseconds, at most one a second (and always after the last epoch).
                 let due = epoch % cfg.checkpoint_every.max(1) == 0
                     && last_checkpoint.is_none_or(|t| t.elapsed().as_secs_f64() >= MIN_SECONDS_BETWEEN_CHECKPOINTS);
-                if due || epoch == cfg.epochs {
+                if due || epoch == cfg.training.epochs {
                     if cfg.snapshot_every > 0 {
                         f.write(super::snapshots::FILE, &snapshots.to_bytes()?)?;
                     }

@@ -40,13 +40,13 @@ impl Session {
         let prepared = prepare(&config)?;
         // Record the model and loss actually used, so the run replays and evaluation and
         // prediction read them back.
-        config.loss = Some(prepared.loss.name().to_string());
-        if config.model == crate::model::auto::AUTO {
-            config.model = prepared.model.spec.clone();
+        config.training.loss = Some(prepared.loss);
+        if config.training.model == crate::model::auto::AUTO {
+            config.training.model = prepared.model.spec.clone();
         }
         let dir = match dir {
             Some(d) => d.to_path_buf(),
-            None => new_default_dir(Path::new("runs"), &config.data)?,
+            None => new_default_dir(Path::new("runs"), &config.training.data)?,
         };
         let folder = RunFolder::create(&dir, force)?;
         folder.write("config.toml", config.to_toml().as_bytes())?;
@@ -80,7 +80,7 @@ impl Session {
             None => None,
         };
         if let Some(e) = extend_to {
-            config.epochs = e;
+            config.training.epochs = e;
         }
         // config.toml is rewritten (with the new epochs) once the checkpoint has loaded.
         let prepared = prepare(&config)?;

@@ -1,25 +1,17 @@
 //! A sweep's settings: one training setup, the seeds, a grid of values to vary and the
 //! success criterion. Read from `sweep.toml` (or flags); written back so a sweep replays.
 
-use crate::error::{Error, Result};
-use crate::train::config::RunConfig;
+use crate::error::Result;
+use crate::train::config::{from_toml_keys, RunConfig, TrainingSettings};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct SweepConfig {
-    pub data: String,
-    pub data_dir: Option<String>,
-    pub model: String,
-    pub optimizer: String,
-    pub epochs: usize,
-    /// 0 = full batch.
-    pub batch_size: usize,
-    pub loss: Option<String>,
-    /// Initial weights: `convlab` or `numpy` (PyTorch's `torch.manual_seed(seed)` weights).
-    pub rng: String,
-    pub test_fraction: f64,
+    /// Every run's training setup, before its grid point's values are applied.
+    #[serde(flatten)]
+    pub training: TrainingSettings,
     /// How many seeds per grid point: `seed_start`, `seed_start + 1`, ...
     pub seeds: usize,
     pub seed_start: u64,
@@ -72,15 +64,7 @@ impl SweepConfig {
     /// A sweep of one training setup (e.g. a lab's), 10 seeds, no grid yet.
     pub fn from_run(r: &RunConfig) -> Self {
         SweepConfig {
-            data: r.data.clone(),
-            data_dir: r.data_dir.clone(),
-            model: r.model.clone(),
-            optimizer: r.optimizer.clone(),
-            epochs: r.epochs,
-            batch_size: r.batch_size,
-            loss: r.loss.clone(),
-            rng: r.rng.clone(),
-            test_fraction: r.test_fraction,
+            training: r.training.clone(),
             seeds: 10,
             seed_start: 0,
             data_seed: 0,
@@ -91,26 +75,13 @@ impl SweepConfig {
 
     /// The training setup of one run, before the grid point's values are applied.
     pub fn run_config(&self, seed: u64) -> RunConfig {
-        RunConfig {
-            data: self.data.clone(),
-            data_dir: self.data_dir.clone(),
-            model: self.model.clone(),
-            optimizer: self.optimizer.clone(),
-            epochs: self.epochs,
-            batch_size: self.batch_size,
-            seed,
-            loss: self.loss.clone(),
-            threads: 1,
-            test_fraction: self.test_fraction,
-            rng: self.rng.clone(),
-            checkpoint_every: 1,
-            restarts: 1,
-            ..RunConfig::default()
-        }
+        RunConfig { training: self.training.clone(), seed, threads: 1, restarts: 1, ..RunConfig::default() }
     }
 
     pub fn from_toml(text: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|e| Error::config(format!("sweep config: {e}")))
+        let own = ["seeds", "seed_start", "data_seed", "success", "grid"];
+        let keys: Vec<&str> = TrainingSettings::KEYS.iter().copied().chain(own).collect();
+        from_toml_keys(text, &keys, "sweep config")
     }
 
     pub fn to_toml(&self) -> String {

@@ -104,35 +104,35 @@ pub fn apply(base: &RunConfig, point: &Point) -> Result<RunConfig> {
                 if f == 0 {
                     return Err(Error::config("the grid's filters must be at least 1"));
                 }
-                let (spec, _) = presets::resolve(&c.model);
+                let (spec, _) = presets::resolve(&c.training.model);
                 let mut calls = parse_calls(&spec).map_err(Error::spec)?;
                 let conv = calls.iter_mut().find(|c| c.name.starts_with("conv")).ok_or_else(|| {
                     Error::config(format!("the grid varies filters but the model `{spec}` has no convolution"))
                 })?;
                 set_arg(conv, &["out", "out_channels", "filters"], Some(0), v);
-                c.model = calls.iter().map(call_text).collect::<Vec<_>>().join(" ");
+                c.training.model = calls.iter().map(call_text).collect::<Vec<_>>().join(" ");
             }
             "lr" | "momentum" | "weight_decay" => {
                 number::<f64>(key, v)?;
-                let mut call = parse_call(&c.optimizer).map_err(Error::config)?;
+                let mut call = parse_call(&c.training.optimizer).map_err(Error::config)?;
                 let keys: &[&str] = match key.as_str() {
                     "lr" => &["lr", "learning_rate"],
                     "momentum" => &["momentum"],
                     _ => &["weight_decay", "wd"],
                 };
                 set_arg(&mut call, keys, (key == "lr").then_some(0), v);
-                c.optimizer = call_text(&call);
+                c.training.optimizer = call_text(&call);
             }
-            "epochs" => c.epochs = number(key, v)?,
+            "epochs" => c.training.epochs = number(key, v)?,
             "batch_size" => {
-                c.batch_size =
+                c.training.batch_size =
                     crate::train::config::parse_batch_size(v).map_err(|e| Error::config(format!("grid: {e}")))?
             }
-            "optimizer" => c.optimizer = v.clone(),
-            "model" => c.model = v.clone(),
-            "data" => c.data = v.clone(),
-            "loss" => c.loss = Some(v.clone()),
-            "rng" => c.rng = v.clone(),
+            "optimizer" => c.training.optimizer = v.clone(),
+            "model" => c.training.model = v.clone(),
+            "data" => c.training.data = v.clone(),
+            "loss" => c.training.loss = Some(crate::losses::Loss::parse(v)?),
+            "rng" => c.training.rng = crate::train::config::InitStream::parse(v)?,
             other => {
                 return Err(Error::config(format!(
                     "the grid's `{other}` is not a setting a sweep can vary; use {KEYS}"
@@ -155,16 +155,15 @@ mod tests {
         let p = points(&g).unwrap();
         assert_eq!(p.len(), 4);
         assert_eq!(p[1].label(), "filters=3 lr=0.1");
-        let base = RunConfig {
-            model: "pattern1d".into(),
-            optimizer: "sgd(lr=0.05,momentum=0.9,weight_decay=1e-3)".into(),
-            ..RunConfig::default()
-        };
+        let mut base = RunConfig::default();
+        base.training.model = "pattern1d".into();
+        base.training.optimizer = "sgd(lr=0.05,momentum=0.9,weight_decay=1e-3)".into();
         let c = apply(&base, &p[1]).unwrap();
-        assert_eq!(c.model, "conv1d(3,k=5,p=2) relu maxpool1d(20) flatten linear(1)");
-        assert_eq!(c.optimizer, "sgd(lr=0.1,momentum=0.9,weight_decay=1e-3)");
-        let positional = RunConfig { optimizer: "adam(0.001)".into(), ..base.clone() };
-        assert_eq!(apply(&positional, &p[1]).unwrap().optimizer, "adam(0.1)");
+        assert_eq!(c.training.model, "conv1d(3,k=5,p=2) relu maxpool1d(20) flatten linear(1)");
+        assert_eq!(c.training.optimizer, "sgd(lr=0.1,momentum=0.9,weight_decay=1e-3)");
+        let mut positional = base.clone();
+        positional.training.optimizer = "adam(0.001)".into();
+        assert_eq!(apply(&positional, &p[1]).unwrap().training.optimizer, "adam(0.1)");
         assert_eq!(parse_flag("optimizer=adam(lr=1e-3,betas=(0.9,0.99)),sgd").unwrap().1.len(), 2);
     }
 

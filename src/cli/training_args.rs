@@ -1,0 +1,70 @@
+//! The flags of [`TrainingSettings`], shared by `convlab train` and `convlab sweep`.
+
+use crate::losses::Loss;
+use crate::train::config::{parse_batch_size, InitStream, TrainingSettings};
+
+#[derive(clap::Args)]
+pub struct TrainingArgs {
+    /// Data: digits (built in), fashion-mnist, mnist, idx:DIR, npz:FILE[,TEST], images:DIR, sim1d, pattern1d, lines [default: digits]
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Folder holding named data sets (mnist, fashion-mnist) [default: searched in $CONVLAB_DATA, ~/.cache/convlab, /usr/share/datasets]
+    #[arg(long)]
+    pub data_dir: Option<String>,
+    /// Model spec (e.g. 'conv2d(8,k=3,p=1) relu maxpool2d(2) flatten linear(10)'), preset name, or
+    /// auto [default: auto, a small CNN for the data's shape, printed so you can copy and edit it]
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Optimizer, e.g. 'sgd(lr=0.05,momentum=0.9,weight_decay=1e-3)' [default: adam(lr=1e-3)]
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Epochs to train [default: 10]
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Samples per step, or `full` for the whole training set [default: 32]
+    #[arg(long)]
+    pub batch_size: Option<String>,
+    /// mse, bce_with_logits or cross_entropy [default: chosen from the data]
+    #[arg(long)]
+    pub loss: Option<String>,
+    /// Held-out fraction when the data has no test set of its own [default: 0.2]
+    #[arg(long)]
+    pub test_fraction: Option<f64>,
+    /// Initial weights: convlab (own stream) or numpy (PyTorch's torch.manual_seed weights, with numpy-exact synthetic data) [default: convlab]
+    #[arg(long)]
+    pub rng: Option<String>,
+}
+
+impl TrainingArgs {
+    /// Overrides `s` with the flags given.
+    pub fn apply(&self, s: &mut TrainingSettings) -> crate::Result<()> {
+        if let Some(v) = &self.data {
+            s.data = v.clone();
+        }
+        if let Some(v) = &self.data_dir {
+            s.data_dir = Some(v.clone());
+        }
+        if let Some(v) = &self.model {
+            s.model = v.clone();
+        }
+        if let Some(v) = &self.optimizer {
+            s.optimizer = v.clone();
+        }
+        if let Some(v) = self.epochs {
+            s.epochs = v;
+        }
+        if let Some(v) = &self.batch_size {
+            s.batch_size = parse_batch_size(v)?;
+        }
+        if let Some(v) = &self.loss {
+            s.loss = Some(Loss::parse(v)?);
+        }
+        if let Some(v) = self.test_fraction {
+            s.test_fraction = v;
+        }
+        if let Some(v) = &self.rng {
+            s.rng = InitStream::parse(v)?;
+        }
+        Ok(())
+    }
+}
