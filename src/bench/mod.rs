@@ -5,12 +5,13 @@ pub mod workloads;
 
 use crate::data::Targets;
 use crate::engine::Dims;
+use crate::error::{Error, Result};
 use crate::layers::{MaskKey, Mode};
 use crate::losses::{Loss, Target};
 use crate::model::{Model, Workspace};
 use crate::optim::OptimizerConfig;
 use crate::rng::Rng;
-use crate::train::Trainer;
+use crate::train::{StepError, Trainer};
 use std::time::Instant;
 pub use workloads::{Workload, WORKLOADS};
 
@@ -119,7 +120,7 @@ fn train_flops<T: crate::engine::Float>(model: &Model<T>) -> f64 {
 
 /// Runs `w` `runs` times from the same start and reports the fastest run, with the median:
 /// on a shared machine the fastest run is the one least disturbed by other work.
-pub fn run_best(w: &Workload, images: &Images, threads: usize, runs: usize) -> Result<BenchResult, String> {
+pub fn run_best(w: &Workload, images: &Images, threads: usize, runs: usize) -> Result<BenchResult> {
     let mut all = (0..runs.max(1)).map(|_| run(w, images, threads)).collect::<Result<Vec<_>, _>>()?;
     all.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
     let median_seconds = all[all.len() / 2].seconds;
@@ -128,7 +129,7 @@ pub fn run_best(w: &Workload, images: &Images, threads: usize, runs: usize) -> R
     Ok(BenchResult { runs, median_seconds, ..best })
 }
 
-pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult, String> {
+pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult> {
     let input = Dims::parse(w.input)?;
     let mut model = Model::<f32>::new(w.spec, input)?;
     model.init(1);
@@ -148,7 +149,10 @@ pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult,
         // model a few samples at a time: the activations of a slice stay in L2, where a whole
         // share's first feature maps (500 images: 25 MB) would stream through memory.
         let chunk = infer_chunk();
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads_used).build().map_err(|e| e.to_string())?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads_used)
+            .build()
+            .map_err(|e| Error::config(format!("cannot start {threads_used} threads: {e}")))?;
         let shares = threads_used.max(1);
         let mut spaces: Vec<Workspace<f32>> =
             (0..shares).map(|_| Workspace::new(&model, chunk, false).lean(&model)).collect();
@@ -194,15 +198,15 @@ pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult,
     };
     let opt = OptimizerConfig::parse(w.optimizer)?;
     let flops = train_flops(&model);
-    let mut trainer = Trainer::new(model, opt.build(), loss, w.batch, threads, 0)?;
-    let step = |b: usize, trainer: &mut Trainer<f32>| -> Result<(), String> {
+    let mut trainer = Trainer::new(model, opt.build(), loss, w.batch, threads, 0).map_err(Error::config)?;
+    let step = |b: usize, trainer: &mut Trainer<f32>| -> Result<()> {
         let m = w.batch.min(n - b);
         let t = if loss == Loss::CrossEntropy {
             Target::Classes(&labels[b..b + m])
         } else {
             Target::Values(&values[b..b + m])
         };
-        trainer.train_step(&x[b * in_len..(b + m) * in_len], t, m).map(|_| ()).map_err(|e| format!("{e:?}"))
+        trainer.train_step(&x[b * in_len..(b + m) * in_len], t, m).map(|_| ()).map_err(step_error)
     };
     // One warm-up step outside the clock (thread pool start, first-touch of buffers).
     step(0, &mut trainer)?;
@@ -216,7 +220,7 @@ pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult,
                 steps += 1;
             }
         }
-        Ok::<(), String>(())
+        Ok::<(), Error>(())
     })?;
     let secs = start.elapsed().as_secs_f64();
     let allocs = (alloc_count::count() - allocs_before) as f64 / steps as f64;
@@ -234,4 +238,12 @@ pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult,
         runs: 1,
         median_seconds: secs,
     })
+}
+
+/// A training step's error as an [`Error`] (until `train::StepError` is one).
+fn step_error(e: StepError) -> Error {
+    match e {
+        StepError::NonFinite(v) => Error::numeric(format!("the loss became {v}")),
+        StepError::BadTarget(m) => Error::shape(m),
+    }
 }

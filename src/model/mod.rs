@@ -10,6 +10,7 @@ pub mod workspace;
 pub use workspace::Workspace;
 
 use crate::engine::{Dims, Float};
+use crate::error::Result;
 use crate::layers::{Layer, Op};
 use crate::rng::Rng;
 
@@ -48,7 +49,7 @@ pub struct Model<T> {
 impl<T: Float> Model<T> {
     /// Builds the layers; parameters start at zero (call `init` or load them), batch-norm
     /// weights at one and running variances at one, as PyTorch does.
-    pub fn new(spec: &str, input: Dims) -> Result<Self, String> {
+    pub fn new(spec: &str, input: Dims) -> Result<Self> {
         let layers = build::build_layers(spec, input)?;
         let mut param_offsets = vec![0];
         let mut buffer_offsets = vec![0];

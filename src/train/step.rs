@@ -129,7 +129,7 @@ impl<T: Float> Trainer<T> {
     pub fn train_step(&mut self, x: &[T], target: Target<T>, n: usize) -> Result<StepStats, StepError> {
         assert!(n >= 1 && n <= self.max_batch, "batch of {n} outside 1..={}", self.max_batch);
         let k = self.model.output().len();
-        self.loss.check(n, k, target).map_err(StepError::BadTarget)?;
+        self.loss.check(n, k, target).map_err(|e| StepError::BadTarget(e.to_string()))?;
         let shards = self.shards_for(n);
         let count = self.loss.count(n, k);
         let scale = T::from_f64(1.0 / count as f64);
