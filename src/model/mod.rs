@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod io;
+pub mod plan;
 pub mod presets;
 pub mod summary;
 pub mod workspace;
@@ -226,7 +227,7 @@ impl<T: Float> Model<T> {
         for i in 0..self.layers.len() {
             if let Op::BatchNorm(b) = &self.layers[i].op {
                 let range = self.buffer_offsets[i]..self.buffer_offsets[i + 1];
-                b.update_running(&mut self.buffers[range], ws.scratch(i));
+                b.update_running(&mut self.buffers[range], ws.scratch(i).batch_stats());
                 any = true;
             }
         }
