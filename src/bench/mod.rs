@@ -78,11 +78,13 @@ pub fn synthetic_images(n: usize, seed: u64) -> Images {
 }
 
 /// Counts heap allocations, when the binary installs `CountingAllocator` as its global allocator.
+/// Public only for the binary and the allocation test.
+#[doc(hidden)]
 pub mod alloc_count {
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    pub static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+    static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
     pub struct CountingAllocator;
 

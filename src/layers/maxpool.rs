@@ -50,7 +50,7 @@ impl MaxPool {
     }
 
     /// Winners stored per output (for the backward pass); none for the 2×2 path.
-    pub fn index_len(&self, capacity: usize) -> usize {
+    fn index_len(&self, capacity: usize) -> usize {
         if self.is_2x2() {
             0
         } else {

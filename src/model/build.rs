@@ -9,7 +9,7 @@ use crate::layers::*;
 use crate::spec::call::{parse_calls, Args, Call};
 
 /// The layer names the spec understands, for messages.
-pub const LAYER_NAMES: &str = "conv1d, conv2d, maxpool1d, maxpool2d, avgpool1d, avgpool2d, batchnorm1d, batchnorm2d, \
+const LAYER_NAMES: &str = "conv1d, conv2d, maxpool1d, maxpool2d, avgpool1d, avgpool2d, batchnorm1d, batchnorm2d, \
 dropout, relu, leakyrelu, sigmoid, tanh, flatten, linear";
 
 /// Builds the layers of `spec` for samples of shape `input`.

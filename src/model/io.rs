@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// The one metadata key convlab writes: a JSON object (`spec`, `input`, ...). One key, because
 /// safetensors writes metadata in hash order, and files must be byte-identical across runs.
-pub const META_KEY: &str = "convlab";
+const META_KEY: &str = "convlab";
 
 /// Encodes the model's state (as float32) with its spec in the metadata.
 pub fn to_bytes<T: Float>(model: &Model<T>, extra_meta: &[(&str, String)]) -> Result<Vec<u8>> {

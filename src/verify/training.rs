@@ -12,10 +12,10 @@ use crate::train::{StepError, Trainer};
 use serde_json::Value;
 
 /// The first steps' losses agree to about 1e-4 relative.
-pub const EARLY_TOLERANCE: f64 = 1e-4;
+const EARLY_TOLERANCE: f64 = 1e-4;
 const EARLY_STEPS: usize = 10;
 /// Over long runs float32 rounding (summation order) lets the curve and weights drift a little.
-pub const LATE_TOLERANCE: f64 = 1e-3;
+const LATE_TOLERANCE: f64 = 1e-3;
 
 pub fn run(f: &Fixture, threads: usize) -> Result<Vec<Comparison>> {
     let (x, shape) = if f.has("X_u8") {
