@@ -158,6 +158,9 @@ impl Conv {
     /// chunks: dWᵀ is summed in scratch from the first chunk's first sample to the last
     /// chunk's last and added to dW once, so the rounding does not depend on the chunking.
     #[allow(clippy::too_many_arguments)]
+    // Out of line, as it was before the typed scratch: inlined into `Layer::backward` it ran
+    // the 1-D lab's step 20 % slower (bench pattern1d).
+    #[inline(never)]
     pub fn backward<T: Float>(
         &self,
         p: &[T],
