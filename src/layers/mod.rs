@@ -2,8 +2,9 @@
 //! over explicit buffers; this module only dispatches and describes them.
 //!
 //! Parameters live outside the layers, in the model's one flat vector, so replicas on
-//! several threads can share them; scratch (im2col columns, pooling winners, batch
-//! statistics, dropout masks) lives in each replica's workspace.
+//! several threads can share them; scratch (`Scratch`: im2col columns, pooling winners, batch
+//! statistics, dropout masks) lives in each replica's workspace. One file holds a pair of
+//! layers: `relu_maxpool`, a ReLU and the max-pool after it run as one (see `model::plan`).
 
 pub mod activation;
 pub mod avgpool;

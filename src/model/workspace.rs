@@ -1,7 +1,8 @@
 //! One replica's memory: every layer's output and output-gradient, and the layers' scratch,
 //! allocated once for the largest batch so that a training step allocates nothing.
 //! The activations stay here after a forward pass, so feature maps are free to inspect (except,
-//! in `lean` workspaces, the output of a ReLU fused into the max-pool after it).
+//! in `lean` workspaces, the output of a ReLU fused into the max-pool after it). How the layers
+//! run here (fusion, aliasing, chunking, lean buffers) is decided once, in the `Plan`.
 
 use super::plan::{Plan, Role};
 use super::Model;
