@@ -86,12 +86,22 @@ impl Conv {
         let zeros = |len: usize| vec![T::ZERO; len];
         let columns = g.col_rows() * g.col_cols();
         let mut s = ConvScratch::default();
+        // The weight-gradient buffers first, in the order they were allocated before they had
+        // names: with another heap placement the 1-D lab's step (bench pattern1d) ran 5 % slower.
+        if self.chunked_dw() {
+            s.chunk_x = zeros(chunk_dw::x_len(g, capacity));
+            s.chunk_dy = zeros(chunk_dw::dy_len(g, o, capacity));
+            s.dw_acc = zeros((self.weight_len() + o) * chunk_dw::LANES);
+        } else {
+            s.cols = zeros(columns);
+            s.dw_acc = zeros(self.weight_len());
+        }
         if direct::suits(g) {
             let plan = direct::plan(g);
             s.arranged = zeros(direct::arranged_len(g, o));
             s.x_pad = zeros(plan.xpad_len(g.c));
             s.y_ext = zeros(plan.ext_total(o));
-        } else {
+        } else if s.cols.is_empty() {
             s.cols = zeros(columns);
         }
         match direct::transposed(g, o) {
@@ -102,14 +112,6 @@ impl Conv {
                 s.dx_ext = zeros(plan.ext_total(g.c));
             }
             None => s.dcols = zeros(columns),
-        }
-        if self.chunked_dw() {
-            s.dw_acc = zeros((self.weight_len() + o) * chunk_dw::LANES);
-            s.chunk_x = zeros(chunk_dw::x_len(g, capacity));
-            s.chunk_dy = zeros(chunk_dw::dy_len(g, o, capacity));
-        } else {
-            s.dw_acc = zeros(self.weight_len());
-            s.cols = zeros(columns);
         }
         s
     }
