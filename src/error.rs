@@ -116,26 +116,6 @@ impl Error {
     }
 }
 
-// TRANSITION (removed once every module returns `Error`): lets modules move from
-// `Result<_, String>` one at a time.
-impl From<String> for Error {
-    fn from(msg: String) -> Self {
-        Error::Config(msg)
-    }
-}
-
-impl From<&str> for Error {
-    fn from(msg: &str) -> Self {
-        Error::Config(msg.to_string())
-    }
-}
-
-impl From<Error> for String {
-    fn from(e: Error) -> Self {
-        e.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ pub mod workloads;
 
 use crate::data::Targets;
 use crate::engine::Dims;
+use crate::error::{Error, Result};
 use crate::layers::{MaskKey, Mode};
 use crate::losses::{Loss, Target};
 use crate::model::{Model, Workspace};
@@ -77,11 +78,13 @@ pub fn synthetic_images(n: usize, seed: u64) -> Images {
 }
 
 /// Counts heap allocations, when the binary installs `CountingAllocator` as its global allocator.
+/// Public only for the binary and the allocation test.
+#[doc(hidden)]
 pub mod alloc_count {
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    pub static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+    static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
     pub struct CountingAllocator;
 
@@ -119,7 +122,7 @@ fn train_flops<T: crate::engine::Float>(model: &Model<T>) -> f64 {
 
 /// Runs `w` `runs` times from the same start and reports the fastest run, with the median:
 /// on a shared machine the fastest run is the one least disturbed by other work.
-pub fn run_best(w: &Workload, images: &Images, threads: usize, runs: usize) -> Result<BenchResult, String> {
+pub fn run_best(w: &Workload, images: &Images, threads: usize, runs: usize) -> Result<BenchResult> {
     let mut all = (0..runs.max(1)).map(|_| run(w, images, threads)).collect::<Result<Vec<_>, _>>()?;
     all.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
     let median_seconds = all[all.len() / 2].seconds;
@@ -128,7 +131,7 @@ pub fn run_best(w: &Workload, images: &Images, threads: usize, runs: usize) -> R
     Ok(BenchResult { runs, median_seconds, ..best })
 }
 
-pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult, String> {
+pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult> {
     let input = Dims::parse(w.input)?;
     let mut model = Model::<f32>::new(w.spec, input)?;
     model.init(1);
@@ -148,7 +151,10 @@ pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult,
         // model a few samples at a time: the activations of a slice stay in L2, where a whole
         // share's first feature maps (500 images: 25 MB) would stream through memory.
         let chunk = infer_chunk();
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads_used).build().map_err(|e| e.to_string())?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads_used)
+            .build()
+            .map_err(|e| Error::config(format!("cannot start {threads_used} threads: {e}")))?;
         let shares = threads_used.max(1);
         let mut spaces: Vec<Workspace<f32>> =
             (0..shares).map(|_| Workspace::new(&model, chunk, false).lean(&model)).collect();
@@ -195,14 +201,14 @@ pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult,
     let opt = OptimizerConfig::parse(w.optimizer)?;
     let flops = train_flops(&model);
     let mut trainer = Trainer::new(model, opt.build(), loss, w.batch, threads, 0)?;
-    let step = |b: usize, trainer: &mut Trainer<f32>| -> Result<(), String> {
+    let step = |b: usize, trainer: &mut Trainer<f32>| -> Result<()> {
         let m = w.batch.min(n - b);
         let t = if loss == Loss::CrossEntropy {
             Target::Classes(&labels[b..b + m])
         } else {
             Target::Values(&values[b..b + m])
         };
-        trainer.train_step(&x[b * in_len..(b + m) * in_len], t, m).map(|_| ()).map_err(|e| format!("{e:?}"))
+        trainer.train_step(&x[b * in_len..(b + m) * in_len], t, m).map(|_| ())
     };
     // One warm-up step outside the clock (thread pool start, first-touch of buffers).
     step(0, &mut trainer)?;
@@ -216,7 +222,7 @@ pub fn run(w: &Workload, images: &Images, threads: usize) -> Result<BenchResult,
                 steps += 1;
             }
         }
-        Ok::<(), String>(())
+        Ok::<(), Error>(())
     })?;
     let secs = start.elapsed().as_secs_f64();
     let allocs = (alloc_count::count() - allocs_before) as f64 / steps as f64;

@@ -46,7 +46,7 @@ pub fn run(a: Args) -> crate::Result<i32> {
     for w in selected {
         let r = bench::run_best(w, &images, a.threads, a.runs as usize)?;
         if a.json {
-            println!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
+            println!("{}", serde_json::to_string(&r).map_err(|e| crate::Error::numeric(e.to_string()))?);
         } else {
             let target = if w.inference { format!("≥{:.0}/s", w.target) } else { format!("≤{} s", w.target) };
             println!(

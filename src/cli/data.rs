@@ -42,15 +42,15 @@ pub fn run(a: Args) -> crate::Result<i32> {
     match a.command {
         DataCommand::Fetch { name, dir, mirror } => {
             use crate::data::fetch;
-            let (files, defaults) = fetch::catalogue(&name).map_err(|e| e.to_string())?;
+            let (files, defaults) = fetch::catalogue(&name)?;
             let dest = match dir {
                 Some(d) => d,
-                None => fetch::default_dest(&name).map_err(|e| e.to_string())?,
+                None => fetch::default_dest(&name)?,
             };
             let mirrors = if mirror.is_empty() { defaults } else { mirror };
             #[cfg(feature = "fetch")]
             {
-                fetch::fetch_files(files, &mirrors, &dest, |s| println!("{s}")).map_err(|e| e.to_string())?;
+                fetch::fetch_files(files, &mirrors, &dest, |s| println!("{s}"))?;
                 println!("{name} is in {}", dest.display());
                 Ok(0)
             }

@@ -30,7 +30,7 @@ pub fn run(a: Args) -> crate::Result<i32> {
     };
     let mut model = Model::<f32>::new(&spec, input)?;
     let bytes = std::fs::read(&a.file).map_err(|e| crate::Error::read(&a.file, e))?;
-    io::load_state(&mut model, &bytes).map_err(|e| format!("{}: {e}", a.file.display()))?;
+    io::load_state(&mut model, &bytes).map_err(|e| e.context(a.file.display()))?;
     io::save(&model, &a.out)?;
     println!("wrote {} ({} parameters of `{}`)", a.out.display(), model.params.len(), model.spec);
     Ok(0)

@@ -49,9 +49,9 @@ pub fn run(a: Args) -> crate::Result<i32> {
         }
     };
     if a.truth.is_some() && a.bias.is_some() {
-        return Err(
-            "--bias sets the output bias of drawn parameters; with --truth the file gives every parameter".into()
-        );
+        return Err(crate::Error::config(
+            "--bias sets the output bias of drawn parameters; with --truth the file gives every parameter",
+        ));
     }
     crate::train::folder::refuse_overwrite(&a.out.join(crate::study::simulate::DATA_FILE), a.force)?;
     let sim = simulate(&SimSpec {

@@ -17,7 +17,6 @@ pub fn run(a: Args) -> crate::Result<i32> {
     if files.is_empty() {
         return Err(crate::Error::config("no .safetensors fixtures found in the given paths"));
     }
-    let (_, failed, _) =
-        crate::verify::run_all(&files, a.threads, &mut std::io::stdout().lock()).map_err(|e| e.to_string())?;
+    let (_, failed, _) = crate::verify::run_all(&files, a.threads, &mut std::io::stdout().lock())?;
     Ok(if failed > 0 { 1 } else { 0 })
 }

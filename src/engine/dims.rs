@@ -3,6 +3,7 @@
 //! Every buffer is stored as N×C×H×W. A 1-D signal (C×L) is kept as C×1×L and a flat
 //! vector (F) as F×1×1, so one implementation serves 1-D and 2-D layers.
 
+use crate::error::{Error, Result};
 use std::fmt;
 
 /// The largest tensor convlab builds: values per sample of any layer, and parameters of any
@@ -64,17 +65,21 @@ impl Dims {
     }
 
     /// Parses `C,H,W` (image), `C,L` (signal) or `F` (flat), as the CLI's `--input`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self> {
         let parts: Result<Vec<usize>, _> = text.split([',', 'x', '×']).map(|p| p.trim().parse::<usize>()).collect();
-        let bad = || format!("input shape `{text}` is not C,H,W (image), C,L (1-D signal) or F (flat), e.g. 1,28,28");
+        let bad = || {
+            Error::spec(format!(
+                "input shape `{text}` is not C,H,W (image), C,L (1-D signal) or F (flat), e.g. 1,28,28"
+            ))
+        };
         let parts = parts.map_err(|_| bad())?;
         if parts.contains(&0) {
-            return Err(format!("input shape `{text}` has a zero size; every size must be at least 1"));
+            return Err(Error::spec(format!("input shape `{text}` has a zero size; every size must be at least 1")));
         }
         if checked_size(&parts).is_none() {
-            return Err(format!(
+            return Err(Error::spec(format!(
                 "input shape `{text}` has more than {MAX_VALUES} values per sample; convlab is for small CNNs"
-            ));
+            )));
         }
         match parts[..] {
             [f] => Ok(Dims::flat(f)),
@@ -85,12 +90,12 @@ impl Dims {
     }
 
     /// Builds dims from a tensor shape without its batch dimension.
-    pub fn from_shape(shape: &[usize]) -> Result<Self, String> {
+    pub fn from_shape(shape: &[usize]) -> Result<Self> {
         match *shape {
             [f] => Ok(Dims::flat(f)),
             [c, l] => Ok(Dims::signal(c, l)),
             [c, h, w] => Ok(Dims::image(c, h, w)),
-            _ => Err(format!("a sample of shape {shape:?} is not F, C×L or C×H×W")),
+            _ => Err(Error::shape(format!("a sample of shape {shape:?} is not F, C×L or C×H×W"))),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Matrix products through the `gemm` crate, with row-major views that may be transposed.
 //! Every call is single-threaded: parallelism lives one level up, across the batch
-//! (see `train::parallel`), which measured faster than threading inside each small GEMM.
+//! (the data-parallel step, `train::step`), which measured faster than threading inside each small GEMM.
 
 use super::Float;
 

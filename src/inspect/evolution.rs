@@ -15,7 +15,7 @@ pub fn figure(run: &Path, layer: &str) -> Result<Figure> {
             run.display()
         )));
     }
-    let snaps = Snapshots::load(&path).map_err(Error::model_file)?;
+    let snaps = Snapshots::load(&path)?;
     let name = if layer.contains('.') { layer.to_string() } else { format!("{layer}.weight") };
     let frames = snaps.of(&name);
     if frames.is_empty() {

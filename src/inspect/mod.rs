@@ -49,9 +49,9 @@ impl Subject {
                 ),
                 Err(_) => None,
             };
-            Ok(Subject { model: io::load(&file).map_err(Error::model_file)?, config, dir: Some(path.to_path_buf()) })
+            Ok(Subject { model: io::load(&file)?, config, dir: Some(path.to_path_buf()) })
         } else if path.exists() {
-            Ok(Subject { model: io::load(path).map_err(Error::model_file)?, config: None, dir: None })
+            Ok(Subject { model: io::load(path)?, config: None, dir: None })
         } else {
             Err(Error::model_file(format!(
                 "{} does not exist; give a run folder or a .safetensors model file",
@@ -81,7 +81,7 @@ impl Subject {
             }
         };
         let dir = data_dir.map(Path::to_path_buf).or(cfg.training.data_dir.clone().map(PathBuf::from));
-        let (train, test) = load_run_data(&cfg, &name, dir.as_deref()).map_err(Error::data)?;
+        let (train, test) = load_run_data(&cfg, &name, dir.as_deref())?;
         if train.sample_shape != self.model.input.to_vec() {
             return Err(Error::shape(format!(
                 "the model takes samples of {} but `{name}` has {:?}",

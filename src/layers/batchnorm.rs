@@ -1,7 +1,7 @@
 //! BatchNorm1d and BatchNorm2d: per-channel normalisation with running statistics.
 //! Batch statistics are accumulated in f64, as PyTorch's CPU kernel does.
 
-use super::{Mode, Scratch};
+use super::Mode;
 use crate::engine::Float;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -29,12 +29,12 @@ impl BatchNorm {
         x: &[T],
         y: &mut [T],
         n: usize,
-        s: &mut Scratch<T>,
+        stats: &mut [T],
         mode: Mode,
     ) {
         let (c_n, plane) = (self.channels, self.plane);
         let m = n * plane;
-        let (mean_s, rest) = s.stats.split_at_mut(c_n);
+        let (mean_s, rest) = stats.split_at_mut(c_n);
         let (invstd_s, unbiased_s) = rest.split_at_mut(c_n);
         for c in 0..c_n {
             let (mean, var) = if mode == Mode::Train {
@@ -60,12 +60,12 @@ impl BatchNorm {
     }
 
     /// Folds the last training batch's statistics into the running buffers.
-    pub fn update_running<T: Float>(&self, buffers: &mut [T], s: &Scratch<T>) {
+    pub fn update_running<T: Float>(&self, buffers: &mut [T], stats: &[T]) {
         let c_n = self.channels;
         let mom = T::from_f64(self.momentum);
         for c in 0..c_n {
-            buffers[c] = (T::ONE - mom) * buffers[c] + mom * s.stats[c];
-            buffers[c_n + c] = (T::ONE - mom) * buffers[c_n + c] + mom * s.stats[2 * c_n + c];
+            buffers[c] = (T::ONE - mom) * buffers[c] + mom * stats[c];
+            buffers[c_n + c] = (T::ONE - mom) * buffers[c_n + c] + mom * stats[2 * c_n + c];
         }
     }
 
@@ -78,14 +78,14 @@ impl BatchNorm {
         dx: Option<&mut [T]>,
         dp: &mut [T],
         n: usize,
-        s: &Scratch<T>,
+        stats: &[T],
         mode: Mode,
     ) {
         let (c_n, plane) = (self.channels, self.plane);
         let m = (n * plane) as f64;
         let mut dx = dx;
         for c in 0..c_n {
-            let (mu, is) = (s.stats[c], s.stats[c_n + c]);
+            let (mu, is) = (stats[c], stats[c_n + c]);
             let (mut sum_dy, mut sum_dy_xhat) = (0.0f64, 0.0f64);
             for i in 0..n {
                 let at = (i * c_n + c) * plane;

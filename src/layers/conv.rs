@@ -1,7 +1,19 @@
-//! Conv1d and Conv2d: im2col and one matrix product per sample.
-//! A 1-D convolution is a 2-D one over a 1×L plane with a 1×k kernel.
+//! Conv1d and Conv2d. A 1-D convolution is a 2-D one over a 1×L plane with a 1×k kernel.
+//!
+//! Three algorithms, chosen per layer from its geometry alone (so the choice, and with it the
+//! rounding, never depends on the batch or the chunking):
+//! - **direct convolution** (`engine::direct`), for stride 1 when it `suits` the geometry
+//!   (few inputs per output, or an extended output grid at most a quarter larger than the
+//!   output): the forward pass, and the input gradient, which is itself a direct convolution
+//!   of dY with the flipped weights when `direct::transposed` suits too;
+//! - **im2col + GEMM** (`engine::im2col`, `engine::gemm`), one matrix product per sample:
+//!   the forward pass and input gradient (through `col2im`) where the direct path does not
+//!   apply, and the weight gradient of every convolution that is not tiny;
+//! - **`chunk_dw`** (`engine::chunk_dw`), the weight gradient of tiny stride-1 convolutions
+//!   (the 1-D lab's) for a whole chunk of samples at once, where per-sample im2col and GEMM
+//!   calls cost far more than their arithmetic.
 
-use super::{Chunk, Scratch};
+use super::Chunk;
 use crate::engine::gemm::{matmul, matmul_col_major, Mat};
 use crate::engine::im2col::{col2im, im2col, Geometry};
 use crate::engine::{chunk_dw, direct};
@@ -14,6 +26,39 @@ pub struct Conv {
     pub bias: bool,
     /// Conv1d: weights are O×C×k rather than O×C×kh×kw.
     pub one_d: bool,
+}
+
+/// A convolution's working memory in one workspace, one buffer per meaning. Buffers of the
+/// algorithms a layer does not use are empty (see the module doc for which one runs when).
+#[derive(Clone, Debug, Default)]
+pub struct ConvScratch<T> {
+    /// im2col + GEMM: one sample's columns (C·kh·kw × out_h·out_w), for the forward product
+    /// and, recomputed per sample in backward, for the weight gradient.
+    cols: Vec<T>,
+    /// im2col + GEMM input gradient: one sample's column gradients, folded by `col2im`.
+    dcols: Vec<T>,
+    /// Direct forward: the weights arranged tap-major with the bias (`direct::arrange`), on
+    /// the first chunk of a batch and reused by the later chunks.
+    arranged: Vec<T>,
+    /// Direct forward: one sample's zero-padded input planes.
+    x_pad: Vec<T>,
+    /// Direct forward: one sample's outputs on the extended grid, before compaction.
+    y_ext: Vec<T>,
+    /// Direct input gradient: the flipped, channel-swapped weights (`direct::arrange_transposed`),
+    /// arranged on the first chunk of a batch.
+    flipped: Vec<T>,
+    /// Direct input gradient: one sample's zero-padded dY planes.
+    dy_pad: Vec<T>,
+    /// Direct input gradient: one sample's dX on the extended grid, before compaction.
+    dx_ext: Vec<T>,
+    /// Weight gradient, summed over the whole batch (every chunk) before it is added to dW:
+    /// dWᵀ (K×O) on the GEMM path; on the `chunk_dw` path `chunk_dw::LANES` partial sums per
+    /// weight, then as many per output channel for the bias.
+    dw_acc: Vec<T>,
+    /// `chunk_dw`: a chunk's inputs laid side by side in zero-padded slots.
+    chunk_x: Vec<T>,
+    /// `chunk_dw`: a chunk's dY on the extended grid.
+    chunk_dy: Vec<T>,
 }
 
 impl Conv {
@@ -35,35 +80,44 @@ impl Conv {
     pub fn fan_in(&self) -> usize {
         self.kernel_len()
     }
-    /// Scratch for the input side (columns, or the padded planes of the direct paths), for
-    /// calls of up to `capacity` samples.
-    pub fn scratch_len(&self, capacity: usize) -> usize {
-        let g = &self.geom;
-        let back = direct::transposed(g, self.out_channels).map_or(0, |t| direct::plan(&t).xpad_len(t.c));
-        let chunked = if self.chunked_dw() { chunk_dw::x_len(g, capacity) } else { 0 };
-        (g.col_rows() * g.col_cols()).max(direct::plan(g).xpad_len(g.c)).max(back).max(chunked)
-    }
-    /// Scratch for the output side (column gradients, or the extended output grids).
-    pub fn scratch_out_len(&self, capacity: usize) -> usize {
-        let g = &self.geom;
-        let back = direct::transposed(g, self.out_channels).map_or(0, |t| direct::plan(&t).ext_total(g.c));
-        let chunked = if self.chunked_dw() { chunk_dw::dy_len(g, self.out_channels, capacity) } else { 0 };
-        (g.col_rows() * g.col_cols()).max(direct::plan(g).ext_total(self.out_channels)).max(back).max(chunked)
-    }
-    /// Weight-sized scratch: the direct path's rearranged weights, and dWᵀ in backward (as
-    /// `chunk_dw::LANES` partial sums per weight on the chunked path).
-    pub fn weight_scratch_len(&self) -> usize {
-        let arranged = if direct::suits(&self.geom) { direct::arranged_len(&self.geom, self.out_channels) } else { 0 };
-        let lanes = if self.chunked_dw() { (self.weight_len() + self.out_channels) * chunk_dw::LANES } else { 0 };
-        arranged.max(self.weight_len()).max(lanes)
+    /// Working memory for calls of up to `capacity` samples, for the algorithms this layer uses.
+    pub fn scratch<T: Float>(&self, capacity: usize) -> ConvScratch<T> {
+        let (g, o) = (&self.geom, self.out_channels);
+        let zeros = |len: usize| vec![T::ZERO; len];
+        let columns = g.col_rows() * g.col_cols();
+        let mut s = ConvScratch::default();
+        // The weight-gradient buffers first, in the order they were allocated before they had
+        // names: with another heap placement the 1-D lab's step (bench pattern1d) ran 5 % slower.
+        if self.chunked_dw() {
+            s.chunk_x = zeros(chunk_dw::x_len(g, capacity));
+            s.chunk_dy = zeros(chunk_dw::dy_len(g, o, capacity));
+            s.dw_acc = zeros((self.weight_len() + o) * chunk_dw::LANES);
+        } else {
+            s.cols = zeros(columns);
+            s.dw_acc = zeros(self.weight_len());
+        }
+        if direct::suits(g) {
+            let plan = direct::plan(g);
+            s.arranged = zeros(direct::arranged_len(g, o));
+            s.x_pad = zeros(plan.xpad_len(g.c));
+            s.y_ext = zeros(plan.ext_total(o));
+        } else if s.cols.is_empty() {
+            s.cols = zeros(columns);
+        }
+        match direct::transposed(g, o) {
+            Some(t) => {
+                let plan = direct::plan(&t);
+                s.flipped = zeros(direct::arranged_len(&t, g.c));
+                s.dy_pad = zeros(plan.xpad_len(t.c));
+                s.dx_ext = zeros(plan.ext_total(g.c));
+            }
+            None => s.dcols = zeros(columns),
+        }
+        s
     }
     /// Whether the weight gradient is computed a chunk of samples at a time (`chunk_dw`).
     fn chunked_dw(&self) -> bool {
         chunk_dw::suits(&self.geom, self.out_channels)
-    }
-    /// The flipped weights of the direct input-gradient path (see `direct::transposed`).
-    pub fn flipped_scratch_len(&self) -> usize {
-        direct::transposed(&self.geom, self.out_channels).map_or(0, |t| direct::arranged_len(&t, self.geom.c))
     }
     /// Multiply-adds ×2 per sample, forward.
     pub fn flops(&self) -> usize {
@@ -72,7 +126,7 @@ impl Conv {
 
     /// `y = W ⋆ x + b` for `n` samples. `p` holds the weight then the bias. `first`: the first
     /// chunk of a batch (the direct path arranges the weights then, and reuses them after).
-    pub fn forward<T: Float>(&self, p: &[T], x: &[T], y: &mut [T], n: usize, s: &mut Scratch<T>, first: bool) {
+    pub fn forward<T: Float>(&self, p: &[T], x: &[T], y: &mut [T], n: usize, s: &mut ConvScratch<T>, first: bool) {
         let g = &self.geom;
         let (rows, cols_n) = (g.col_rows(), g.col_cols());
         let (in_len, out_len) = (g.c * g.h * g.w, self.out_channels * cols_n);
@@ -80,12 +134,12 @@ impl Conv {
         if direct::suits(g) {
             let plan = direct::plan(g);
             if first {
-                direct::arrange(g, self.out_channels, w, self.bias.then_some(b), &mut s.weights);
+                direct::arrange(g, self.out_channels, w, self.bias.then_some(b), &mut s.arranged);
             }
             for i in 0..n {
-                direct::pad_input(g, &plan, &x[i * in_len..(i + 1) * in_len], &mut s.cols);
+                direct::pad_input(g, &plan, &x[i * in_len..(i + 1) * in_len], &mut s.x_pad);
                 let yi = &mut y[i * out_len..(i + 1) * out_len];
-                direct::forward(g, &plan, self.out_channels, &s.weights, &s.cols, &mut s.dcols, yi);
+                direct::forward(g, &plan, self.out_channels, &s.arranged, &s.x_pad, &mut s.y_ext, yi);
             }
             return;
         }
@@ -106,6 +160,9 @@ impl Conv {
     /// chunks: dWᵀ is summed in scratch from the first chunk's first sample to the last
     /// chunk's last and added to dW once, so the rounding does not depend on the chunking.
     #[allow(clippy::too_many_arguments)]
+    // Out of line, as it was before the typed scratch: inlined into `Layer::backward` it ran
+    // the 1-D lab's step 20 % slower (bench pattern1d).
+    #[inline(never)]
     pub fn backward<T: Float>(
         &self,
         p: &[T],
@@ -114,7 +171,7 @@ impl Conv {
         mut dx: Option<&mut [T]>,
         dp: &mut [T],
         n: usize,
-        s: &mut Scratch<T>,
+        s: &mut ConvScratch<T>,
         chunk: Chunk,
     ) {
         let g = &self.geom;
@@ -122,7 +179,7 @@ impl Conv {
         let (in_len, out_len) = (g.c * g.h * g.w, self.out_channels * cols_n);
         let w = &p[..self.weight_len()];
         let (dw, db) = dp.split_at_mut(self.weight_len());
-        let Scratch { cols: cols_buf, dcols, weights: dwt, flipped, .. } = s;
+        let ConvScratch { cols: cols_buf, dcols, flipped, dy_pad, dx_ext, dw_acc: dwt, chunk_x, chunk_dy, .. } = s;
         // The input gradient as a direct convolution of dY, when that suits (see `direct`).
         let transposed = dx.as_ref().and_then(|_| direct::transposed(g, self.out_channels));
         let plan_t = transposed.as_ref().map(direct::plan);
@@ -144,7 +201,7 @@ impl Conv {
         }
         if chunked {
             let bias = self.bias.then_some(&mut *bias_lanes);
-            chunk_dw::accumulate(g, self.out_channels, x, dy, n, cols_buf, dcols, dwt, bias);
+            chunk_dw::accumulate(g, self.out_channels, x, dy, n, chunk_x, chunk_dy, dwt, bias);
         }
         for i in 0..n {
             let dyi = &dy[i * out_len..(i + 1) * out_len];
@@ -165,8 +222,8 @@ impl Conv {
                 );
             }
             if let (Some(dx), Some(t), Some(pt)) = (dx.as_deref_mut(), &transposed, &plan_t) {
-                direct::pad_input(t, pt, dyi, cols_buf);
-                direct::forward(t, pt, g.c, flipped, cols_buf, dcols, &mut dx[i * in_len..(i + 1) * in_len]);
+                direct::pad_input(t, pt, dyi, dy_pad);
+                direct::forward(t, pt, g.c, flipped, dy_pad, dx_ext, &mut dx[i * in_len..(i + 1) * in_len]);
             } else if let Some(dx) = dx.as_deref_mut() {
                 let dcols = &mut dcols[..rows * cols_n];
                 matmul(

@@ -1,7 +1,6 @@
 //! Dropout with a counter-based random mask: each element's fate depends only on
 //! (seed, step, layer, sample index, element), never on how the batch was split over threads.
 
-use super::Scratch;
 use crate::engine::Float;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -29,7 +28,7 @@ fn mix(mut z: u64) -> u64 {
 }
 
 impl Dropout {
-    pub fn forward<T: Float>(&self, x: &[T], y: &mut [T], n: usize, s: &mut Scratch<T>, train: bool, key: MaskKey) {
+    pub fn forward<T: Float>(&self, x: &[T], y: &mut [T], n: usize, mask: &mut [T], train: bool, key: MaskKey) {
         let total = n * self.len;
         if !train || self.p == 0.0 {
             y[..total].copy_from_slice(&x[..total]);
@@ -45,19 +44,19 @@ impl Dropout {
                 let u = (mix(sample.wrapping_add(j as u64)) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
                 let m = if u < self.p { T::ZERO } else { keep_scale };
                 let at = i * self.len + j;
-                s.mask[at] = m;
+                mask[at] = m;
                 y[at] = x[at] * m;
             }
         }
     }
 
-    pub fn backward<T: Float>(&self, dy: &[T], dx: &mut [T], n: usize, s: &Scratch<T>, train: bool) {
+    pub fn backward<T: Float>(&self, dy: &[T], dx: &mut [T], n: usize, mask: &[T], train: bool) {
         let total = n * self.len;
         if !train || self.p == 0.0 {
             dx[..total].copy_from_slice(&dy[..total]);
             return;
         }
-        for ((d, &g), &m) in dx[..total].iter_mut().zip(&dy[..total]).zip(&s.mask[..total]) {
+        for ((d, &g), &m) in dx[..total].iter_mut().zip(&dy[..total]).zip(&mask[..total]) {
             *d = g * m;
         }
     }

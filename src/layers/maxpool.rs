@@ -4,9 +4,7 @@
 //! The common 2×2, stride-2 pool stores no winner: forward is a plain (vectorised) maximum and
 //! backward routes each gradient to the first input of its window equal to the maximum (the
 //! first NaN when the maximum is NaN), which is exactly the input the first-max rule picks.
-
-use super::activation::relu;
-use super::{Activation, Scratch};
+//! A ReLU followed by a max-pool runs fused, in `relu_maxpool`.
 use crate::engine::im2col::Geometry;
 use crate::engine::simd;
 use crate::engine::Float;
@@ -14,6 +12,17 @@ use crate::engine::Float;
 #[derive(Clone, Debug, PartialEq)]
 pub struct MaxPool {
     pub geom: Geometry,
+}
+
+/// A max-pool's working memory in one workspace.
+#[derive(Clone, Debug, Default)]
+pub struct MaxPoolScratch {
+    /// The general path's winners: for each output, the index of its input in the plane,
+    /// for the samples of one call from its first (not used by the plain 2×2 pool).
+    pub(super) index: Vec<u32>,
+    /// The fused ReLU + 2×2 path's winners, 2 bits per output, for the whole batch
+    /// (`relu_maxpool`).
+    pub(super) codes: Vec<u16>,
 }
 
 /// Whether `v` should replace the current best: larger, or the first NaN.
@@ -41,7 +50,7 @@ impl MaxPool {
     }
 
     /// Winners stored per output (for the backward pass); none for the 2×2 path.
-    pub fn index_len(&self, capacity: usize) -> usize {
+    fn index_len(&self, capacity: usize) -> usize {
         if self.is_2x2() {
             0
         } else {
@@ -49,24 +58,12 @@ impl MaxPool {
         }
     }
 
-    /// Code words per plane of the fused 2×2 path: two 16-bit masks per 16 outputs of a row
-    /// (see `simd::max_2x2_row`).
-    fn code_words(&self) -> usize {
-        self.geom.out_h * 2 * self.geom.out_w.div_ceil(16)
-    }
-
-    /// Winners of the fused ReLU + 2×2 path, for `capacity` samples: 2 bits per output, so the
-    /// backward pass needs neither the pool's input nor another pass over it.
-    pub fn codes_len(&self, capacity: usize) -> usize {
-        if self.is_2x2() {
-            capacity * self.geom.c * self.code_words()
-        } else {
-            0
-        }
+    pub fn scratch(&self, capacity: usize) -> MaxPoolScratch {
+        MaxPoolScratch { index: vec![0; self.index_len(capacity)], codes: vec![0; self.codes_len(capacity)] }
     }
 
     /// Remembers, for each output, which input of its plane won (for the backward pass).
-    pub fn forward<T: Float>(&self, x: &[T], y: &mut [T], n: usize, s: &mut Scratch<T>) {
+    pub fn forward<T: Float>(&self, x: &[T], y: &mut [T], n: usize, s: &mut MaxPoolScratch) {
         let g = &self.geom;
         let (plane, out_plane) = (g.h * g.w, self.out_plane());
         if self.is_2x2() {
@@ -168,71 +165,9 @@ impl MaxPool {
         }
     }
 
-    /// ReLU then this pool: `r` receives the ReLU's output (kept, as every activation is) and
-    /// `y` the pool's. The 2×2 pool takes each plane while it is in L1 and records its winners
-    /// for the samples from `first` on (the call's first sample's place in the batch).
-    #[allow(clippy::too_many_arguments)]
-    pub fn fused_forward_keeping_relu<T: Float>(
-        &self,
-        x: &[T],
-        r: &mut [T],
-        y: &mut [T],
-        n: usize,
-        s: &mut Scratch<T>,
-        first: usize,
-    ) {
-        let g = &self.geom;
-        let (plane, out_plane) = (g.h * g.w, self.out_plane());
-        if !self.is_2x2() {
-            Activation::Relu.forward(&x[..n * g.c * plane], &mut r[..n * g.c * plane]);
-            return self.forward(r, y, n, s);
-        }
-        let words = self.code_words();
-        let codes = s.codes[first * g.c * words..].chunks_exact_mut(words);
-        let planes = x.chunks_exact(plane).zip(r.chunks_exact_mut(plane));
-        for (((xp, rp), yp), cp) in planes.zip(y.chunks_exact_mut(out_plane)).zip(codes).take(n * g.c) {
-            Activation::Relu.forward(xp, rp);
-            max_2x2(rp, g.w, g.out_h, g.out_w, yp, Some(cp));
-        }
-    }
-
-    /// ReLU then this pool computed as the pool then ReLU, which is the same function (max
-    /// commutes with a monotone map; NaN wins both) on a smaller tensor. No ReLU output.
-    pub fn fused_forward<T: Float>(&self, x: &[T], y: &mut [T], n: usize, s: &mut Scratch<T>, first: usize) {
-        let g = &self.geom;
-        let (plane, out_plane) = (g.h * g.w, self.out_plane());
-        if !self.is_2x2() {
-            self.forward(x, y, n, s);
-            return y[..n * g.c * out_plane].iter_mut().for_each(|v| *v = relu(*v));
-        }
-        let words = self.code_words();
-        let codes = s.codes[first * g.c * words..].chunks_exact_mut(words);
-        for ((xp, yp), cp) in x.chunks_exact(plane).zip(y.chunks_exact_mut(out_plane)).zip(codes).take(n * g.c) {
-            max_2x2(xp, g.w, g.out_h, g.out_w, yp, Some(cp));
-            yp.iter_mut().for_each(|v| *v = relu(*v));
-        }
-    }
-
-    /// The backward of ReLU then this pool, from the winners the fused forward recorded: `y`
-    /// is the pool's output and `dx` the gradient before the ReLU. Each gradient goes to its
-    /// window's winner unless `y ≤ 0` (a NaN passes, as PyTorch's ReLU backward passes it).
-    pub fn fused_backward<T: Float>(&self, y: &[T], dy: &[T], dx: &mut [T], n: usize, s: &Scratch<T>, first: usize) {
-        let g = &self.geom;
-        let (plane, out_plane) = (g.h * g.w, self.out_plane());
-        if !self.is_2x2() {
-            return self.route_to_winners(y, dy, dx, n, s, true);
-        }
-        let words = self.code_words();
-        let codes = s.codes[first * g.c * words..].chunks_exact(words);
-        let outs = y.chunks_exact(out_plane).zip(dy.chunks_exact(out_plane));
-        for ((dxp, (yp, dyp)), cp) in dx.chunks_exact_mut(plane).zip(outs).zip(codes).take(n * g.c) {
-            route_2x2_codes(yp, dyp, cp, (g.h, g.w), (g.out_h, g.out_w), dxp);
-        }
-    }
-
     /// Routes each output gradient to the input that won. `x` and `y` are the forward's input
     /// and output (the 2×2 path finds the winner again from them).
-    pub fn backward<T: Float>(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T], n: usize, s: &Scratch<T>) {
+    pub fn backward<T: Float>(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T], n: usize, s: &MaxPoolScratch) {
         let g = &self.geom;
         let (plane, out_plane) = (g.h * g.w, self.out_plane());
         if self.is_2x2() {
@@ -248,8 +183,16 @@ impl MaxPool {
     }
 
     /// The general path's backward: each output gradient to the winner stored by `forward`.
-    /// `relu`: as in `fused_backward`, only where the output `y` is not ≤ 0.
-    fn route_to_winners<T: Float>(&self, y: &[T], dy: &[T], dx: &mut [T], n: usize, s: &Scratch<T>, relu: bool) {
+    /// `relu`: as in `fused_backward` (`relu_maxpool`), only where the output `y` is not ≤ 0.
+    pub(super) fn route_to_winners<T: Float>(
+        &self,
+        y: &[T],
+        dy: &[T],
+        dx: &mut [T],
+        n: usize,
+        s: &MaxPoolScratch,
+        relu: bool,
+    ) {
         let g = &self.geom;
         let (plane, out_plane) = (g.h * g.w, self.out_plane());
         dx[..n * g.c * plane].fill(T::ZERO);
@@ -287,7 +230,14 @@ fn first_max<T: Float>(row: &[T]) -> (T, usize) {
 /// a, b (top row), c, d). With `codes`, also each window's winner, 2 bits per output
 /// (`code_words` per plane; see `simd::max_2x2_row`).
 #[inline]
-fn max_2x2<T: Float>(xp: &[T], w: usize, out_h: usize, out_w: usize, yp: &mut [T], mut codes: Option<&mut [u16]>) {
+pub(super) fn max_2x2<T: Float>(
+    xp: &[T],
+    w: usize,
+    out_h: usize,
+    out_w: usize,
+    yp: &mut [T],
+    mut codes: Option<&mut [u16]>,
+) {
     let words = 2 * out_w.div_ceil(16);
     for (oh, ys) in yp.chunks_exact_mut(out_w).enumerate().take(out_h) {
         let top = &xp[2 * oh * w..][..2 * out_w];
@@ -322,40 +272,6 @@ fn max_2x2<T: Float>(xp: &[T], w: usize, out_h: usize, out_w: usize, yp: &mut [T
             }
         }
     }
-}
-
-/// The fused backward of ReLU then a 2×2 pool from recorded winners (see `max_2x2`).
-fn route_2x2_codes<T: Float>(
-    yp: &[T],
-    dyp: &[T],
-    codes: &[u16],
-    (h, w): (usize, usize),
-    (out_h, out_w): (usize, usize),
-    dxp: &mut [T],
-) {
-    let words = 2 * out_w.div_ceil(16);
-    for oh in 0..out_h {
-        let (ys, gs, cs) = (&yp[oh * out_w..][..out_w], &dyp[oh * out_w..][..out_w], &codes[oh * words..][..words]);
-        let (d_top, d_bottom) = dxp[2 * oh * w..][..2 * w].split_at_mut(w);
-        if let (true, Some(y), Some(g)) = (simd::AVX512, simd::f32s(ys), simd::f32s(gs)) {
-            let (dt, db) = (simd::f32s_mut(d_top).unwrap(), simd::f32s_mut(d_bottom).unwrap());
-            simd::route_2x2_row_codes(y, g, cs, dt, db);
-        } else {
-            for (k, (&m, &g)) in ys.iter().zip(gs).enumerate() {
-                let g = if m <= T::ZERO { T::ZERO } else { g };
-                let (col, row) = ((cs[2 * (k / 16)] >> (k % 16)) & 1, (cs[2 * (k / 16) + 1] >> (k % 16)) & 1);
-                let (top, bottom) = (&mut d_top[2 * k..2 * k + 2], &mut d_bottom[2 * k..2 * k + 2]);
-                top.fill(T::ZERO);
-                bottom.fill(T::ZERO);
-                (if row == 0 { top } else { bottom })[col as usize] = g;
-            }
-        }
-        if w > 2 * out_w {
-            d_top[2 * out_w..].fill(T::ZERO);
-            d_bottom[2 * out_w..].fill(T::ZERO);
-        }
-    }
-    dxp[2 * out_h * w..h * w].fill(T::ZERO);
 }
 
 /// Whether input `v` is the window's maximum `m` (NaN matches NaN).
@@ -407,17 +323,17 @@ fn route_2x2<T: Float>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::engine::Window;
 
-    fn pool(c: usize, h: usize, w: usize) -> MaxPool {
+    pub(in crate::layers) fn pool(c: usize, h: usize, w: usize) -> MaxPool {
         let win = Window::simple(2, 2, 0);
         MaxPool { geom: Geometry { c, h, w, wh: win, ww: win, out_h: h / 2, out_w: w / 2 } }
     }
 
     /// Values with many ties, signed zeros and NaNs, so the first-max rule is exercised.
-    fn tricky<T: Float>(len: usize) -> Vec<T> {
+    pub(in crate::layers) fn tricky<T: Float>(len: usize) -> Vec<T> {
         let pick = [1.0, -1.0, 0.0, -0.0, 2.0, f64::NAN, 2.0, -3.0, 0.5];
         (0..len).map(|i| T::from_f64(pick[(i * 7 + i / 3) % pick.len()])).collect()
     }
@@ -428,7 +344,7 @@ mod tests {
         let (n, plane, out_plane) = (2, h * w, m.out_plane());
         let x = tricky::<T>(n * c * plane);
         let dy: Vec<T> = (0..n * c * out_plane).map(|i| T::from_f64(i as f64 + 1.0)).collect();
-        let mut s = Scratch::<T> { index: vec![0; n * c * out_plane], ..Default::default() };
+        let mut s = MaxPoolScratch { index: vec![0; n * c * out_plane], ..Default::default() };
         let (mut y_ref, mut dx_ref) = (vec![T::ZERO; n * c * out_plane], vec![T::ZERO; n * c * plane]);
         for p in 0..n * c {
             let ip = &mut s.index[p * out_plane..(p + 1) * out_plane];
@@ -439,36 +355,11 @@ mod tests {
         }
         let bits = |v: &[T]| v.iter().map(|x| format!("{:?}", x.to_f64().to_bits())).collect::<Vec<_>>();
         let mut y = vec![T::ONE; y_ref.len()];
-        m.forward(&x, &mut y, n, &mut Scratch::default());
+        m.forward(&x, &mut y, n, &mut MaxPoolScratch::default());
         assert_eq!(bits(&y), bits(&y_ref), "forward {c}x{h}x{w}");
         let mut dx = vec![T::ONE; dx_ref.len()];
-        m.backward(&x, &y, &dy, &mut dx, n, &Scratch::default());
+        m.backward(&x, &y, &dy, &mut dx, n, &MaxPoolScratch::default());
         assert_eq!(bits(&dx), bits(&dx_ref), "backward {c}x{h}x{w}");
-        // Fused with the ReLU before it, against ReLU, pool, pool backward, ReLU backward.
-        let mut r_ref = vec![T::ZERO; x.len()];
-        Activation::Relu.forward(&x, &mut r_ref);
-        m.forward(&r_ref, &mut y_ref, n, &mut Scratch::default());
-        let mut dr = vec![T::ZERO; x.len()];
-        m.backward(&r_ref, &y_ref, &dy, &mut dr, n, &Scratch::default());
-        Activation::Relu.backward(&x, &r_ref, &dr, &mut dx_ref);
-        // Codes for one sample more, written from the second on (a chunk at its place in a batch).
-        let mut s = Scratch { codes: vec![0; m.codes_len(n + 1)], ..Default::default() };
-        let mut r = vec![T::ONE; x.len()];
-        m.fused_forward_keeping_relu(&x, &mut r, &mut y, n, &mut s, 1);
-        assert_eq!(bits(&r), bits(&r_ref));
-        assert_eq!(bits(&y), bits(&y_ref));
-        m.fused_backward(&y, &dy, &mut dx, n, &s, 1);
-        assert_eq!(bits(&dx), bits(&dx_ref), "fused backward {c}x{h}x{w}");
-        // Lean: the pool on the ReLU's input, then the ReLU; the same gradient.
-        let mut s = Scratch { codes: vec![0; m.codes_len(n)], ..Default::default() };
-        let mut y2 = vec![T::ONE; y.len()];
-        m.fused_forward(&x, &mut y2, n, &mut s, 0);
-        let unsigned_zero =
-            |v: &[T]| v.iter().map(|x| if *x == T::ZERO { 0 } else { x.to_f64().to_bits() }).collect::<Vec<_>>();
-        assert_eq!(unsigned_zero(&y2), unsigned_zero(&y_ref), "lean fused forward {c}x{h}x{w}");
-        let mut dx2 = vec![T::ONE; dx.len()];
-        m.fused_backward(&y2, &dy, &mut dx2, n, &s, 0);
-        assert_eq!(bits(&dx2), bits(&dx_ref), "lean fused backward {c}x{h}x{w}");
     }
 
     #[test]
@@ -500,7 +391,7 @@ mod tests {
             let m = MaxPool { geom };
             let (n, plane, out_plane) = (3, h * w, m.out_plane());
             let x: Vec<f32> = tricky(n * c * plane);
-            let mut s = Scratch { index: vec![0; m.index_len(n)], ..Default::default() };
+            let mut s = m.scratch(n);
             let mut y = vec![0f32; n * c * out_plane];
             m.forward(&x, &mut y, n, &mut s);
             for p in 0..n * c {

@@ -2,8 +2,9 @@
 //! over explicit buffers; this module only dispatches and describes them.
 //!
 //! Parameters live outside the layers, in the model's one flat vector, so replicas on
-//! several threads can share them; scratch (im2col columns, pooling winners, batch
-//! statistics, dropout masks) lives in each replica's workspace.
+//! several threads can share them; scratch (`Scratch`: im2col columns, pooling winners, batch
+//! statistics, dropout masks) lives in each replica's workspace. One file holds a pair of
+//! layers: `relu_maxpool`, a ReLU and the max-pool after it run as one (see `model::plan`).
 
 pub mod activation;
 pub mod avgpool;
@@ -12,14 +13,15 @@ pub mod conv;
 pub mod dropout;
 pub mod linear;
 pub mod maxpool;
+pub mod relu_maxpool;
 
 pub use activation::Activation;
 pub use avgpool::AvgPool;
 pub use batchnorm::BatchNorm;
-pub use conv::Conv;
+pub use conv::{Conv, ConvScratch};
 pub use dropout::{Dropout, MaskKey};
 pub use linear::Linear;
-pub use maxpool::MaxPool;
+pub use maxpool::{MaxPool, MaxPoolScratch};
 
 use crate::engine::{Dims, Float};
 
@@ -52,24 +54,44 @@ pub struct Layer {
     pub text: String,
 }
 
-/// Per-replica working memory of one layer, sized once for the largest batch.
+/// Per-replica working memory of one layer, sized once for the largest batch: one variant per
+/// kind of layer that needs any, each buffer with one meaning.
 #[derive(Clone, Debug, Default)]
-pub struct Scratch<T> {
-    /// Conv input side: im2col columns, or padded planes (of x, or of dY for the direct input
-    /// gradient), or a chunk's laid-out inputs (`chunk_dw`).
-    pub cols: Vec<T>,
-    /// Conv output side: column gradients, or extended output grids, or a chunk's dY (`chunk_dw`).
-    pub dcols: Vec<T>,
-    pub index: Vec<u32>,
-    /// A fused ReLU + 2×2 max-pool's recorded winners (`MaxPool::codes_len`).
-    pub codes: Vec<u16>,
-    pub stats: Vec<T>,
-    pub mask: Vec<T>,
-    /// Weight-sized scratch (the direct convolution's tap-major blocks; dWᵀ in backward, as LANES
-    /// partial sums per weight on the `chunk_dw` path).
-    pub weights: Vec<T>,
-    /// The direct input gradient's flipped, tap-major weights (arranged once per batch).
-    pub flipped: Vec<T>,
+pub enum Scratch<T> {
+    /// Layers that keep nothing between forward and backward.
+    #[default]
+    None,
+    Conv(Box<ConvScratch<T>>),
+    MaxPool(MaxPoolScratch),
+    /// Batch norm, per channel: the mean used, 1/√(var + ε), and the unbiased batch variance.
+    BatchNorm(Vec<T>),
+    /// Dropout: the mask of the last training forward pass (0 or 1/(1 − p) per input).
+    Dropout(Vec<T>),
+}
+
+impl<T> Scratch<T> {
+    /// A max-pool's scratch; panics for another layer's (a workspace bug).
+    pub fn max_pool(&self) -> &MaxPoolScratch {
+        match self {
+            Scratch::MaxPool(s) => s,
+            _ => panic!("not a max-pool's scratch"),
+        }
+    }
+
+    pub fn max_pool_mut(&mut self) -> &mut MaxPoolScratch {
+        match self {
+            Scratch::MaxPool(s) => s,
+            _ => panic!("not a max-pool's scratch"),
+        }
+    }
+
+    /// A batch norm's statistics of the last training forward pass; panics for another layer's.
+    pub fn batch_stats(&self) -> &[T] {
+        match self {
+            Scratch::BatchNorm(s) => s,
+            _ => panic!("not a batch norm's scratch"),
+        }
+    }
 }
 
 /// Which part of a batch a backward call covers, when the batch runs in chunks of samples
@@ -98,16 +120,6 @@ pub fn is_per_sample(layer: &Layer) -> bool {
 
 /// Named tensor of a layer, e.g. (`weight`, [16, 1, 3, 3]).
 pub type TensorInfo = (&'static str, Vec<usize>);
-
-/// The max-pool at `i + 1` when layer `i` is a ReLU feeding it: the pair runs fused
-/// (`MaxPool::fused_forward`, `MaxPool::fused_backward`), saving a pass over the
-/// largest activation and its gradient.
-pub fn relu_then_pool(layers: &[Layer], i: usize) -> Option<&MaxPool> {
-    match (layers.get(i).map(|l| &l.op), layers.get(i + 1).map(|l| &l.op)) {
-        (Some(Op::Activation(Activation::Relu)), Some(Op::MaxPool(m))) => Some(m),
-        _ => None,
-    }
-}
 
 impl Layer {
     /// Trainable tensors, in PyTorch's state-dict order.
@@ -161,23 +173,13 @@ impl Layer {
     }
 
     pub fn scratch<T: Float>(&self, capacity: usize) -> Scratch<T> {
-        let mut s = Scratch::default();
         match &self.op {
-            Op::Conv(c) => {
-                s.cols = vec![T::ZERO; c.scratch_len(capacity)];
-                s.dcols = vec![T::ZERO; c.scratch_out_len(capacity)];
-                s.weights = vec![T::ZERO; c.weight_scratch_len()];
-                s.flipped = vec![T::ZERO; c.flipped_scratch_len()];
-            }
-            Op::MaxPool(m) => {
-                s.index = vec![0; m.index_len(capacity)];
-                s.codes = vec![0; m.codes_len(capacity)];
-            }
-            Op::BatchNorm(b) => s.stats = vec![T::ZERO; b.stats_len()],
-            Op::Dropout(_) => s.mask = vec![T::ZERO; capacity * self.input.len()],
-            _ => {}
+            Op::Conv(c) => Scratch::Conv(Box::new(c.scratch(capacity))),
+            Op::MaxPool(m) => Scratch::MaxPool(m.scratch(capacity)),
+            Op::BatchNorm(b) => Scratch::BatchNorm(vec![T::ZERO; b.stats_len()]),
+            Op::Dropout(_) => Scratch::Dropout(vec![T::ZERO; capacity * self.input.len()]),
+            _ => Scratch::None,
         }
-        s
     }
 
     /// Computes `y` from `x` for `n` samples.
@@ -195,15 +197,16 @@ impl Layer {
         chunk: Chunk,
     ) {
         let (xi, yo) = (&x[..n * self.input.len()], &mut y[..n * self.output.len()]);
-        match &self.op {
-            Op::Conv(c) => c.forward(p, xi, yo, n, s, chunk.first),
-            Op::MaxPool(m) => m.forward(xi, yo, n, s),
-            Op::AvgPool(a) => a.forward(xi, yo, n),
-            Op::BatchNorm(b) => b.forward(p, buffers, xi, yo, n, s, mode),
-            Op::Dropout(d) => d.forward(xi, yo, n, s, mode == Mode::Train, key),
-            Op::Activation(a) => a.forward(xi, yo),
-            Op::Flatten => yo.copy_from_slice(xi),
-            Op::Linear(l) => l.forward(p, xi, yo, n),
+        match (&self.op, s) {
+            (Op::Conv(c), Scratch::Conv(s)) => c.forward(p, xi, yo, n, s, chunk.first),
+            (Op::MaxPool(m), Scratch::MaxPool(s)) => m.forward(xi, yo, n, s),
+            (Op::AvgPool(a), _) => a.forward(xi, yo, n),
+            (Op::BatchNorm(b), Scratch::BatchNorm(s)) => b.forward(p, buffers, xi, yo, n, s, mode),
+            (Op::Dropout(d), Scratch::Dropout(mask)) => d.forward(xi, yo, n, mask, mode == Mode::Train, key),
+            (Op::Activation(a), _) => a.forward(xi, yo),
+            (Op::Flatten, _) => yo.copy_from_slice(xi),
+            (Op::Linear(l), _) => l.forward(p, xi, yo, n),
+            (op, _) => panic!("{op:?} was given another layer's scratch"),
         }
     }
 
@@ -224,16 +227,17 @@ impl Layer {
     ) {
         let (xi, yo, dyo) = (&x[..n * self.input.len()], &y[..n * self.output.len()], &dy[..n * self.output.len()]);
         let dx = dx.map(|d| &mut d[..n * self.input.len()]);
-        match (&self.op, dx) {
-            (Op::Conv(c), dx) => c.backward(p, xi, dyo, dx, dp, n, s, chunk),
-            (Op::Linear(l), dx) => l.backward(p, xi, dyo, dx, dp, n),
-            (Op::BatchNorm(b), dx) => b.backward(p, xi, dyo, dx, dp, n, s, mode),
-            (_, None) => {}
-            (Op::MaxPool(m), Some(dx)) => m.backward(xi, yo, dyo, dx, n, s),
-            (Op::AvgPool(a), Some(dx)) => a.backward(dyo, dx, n),
-            (Op::Dropout(d), Some(dx)) => d.backward(dyo, dx, n, s, mode == Mode::Train),
-            (Op::Activation(a), Some(dx)) => a.backward(xi, yo, dyo, dx),
-            (Op::Flatten, Some(dx)) => dx.copy_from_slice(dyo),
+        match (&self.op, s, dx) {
+            (Op::Conv(c), Scratch::Conv(s), dx) => c.backward(p, xi, dyo, dx, dp, n, s, chunk),
+            (Op::Linear(l), _, dx) => l.backward(p, xi, dyo, dx, dp, n),
+            (Op::BatchNorm(b), Scratch::BatchNorm(s), dx) => b.backward(p, xi, dyo, dx, dp, n, s, mode),
+            (_, _, None) => {}
+            (Op::MaxPool(m), Scratch::MaxPool(s), Some(dx)) => m.backward(xi, yo, dyo, dx, n, s),
+            (Op::AvgPool(a), _, Some(dx)) => a.backward(dyo, dx, n),
+            (Op::Dropout(d), Scratch::Dropout(mask), Some(dx)) => d.backward(dyo, dx, n, mask, mode == Mode::Train),
+            (Op::Activation(a), _, Some(dx)) => a.backward(xi, yo, dyo, dx),
+            (Op::Flatten, _, Some(dx)) => dx.copy_from_slice(dyo),
+            (op, _, _) => panic!("{op:?} was given another layer's scratch"),
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod cross_entropy;
 pub mod mse;
 
 use crate::engine::Float;
+use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,12 +32,12 @@ pub enum Target<'a, T> {
 }
 
 impl Loss {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self> {
         match text.trim().to_ascii_lowercase().replace('-', "_").as_str() {
             "mse" => Ok(Loss::Mse),
             "bce" | "bce_with_logits" | "bcewithlogits" => Ok(Loss::BceWithLogits),
             "cross_entropy" | "ce" | "crossentropy" => Ok(Loss::CrossEntropy),
-            _ => Err(format!("unknown loss `{text}`; use mse, bce_with_logits or cross_entropy")),
+            _ => Err(Error::config(format!("unknown loss `{text}`; use mse, bce_with_logits or cross_entropy"))),
         }
     }
 
@@ -57,31 +58,33 @@ impl Loss {
     }
 
     /// Checks that the target fits the loss and the n×k output.
-    pub fn check<T: Float>(&self, n: usize, k: usize, target: Target<T>) -> Result<(), String> {
+    pub fn check<T: Float>(&self, n: usize, k: usize, target: Target<T>) -> Result<()> {
         match (self, target) {
             (Loss::CrossEntropy, Target::Classes(labels)) => {
                 if labels.len() != n {
-                    return Err(format!("{} labels for {n} samples", labels.len()));
+                    return Err(Error::shape(format!("{} labels for {n} samples", labels.len())));
                 }
                 if let Some(bad) = labels.iter().find(|&&l| l as usize >= k) {
-                    return Err(format!(
+                    return Err(Error::shape(format!(
                         "label {bad} is outside the model's {k} outputs; the last layer needs at least {} outputs (e.g. linear({}))",
                         bad + 1,
                         bad + 1
-                    ));
+                    )));
                 }
                 Ok(())
             }
             (Loss::CrossEntropy, Target::Values(_)) => {
-                Err("cross_entropy needs class labels, not real-valued targets".into())
+                Err(Error::shape("cross_entropy needs class labels, not real-valued targets"))
             }
-            (_, Target::Values(v)) if v.len() != n * k => Err(format!(
+            (_, Target::Values(v)) if v.len() != n * k => Err(Error::shape(format!(
                 "{} needs one target per output: {} targets for {n} samples × {k} outputs",
                 self.name(),
                 v.len()
-            )),
+            ))),
             (_, Target::Values(_)) => Ok(()),
-            (_, Target::Classes(_)) => Err(format!("{} needs real-valued targets, not class labels", self.name())),
+            (_, Target::Classes(_)) => {
+                Err(Error::shape(format!("{} needs real-valued targets, not class labels", self.name())))
+            }
         }
     }
 

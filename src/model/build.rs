@@ -4,23 +4,26 @@
 use crate::engine::dims::{checked_size, MAX_VALUES};
 use crate::engine::im2col::Geometry;
 use crate::engine::{Dims, Rank, Window};
+use crate::error::{Error, Result};
 use crate::layers::*;
 use crate::spec::call::{parse_calls, Args, Call};
 
 /// The layer names the spec understands, for messages.
-pub const LAYER_NAMES: &str = "conv1d, conv2d, maxpool1d, maxpool2d, avgpool1d, avgpool2d, batchnorm1d, batchnorm2d, \
+const LAYER_NAMES: &str = "conv1d, conv2d, maxpool1d, maxpool2d, avgpool1d, avgpool2d, batchnorm1d, batchnorm2d, \
 dropout, relu, leakyrelu, sigmoid, tanh, flatten, linear";
 
 /// Builds the layers of `spec` for samples of shape `input`.
-pub fn build_layers(spec: &str, input: Dims) -> Result<Vec<Layer>, String> {
+pub fn build_layers(spec: &str, input: Dims) -> Result<Vec<Layer>> {
     let calls = parse_calls(spec)?;
     if calls.is_empty() {
-        return Err("the model spec is empty; e.g. `conv2d(8,k=5,p=2) relu maxpool2d(2) flatten linear(10)`".into());
+        return Err(Error::spec(
+            "the model spec is empty; e.g. `conv2d(8,k=5,p=2) relu maxpool2d(2) flatten linear(10)`",
+        ));
     }
     let mut layers = Vec::with_capacity(calls.len());
     let mut dims = input;
     for (i, call) in calls.iter().enumerate() {
-        let layer = build_one(call, dims).map_err(|e| format!("layer {i} `{call}` (input {dims}): {e}"))?;
+        let layer = build_one(call, dims).map_err(|e| e.context(format!("layer {i} `{call}` (input {dims})")))?;
         dims = layer.output;
         layers.push(layer);
     }
@@ -28,33 +31,32 @@ pub fn build_layers(spec: &str, input: Dims) -> Result<Vec<Layer>, String> {
 }
 
 /// Which spatial rank a 1-D or 2-D layer needs, with the advice to give if it is wrong.
-fn need_rank(dims: Dims, two_d: bool) -> Result<(), String> {
+fn need_rank(dims: Dims, two_d: bool) -> Result<()> {
     match (dims.rank, two_d) {
         (Rank::Image, true) | (Rank::Signal, false) => Ok(()),
-        (Rank::Flat, _) => Err("needs a spatial input but gets a flat vector; put it before `flatten`".into()),
-        (Rank::Signal, true) => Err("is 2-D but the input is a 1-D signal (C×L); use the 1d layer".into()),
-        (Rank::Image, false) => Err("is 1-D but the input is an image (C×H×W); use the 2d layer".into()),
+        (Rank::Flat, _) => Err(Error::spec("needs a spatial input but gets a flat vector; put it before `flatten`")),
+        (Rank::Signal, true) => Err(Error::spec("is 2-D but the input is a 1-D signal (C×L); use the 1d layer")),
+        (Rank::Image, false) => Err(Error::spec("is 1-D but the input is an image (C×H×W); use the 2d layer")),
     }
 }
 
 /// `3` or `3x5` (height × width); 1-D layers take one number.
-fn pair(text: Option<&str>, default: usize, two_d: bool, what: &str) -> Result<(usize, usize), String> {
+fn pair(text: Option<&str>, default: usize, two_d: bool, what: &str) -> Result<(usize, usize)> {
     let Some(t) = text else {
         return Ok((default, default));
     };
     let t = t.trim().trim_matches(|c| c == '(' || c == ')');
-    let nums: Vec<usize> = t
-        .split(['x', ','])
-        .map(|p| p.trim().parse::<usize>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| format!("{what} `{t}` is not a whole number{}", if two_d { " or HxW" } else { "" }))?;
+    let nums: Vec<usize> =
+        t.split(['x', ',']).map(|p| p.trim().parse::<usize>()).collect::<Result<_, _>>().map_err(|_| {
+            Error::spec(format!("{what} `{t}` is not a whole number{}", if two_d { " or HxW" } else { "" }))
+        })?;
     if let Some(big) = nums.iter().find(|&&v| v > MAX_VALUES) {
-        return Err(format!("{what} {big} is too large (at most {MAX_VALUES})"));
+        return Err(Error::spec(format!("{what} {big} is too large (at most {MAX_VALUES})")));
     }
     match (nums.as_slice(), two_d) {
         ([v], _) => Ok((*v, *v)),
         ([h, w], true) => Ok((*h, *w)),
-        _ => Err(format!("{what} `{t}` has the wrong number of sizes")),
+        _ => Err(Error::spec(format!("{what} `{t}` has the wrong number of sizes"))),
     }
 }
 
@@ -68,11 +70,11 @@ fn padding(
     dilation: (usize, usize),
     stride: (usize, usize),
     two_d: bool,
-) -> Result<(Pads, Pads), String> {
+) -> Result<(Pads, Pads)> {
     match text.map(|t| t.trim().to_ascii_lowercase()) {
         Some(t) if t == "same" => {
             if stride != (1, 1) {
-                return Err("padding=same needs stride 1 (as in PyTorch)".into());
+                return Err(Error::spec("padding=same needs stride 1 (as in PyTorch)"));
             }
             // Total d·(k-1), the odd one extra at the end, as PyTorch does.
             let total = |k: usize, d: usize| d.saturating_mul(k - 1);
@@ -87,16 +89,16 @@ fn padding(
     }
 }
 
-fn nonzero(v: (usize, usize), what: &str) -> Result<(usize, usize), String> {
+fn nonzero(v: (usize, usize), what: &str) -> Result<(usize, usize)> {
     if v.0 == 0 || v.1 == 0 {
-        Err(format!("{what} must be at least 1"))
+        Err(Error::spec(format!("{what} must be at least 1")))
     } else {
         Ok(v)
     }
 }
 
 /// The output geometry of a window over `dims`, or the arithmetic of why it does not fit.
-fn geometry(dims: Dims, wh: Window, ww: Window, two_d: bool) -> Result<Geometry, String> {
+fn geometry(dims: Dims, wh: Window, ww: Window, two_d: bool) -> Result<Geometry> {
     let oh = wh.output_len(dims.h);
     let ow = ww.output_len(dims.w);
     match (oh, ow) {
@@ -109,11 +111,11 @@ fn geometry(dims: Dims, wh: Window, ww: Window, two_d: bool) -> Result<Geometry,
             if ow.is_none() {
                 why.push(format!("{} {}", if two_d { "width" } else { "length" }, ww.arithmetic(dims.w)));
             }
-            Err(format!(
+            Err(Error::spec(format!(
                 "the window ({}) is larger than the padded input: {}. Use a smaller kernel, more padding, or fewer pooling layers before it",
                 if two_d { format!("{}x{}", wh.span(), ww.span()) } else { ww.span().to_string() },
                 why.join("; ")
-            ))
+            )))
         }
     }
 }
@@ -126,7 +128,7 @@ fn output_dims(c: usize, g: &Geometry, two_d: bool) -> Dims {
     }
 }
 
-fn build_one(call: &Call, dims: Dims) -> Result<Layer, String> {
+fn build_one(call: &Call, dims: Dims) -> Result<Layer> {
     let mut a = Args::new(call);
     let name = call.name.replace('_', "");
     let (op, output, allowed) = match name.as_str() {
@@ -135,9 +137,9 @@ fn build_one(call: &Call, dims: Dims) -> Result<Layer, String> {
             need_rank(dims, two_d)?;
             let out: usize = a
                 .parse(Some(0), &["out", "out_channels", "filters"])?
-                .ok_or("needs the number of output channels, e.g. conv2d(16,k=3)")?;
+                .ok_or(Error::spec("needs the number of output channels, e.g. conv2d(16,k=3)"))?;
             if out == 0 {
-                return Err("needs at least 1 output channel".into());
+                return Err(Error::spec("needs at least 1 output channel"));
             }
             let k = nonzero(
                 pair(a.get(Some(1), &["k", "kernel", "kernel_size"])?, 0, two_d, "kernel")?,
@@ -173,7 +175,9 @@ fn build_one(call: &Call, dims: Dims) -> Result<Layer, String> {
             };
             let p = pair(a.get(Some(2), &["p", "padding", "pad"])?, 0, two_d, "padding")?;
             if p.0 * 2 > k.0 || p.1 * 2 > k.1 {
-                return Err(format!("padding {p:?} is more than half the kernel {k:?}; PyTorch refuses this too"));
+                return Err(Error::spec(format!(
+                    "padding {p:?} is more than half the kernel {k:?}; PyTorch refuses this too"
+                )));
             }
             let (kh, sh, ph) = if two_d { (k.0, s.0, p.0) } else { (1, 1, 0) };
             let geom = geometry(dims, Window::simple(kh, sh, ph), Window::simple(k.1, s.1, p.1), two_d)?;
@@ -186,18 +190,20 @@ fn build_one(call: &Call, dims: Dims) -> Result<Layer, String> {
             let two_d = name == "batchnorm2d";
             match (dims.rank, two_d) {
                 (Rank::Image, true) | (Rank::Signal | Rank::Flat, false) => {}
-                (_, true) => return Err("batchnorm2d needs an image input (C×H×W); use batchnorm1d".into()),
-                (_, false) => return Err("batchnorm1d needs a flat (F) or 1-D (C×L) input; use batchnorm2d".into()),
+                (_, true) => return Err(Error::spec("batchnorm2d needs an image input (C×H×W); use batchnorm1d")),
+                (_, false) => {
+                    return Err(Error::spec("batchnorm1d needs a flat (F) or 1-D (C×L) input; use batchnorm2d"))
+                }
             }
             if let Some(nf) = a.parse::<usize>(Some(0), &["num_features", "features"])? {
                 if nf != dims.c {
-                    return Err(format!("says {nf} features but its input has {} channels", dims.c));
+                    return Err(Error::spec(format!("says {nf} features but its input has {} channels", dims.c)));
                 }
             }
             let eps: f64 = a.parse(None, &["eps"])?.unwrap_or(1e-5);
             let momentum: f64 = a.parse(None, &["momentum"])?.unwrap_or(0.1);
             if eps.is_nan() || eps <= 0.0 || !(0.0..=1.0).contains(&momentum) {
-                return Err("eps must be > 0 and momentum in [0, 1]".into());
+                return Err(Error::spec("eps must be > 0 and momentum in [0, 1]"));
             }
             let op = BatchNorm { channels: dims.c, plane: dims.h * dims.w, eps, momentum, one_d: !two_d };
             (Op::BatchNorm(op), dims, "(num_features, eps=1e-5, momentum=0.1)")
@@ -205,7 +211,7 @@ fn build_one(call: &Call, dims: Dims) -> Result<Layer, String> {
         "dropout" => {
             let p: f64 = a.parse(Some(0), &["p"])?.unwrap_or(0.5);
             if !(0.0..=1.0).contains(&p) {
-                return Err(format!("p = {p} is not a probability in [0, 1]"));
+                return Err(Error::spec(format!("p = {p} is not a probability in [0, 1]")));
             }
             (Op::Dropout(Dropout { p, len: dims.len() }), dims, "(p=0.5)")
         }
@@ -215,24 +221,25 @@ fn build_one(call: &Call, dims: Dims) -> Result<Layer, String> {
         "leakyrelu" => {
             let slope: f64 = a.parse(Some(0), &["negative_slope", "slope"])?.unwrap_or(0.01);
             if !slope.is_finite() {
-                return Err(format!("negative_slope must be a finite number, not {slope}"));
+                return Err(Error::spec(format!("negative_slope must be a finite number, not {slope}")));
             }
             (Op::Activation(Activation::LeakyRelu(slope)), dims, "(negative_slope=0.01)")
         }
         "flatten" => (Op::Flatten, Dims::flat(dims.len()), "no arguments"),
         "linear" => {
             if dims.rank != Rank::Flat {
-                return Err(format!("needs a flat input but gets {dims}; put `flatten` before it"));
+                return Err(Error::spec(format!("needs a flat input but gets {dims}; put `flatten` before it")));
             }
-            let out: usize =
-                a.parse(Some(0), &["out", "out_features"])?.ok_or("needs the number of outputs, e.g. linear(10)")?;
+            let out: usize = a
+                .parse(Some(0), &["out", "out_features"])?
+                .ok_or(Error::spec("needs the number of outputs, e.g. linear(10)"))?;
             if out == 0 {
-                return Err("needs at least 1 output".into());
+                return Err(Error::spec("needs at least 1 output"));
             }
             let bias = a.bool(&["bias"], true)?;
             (Op::Linear(Linear { in_features: dims.c, out_features: out, bias }), Dims::flat(out), "(out, bias=true)")
         }
-        _ => return Err(format!("unknown layer `{}`; known layers: {LAYER_NAMES}", call.name)),
+        _ => return Err(Error::spec(format!("unknown layer `{}`; known layers: {LAYER_NAMES}", call.name))),
     };
     a.finish(allowed)?;
     check_sizes(&op, output)?;
@@ -241,11 +248,11 @@ fn build_one(call: &Call, dims: Dims) -> Result<Layer, String> {
 
 /// Refuses layers whose output, parameters or im2col columns would exceed `MAX_VALUES`, so a
 /// typo such as `linear(99999999999)` gets a message rather than a failed allocation.
-fn check_sizes(op: &Op, output: Dims) -> Result<(), String> {
+fn check_sizes(op: &Op, output: Dims) -> Result<()> {
     if checked_size(&[output.c, output.h, output.w]).is_none() {
-        return Err(format!(
+        return Err(Error::spec(format!(
             "its output would hold more than {MAX_VALUES} values per sample; use fewer channels or a smaller input"
-        ));
+        )));
     }
     let (params, columns) = match op {
         Op::Conv(c) => {
@@ -257,10 +264,12 @@ fn check_sizes(op: &Op, output: Dims) -> Result<(), String> {
         _ => (Some(0), Some(0)),
     };
     if params.is_none() {
-        return Err(format!("it would have more than {MAX_VALUES} parameters; use fewer channels or outputs"));
+        return Err(Error::spec(format!(
+            "it would have more than {MAX_VALUES} parameters; use fewer channels or outputs"
+        )));
     }
     if columns.is_none() {
-        return Err(format!("its im2col buffer (inputs × kernel × outputs) would exceed {MAX_VALUES} values; use a smaller kernel or input"));
+        return Err(Error::spec(format!("its im2col buffer (inputs × kernel × outputs) would exceed {MAX_VALUES} values; use a smaller kernel or input")));
     }
     Ok(())
 }
@@ -284,24 +293,26 @@ mod tests {
     #[test]
     fn refuses_layers_that_do_not_fit_with_the_arithmetic() {
         let e = build_layers("conv2d(8,k=3) maxpool2d(2) maxpool2d(2) maxpool2d(2)", Dims::image(1, 8, 8)).unwrap_err();
+        assert!(matches!(e, Error::Spec(_)), "{e:?}");
+        let e = e.to_string();
         assert!(e.contains("layer 3 `maxpool2d(2)`"), "{e}");
         assert!(e.contains("(1 + 2*0 - 2)/2 + 1"), "{e}");
-        let e = build_layers("conv2d(8,k=3) linear(10)", Dims::image(1, 8, 8)).unwrap_err();
+        let e = build_layers("conv2d(8,k=3) linear(10)", Dims::image(1, 8, 8)).unwrap_err().to_string();
         assert!(e.contains("flatten"), "{e}");
-        let e = build_layers("conv1d(8,k=3)", Dims::image(1, 8, 8)).unwrap_err();
+        let e = build_layers("conv1d(8,k=3)", Dims::image(1, 8, 8)).unwrap_err().to_string();
         assert!(e.contains("2d"), "{e}");
-        assert!(build_layers("conv2d(8)", Dims::image(1, 8, 8)).unwrap_err().contains("kernel"));
-        assert!(build_layers("relu(3)", Dims::flat(3)).unwrap_err().contains("extra argument"));
-        assert!(build_layers("wobble", Dims::flat(3)).unwrap_err().contains("unknown layer"));
+        assert!(build_layers("conv2d(8)", Dims::image(1, 8, 8)).unwrap_err().to_string().contains("kernel"));
+        assert!(build_layers("relu(3)", Dims::flat(3)).unwrap_err().to_string().contains("extra argument"));
+        assert!(build_layers("wobble", Dims::flat(3)).unwrap_err().to_string().contains("unknown layer"));
         assert!(build_layers("dropout(1.5)", Dims::flat(3)).is_err());
         assert!(build_layers("", Dims::flat(3)).is_err());
         // Sizes that would not fit in memory are refused, not allocated.
-        assert!(build_layers("linear(99999999999)", Dims::flat(8)).unwrap_err().contains("more than"));
-        assert!(build_layers("linear(100000)", Dims::flat(100000)).unwrap_err().contains("parameters"));
+        assert!(build_layers("linear(99999999999)", Dims::flat(8)).unwrap_err().to_string().contains("more than"));
+        assert!(build_layers("linear(100000)", Dims::flat(100000)).unwrap_err().to_string().contains("parameters"));
         assert!(build_layers("conv2d(99999999999,k=1)", Dims::image(1, 1, 1)).is_err());
         assert!(build_layers("conv2d(4,k=3,p=9999999999999999999)", Dims::image(1, 8, 8)).is_err());
         assert!(build_layers("conv2d(4,k=3,p=same,d=9999999999999999999)", Dims::image(1, 8, 8)).is_err());
-        assert!(build_layers("maxpool2d(k=2,s=0)", Dims::image(1, 8, 8)).unwrap_err().contains("stride"));
+        assert!(build_layers("maxpool2d(k=2,s=0)", Dims::image(1, 8, 8)).unwrap_err().to_string().contains("stride"));
         assert!(build_layers("leakyrelu(nan)", Dims::flat(3)).is_err());
         assert!(Dims::parse("4294967296,4294967296,1").is_err());
     }

@@ -4,17 +4,19 @@
 
 use super::{Model, Store};
 use crate::engine::{Dims, Float};
+use crate::error::{Error, Result};
 use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensorError;
 use safetensors::SafeTensors;
 use std::collections::HashMap;
 use std::path::Path;
 
 /// The one metadata key convlab writes: a JSON object (`spec`, `input`, ...). One key, because
 /// safetensors writes metadata in hash order, and files must be byte-identical across runs.
-pub const META_KEY: &str = "convlab";
+const META_KEY: &str = "convlab";
 
 /// Encodes the model's state (as float32) with its spec in the metadata.
-pub fn to_bytes<T: Float>(model: &Model<T>, extra_meta: &[(&str, String)]) -> Result<Vec<u8>, String> {
+pub fn to_bytes<T: Float>(model: &Model<T>, extra_meta: &[(&str, String)]) -> Result<Vec<u8>> {
     to_bytes_with(model, extra_meta, &[])
 }
 
@@ -23,13 +25,13 @@ pub fn to_bytes_with<T: Float>(
     model: &Model<T>,
     extra_meta: &[(&str, String)],
     extra: &[(String, Vec<u8>)],
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>> {
     let tensors = model.tensors();
     let data: Vec<Vec<u8>> =
         tensors.iter().map(|t| model.tensor(t).iter().flat_map(|v| v.to_f32().to_le_bytes()).collect()).collect();
     let mut views: Vec<(String, TensorView)> = vec![];
     for (t, bytes) in tensors.iter().zip(&data) {
-        views.push((t.name.clone(), TensorView::new(Dtype::F32, t.shape.clone(), bytes).map_err(|e| e.to_string())?));
+        views.push((t.name.clone(), TensorView::new(Dtype::F32, t.shape.clone(), bytes).map_err(encoding_error)?));
     }
     // PyTorch's BatchNorm keeps num_batches_tracked in its state dict; strict loading wants it.
     let tracked = model.batches_tracked.to_le_bytes();
@@ -37,15 +39,12 @@ pub fn to_bytes_with<T: Float>(
         if matches!(l.op, crate::layers::Op::BatchNorm(_)) {
             views.push((
                 format!("{i}.num_batches_tracked"),
-                TensorView::new(Dtype::I64, vec![], &tracked).map_err(|e| e.to_string())?,
+                TensorView::new(Dtype::I64, vec![], &tracked).map_err(encoding_error)?,
             ));
         }
     }
     for (name, bytes) in extra {
-        views.push((
-            name.clone(),
-            TensorView::new(Dtype::F32, vec![bytes.len() / 4], bytes).map_err(|e| e.to_string())?,
-        ));
+        views.push((name.clone(), TensorView::new(Dtype::F32, vec![bytes.len() / 4], bytes).map_err(encoding_error)?));
     }
     let mut info = serde_json::Map::new();
     info.insert("spec".into(), model.spec.clone().into());
@@ -57,16 +56,16 @@ pub fn to_bytes_with<T: Float>(
         info.insert(k.to_string(), v.clone().into());
     }
     let meta = HashMap::from([(META_KEY.to_string(), serde_json::Value::Object(info).to_string())]);
-    safetensors::serialize(views, &Some(meta)).map_err(|e| e.to_string())
+    safetensors::serialize(views, &Some(meta)).map_err(encoding_error)
 }
 
-pub fn save<T: Float>(model: &Model<T>, path: &Path) -> Result<(), String> {
+pub fn save<T: Float>(model: &Model<T>, path: &Path) -> Result<()> {
     crate::fs::write_atomic(path, &to_bytes(model, &[])?)?;
     Ok(())
 }
 
 /// Reads a tensor of any float dtype as f64 values.
-pub fn read_f64(view: &TensorView) -> Result<Vec<f64>, String> {
+pub fn read_f64(view: &TensorView) -> Result<Vec<f64>> {
     let b = view.data();
     Ok(match view.dtype() {
         Dtype::F32 => b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
@@ -74,7 +73,9 @@ pub fn read_f64(view: &TensorView) -> Result<Vec<f64>, String> {
         Dtype::I64 => b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
         Dtype::I32 => b.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
         Dtype::U8 => b.iter().map(|&v| v as f64).collect(),
-        other => return Err(format!("tensors of type {other:?} are not supported; save them as float32")),
+        other => {
+            return Err(Error::model_file(format!("tensors of type {other:?} are not supported; save them as float32")))
+        }
     })
 }
 
@@ -88,40 +89,41 @@ pub fn read_info(meta: &safetensors::tensor::Metadata) -> HashMap<String, String
 }
 
 /// Loads a file written by `save` (spec and input from its metadata).
-pub fn load<T: Float>(path: &Path) -> Result<Model<T>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read model file {}: {e}", path.display()))?;
-    let (_, meta) =
-        SafeTensors::read_metadata(&bytes).map_err(|e| format!("{} is not a safetensors file: {e}", path.display()))?;
+pub fn load<T: Float>(path: &Path) -> Result<Model<T>> {
+    let bytes = crate::fs::read_file(path)?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| Error::model_file(format!("{} is not a safetensors file: {}", path.display(), describe(&e))))?;
     let info = read_info(&meta);
     let (Some(spec), Some(input)) = (info.get("spec"), info.get("input")) else {
-        return Err(format!(
+        return Err(Error::model_file(format!(
             "{} has no convlab spec in its metadata (saved by PyTorch?); this command needs a model file written by convlab (PyTorch state dicts load through the library: model::io::load_state)",
             path.display()
-        ));
+        )));
     };
-    let input = Dims::parse(input)?;
-    let mut model =
-        Model::new(spec, input).map_err(|e| format!("{}: stored spec does not build: {e}", path.display()))?;
-    load_state(&mut model, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let input = Dims::parse(input)
+        .map_err(|e| Error::model_file(format!("{}: the stored input shape is unusable: {e}", path.display())))?;
+    let mut model = Model::new(spec, input)
+        .map_err(|e| Error::model_file(format!("{}: stored spec does not build: {e}", path.display())))?;
+    load_state(&mut model, &bytes).map_err(|e| e.context(path.display()))?;
     Ok(model)
 }
 
 /// Fills `model` from safetensors bytes with state-dict names (e.g. saved by PyTorch's
 /// `safetensors.torch.save_file(model.state_dict(), ...)`). `prefix` selects names such as
 /// `init.` in a fixture. Every tensor of the model must be present with its exact shape.
-pub fn load_state_prefixed<T: Float>(model: &mut Model<T>, st: &SafeTensors, prefix: &str) -> Result<(), String> {
+pub fn load_state_prefixed<T: Float>(model: &mut Model<T>, st: &SafeTensors, prefix: &str) -> Result<()> {
     let mut missing = vec![];
     for t in model.tensors() {
         let name = format!("{prefix}{}", t.name);
         match st.tensor(&name) {
             Ok(view) => {
                 if view.shape() != t.shape.as_slice() {
-                    return Err(format!(
+                    return Err(Error::model_file(format!(
                         "tensor {name} has shape {:?} but the model `{}` needs {:?}",
                         view.shape(),
                         model.spec,
                         t.shape
-                    ));
+                    )));
                 }
                 let vals = read_f64(&view)?;
                 for (d, v) in model.tensor_mut(&t).iter_mut().zip(vals) {
@@ -133,7 +135,8 @@ pub fn load_state_prefixed<T: Float>(model: &mut Model<T>, st: &SafeTensors, pre
         }
     }
     if !missing.is_empty() {
-        return Err(format!("missing tensors {missing:?} for the model `{}`; is it the right spec?", model.spec));
+        let msg = format!("missing tensors {missing:?} for the model `{}`; is it the right spec?", model.spec);
+        return Err(Error::model_file(msg));
     }
     if let Some(v) = st.names().iter().find(|n| n.starts_with(prefix) && n.ends_with("num_batches_tracked")) {
         if let Ok(view) = st.tensor(v) {
@@ -149,14 +152,45 @@ pub fn load_state_prefixed<T: Float>(model: &mut Model<T>, st: &SafeTensors, pre
             && !n.starts_with("optimizer.")
             && !known.contains(*n)
     }) {
-        return Err(format!("tensor {extra} does not belong to the model `{}`; is it the right spec?", model.spec));
+        let msg = format!("tensor {extra} does not belong to the model `{}`; is it the right spec?", model.spec);
+        return Err(Error::model_file(msg));
     }
     Ok(())
 }
 
-pub fn load_state<T: Float>(model: &mut Model<T>, bytes: &[u8]) -> Result<(), String> {
-    let st = SafeTensors::deserialize(bytes).map_err(|e| format!("not a valid safetensors file: {e}"))?;
+pub fn load_state<T: Float>(model: &mut Model<T>, bytes: &[u8]) -> Result<()> {
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| Error::model_file(format!("not a valid safetensors file: {}", describe(&e))))?;
     load_state_prefixed(model, &st, "")
+}
+
+/// What a safetensors error means, in words (the crate's own `Display` prints the variant's
+/// name, such as `MetadataIncompleteBuffer`).
+pub fn describe(e: &SafeTensorError) -> String {
+    use SafeTensorError as E;
+    match e {
+        E::InvalidHeader => "its header is not UTF-8 text".into(),
+        E::InvalidHeaderStart => "its header does not start with `{`".into(),
+        E::InvalidHeaderDeserialization => "its header is not valid JSON".into(),
+        E::HeaderTooLarge => "its header is larger than 100 MB".into(),
+        E::HeaderTooSmall => "the file is shorter than its 8-byte header length".into(),
+        E::InvalidHeaderLength => "its header length is past the end of the file (the file is truncated?)".into(),
+        E::TensorNotFound(name) => format!("it has no tensor `{name}`"),
+        E::TensorInvalidInfo => "a tensor's shape, type and offsets disagree".into(),
+        E::InvalidOffset(name) => format!("the offsets of tensor `{name}` are invalid (the file is truncated?)"),
+        E::IoError(io) => format!("it cannot be read: {io}"),
+        E::JsonError(json) => format!("its header is not valid JSON: {json}"),
+        E::InvalidTensorView(dtype, shape, len) => {
+            format!("a {dtype:?} tensor of shape {shape:?} cannot hold {len} bytes")
+        }
+        E::MetadataIncompleteBuffer => "the file is truncated (or has bytes its tensors do not cover)".into(),
+        E::ValidationOverflow => "a tensor's size overflows (the header is corrupt)".into(),
+    }
+}
+
+/// A safetensors error while encoding: always a model-file error (the tensors do not fit).
+fn encoding_error(e: SafeTensorError) -> Error {
+    Error::model_file(format!("cannot encode the safetensors file: {}", describe(&e)))
 }
 
 #[cfg(test)]
@@ -204,8 +238,11 @@ mod tests {
         let m = Model::<f32>::new("flatten linear(3)", Dims::image(1, 2, 2)).unwrap();
         let bytes = to_bytes(&m, &[]).unwrap();
         let mut other = Model::<f32>::new("flatten linear(4)", Dims::image(1, 2, 2)).unwrap();
-        let e = load_state(&mut other, &bytes).unwrap_err();
+        let e = load_state(&mut other, &bytes).unwrap_err().to_string();
         assert!(e.contains("shape"), "{e}");
-        assert!(load_state(&mut other, b"garbage").unwrap_err().contains("not a valid safetensors"));
+        let e = load_state(&mut other, b"garbage").unwrap_err();
+        assert!(matches!(e, Error::ModelFile(_)) && e.to_string().contains("not a valid safetensors"), "{e}");
+        let e = load_state(&mut other, &bytes[..bytes.len() - 4]).unwrap_err().to_string();
+        assert!(e.contains("truncated"), "{e}");
     }
 }

@@ -4,6 +4,7 @@
 pub mod auto;
 pub mod build;
 pub mod io;
+pub mod plan;
 pub mod presets;
 pub mod summary;
 pub mod workspace;
@@ -11,6 +12,7 @@ pub mod workspace;
 pub use workspace::Workspace;
 
 use crate::engine::{Dims, Float};
+use crate::error::Result;
 use crate::layers::{Layer, Op};
 use crate::rng::Rng;
 
@@ -49,7 +51,7 @@ pub struct Model<T> {
 impl<T: Float> Model<T> {
     /// Builds the layers; parameters start at zero (call `init` or load them), batch-norm
     /// weights at one and running variances at one, as PyTorch does.
-    pub fn new(spec: &str, input: Dims) -> Result<Self, String> {
+    pub fn new(spec: &str, input: Dims) -> Result<Self> {
         let layers = build::build_layers(spec, input)?;
         let mut param_offsets = vec![0];
         let mut buffer_offsets = vec![0];
@@ -226,7 +228,7 @@ impl<T: Float> Model<T> {
         for i in 0..self.layers.len() {
             if let Op::BatchNorm(b) = &self.layers[i].op {
                 let range = self.buffer_offsets[i]..self.buffer_offsets[i + 1];
-                b.update_running(&mut self.buffers[range], ws.scratch(i));
+                b.update_running(&mut self.buffers[range], ws.scratch(i).batch_stats());
                 any = true;
             }
         }

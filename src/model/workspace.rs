@@ -1,31 +1,24 @@
 //! One replica's memory: every layer's output and output-gradient, and the layers' scratch,
 //! allocated once for the largest batch so that a training step allocates nothing.
 //! The activations stay here after a forward pass, so feature maps are free to inspect (except,
-//! in `lean` workspaces, the output of a ReLU fused into the max-pool after it).
+//! in `lean` workspaces, the output of a ReLU fused into the max-pool after it). How the layers
+//! run here (fusion, aliasing, chunking, lean buffers) is decided once, in the `Plan`.
 
+use super::plan::{Plan, Role};
 use super::Model;
 use crate::engine::Float;
-use crate::layers::{is_per_sample, relu_then_pool, Chunk, MaskKey, Mode, Op, Scratch};
+use crate::layers::{Chunk, MaskKey, Mode, Op, Scratch};
 use std::ops::Range;
-
-/// Bytes of activations and gradients per chunk of the per-sample layers: a chunk's feature
-/// maps stay in L2 from one layer to the next.
-const CHUNK_BYTES: usize = 512 * 1024;
 
 #[derive(Clone, Debug)]
 pub struct Workspace<T> {
     capacity: usize,
-    /// `acts[buf[i]]`: output of layer i.
+    /// How the model runs here: fusion, aliasing, chunking, lean buffers (see `plan`).
+    plan: Plan,
+    /// `acts[plan.buf[i]]`: output of layer i.
     acts: Vec<Vec<T>>,
-    /// `grads[buf[i]]`: gradient of the loss with respect to layer i's output.
+    /// `grads[plan.buf[i]]`: gradient of the loss with respect to layer i's output.
     grads: Vec<Vec<T>>,
-    /// `chunk_grad[b]`: `grads[b]` holds one chunk of samples, not the batch. Inside the
-    /// per-sample prefix a gradient is written and read in the same chunk, so it can stay in
-    /// L2 instead of streaming a batch of the largest feature maps through memory.
-    chunk_grad: Vec<bool>,
-    /// Which buffer holds layer i's output: its own, or for a flatten (a reshape) that of the
-    /// layer before, so flattening copies nothing forward or backward.
-    buf: Vec<usize>,
     scratch: Vec<Scratch<T>>,
     /// Gradient of the loss with respect to the model's parameters (accumulated by `backward`).
     pub dparams: Vec<T>,
@@ -33,78 +26,41 @@ pub struct Workspace<T> {
     dinput: Option<Vec<T>>,
     /// Samples in the last forward pass.
     n: usize,
-    /// Layers `..prefix` compute each sample on its own (`is_per_sample`): forward and
-    /// backward run them `chunk` samples at a time, so a chunk's maps go from one layer to
-    /// the next through L2 rather than memory. Results do not depend on the chunking: each
-    /// layer takes the samples in batch order.
-    prefix: usize,
-    chunk: usize,
-    /// `chunk_act[i]`: layer i's output holds one chunk of samples (lean workspaces: a conv
-    /// whose output only a fused ReLU + 2×2 pool reads, in the same chunk; the pool records its
-    /// winners, so the backward pass never reads it).
-    chunk_act: Vec<bool>,
-    /// Whether a ReLU fused into the max-pool after it writes its own output (for pictures);
-    /// `lean` workspaces skip it and take the ReLU after the pool, on the pooled values.
-    keep_fused_relu: bool,
 }
 
 impl<T: Float> Workspace<T> {
     /// Room for batches of up to `capacity` samples.
     pub fn new(model: &Model<T>, capacity: usize, keep_input_grad: bool) -> Self {
         let capacity = capacity.max(1);
-        let mut buf: Vec<usize> = Vec::with_capacity(model.layers.len());
-        for (i, l) in model.layers.iter().enumerate() {
-            buf.push(if i > 0 && matches!(l.op, Op::Flatten) { buf[i - 1] } else { i });
-        }
-        let own = |i: usize, l: &crate::layers::Layer| if buf[i] == i { capacity * l.output.len() } else { 0 };
-        let mut prefix = model.layers.iter().take_while(|l| is_per_sample(l)).count();
-        if prefix > 0 && relu_then_pool(&model.layers, prefix - 1).is_some() {
-            prefix -= 1; // a ReLU stays with the (whole-batch) pool it is fused into
-        }
-        let per_sample: usize = (0..prefix).map(|i| own(i, &model.layers[i]) / capacity).sum();
-        let chunk = (CHUNK_BYTES / (2 * std::mem::size_of::<T>() * per_sample.max(1))).clamp(1, capacity);
-        // The prefix's last gradient comes from the rest of the model, a whole batch at once.
-        let chunk_grad: Vec<bool> = (0..buf.len()).map(|b| b < prefix && buf[b] == b && b != buf[prefix - 1]).collect();
-        let grad_len =
-            |i: usize, l: &crate::layers::Layer| if chunk_grad[i] { chunk * l.output.len() } else { own(i, l) };
-        Workspace {
+        let plan = Plan::new(&model.layers, capacity, std::mem::size_of::<T>(), false);
+        let mut ws = Workspace {
             capacity,
-            acts: model.layers.iter().enumerate().map(|(i, l)| vec![T::ZERO; own(i, l)]).collect(),
-            grads: model.layers.iter().enumerate().map(|(i, l)| vec![T::ZERO; grad_len(i, l)]).collect(),
-            chunk_grad,
-            buf,
+            acts: vec![],
+            grads: vec![],
             scratch: model.layers.iter().map(|l| l.scratch(capacity)).collect(),
             dparams: vec![T::ZERO; model.params.len()],
             dinput: keep_input_grad.then(|| vec![T::ZERO; capacity * model.input.len()]),
             n: 0,
-            prefix,
-            chunk,
-            chunk_act: vec![false; model.layers.len()],
-            keep_fused_relu: true,
-        }
+            plan,
+        };
+        ws.allocate(model);
+        ws
     }
 
-    /// Keeps only what the backward pass needs: a ReLU fused into the following max-pool
-    /// writes no output of its own (max commutes with ReLU). For training and prediction.
+    /// Sizes the output and gradient buffers for the plan.
+    fn allocate(&mut self, model: &Model<T>) {
+        let (plan, cap) = (&self.plan, self.capacity);
+        let layers = model.layers.iter().enumerate();
+        self.acts = layers.clone().map(|(i, l)| vec![T::ZERO; plan.act_len(i, l.output.len(), cap)]).collect();
+        self.grads = layers.map(|(i, l)| vec![T::ZERO; plan.grad_len(i, l.output.len(), cap)]).collect();
+    }
+
+    /// Keeps only what the backward pass needs (a lean plan: see `plan`). For training and
+    /// prediction; feature maps are then not all available to inspect.
     pub fn lean(mut self, model: &Model<T>) -> Self {
-        self.keep_fused_relu = false;
-        for (i, l) in model.layers.iter().enumerate() {
-            let pool_2x2 = relu_then_pool(&model.layers, i + 1).is_some_and(|p| p.is_2x2());
-            if matches!(l.op, Op::Conv(_)) && pool_2x2 && i + 2 < self.prefix {
-                self.chunk_act[i] = true;
-                self.acts[i] = vec![T::ZERO; self.chunk * l.output.len()];
-            }
-        }
+        self.plan = Plan::new(&model.layers, self.capacity, std::mem::size_of::<T>(), true);
+        self.allocate(model);
         self
-    }
-
-    /// Where the samples `s` of layer `b`'s output are in its buffer (from 0 if chunk-sized).
-    fn act_at(&self, b: usize, s: &Range<usize>, len: usize) -> Range<usize> {
-        if self.chunk_act[b] {
-            0..s.len() * len
-        } else {
-            s.start * len..s.end * len
-        }
     }
 
     pub fn capacity(&self) -> usize {
@@ -118,8 +74,9 @@ impl<T: Float> Workspace<T> {
     /// Output of layer `i` for the last forward pass (`n` samples). Not for a conv that feeds
     /// a fused ReLU + 2×2 pool in a `lean` workspace, which keeps one chunk only.
     pub fn activation(&self, i: usize, model: &Model<T>) -> &[T] {
-        assert!(!self.chunk_act[self.buf[i]], "layer {i}'s output is not kept in a lean workspace");
-        &self.acts[self.buf[i]][..self.n * model.layers[i].output.len()]
+        let b = self.plan.buf[i];
+        assert!(!self.plan.chunk_act[b], "layer {i}'s output is not kept in a lean workspace");
+        &self.acts[b][..self.n * model.layers[i].output.len()]
     }
 
     /// The model's output for the last forward pass.
@@ -130,14 +87,14 @@ impl<T: Float> Workspace<T> {
     /// Where the loss writes its gradient with respect to the output.
     pub fn output_grad_mut(&mut self, model: &Model<T>) -> &mut [T] {
         let len = self.n * model.output().len();
-        let last = *self.buf.last().expect("a model has at least one layer");
+        let last = *self.plan.buf.last().expect("a model has at least one layer");
         &mut self.grads[last][..len]
     }
 
     /// The output and its gradient buffer together, for the loss to read one and write the other.
     pub fn output_and_grad(&mut self, model: &Model<T>) -> (&[T], &mut [T]) {
         let len = self.n * model.output().len();
-        let last = *self.buf.last().expect("a model has at least one layer");
+        let last = *self.plan.buf.last().expect("a model has at least one layer");
         (&self.acts[last][..len], &mut self.grads[last][..len])
     }
 
@@ -150,10 +107,11 @@ impl<T: Float> Workspace<T> {
         assert!(n <= self.capacity, "batch of {n} exceeds the workspace's {}", self.capacity);
         assert!(x.len() >= n * model.input.len(), "input holds fewer than {n} samples");
         self.n = n;
-        for a in (0..n).step_by(self.chunk) {
-            self.forward_layers(model, x, 0..self.prefix, a..(a + self.chunk).min(n), mode, key);
+        let (prefix, chunk) = (self.plan.prefix, self.plan.chunk);
+        for a in (0..n).step_by(chunk) {
+            self.forward_layers(model, x, 0..prefix, a..(a + chunk).min(n), mode, key);
         }
-        self.forward_layers(model, x, self.prefix..model.layers.len(), 0..n, mode, key);
+        self.forward_layers(model, x, prefix..model.layers.len(), 0..n, mode, key);
     }
 
     /// Runs `layers` forward on the samples `s` of the batch.
@@ -166,44 +124,40 @@ impl<T: Float> Workspace<T> {
         mode: Mode,
         key: MaskKey,
     ) {
-        let mut i = layers.start;
-        while i < layers.end {
+        let (plan, buf) = (&self.plan, &self.plan.buf);
+        for i in layers {
             let layer = &model.layers[i];
-            if self.buf[i] != i {
-                i += 1;
-                continue; // a flatten: nothing to do
+            let role = plan.role[i];
+            if matches!(role, Role::Alias | Role::FusedRelu) {
+                continue; // a flatten has nothing to do; a fused ReLU runs with its pool
             }
             let (li, lo) = (layer.input.len(), layer.output.len());
-            let in_at = if i == 0 { s.start * li..s.end * li } else { self.act_at(self.buf[i - 1], &s, li) };
-            let out_at = self.act_at(i, &s, lo);
-            let (before, after) = self.acts.split_at_mut(i);
-            let input: &[T] = if i == 0 { x } else { &before[self.buf[i - 1]] };
-            let input = &input[in_at];
-            // (The range check holds by construction of `prefix`; it keeps a pair from straddling ranges.)
-            if let Some(pool) = relu_then_pool(&model.layers, i).filter(|_| i + 1 < layers.end) {
-                let (r, y) = after.split_at_mut(1);
-                let lp = model.layers[i + 1].output.len();
-                let y = &mut y[0][s.start * lp..s.end * lp];
-                let scratch = &mut self.scratch[i + 1];
-                if self.keep_fused_relu {
-                    pool.fused_forward_keeping_relu(
-                        input,
-                        &mut r[0][s.start * lo..s.end * lo],
-                        y,
-                        s.len(),
-                        scratch,
-                        s.start,
-                    );
+            if role == Role::FusedPool {
+                // The ReLU (layer r = i - 1) and this pool, from the ReLU's input.
+                let (r, rl) = (i - 1, model.layers[i - 1].input.len());
+                let in_at = if r == 0 { s.start * rl..s.end * rl } else { plan.act_at(buf[r - 1], &s, rl) };
+                let (before, after) = self.acts.split_at_mut(r);
+                let input: &[T] = if r == 0 { x } else { &before[buf[r - 1]] };
+                let (relu_out, pool_out) = after.split_at_mut(1);
+                let y = &mut pool_out[0][s.start * lo..s.end * lo];
+                let Op::MaxPool(pool) = &layer.op else { unreachable!("the plan fuses a ReLU into a max-pool only") };
+                let scratch = self.scratch[i].max_pool_mut();
+                if plan.lean {
+                    pool.fused_forward(&input[in_at], y, s.len(), scratch, s.start);
                 } else {
-                    pool.fused_forward(input, y, s.len(), scratch, s.start);
+                    let relu_out = &mut relu_out[0][s.start * rl..s.end * rl];
+                    pool.fused_forward_keeping_relu(&input[in_at], relu_out, y, s.len(), scratch, s.start);
                 }
-                i += 2;
                 continue;
             }
+            let (before, after) = self.acts.split_at_mut(i);
+            let in_at = if i == 0 { s.start * li..s.end * li } else { plan.act_at(buf[i - 1], &s, li) };
+            let out_at = plan.act_at(i, &s, lo);
+            let input: &[T] = if i == 0 { x } else { &before[buf[i - 1]] };
             layer.forward(
                 model.layer_params(i),
                 model.layer_buffers(i),
-                input,
+                &input[in_at],
                 &mut after[0][out_at],
                 s.len(),
                 &mut self.scratch[i],
@@ -211,7 +165,6 @@ impl<T: Float> Workspace<T> {
                 MaskKey { layer: i as u64, ..key },
                 Chunk { first: s.start == 0, last: s.end == self.n },
             );
-            i += 1;
         }
     }
 
@@ -219,10 +172,11 @@ impl<T: Float> Workspace<T> {
     /// `dparams` (zero it first for a fresh step). `x` is the input of the last forward pass.
     pub fn backward(&mut self, model: &Model<T>, x: &[T], mode: Mode) {
         let n = self.n;
-        self.backward_layers(model, x, self.prefix..model.layers.len(), 0..n, mode, Chunk::WHOLE);
-        for a in (0..n).step_by(self.chunk) {
-            let b = (a + self.chunk).min(n);
-            self.backward_layers(model, x, 0..self.prefix, a..b, mode, Chunk { first: a == 0, last: b == n });
+        let (prefix, chunk) = (self.plan.prefix, self.plan.chunk);
+        self.backward_layers(model, x, prefix..model.layers.len(), 0..n, mode, Chunk::WHOLE);
+        for a in (0..n).step_by(chunk) {
+            let b = (a + chunk).min(n);
+            self.backward_layers(model, x, 0..prefix, a..b, mode, Chunk { first: a == 0, last: b == n });
         }
     }
 
@@ -237,43 +191,36 @@ impl<T: Float> Workspace<T> {
         mode: Mode,
         chunk: Chunk,
     ) {
-        let mut i = layers.end;
-        while i > layers.start {
-            i -= 1;
-            if self.buf[i] != i {
-                continue; // a flatten: its gradient is the layer before's
+        let (plan, buf, chunk_grad) = (&self.plan, &self.plan.buf, &self.plan.chunk_grad);
+        let at = |b: usize, len: usize| if chunk_grad[b] { 0..s.len() * len } else { s.start * len..s.end * len };
+        for i in layers.rev() {
+            let role = plan.role[i];
+            if matches!(role, Role::Alias | Role::FusedRelu) {
+                continue; // a flatten's gradient is the layer before's; a fused ReLU's came through its pool
             }
             let layer = &model.layers[i];
             let (li, lo) = (layer.input.len(), layer.output.len());
-            let at =
-                |b: usize, len: usize| if self.chunk_grad[b] { 0..s.len() * len } else { s.start * len..s.end * len };
-            let dy_at = at(i, lo);
-            let dx_at = |before: usize| at(self.buf[before], li);
-            let in_at = if i == 0 { s.start * li..s.end * li } else { self.act_at(self.buf[i - 1], &s, li) };
-            let out_at = self.act_at(i, &s, lo);
             let (gb, ga) = self.grads.split_at_mut(i);
-            let dy = &ga[0][dy_at];
-            let fused = i.checked_sub(1).filter(|&r| r >= layers.start).and_then(|r| relu_then_pool(&model.layers, r));
-            if let Some(pool) = fused {
-                // Gradient before the ReLU, from the pool's output gradient directly.
-                let dx: Option<&mut [T]> = if i > 1 {
-                    Some(&mut gb[self.buf[i - 2]][dx_at(i - 2)])
-                } else {
-                    self.dinput.as_deref_mut().map(|d| &mut d[s.start * li..s.end * li])
-                };
-                if let Some(dx) = dx {
+            let dy = &ga[0][at(i, lo)];
+            // The layer whose input gradient this call writes: the fused ReLU's, for a fused pool.
+            let first = if role == Role::FusedPool { i - 1 } else { i };
+            let first_in = model.layers[first].input.len();
+            let dx: Option<&mut [T]> = if first > 0 {
+                Some(&mut gb[buf[first - 1]][at(buf[first - 1], first_in)])
+            } else {
+                self.dinput.as_deref_mut().map(|d| &mut d[s.start * first_in..s.end * first_in])
+            };
+            if role == Role::FusedPool {
+                // The gradient before the ReLU, from the pool's output gradient directly.
+                if let (Some(dx), Op::MaxPool(pool)) = (dx, &layer.op) {
                     let y = &self.acts[i][s.start * lo..s.end * lo];
-                    pool.fused_backward(y, dy, dx, s.len(), &self.scratch[i], s.start);
+                    pool.fused_backward(y, dy, dx, s.len(), self.scratch[i].max_pool(), s.start);
                 }
-                i -= 1; // the ReLU's gradient came through the pool
                 continue;
             }
-            let dx: Option<&mut [T]> = if i > 0 {
-                Some(&mut gb[self.buf[i - 1]][dx_at(i - 1)])
-            } else {
-                self.dinput.as_deref_mut().map(|d| &mut d[s.start * li..s.end * li])
-            };
-            let input: &[T] = if i == 0 { x } else { &self.acts[self.buf[i - 1]] };
+            let in_at = if i == 0 { s.start * li..s.end * li } else { plan.act_at(buf[i - 1], &s, li) };
+            let out_at = plan.act_at(i, &s, lo);
+            let input: &[T] = if i == 0 { x } else { &self.acts[buf[i - 1]] };
             let range = model.param_offsets[i]..model.param_offsets[i + 1];
             layer.backward(
                 model.layer_params(i),

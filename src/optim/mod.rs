@@ -8,6 +8,7 @@ pub use adam::{Adam, AdamConfig};
 pub use sgd::{Sgd, SgdConfig};
 
 use crate::engine::Float;
+use crate::error::{Error, Result};
 use crate::spec::call::{parse_call, Args};
 
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -18,14 +19,23 @@ pub enum OptimizerConfig {
 }
 
 impl OptimizerConfig {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// Parses `sgd(lr=0.1,momentum=0.9)` and the like; every error is a [`Error::Config`].
+    pub fn parse(text: &str) -> Result<Self> {
+        // The notation's own errors (from `spec::call`) are about this setting here.
+        Self::parse_config(text).map_err(|e| match e {
+            Error::Spec(m) => Error::Config(m),
+            e => e,
+        })
+    }
+
+    fn parse_config(text: &str) -> Result<Self> {
         let call = parse_call(text)?;
         let mut a = Args::new(&call);
-        let positive = |name: &str, v: f64| -> Result<f64, String> {
+        let positive = |name: &str, v: f64| -> Result<f64> {
             if v.is_finite() && v >= 0.0 {
                 Ok(v)
             } else {
-                Err(format!("`{text}`: {name} must be a finite number ≥ 0, not {v}"))
+                Err(Error::config(format!("`{text}`: {name} must be a finite number ≥ 0, not {v}")))
             }
         };
         let lr_default = if call.name == "sgd" { 0.01 } else { 1e-3 };
@@ -39,7 +49,9 @@ impl OptimizerConfig {
                 let dampening = positive("dampening", a.parse(None, &["dampening"])?.unwrap_or(0.0))?;
                 let nesterov = a.bool(&["nesterov"], false)?;
                 if nesterov && (momentum == 0.0 || dampening != 0.0) {
-                    return Err(format!("`{text}`: nesterov needs momentum > 0 and dampening = 0 (as in PyTorch)"));
+                    return Err(Error::config(format!(
+                        "`{text}`: nesterov needs momentum > 0 and dampening = 0 (as in PyTorch)"
+                    )));
                 }
                 a.finish("lr, momentum, dampening, nesterov, weight_decay")?;
                 OptimizerConfig::Sgd(SgdConfig { lr, momentum, dampening, nesterov, weight_decay: wd })
@@ -53,9 +65,9 @@ impl OptimizerConfig {
                         .split(',')
                         .map(|s| s.trim().parse::<f64>())
                         .collect::<Result<_, _>>()
-                        .map_err(|_| format!("`{text}`: betas must look like (0.9,0.999)"))?;
+                        .map_err(|_| Error::config(format!("`{text}`: betas must look like (0.9,0.999)")))?;
                     let [b1, b2] = nums[..] else {
-                        return Err(format!("`{text}`: betas must be two numbers, like (0.9,0.999)"));
+                        return Err(Error::config(format!("`{text}`: betas must be two numbers, like (0.9,0.999)")));
                     };
                     (beta1, beta2) = (b1, b2);
                 }
@@ -63,14 +75,18 @@ impl OptimizerConfig {
                 beta2 = a.parse(None, &["beta2"])?.unwrap_or(beta2);
                 for (n, b) in [("beta1", beta1), ("beta2", beta2)] {
                     if !(0.0..1.0).contains(&b) {
-                        return Err(format!("`{text}`: {n} must be in [0, 1), not {b}"));
+                        return Err(Error::config(format!("`{text}`: {n} must be in [0, 1), not {b}")));
                     }
                 }
                 let eps = positive("eps", a.parse(None, &["eps"])?.unwrap_or(1e-8))?;
                 a.finish("lr, betas, beta1, beta2, eps, weight_decay")?;
                 OptimizerConfig::Adam(AdamConfig { lr, beta1, beta2, eps, weight_decay: wd, decoupled })
             }
-            other => return Err(format!("unknown optimizer `{other}`; use sgd(...), adam(...) or adamw(...)")),
+            other => {
+                return Err(Error::config(format!(
+                    "unknown optimizer `{other}`; use sgd(...), adam(...) or adamw(...)"
+                )))
+            }
         };
         Ok(config)
     }
@@ -134,11 +150,15 @@ impl<T: Float> Optimizer<T> {
 
     /// Restores what `state` returned for `len` parameters; `get` looks a vector up by name.
     /// A state that has started must be complete: a partial one would silently change the run.
-    pub fn restore(&mut self, get: impl Fn(&str) -> Option<Vec<T>>, step: u64, len: usize) -> Result<(), String> {
-        let need = |name: &str| -> Result<Vec<T>, String> {
-            let v = get(name).ok_or(format!("the checkpoint lacks the optimizer's {name}"))?;
+    pub fn restore(&mut self, get: impl Fn(&str) -> Option<Vec<T>>, step: u64, len: usize) -> Result<()> {
+        let need = |name: &str| -> Result<Vec<T>> {
+            let v =
+                get(name).ok_or_else(|| Error::model_file(format!("the checkpoint lacks the optimizer's {name}")))?;
             if v.len() != len {
-                return Err(format!("the checkpoint's {name} has {} values for {len} parameters", v.len()));
+                return Err(Error::model_file(format!(
+                    "the checkpoint's {name} has {} values for {len} parameters",
+                    v.len()
+                )));
             }
             Ok(v)
         };
@@ -151,7 +171,7 @@ impl<T: Float> Optimizer<T> {
                     get("momentum_buffer").unwrap_or_default()
                 };
                 if !o.buffer.is_empty() && o.buffer.len() != len {
-                    return Err("the checkpoint's momentum buffer does not fit the model".into());
+                    return Err(Error::model_file("the checkpoint's momentum buffer does not fit the model"));
                 }
             }
             Optimizer::Adam(o) => {

@@ -88,13 +88,6 @@ impl NumpyRandomState {
         off.wrapping_add(v) as i64
     }
 
-    /// `randint(low, high, size=out.len())`, elements in C order.
-    pub fn randint_fill(&mut self, low: i64, high: i64, out: &mut [i64]) {
-        for o in out {
-            *o = self.randint(low, high);
-        }
-    }
-
     /// `np.random.choice(list_of_n)` (with replacement, no `p`): legacy `choice` draws
     /// `randint(0, n)` and indexes the list with it, so this returns that index.
     pub fn choice_index(&mut self, n: usize) -> usize {
@@ -103,7 +96,7 @@ impl NumpyRandomState {
     }
 
     /// `legacy_gauss`: polar Box–Muller; returns `f*x2` and caches `f*x1` for the next call.
-    pub fn standard_normal(&mut self) -> f64 {
+    fn standard_normal(&mut self) -> f64 {
         if let Some(g) = self.gauss.take() {
             return g;
         }
@@ -153,13 +146,6 @@ impl NumpyRandomState {
             } else {
                 n - self.binomial_btpe(n, q)
             }
-        }
-    }
-
-    /// `np.random.binomial(n, p, size)` with scalar `n`/`p`, elements in C order.
-    pub fn binomial_fill(&mut self, n: i64, p: f64, out: &mut [i64]) {
-        for o in out {
-            *o = self.binomial(n, p);
         }
     }
 
@@ -351,8 +337,7 @@ mod tests {
         }
         // np.random.seed(5); np.random.randint(low=3, high=5, size=6)
         let mut rs = NumpyRandomState::seed(5);
-        let mut out = [0i64; 6];
-        rs.randint_fill(3, 5, &mut out);
+        let out: Vec<i64> = (0..6).map(|_| rs.randint(3, 5)).collect();
         assert_eq!(out, [4, 3, 4, 4, 3, 3]);
     }
 
@@ -417,8 +402,8 @@ mod tests {
             (200, 0.45, 10),
         ];
         let mut rs = NumpyRandomState::seed(7);
-        let mut got = vec![0i64; 27];
-        rs.binomial_fill(1, 0.9, &mut got);
+        // np.random.binomial(1, 0.9, size=27): the same draws one at a time.
+        let mut got: Vec<i64> = (0..27).map(|_| rs.binomial(1, 0.9)).collect();
         for (n, p, k) in calls {
             for _ in 0..k {
                 got.push(rs.binomial(n, p));

@@ -39,7 +39,7 @@ impl TorchGenerator {
     /// built per ISA and the AVX2/AVX-512 build contracts `x * range + from` into a fused
     /// multiply-add: the fixtures match `fma` bit for bit, and separate rounding is off by
     /// one ulp on some elements.
-    pub fn uniform_f32(&mut self, from: f64, to: f64, out: &mut [f32]) {
+    fn uniform_f32(&mut self, from: f64, to: f64, out: &mut [f32]) {
         let from = from as f32;
         let to = to as f32;
         let range = to - from;

@@ -1,6 +1,7 @@
 //! The notation shared by model and optimizer specs: `name` or `name(arg, key=value, ...)`,
 //! where a value may itself hold parentheses, e.g. `adam(lr=1e-3, betas=(0.9,0.999))`.
 
+use crate::error::{Error, Result};
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -24,7 +25,7 @@ impl fmt::Display for Call {
 }
 
 /// Splits `text` on `sep` where the parenthesis depth is zero.
-pub(crate) fn split_top(text: &str, is_sep: impl Fn(char) -> bool) -> Result<Vec<String>, String> {
+pub(crate) fn split_top(text: &str, is_sep: impl Fn(char) -> bool) -> Result<Vec<String>> {
     let mut parts = vec![];
     let mut depth = 0i32;
     let mut cur = String::new();
@@ -34,7 +35,7 @@ pub(crate) fn split_top(text: &str, is_sep: impl Fn(char) -> bool) -> Result<Vec
             ')' => {
                 depth -= 1;
                 if depth < 0 {
-                    return Err(format!("`{text}`: a `)` has no matching `(`"));
+                    return Err(Error::spec(format!("`{text}`: a `)` has no matching `(`")));
                 }
             }
             _ => {}
@@ -49,7 +50,7 @@ pub(crate) fn split_top(text: &str, is_sep: impl Fn(char) -> bool) -> Result<Vec
         }
     }
     if depth != 0 {
-        return Err(format!("`{text}`: a `(` is not closed"));
+        return Err(Error::spec(format!("`{text}`: a `(` is not closed")));
     }
     if !cur.trim().is_empty() {
         parts.push(cur.trim().to_string());
@@ -58,32 +59,34 @@ pub(crate) fn split_top(text: &str, is_sep: impl Fn(char) -> bool) -> Result<Vec
 }
 
 /// Parses a whitespace-separated list of calls (a model spec).
-pub fn parse_calls(text: &str) -> Result<Vec<Call>, String> {
+pub fn parse_calls(text: &str) -> Result<Vec<Call>> {
     split_top(text, char::is_whitespace)?.iter().map(|t| parse_call(t)).collect()
 }
 
 /// Parses one `name(args)`.
-pub fn parse_call(text: &str) -> Result<Call, String> {
+pub fn parse_call(text: &str) -> Result<Call> {
     let text = text.trim();
     let (name, inner) = match text.find('(') {
         None => (text, ""),
         Some(open) => {
             if !text.ends_with(')') {
-                return Err(format!("`{text}`: expected `name(arguments)`; text after `)` is not allowed"));
+                return Err(Error::spec(format!(
+                    "`{text}`: expected `name(arguments)`; text after `)` is not allowed"
+                )));
             }
             (&text[..open], &text[open + 1..text.len() - 1])
         }
     };
     let name = name.trim();
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-        return Err(format!("`{text}`: `{name}` is not a name (letters, digits, _ and -)"));
+        return Err(Error::spec(format!("`{text}`: `{name}` is not a name (letters, digits, _ and -)")));
     }
     let mut args = vec![];
     for part in split_top(inner, |c| c == ',')? {
         let arg = match split_top(&part, |c| c == '=')?.as_slice() {
             [v] => Arg { key: None, value: v.clone() },
             [k, v] => Arg { key: Some(k.to_ascii_lowercase()), value: v.clone() },
-            _ => return Err(format!("`{text}`: argument `{part}` is not `value` or `key=value`")),
+            _ => return Err(Error::spec(format!("`{text}`: argument `{part}` is not `value` or `key=value`"))),
         };
         args.push(arg);
     }
@@ -102,13 +105,13 @@ impl<'a> Args<'a> {
     }
 
     /// The value given for `keys` (any spelling), or the `pos`-th positional argument.
-    pub fn get(&mut self, pos: Option<usize>, keys: &[&str]) -> Result<Option<&'a str>, String> {
+    pub fn get(&mut self, pos: Option<usize>, keys: &[&str]) -> Result<Option<&'a str>> {
         let mut found = None;
         for (i, a) in self.call.args.iter().enumerate() {
             if let Some(k) = &a.key {
                 if keys.contains(&k.as_str()) {
                     if found.is_some() {
-                        return Err(format!("`{}`: `{}` is given twice", self.call, keys[0]));
+                        return Err(Error::spec(format!("`{}`: `{}` is given twice", self.call, keys[0])));
                     }
                     found = Some(i);
                 }
@@ -125,37 +128,37 @@ impl<'a> Args<'a> {
         }))
     }
 
-    pub fn parse<V: std::str::FromStr>(&mut self, pos: Option<usize>, keys: &[&str]) -> Result<Option<V>, String> {
+    pub fn parse<V: std::str::FromStr>(&mut self, pos: Option<usize>, keys: &[&str]) -> Result<Option<V>> {
         match self.get(pos, keys)? {
             None => Ok(None),
             Some(v) => v
                 .trim()
                 .parse::<V>()
                 .map(Some)
-                .map_err(|_| format!("`{}`: `{}` = `{v}` is not a valid value", self.call, keys[0])),
+                .map_err(|_| Error::spec(format!("`{}`: `{}` = `{v}` is not a valid value", self.call, keys[0]))),
         }
     }
 
-    pub fn bool(&mut self, keys: &[&str], default: bool) -> Result<bool, String> {
+    pub fn bool(&mut self, keys: &[&str], default: bool) -> Result<bool> {
         match self.get(None, keys)? {
             None => Ok(default),
             Some(v) => match v.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => Ok(true),
                 "false" | "0" | "no" => Ok(false),
-                _ => Err(format!("`{}`: `{}` must be true or false, not `{v}`", self.call, keys[0])),
+                _ => Err(Error::spec(format!("`{}`: `{}` must be true or false, not `{v}`", self.call, keys[0]))),
             },
         }
     }
 
     /// Fails if any argument was not read: catches typos such as `kernal=3`.
-    pub fn finish(self, allowed: &str) -> Result<(), String> {
+    pub fn finish(self, allowed: &str) -> Result<()> {
         for (a, used) in self.call.args.iter().zip(&self.used) {
             if !used {
                 let what = match &a.key {
                     Some(k) => format!("unknown argument `{k}`"),
                     None => format!("extra argument `{}`", a.value),
                 };
-                return Err(format!("`{}`: {what}; {} takes {allowed}", self.call, self.call.name));
+                return Err(Error::spec(format!("`{}`: {what}; {} takes {allowed}", self.call, self.call.name)));
             }
         }
         Ok(())
@@ -189,7 +192,7 @@ mod tests {
         let c = parse_call("linear(10, kernal=3)").unwrap();
         let mut a = Args::new(&c);
         assert_eq!(a.parse::<usize>(Some(0), &["out"]).unwrap(), Some(10));
-        let e = a.finish("(out, bias=)").unwrap_err();
+        let e = a.finish("(out, bias=)").unwrap_err().to_string();
         assert!(e.contains("kernal"), "{e}");
     }
 }

@@ -101,7 +101,7 @@ pub fn recover(dir: &Path, o: &RecoverOptions) -> Result<Recovery> {
             template.output().len()
         )));
     }
-    let optimizer = OptimizerConfig::parse(&o.optimizer).map_err(Error::config)?;
+    let optimizer = OptimizerConfig::parse(&o.optimizer)?;
     let all = Dataset {
         name: "simulation".into(),
         x: sim.x.clone(),
@@ -120,7 +120,7 @@ pub fn recover(dir: &Path, o: &RecoverOptions) -> Result<Recovery> {
         ..TrainingSettings::default()
     };
     let base = RunConfig { training, threads: 1, ..RunConfig::default() };
-    base.validate().map_err(Error::config)?;
+    base.validate()?;
     let fit = |r: usize| -> Result<(Model<f32>, f64)> {
         let seed = o.seed + r as u64;
         let mut start = template.clone();

@@ -136,7 +136,7 @@ pub fn save(sim: &Simulation, dir: &Path) -> Result<()> {
     let x = NpyArray { shape: x_shape, data: NpyData::F32(sim.x.clone()) };
     let y = NpyArray { shape: y_shape, data: NpyData::F32(sim.y.clone()) };
     write_npz(&dir.join(DATA_FILE), &[("X", &x), ("y", &y)])?;
-    io::save(&sim.truth, &dir.join(TRUTH_FILE)).map_err(Error::model_file)?;
+    io::save(&sim.truth, &dir.join(TRUTH_FILE))?;
     let json = serde_json::to_string_pretty(&sim.info).expect("a SimInfo always serialises");
     crate::fs::write_atomic(&dir.join(INFO_FILE), format!("{json}\n").as_bytes())?;
     Ok(())

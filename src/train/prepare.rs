@@ -23,14 +23,13 @@ pub struct Prepared {
 
 /// Loads the data a `--data` string names (generating synthetic sets), with a test set.
 pub fn load_data(data: &str, data_dir: Option<&Path>, test_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
-    let source = DataSource::parse(data).map_err(|e| e.to_string())?;
+    let source = DataSource::parse(data)?;
     let mut split = match &source {
         DataSource::Synthetic { name, params } => synthetic::generate(name, params),
         other => other.load(data_dir),
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     if split.test.is_none() {
-        split = split_seeded(&split.train, test_fraction, seed).map_err(|e| e.to_string())?;
+        split = split_seeded(&split.train, test_fraction, seed)?;
     }
     unify_num_classes(&mut split);
     let test = split.test.ok_or_else(|| Error::data(format!("the data set `{data}` has no test set")))?;
@@ -94,7 +93,7 @@ pub fn build_model(model: &str, train: &Dataset) -> Result<Model<f32>> {
             Targets::Values { width, .. } => *width,
         };
         let spec = auto::spec_for(dims, outputs);
-        return Model::new(&spec, dims).map_err(|e| Error::from(e).context(format!("the automatic model `{spec}`")));
+        return Model::new(&spec, dims).map_err(|e| e.context(format!("the automatic model `{spec}`")));
     }
     let (spec, preset_input) = presets::resolve(model);
     if let Some(p) = preset_input.filter(|p| *p != dims) {
@@ -102,8 +101,7 @@ pub fn build_model(model: &str, train: &Dataset) -> Result<Model<f32>> {
             "the preset `{model}` is for inputs of {p}, but the data's samples are {dims}; give a model spec instead (see `convlab summary`), or leave out --model for one that fits"
         )));
     }
-    Model::new(&spec, dims)
-        .map_err(|e| Error::from(e).context(format!("the model does not fit the data's samples ({dims})")))
+    Model::new(&spec, dims).map_err(|e| e.context(format!("the model does not fit the data's samples ({dims})")))
 }
 
 pub fn prepare(cfg: &RunConfig) -> Result<Prepared> {
@@ -113,7 +111,7 @@ pub fn prepare(cfg: &RunConfig) -> Result<Prepared> {
     let loss = cfg.training.loss.unwrap_or_else(|| default_loss(&train.targets));
     let k = model.output().len();
     for ds in [&train, &test] {
-        loss.check(ds.len(), k, target_of(ds)).map_err(|e| format!("{}: {e}", ds.name))?;
+        loss.check(ds.len(), k, target_of(ds)).map_err(|e| e.context(&ds.name))?;
     }
     let optimizer = OptimizerConfig::parse(&cfg.training.optimizer)?;
     Ok(Prepared { train, test, model, loss, optimizer })

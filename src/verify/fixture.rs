@@ -1,7 +1,8 @@
 //! Reading a reference fixture: safetensors tensors plus the JSON `case` in its metadata
 //! (format described in shared/fixtures/README.md).
 
-use crate::model::io::read_f64;
+use crate::error::{Error, Result};
+use crate::model::io::{describe, read_f64};
 use safetensors::SafeTensors;
 use serde_json::Value;
 use std::path::Path;
@@ -20,13 +21,17 @@ pub struct Array {
 }
 
 impl Fixture {
-    pub fn open(path: &Path) -> Result<Self, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| format!("not a safetensors file: {e}"))?;
+    pub fn open(path: &Path) -> Result<Self> {
+        let bytes = crate::fs::read_file(path)?;
+        let bad = |what: &str, e: safetensors::SafeTensorError| Error::data(format!("{what}: {}", describe(&e)));
+        let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| bad("not a safetensors file", e))?;
         let meta = meta.metadata().clone().unwrap_or_default();
-        let case = meta.get("case").ok_or("no `case` in the safetensors metadata; not a convlab/PyTorch fixture")?;
-        let case: Value = serde_json::from_str(case).map_err(|e| format!("the `case` metadata is not JSON: {e}"))?;
-        SafeTensors::deserialize(&bytes).map_err(|e| format!("not a valid safetensors file: {e}"))?;
+        let case = meta
+            .get("case")
+            .ok_or_else(|| Error::data("no `case` in the safetensors metadata; not a convlab/PyTorch fixture"))?;
+        let case: Value =
+            serde_json::from_str(case).map_err(|e| Error::data(format!("the `case` metadata is not JSON: {e}")))?;
+        SafeTensors::deserialize(&bytes).map_err(|e| bad("not a valid safetensors file", e))?;
         let name = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
         Ok(Fixture { name, case, bytes })
     }
@@ -39,9 +44,9 @@ impl Fixture {
         self.tensors().tensor(name).is_ok()
     }
 
-    pub fn array(&self, name: &str) -> Result<Array, String> {
+    pub fn array(&self, name: &str) -> Result<Array> {
         let st = self.tensors();
-        let view = st.tensor(name).map_err(|_| format!("tensor `{name}` is missing"))?;
+        let view = st.tensor(name).map_err(|_| Error::data(format!("tensor `{name}` is missing")))?;
         let is_integer = !matches!(view.dtype(), safetensors::Dtype::F32 | safetensors::Dtype::F64);
         Ok(Array { shape: view.shape().to_vec(), values: read_f64(&view)?, is_integer })
     }
@@ -50,8 +55,8 @@ impl Fixture {
         self.case.get("kind").and_then(Value::as_str).unwrap_or("")
     }
 
-    pub fn str(&self, key: &str) -> Result<&str, String> {
-        self.case.get(key).and_then(Value::as_str).ok_or(format!("case has no text `{key}`"))
+    pub fn str(&self, key: &str) -> Result<&str> {
+        self.case.get(key).and_then(Value::as_str).ok_or_else(|| Error::data(format!("case has no text `{key}`")))
     }
 
     pub fn f64_or(&self, key: &str, default: f64) -> f64 {

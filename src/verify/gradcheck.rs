@@ -2,6 +2,7 @@
 //! against central differences of the forward pass, for parameters and inputs.
 
 use crate::engine::Dims;
+use crate::error::Result;
 use crate::layers::{MaskKey, Mode};
 use crate::losses::{Loss, Target};
 use crate::model::{Model, Workspace};
@@ -25,7 +26,7 @@ fn targets(loss: Loss, n: usize, k: usize, rng: &mut Rng) -> (Vec<u32>, Vec<f64>
 }
 
 /// Checks `spec` on `n` random samples of shape `input` with `loss`, in training mode.
-pub fn check(spec: &str, input: Dims, n: usize, loss: Loss, seed: u64) -> Result<GradCheck, String> {
+pub fn check(spec: &str, input: Dims, n: usize, loss: Loss, seed: u64) -> Result<GradCheck> {
     let mut model = Model::<f64>::new(spec, input)?;
     model.init(seed);
     let mut rng = Rng::new(seed ^ 0x5eed);

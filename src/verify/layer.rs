@@ -3,6 +3,7 @@
 use super::compare::Comparison;
 use super::fixture::Fixture;
 use crate::engine::Dims;
+use crate::error::{Error, Result};
 use crate::layers::{MaskKey, Mode};
 use crate::model::{Model, Workspace};
 
@@ -10,7 +11,7 @@ use crate::model::{Model, Workspace};
 pub const TOLERANCE: f64 = 1e-5;
 
 /// The convlab spec of the fixture's layer, from its configuration.
-fn spec_of(f: &Fixture) -> Result<String, String> {
+fn spec_of(f: &Fixture) -> Result<String> {
     let layer = f.str("layer")?;
     let axes = |key: &str, default: usize| -> String {
         let v = f.list(key).unwrap_or_else(|| vec![default]);
@@ -36,27 +37,27 @@ fn spec_of(f: &Fixture) -> Result<String, String> {
         "linear" => format!("linear({},bias={bias})", f.f64_or("out_features", 0.0) as usize),
         "leaky_relu" | "leakyrelu" => format!("leakyrelu({})", f.f64_or("negative_slope", 0.01)),
         "relu" | "sigmoid" | "tanh" | "flatten" => layer.to_string(),
-        other => return Err(format!("layer `{other}` is not supported by this verifier")),
+        other => return Err(Error::data(format!("layer `{other}` is not supported by this verifier"))),
     })
 }
 
-pub fn run(f: &Fixture) -> Result<Vec<Comparison>, String> {
+pub fn run(f: &Fixture) -> Result<Vec<Comparison>> {
     let spec = spec_of(f)?;
     let input = f.array("input")?;
-    let n = *input.shape.first().ok_or("`input` has no batch dimension")?;
+    let n = *input.shape.first().ok_or_else(|| Error::data("`input` has no batch dimension"))?;
     let dims = Dims::from_shape(&input.shape[1..])?;
-    let mut model = Model::<f64>::new(&spec, dims).map_err(|e| format!("spec `{spec}`: {e}"))?;
+    let mut model = Model::<f64>::new(&spec, dims).map_err(|e| e.context(format!("spec `{spec}`")))?;
     // The fixture names tensors as the module does (`weight`); the model as a Sequential (`0.weight`).
     for t in model.tensors() {
         let short = t.name.trim_start_matches("0.");
         if f.has(short) {
             let a = f.array(short)?;
             if a.values.len() != t.len {
-                return Err(format!("`{short}` has {} values, the layer needs {}", a.values.len(), t.len));
+                return Err(Error::data(format!("`{short}` has {} values, the layer needs {}", a.values.len(), t.len)));
             }
             model.tensor_mut(&t).copy_from_slice(&a.values);
         } else if t.store == crate::model::Store::Param {
-            return Err(format!("fixture lacks the parameter `{short}`"));
+            return Err(Error::data(format!("fixture lacks the parameter `{short}`")));
         }
     }
     let mode = if f.bool_or("train", true) { Mode::Train } else { Mode::Eval };
@@ -66,7 +67,11 @@ pub fn run(f: &Fixture) -> Result<Vec<Comparison>, String> {
     let grad_output = f.array("grad_output")?;
     let dout = ws.output_grad_mut(&model);
     if dout.len() != grad_output.values.len() {
-        return Err(format!("grad_output has {} values, the output {}", grad_output.values.len(), dout.len()));
+        return Err(Error::data(format!(
+            "grad_output has {} values, the output {}",
+            grad_output.values.len(),
+            dout.len()
+        )));
     }
     dout.copy_from_slice(&grad_output.values);
     ws.backward(&model, &input.values, mode);

@@ -3,15 +3,16 @@
 use super::compare::Comparison;
 use super::fixture::Fixture;
 use super::layer::TOLERANCE;
+use crate::error::{Error, Result};
 use crate::losses::{Loss, Reduction, Target};
 
-pub fn run(f: &Fixture) -> Result<Vec<Comparison>, String> {
+pub fn run(f: &Fixture) -> Result<Vec<Comparison>> {
     let loss = Loss::parse(f.str("loss")?)?;
     let reduction = match f.str("reduction").unwrap_or("mean") {
         "mean" => Reduction::Mean,
         "sum" => Reduction::Sum,
         "none" => Reduction::None,
-        other => return Err(format!("unknown reduction `{other}`")),
+        other => return Err(Error::data(format!("unknown reduction `{other}`"))),
     };
     let input = f.array("input")?;
     let k = if input.shape.len() >= 2 { input.shape[1..].iter().product() } else { 1 };

@@ -9,6 +9,7 @@ pub mod loss;
 pub mod optimizer;
 pub mod training;
 
+use crate::error::{Error, Result};
 use compare::Comparison;
 use fixture::Fixture;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ pub enum Outcome {
     Passed(Vec<Comparison>),
     Failed(Vec<Comparison>),
     /// The fixture could not be run (unsupported or malformed): counts as a failure.
-    Error(String),
+    Error(Error),
     /// Reference arrays for data generators, not a computation (checked by the generators' tests).
     Data,
 }
@@ -33,7 +34,9 @@ pub fn run_fixture(path: &Path, threads: usize) -> Outcome {
         "optimizer" => optimizer::run(&f),
         "training" => training::run(&f, threads),
         "data" => return Outcome::Data,
-        other => Err(format!("unknown fixture kind `{other}` (expected layer, loss, optimizer, training or data)")),
+        other => Err(Error::data(format!(
+            "unknown fixture kind `{other}` (expected layer, loss, optimizer, training or data)"
+        ))),
     };
     match result {
         Ok(c) if c.iter().all(|c| c.passed) => Outcome::Passed(c),
@@ -43,12 +46,12 @@ pub fn run_fixture(path: &Path, threads: usize) -> Outcome {
 }
 
 /// Expands folders into the `.safetensors` files they hold, sorted.
-pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = vec![];
     for p in paths {
         if p.is_dir() {
             let mut files: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| format!("cannot list {}: {e}", p.display()))?
+                .map_err(|e| Error::read(p, e))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
                 .collect();
@@ -57,18 +60,18 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         } else if p.exists() {
             out.push(p.clone());
         } else {
-            return Err(format!("{} does not exist", p.display()));
+            return Err(Error::read(p, std::io::Error::new(std::io::ErrorKind::NotFound, "it does not exist")));
         }
     }
     Ok(out)
 }
 
-/// Runs every file, prints the report, and returns (passed, failed, skipped).
-pub fn run_all(
-    paths: &[PathBuf],
-    threads: usize,
-    out: &mut impl std::io::Write,
-) -> std::io::Result<(usize, usize, usize)> {
+/// Runs every file, prints the report to `out`, and returns (passed, failed, skipped).
+pub fn run_all(paths: &[PathBuf], threads: usize, out: &mut impl std::io::Write) -> Result<(usize, usize, usize)> {
+    report(paths, threads, out).map_err(|e| Error::write(Path::new("the verify report"), e))
+}
+
+fn report(paths: &[PathBuf], threads: usize, out: &mut impl std::io::Write) -> std::io::Result<(usize, usize, usize)> {
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     writeln!(out, "(max rel = largest absolute error / largest magnitude of the reference tensor)")?;
     for path in paths {

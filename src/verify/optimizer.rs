@@ -4,18 +4,19 @@
 use super::compare::Comparison;
 use super::fixture::Fixture;
 use super::layer::TOLERANCE;
+use crate::error::{Error, Result};
 use crate::optim::{AdamConfig, OptimizerConfig, SgdConfig};
 use serde_json::Value;
 
 /// The optimizer a case describes (`optimizer` name plus PyTorch hyper-parameters), either at
 /// the top level (optimizer fixtures) or in an object (training fixtures).
-pub fn config_of(case: &Value) -> Result<OptimizerConfig, String> {
+pub fn config_of(case: &Value) -> Result<OptimizerConfig> {
     let num = |k: &str, d: f64| case.get(k).and_then(Value::as_f64).unwrap_or(d);
     let name = case
         .get("optimizer")
         .and_then(Value::as_str)
         .or_else(|| case.get("name").and_then(Value::as_str))
-        .ok_or("no optimizer name")?;
+        .ok_or_else(|| Error::data("no optimizer name"))?;
     let (beta1, beta2) = match case.get("betas").and_then(Value::as_array) {
         Some(b) if b.len() == 2 => (b[0].as_f64().unwrap_or(0.9), b[1].as_f64().unwrap_or(0.999)),
         _ => (0.9, 0.999),
@@ -36,11 +37,11 @@ pub fn config_of(case: &Value) -> Result<OptimizerConfig, String> {
             weight_decay: num("weight_decay", if name == "adamw" { 0.01 } else { 0.0 }),
             decoupled: name == "adamw",
         }),
-        other => return Err(format!("optimizer `{other}` is not supported")),
+        other => return Err(Error::data(format!("optimizer `{other}` is not supported"))),
     })
 }
 
-pub fn run(f: &Fixture) -> Result<Vec<Comparison>, String> {
+pub fn run(f: &Fixture) -> Result<Vec<Comparison>> {
     let config = config_of(&f.case)?;
     let mut opt = config.build::<f32>();
     let mut param: Vec<f32> = f.array("param_initial")?.values.iter().map(|&v| v as f32).collect();

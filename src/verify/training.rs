@@ -5,18 +5,19 @@ use super::compare::Comparison;
 use super::fixture::Fixture;
 use super::optimizer::config_of;
 use crate::engine::Dims;
+use crate::error::{Error, Result};
 use crate::losses::{Loss, Target};
 use crate::model::{io, Model};
 use crate::train::Trainer;
 use serde_json::Value;
 
 /// The first steps' losses agree to about 1e-4 relative.
-pub const EARLY_TOLERANCE: f64 = 1e-4;
+const EARLY_TOLERANCE: f64 = 1e-4;
 const EARLY_STEPS: usize = 10;
 /// Over long runs float32 rounding (summation order) lets the curve and weights drift a little.
-pub const LATE_TOLERANCE: f64 = 1e-3;
+const LATE_TOLERANCE: f64 = 1e-3;
 
-pub fn run(f: &Fixture, threads: usize) -> Result<Vec<Comparison>, String> {
+pub fn run(f: &Fixture, threads: usize) -> Result<Vec<Comparison>> {
     let (x, shape) = if f.has("X_u8") {
         let a = f.array("X_u8")?;
         // The model sees X_u8 / 255 in float32.
@@ -25,17 +26,17 @@ pub fn run(f: &Fixture, threads: usize) -> Result<Vec<Comparison>, String> {
         let a = f.array("X")?;
         (a.values.iter().map(|&v| v as f32).collect(), a.shape)
     };
-    let n = *shape.first().ok_or("X has no batch dimension")?;
+    let n = *shape.first().ok_or_else(|| Error::data("X has no batch dimension"))?;
     let dims = Dims::from_shape(&shape[1..])?;
     let spec = f.str("model")?;
-    let mut model = Model::<f32>::new(spec, dims).map_err(|e| format!("model `{spec}`: {e}"))?;
+    let mut model = Model::<f32>::new(spec, dims).map_err(|e| e.context(format!("model `{spec}`")))?;
     io::load_state_prefixed(&mut model, &f.tensors(), "init.")?;
     let loss = Loss::parse(f.str("loss")?)?;
-    let opt = config_of(f.case.get("optimizer").ok_or("case has no optimizer")?)?;
-    let steps = f.case.get("steps").and_then(Value::as_u64).ok_or("case has no `steps`")? as usize;
+    let opt = config_of(f.case.get("optimizer").ok_or_else(|| Error::data("case has no optimizer"))?)?;
+    let steps = f.case.get("steps").and_then(Value::as_u64).ok_or_else(|| Error::data("case has no `steps`"))? as usize;
     let batch = f.case.get("batch").and_then(Value::as_u64).map(|b| b as usize).unwrap_or(n);
     if batch == 0 || batch > n {
-        return Err(format!("batch {batch} does not fit {n} samples"));
+        return Err(Error::data(format!("batch {batch} does not fit {n} samples")));
     }
     let y = f.array("y")?;
     let k = model.output().len();
@@ -51,7 +52,7 @@ pub fn run(f: &Fixture, threads: usize) -> Result<Vec<Comparison>, String> {
         let t = if y.is_integer { Target::Classes(&labels[a..b]) } else { Target::Values(&values[a * k..b * k]) };
         let l = trainer
             .train_step(&x[a * in_len..b * in_len], t, b - a)
-            .map_err(|e| format!("step {}: {e:?}", step + 1))?;
+            .map_err(|e| e.context(format!("step {}", step + 1)))?;
         losses.push(l.loss);
     }
     let want = f.array("losses")?.values;

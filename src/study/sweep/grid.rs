@@ -34,7 +34,7 @@ pub fn parse_flag(text: &str) -> Result<(String, Vec<String>)> {
     let (key, values) = text
         .split_once('=')
         .ok_or_else(|| Error::config(format!("--grid `{text}` is not KEY=V1,V2,..., e.g. --grid filters=3,4")))?;
-    let values = split_top(values, |c| c == ',').map_err(Error::config)?;
+    let values = split_top(values, |c| c == ',')?;
     Ok((key.trim().to_string(), values))
 }
 
@@ -105,7 +105,7 @@ pub fn apply(base: &RunConfig, point: &Point) -> Result<RunConfig> {
                     return Err(Error::config("the grid's filters must be at least 1"));
                 }
                 let (spec, _) = presets::resolve(&c.training.model);
-                let mut calls = parse_calls(&spec).map_err(Error::spec)?;
+                let mut calls = parse_calls(&spec)?;
                 let conv = calls.iter_mut().find(|c| c.name.starts_with("conv")).ok_or_else(|| {
                     Error::config(format!("the grid varies filters but the model `{spec}` has no convolution"))
                 })?;
@@ -114,7 +114,7 @@ pub fn apply(base: &RunConfig, point: &Point) -> Result<RunConfig> {
             }
             "lr" | "momentum" | "weight_decay" => {
                 number::<f64>(key, v)?;
-                let mut call = parse_call(&c.training.optimizer).map_err(Error::config)?;
+                let mut call = parse_call(&c.training.optimizer)?;
                 let keys: &[&str] = match key.as_str() {
                     "lr" => &["lr", "learning_rate"],
                     "momentum" => &["momentum"],

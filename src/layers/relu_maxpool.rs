@@ -1,0 +1,188 @@
+//! A ReLU followed by a max-pool, run as one layer (the workspace's plan pairs them, see
+//! `model::plan`): one pass over the largest activation and its gradient instead of two.
+//!
+//! For the 2×2, stride-2 pool each plane is pooled while it is in L1 and the winners are
+//! recorded, 2 bits per output, so the backward pass needs neither the pool's input nor the
+//! ReLU's output. Other pools run the ReLU and then the general pool (`maxpool`), whose
+//! stored winners serve the backward pass.
+//!
+//! `fused_forward` (lean workspaces) takes the pool first and the ReLU after it, on the pooled
+//! values: the same function, since max commutes with a monotone map and NaN wins both.
+
+use super::activation::relu;
+use super::maxpool::{max_2x2, MaxPoolScratch};
+use super::{Activation, MaxPool};
+use crate::engine::simd;
+use crate::engine::Float;
+
+impl MaxPool {
+    /// Code words per plane of the fused 2×2 path: two 16-bit masks per 16 outputs of a row
+    /// (see `simd::max_2x2_row`).
+    fn code_words(&self) -> usize {
+        self.geom.out_h * 2 * self.geom.out_w.div_ceil(16)
+    }
+
+    /// Winners of the fused ReLU + 2×2 path, for `capacity` samples: 2 bits per output, so the
+    /// backward pass needs neither the pool's input nor another pass over it.
+    pub(super) fn codes_len(&self, capacity: usize) -> usize {
+        if self.is_2x2() {
+            capacity * self.geom.c * self.code_words()
+        } else {
+            0
+        }
+    }
+
+    /// ReLU then this pool: `r` receives the ReLU's output (kept, as every activation is) and
+    /// `y` the pool's. The 2×2 pool takes each plane while it is in L1 and records its winners
+    /// for the samples from `first` on (the call's first sample's place in the batch).
+    #[allow(clippy::too_many_arguments)]
+    pub fn fused_forward_keeping_relu<T: Float>(
+        &self,
+        x: &[T],
+        r: &mut [T],
+        y: &mut [T],
+        n: usize,
+        s: &mut MaxPoolScratch,
+        first: usize,
+    ) {
+        let g = &self.geom;
+        let (plane, out_plane) = (g.h * g.w, self.out_plane());
+        if !self.is_2x2() {
+            Activation::Relu.forward(&x[..n * g.c * plane], &mut r[..n * g.c * plane]);
+            return self.forward(r, y, n, s);
+        }
+        let words = self.code_words();
+        let codes = s.codes[first * g.c * words..].chunks_exact_mut(words);
+        let planes = x.chunks_exact(plane).zip(r.chunks_exact_mut(plane));
+        for (((xp, rp), yp), cp) in planes.zip(y.chunks_exact_mut(out_plane)).zip(codes).take(n * g.c) {
+            Activation::Relu.forward(xp, rp);
+            max_2x2(rp, g.w, g.out_h, g.out_w, yp, Some(cp));
+        }
+    }
+
+    /// ReLU then this pool computed as the pool then ReLU, which is the same function (max
+    /// commutes with a monotone map; NaN wins both) on a smaller tensor. No ReLU output.
+    pub fn fused_forward<T: Float>(&self, x: &[T], y: &mut [T], n: usize, s: &mut MaxPoolScratch, first: usize) {
+        let g = &self.geom;
+        let (plane, out_plane) = (g.h * g.w, self.out_plane());
+        if !self.is_2x2() {
+            self.forward(x, y, n, s);
+            return y[..n * g.c * out_plane].iter_mut().for_each(|v| *v = relu(*v));
+        }
+        let words = self.code_words();
+        let codes = s.codes[first * g.c * words..].chunks_exact_mut(words);
+        for ((xp, yp), cp) in x.chunks_exact(plane).zip(y.chunks_exact_mut(out_plane)).zip(codes).take(n * g.c) {
+            max_2x2(xp, g.w, g.out_h, g.out_w, yp, Some(cp));
+            yp.iter_mut().for_each(|v| *v = relu(*v));
+        }
+    }
+
+    /// The backward of ReLU then this pool, from the winners the fused forward recorded: `y`
+    /// is the pool's output and `dx` the gradient before the ReLU. Each gradient goes to its
+    /// window's winner unless `y ≤ 0` (a NaN passes, as PyTorch's ReLU backward passes it).
+    pub fn fused_backward<T: Float>(
+        &self,
+        y: &[T],
+        dy: &[T],
+        dx: &mut [T],
+        n: usize,
+        s: &MaxPoolScratch,
+        first: usize,
+    ) {
+        let g = &self.geom;
+        let (plane, out_plane) = (g.h * g.w, self.out_plane());
+        if !self.is_2x2() {
+            return self.route_to_winners(y, dy, dx, n, s, true);
+        }
+        let words = self.code_words();
+        let codes = s.codes[first * g.c * words..].chunks_exact(words);
+        let outs = y.chunks_exact(out_plane).zip(dy.chunks_exact(out_plane));
+        for ((dxp, (yp, dyp)), cp) in dx.chunks_exact_mut(plane).zip(outs).zip(codes).take(n * g.c) {
+            route_2x2_codes(yp, dyp, cp, (g.h, g.w), (g.out_h, g.out_w), dxp);
+        }
+    }
+}
+
+/// The fused backward of ReLU then a 2×2 pool from recorded winners (see `max_2x2`).
+fn route_2x2_codes<T: Float>(
+    yp: &[T],
+    dyp: &[T],
+    codes: &[u16],
+    (h, w): (usize, usize),
+    (out_h, out_w): (usize, usize),
+    dxp: &mut [T],
+) {
+    let words = 2 * out_w.div_ceil(16);
+    for oh in 0..out_h {
+        let (ys, gs, cs) = (&yp[oh * out_w..][..out_w], &dyp[oh * out_w..][..out_w], &codes[oh * words..][..words]);
+        let (d_top, d_bottom) = dxp[2 * oh * w..][..2 * w].split_at_mut(w);
+        if let (true, Some(y), Some(g)) = (simd::AVX512, simd::f32s(ys), simd::f32s(gs)) {
+            let (dt, db) = (simd::f32s_mut(d_top).unwrap(), simd::f32s_mut(d_bottom).unwrap());
+            simd::route_2x2_row_codes(y, g, cs, dt, db);
+        } else {
+            for (k, (&m, &g)) in ys.iter().zip(gs).enumerate() {
+                let g = if m <= T::ZERO { T::ZERO } else { g };
+                let (col, row) = ((cs[2 * (k / 16)] >> (k % 16)) & 1, (cs[2 * (k / 16) + 1] >> (k % 16)) & 1);
+                let (top, bottom) = (&mut d_top[2 * k..2 * k + 2], &mut d_bottom[2 * k..2 * k + 2]);
+                top.fill(T::ZERO);
+                bottom.fill(T::ZERO);
+                (if row == 0 { top } else { bottom })[col as usize] = g;
+            }
+        }
+        if w > 2 * out_w {
+            d_top[2 * out_w..].fill(T::ZERO);
+            d_bottom[2 * out_w..].fill(T::ZERO);
+        }
+    }
+    dxp[2 * out_h * w..h * w].fill(T::ZERO);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::maxpool::tests::{pool, tricky};
+
+    /// The fused paths against ReLU, pool, pool backward, ReLU backward run one by one.
+    fn check<T: Float>(c: usize, h: usize, w: usize) {
+        let m = pool(c, h, w);
+        let (n, plane, out_plane) = (2, h * w, m.out_plane());
+        let x = tricky::<T>(n * c * plane);
+        let dy: Vec<T> = (0..n * c * out_plane).map(|i| T::from_f64(i as f64 + 1.0)).collect();
+        let bits = |v: &[T]| v.iter().map(|x| format!("{:?}", x.to_f64().to_bits())).collect::<Vec<_>>();
+        let (mut y_ref, mut dx_ref) = (vec![T::ZERO; n * c * out_plane], vec![T::ZERO; n * c * plane]);
+        let (mut y, mut dx) = (vec![T::ONE; y_ref.len()], vec![T::ONE; dx_ref.len()]);
+        // Fused with the ReLU before it, against ReLU, pool, pool backward, ReLU backward.
+        let mut r_ref = vec![T::ZERO; x.len()];
+        Activation::Relu.forward(&x, &mut r_ref);
+        m.forward(&r_ref, &mut y_ref, n, &mut MaxPoolScratch::default());
+        let mut dr = vec![T::ZERO; x.len()];
+        m.backward(&r_ref, &y_ref, &dy, &mut dr, n, &MaxPoolScratch::default());
+        Activation::Relu.backward(&x, &r_ref, &dr, &mut dx_ref);
+        // Codes for one sample more, written from the second on (a chunk at its place in a batch).
+        let mut s = m.scratch(n + 1);
+        let mut r = vec![T::ONE; x.len()];
+        m.fused_forward_keeping_relu(&x, &mut r, &mut y, n, &mut s, 1);
+        assert_eq!(bits(&r), bits(&r_ref));
+        assert_eq!(bits(&y), bits(&y_ref));
+        m.fused_backward(&y, &dy, &mut dx, n, &s, 1);
+        assert_eq!(bits(&dx), bits(&dx_ref), "fused backward {c}x{h}x{w}");
+        // Lean: the pool on the ReLU's input, then the ReLU; the same gradient.
+        let mut s = m.scratch(n);
+        let mut y2 = vec![T::ONE; y.len()];
+        m.fused_forward(&x, &mut y2, n, &mut s, 0);
+        let unsigned_zero =
+            |v: &[T]| v.iter().map(|x| if *x == T::ZERO { 0 } else { x.to_f64().to_bits() }).collect::<Vec<_>>();
+        assert_eq!(unsigned_zero(&y2), unsigned_zero(&y_ref), "lean fused forward {c}x{h}x{w}");
+        let mut dx2 = vec![T::ONE; dx.len()];
+        m.fused_backward(&y2, &dy, &mut dx2, n, &s, 0);
+        assert_eq!(bits(&dx2), bits(&dx_ref), "lean fused backward {c}x{h}x{w}");
+    }
+
+    #[test]
+    fn fused_relu_and_2x2_pool_match_the_layers_one_by_one() {
+        for (c, h, w) in [(3, 28, 28), (2, 14, 14), (1, 7, 9), (2, 6, 40), (1, 2, 2), (1, 5, 67)] {
+            check::<f32>(c, h, w);
+            check::<f64>(c, h, w);
+        }
+    }
+}
