@@ -4,7 +4,7 @@
 //!
 //! Every sample's zero-padded input planes are laid side by side, channel by channel, in slots
 //! of `slot` values; dY goes on the same "extended grid" (`q = oh·wp + ow`, zero in the junk
-//! columns). Then dW[o][c,i,j] is one long dot product of dY's row for o with the input row
+//! columns). Then `dW[o][c,i,j]` is one long dot product of dY's row for o with the input row
 //! for c shifted by the tap's offset. The products go into 32 partial sums per weight by
 //! position mod 32; `slot` is a multiple of 32, so each partial sum sees the same terms in the
 //! same order however the batch is cut into chunks.

@@ -153,7 +153,7 @@ pub fn transposed(g: &Geometry, out_c: usize) -> Option<Geometry> {
 }
 
 /// Arranges `w` (O × C × kh × kw, of the convolution `g`) for `forward` over the transposed
-/// geometry `t`: output channel c, tap (o, i, j) takes w[o][c][kh−1−i][kw−1−j].
+/// geometry `t`: output channel c, tap (o, i, j) takes `w[o][c][kh−1−i][kw−1−j]`.
 pub fn arrange_transposed<T: Float>(g: &Geometry, t: &Geometry, w: &[T], wt: &mut [T]) {
     let (kh, kw, out_c) = (g.wh.kernel, g.ww.kernel, t.c);
     let block_len = (t.col_rows() + 1) * BLOCK;
