@@ -527,3 +527,17 @@ fn without_a_model_one_is_chosen_for_the_data_and_recorded() {
         assert!(model.contains(expect) && !model.contains("auto"), "{data}: {model}");
     }
 }
+
+#[test]
+fn summary_reads_a_run_folder_and_a_model_file() {
+    let d = scratch("summary");
+    let run = d.join("run");
+    let o = convlab(&["train", "--data", "digits", "--epochs", "1", "--quiet", "--out", run.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    for target in [run.clone(), run.join("model.safetensors")] {
+        let o = convlab(&["summary", target.to_str().unwrap()]);
+        let t = text(&o);
+        assert!(o.status.success() && t.contains("conv2d(16,k=3,p=1)") && t.contains("1×8×8"), "{t}");
+    }
+    fails_cleanly(&["summary", "conv2d(8,k=3) flatten linear(2)"], "--input C,H,W");
+}

@@ -2,7 +2,6 @@
 //! (`safetensors.torch.save_file(model.state_dict(), FILE)` of the equivalent `nn.Sequential`)
 //! into a convlab model file, checking every tensor's name and shape against the spec.
 
-use crate::engine::Dims;
 use crate::model::{io, presets, Model};
 use std::path::PathBuf;
 
@@ -22,12 +21,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> crate::Result<i32> {
-    let (spec, preset_input) = presets::resolve(&a.model);
-    let input = match (&a.input, preset_input) {
-        (Some(t), _) => Dims::parse(t)?,
-        (None, Some(d)) => d,
-        (None, None) => return Err(crate::Error::config("give the input shape with --input C,H,W (or C,L)")),
-    };
+    let (spec, input) = presets::spec_and_input(&a.model, a.input.as_deref())?;
     let mut model = Model::<f32>::new(&spec, input)?;
     let bytes = std::fs::read(&a.file).map_err(|e| crate::Error::read(&a.file, e))?;
     io::load_state(&mut model, &bytes).map_err(|e| e.context(a.file.display()))?;

@@ -1,6 +1,5 @@
 //! `convlab simulate`: data from a known network, with its true parameters, for `recover`.
 
-use crate::engine::Dims;
 use crate::model::presets;
 use crate::study::simulate::{save, simulate, SimSpec, DATA_FILE, INFO_FILE, TRUTH_FILE};
 use std::path::PathBuf;
@@ -37,17 +36,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> crate::Result<i32> {
-    let (spec, preset_input) = presets::resolve(&a.model);
-    let input = match (&a.input, preset_input) {
-        (Some(t), _) => Dims::parse(t)?,
-        (None, Some(d)) => d,
-        (None, None) => {
-            return Err(crate::Error::config(format!(
-                "give the input shape of `{}` with --input C,L or C,H,W",
-                a.model
-            )))
-        }
-    };
+    let (spec, input) = presets::spec_and_input(&a.model, a.input.as_deref())?;
     if a.truth.is_some() && a.bias.is_some() {
         return Err(crate::Error::config(
             "--bias sets the output bias of drawn parameters; with --truth the file gives every parameter",

@@ -1,6 +1,7 @@
 //! Named models from the tutorials, each with the input it was written for.
 
 use crate::engine::Dims;
+use crate::error::{Error, Result};
 
 pub struct Preset {
     pub name: &'static str,
@@ -65,6 +66,23 @@ pub fn resolve(model: &str) -> (String, Option<Dims>) {
         Some(p) => (p.spec.to_string(), Dims::parse(p.input).ok()),
         None => (model.to_string(), None),
     }
+}
+
+/// A spec or preset and its input shape: `input` (`C,H,W` or `C,L`) when given, else the
+/// preset's own; a spec without an input shape is an error that says how to give one.
+pub fn spec_and_input(model: &str, input: Option<&str>) -> Result<(String, Dims)> {
+    let (spec, preset_input) = resolve(model);
+    let input = match (input, preset_input) {
+        (Some(text), _) => Dims::parse(text)?,
+        (None, Some(d)) => d,
+        (None, None) => {
+            return Err(Error::config(format!(
+                "give the input shape of `{model}` with --input C,H,W (or C,L); presets that know theirs: {}",
+                names()
+            )))
+        }
+    };
+    Ok((spec, input))
 }
 
 pub fn names() -> String {

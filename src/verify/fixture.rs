@@ -1,5 +1,5 @@
 //! Reading a reference fixture: safetensors tensors plus the JSON `case` in its metadata
-//! (format described in shared/fixtures/README.md).
+//! (format described in tests/fixtures/README.md).
 
 use crate::error::{Error, Result};
 use crate::model::io::{describe, read_f64};

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::layers::{MaskKey, Mode};
 use crate::model::{Model, Workspace};
 
-/// Layers and losses agree to about 1e-5 relative (see shared/fixtures/README.md).
+/// Layers and losses agree to about 1e-5 relative (see tests/fixtures/README.md).
 pub const TOLERANCE: f64 = 1e-5;
 
 /// The convlab spec of the fixture's layer, from its configuration.

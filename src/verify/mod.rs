@@ -1,4 +1,4 @@
-//! `convlab verify`: runs reference fixtures (shared/fixtures/README.md format) of every kind
+//! `convlab verify`: runs reference fixtures (tests/fixtures/README.md format) of every kind
 //! (layer, loss, optimizer, training) and reports each compared tensor's largest errors.
 
 pub mod compare;
