@@ -367,13 +367,11 @@ mod tests {
         std::fs::remove_dir_all(root).unwrap();
     }
 
-    /// The real thing, where Debian's `dataset-fashion-mnist` is installed (skipped otherwise).
+    /// The real thing, from Debian's `dataset-fashion-mnist`.
     #[test]
-    fn real_fashion_mnist_if_installed() {
+    #[ignore = "needs Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist); .ci/run installs it and runs this test"]
+    fn real_fashion_mnist() {
         let env = SearchEnv { system_dir: "/usr/share/datasets".into(), ..SearchEnv::default() };
-        if find_idx_files(&env.system_dir.join("fashion-mnist")).is_err() {
-            return;
-        }
         let s = load_named_in("fashion-mnist", None, &env).unwrap();
         let test = s.test.unwrap();
         assert_eq!((s.train.len(), test.len()), (60_000, 10_000));
