@@ -541,3 +541,35 @@ fn summary_reads_a_run_folder_and_a_model_file() {
     }
     fails_cleanly(&["summary", "conv2d(8,k=3) flatten linear(2)"], "--input C,H,W");
 }
+
+#[test]
+fn rerunning_a_lab_suggests_force_and_sim1d_explains_the_notebooks_161() {
+    let d = scratch("labagain");
+    let out = d.to_str().unwrap();
+    let o = convlab(&["lab", "sim1d", "--out", out]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("about 161") && t.contains("1000x1000") && t.contains("test MSE"), "{t}");
+    fails_cleanly(&["lab", "sim1d", "--out", out], "--force");
+    let t = text(&convlab(&["lab", "sim1d", "--out", out]));
+    assert!(!t.contains("--resume"), "{t}");
+}
+
+#[test]
+#[ignore = "needs Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist) and half a minute; .ci/run runs it"]
+fn simplecnn_lab_prints_accuracies_as_tutorial_001() {
+    let d = scratch("simplecnn");
+    // The real data set: the helper's empty data folder is not searched for it, the system one is.
+    let o = convlab(&["lab", "simplecnn", "--out", d.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    for line in [
+        "Train accuracy before training: 0.",
+        "Test accuracy before training: 0.",
+        "[Epoch 001] train_acc: 0.",
+        "[Epoch 005] train_acc: 0.",
+        "Test accuracy after training: 0.8",
+    ] {
+        assert!(t.contains(line), "missing `{line}` in:\n{t}");
+    }
+}

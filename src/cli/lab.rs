@@ -1,7 +1,7 @@
 //! `convlab lab [NAME]`: the tutorials' workflows (`train::labs`), printing what the notebook
 //! printed and leaving a run folder with a report.
 
-use crate::train::labs::{find, LABS};
+use crate::train::labs::{find, Prints, LABS};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -32,7 +32,7 @@ pub fn run(a: Args) -> crate::Result<i32> {
         if let Some(h) = run.heading {
             println!("-- {h} --");
         }
-        let r = run.prepare(&a.out, a.force)?;
+        let mut r = run.prepare(&a.out, a.force)?;
         let p = &r.prepared;
         println!(
             "{}: {} on {} ({} train, {} test), {}",
@@ -44,10 +44,28 @@ pub fn run(a: Args) -> crate::Result<i32> {
             p.optimizer.to_spec()
         );
         let dir = r.dir.clone();
+        let accuracy = lab.prints == Prints::Accuracy;
+        if accuracy {
+            let (train, test) = r.accuracy(&r.prepared.model)?;
+            println!("Train accuracy before training: {:.4}", train.unwrap_or(f64::NAN));
+            println!("Test accuracy before training: {:.4}", test.unwrap_or(f64::NAN));
+        }
         let (outcome, report) = r.train()?;
         for m in outcome.metrics.iter().filter(|m| (lab.prints_epoch)(m.epoch)) {
-            let acc = m.test_accuracy.map(|a| format!(", test accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
-            println!("Epoch {} had training loss {:.4}{acc}", m.epoch, m.train_loss);
+            if accuracy {
+                println!("[Epoch {:03}] train_acc: {:.3}", m.epoch, m.train_accuracy.unwrap_or(f64::NAN));
+            } else {
+                let acc = m.test_accuracy.map(|a| format!(", test accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
+                println!("Epoch {} had training loss {:.4}{acc}", m.epoch, m.train_loss);
+            }
+        }
+        if accuracy {
+            let (train, test) = r.accuracy(&outcome.model)?;
+            println!("Train accuracy after training: {:.4}", train.unwrap_or(f64::NAN));
+            println!("Test accuracy after training: {:.4}", test.unwrap_or(f64::NAN));
+        }
+        if let Some(remark) = lab.remark.filter(|_| run.heading.is_none()) {
+            println!("{}", remark(&outcome.metrics));
         }
         println!("run folder: {}", dir.display());
         println!("report: {}\n", report.display());
