@@ -573,3 +573,30 @@ fn simplecnn_lab_prints_accuracies_as_tutorial_001() {
         assert!(t.contains(line), "missing `{line}` in:\n{t}");
     }
 }
+
+#[test]
+fn convolutions_whose_padding_exceeds_their_output_train() {
+    let d = scratch("widepad");
+    let out = d.join("run");
+    for (data, model) in [
+        ("digits", "conv2d(1,k=12,p=2) flatten linear(10)"),
+        ("digits", "conv2d(1,k=17,p=5) flatten linear(10)"),
+        ("digits", "conv2d(1,k=9,p=5,d=2) flatten linear(10)"),
+        ("pattern1d", "conv1d(2,k=30,p=12) flatten linear(1)"),
+    ] {
+        let o = convlab(&[
+            "train",
+            "--data",
+            data,
+            "--model",
+            model,
+            "--epochs",
+            "1",
+            "--force",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{model}: {}", text(&o));
+    }
+}

@@ -118,6 +118,9 @@ pub fn im2col<T: Float>(g: &Geometry, x: &[T], cols: &mut [T]) {
                     let drow = &mut dst[oh * ow_n..(oh + 1) * ow_n];
                     drow[..ow_lo].fill(T::ZERO);
                     drow[ow_hi..].fill(T::ZERO);
+                    if ow_lo >= ow_hi {
+                        continue; // every tap of this kernel column falls in the padding
+                    }
                     let xrow = &xc[ih * g.w..(ih + 1) * g.w];
                     if g.ww.stride == 1 {
                         let start = (ow_lo as isize + col_shift) as usize;
@@ -288,6 +291,38 @@ mod tests {
             let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| a * b).sum();
             let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
             assert!((lhs - rhs).abs() < 1e-9, "{g:?}");
+        }
+    }
+
+    /// Every small geometry, including padding wider than the output (`k=12, p=2` on 8 pixels:
+    /// one output, and kernel columns that see only padding).
+    #[test]
+    fn every_small_geometry_matches_the_definition() {
+        for n in 1..=9 {
+            for k in 1..=12 {
+                for p in 0..=5 {
+                    for s in 1..=3 {
+                        for d in 1..=2 {
+                            let win = Window { kernel: k, stride: s, pad_before: p, pad_after: p, dilation: d };
+                            if win.output_len(n).is_none() {
+                                continue;
+                            }
+                            let g = geometry(1, n, n, win, win);
+                            let x: Vec<f64> = (0..n * n).map(|i| i as f64 + 1.0).collect();
+                            let mut cols = vec![f64::NAN; g.col_rows() * g.col_cols()];
+                            im2col(&g, &x, &mut cols);
+                            assert_eq!(cols, reference(&g, &x), "{g:?}");
+                            // col2im is im2col's adjoint: <im2col(x), y> == <x, col2im(y)>.
+                            let y: Vec<f64> = (0..cols.len()).map(|i| (i as f64 * 0.31).cos()).collect();
+                            let mut dx = vec![0.0; x.len()];
+                            col2im(&g, &mut y.clone(), &mut dx);
+                            let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| a * b).sum();
+                            let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
+                            assert!((lhs - rhs).abs() < 1e-9 * (1.0 + lhs.abs()), "{g:?}");
+                        }
+                    }
+                }
+            }
         }
     }
 }
