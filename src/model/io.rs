@@ -126,6 +126,7 @@ pub fn load_state_prefixed<T: Float>(model: &mut Model<T>, st: &SafeTensors, pre
                     )));
                 }
                 let vals = read_f64(&view)?;
+                check_values(&name, &vals)?;
                 for (d, v) in model.tensor_mut(&t).iter_mut().zip(vals) {
                     *d = T::from_f64(v);
                 }
@@ -154,6 +155,27 @@ pub fn load_state_prefixed<T: Float>(model: &mut Model<T>, st: &SafeTensors, pre
     }) {
         let msg = format!("tensor {extra} does not belong to the model `{}`; is it the right spec?", model.spec);
         return Err(Error::model_file(msg));
+    }
+    Ok(())
+}
+
+/// The largest weight magnitude a model file may hold: no trained network comes near it, and
+/// past it outputs overflow to infinity, so predictions would be silently meaningless.
+pub const MAX_ABS_WEIGHT: f64 = 1e10;
+
+/// Refuses tensors that cannot be a trained model's: NaN, infinite or absurd values, a
+/// negative running variance.
+fn check_values(name: &str, vals: &[f64]) -> Result<()> {
+    let damaged =
+        "the file is damaged or comes from a training that diverged; train again (with a smaller learning rate)";
+    if let Some(v) = vals.iter().find(|v| !v.is_finite() || v.abs() > MAX_ABS_WEIGHT) {
+        let what = if v.is_finite() { format!("the value {v:e}, beyond ±{MAX_ABS_WEIGHT:e}") } else { format!("{v}") };
+        return Err(Error::model_file(format!("tensor {name} holds {what}: {damaged}")));
+    }
+    if name.ends_with("running_var") {
+        if let Some(v) = vals.iter().find(|&&v| v < 0.0) {
+            return Err(Error::model_file(format!("tensor {name} holds the negative variance {v}: {damaged}")));
+        }
     }
     Ok(())
 }
@@ -231,6 +253,30 @@ mod tests {
         assert_eq!(back.buffers, m.buffers);
         assert_eq!(back.batches_tracked, 7);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn refuses_nan_infinite_absurd_weights_and_negative_variances() {
+        let spec = "conv1d(2,k=3,p=1) batchnorm1d relu flatten linear(1)";
+        let mut good = Model::<f32>::new(spec, Dims::signal(1, 4)).unwrap();
+        good.init(1);
+        let var = good.tensors().into_iter().find(|t| t.name == "1.running_var").unwrap();
+        let cases: Vec<(Box<dyn Fn(&mut Model<f32>)>, &str)> = vec![
+            (Box::new(|m| m.params[0] = f32::NAN), "NaN"),
+            (Box::new(|m| m.params[1] = f32::INFINITY), "inf"),
+            (Box::new(|m| m.params[2] = 1e30), "beyond"),
+            (Box::new(move |m| m.tensor_mut(&var)[0] = -1.0), "negative variance"),
+        ];
+        for (spoil, expect) in cases {
+            let mut bad = good.clone();
+            spoil(&mut bad);
+            let bytes = to_bytes(&bad, &[]).unwrap();
+            let mut into = good.clone();
+            let e = load_state(&mut into, &bytes).unwrap_err().to_string();
+            assert!(e.contains(expect) && e.contains("damaged"), "{e}");
+        }
+        let mut into = good.clone();
+        load_state(&mut into, &to_bytes(&good, &[]).unwrap()).unwrap();
     }
 
     #[test]
