@@ -27,7 +27,27 @@ pub fn build_layers(spec: &str, input: Dims) -> Result<Vec<Layer>> {
         dims = layer.output;
         layers.push(layer);
     }
+    check_total(&layers)?;
     Ok(layers)
+}
+
+/// Each layer is capped by `check_sizes`; the whole model is too: its parameters, and one
+/// sample's activations through every layer, at most `MAX_VALUES` each (1 GiB of float32).
+fn check_total(layers: &[Layer]) -> Result<()> {
+    let sum = |f: &dyn Fn(&Layer) -> usize| layers.iter().try_fold(0usize, |acc, l| acc.checked_add(f(l)));
+    let params = sum(&|l| l.param_len());
+    let activations = sum(&|l| l.output.len());
+    if params.is_none_or(|p| p > MAX_VALUES) {
+        return Err(Error::spec(format!(
+            "the model would have more than {MAX_VALUES} parameters in all (1 GiB of float32); convlab is for small CNNs: use fewer or narrower layers"
+        )));
+    }
+    if activations.is_none_or(|a| a > MAX_VALUES) {
+        return Err(Error::spec(format!(
+            "one sample's feature maps through all layers would exceed {MAX_VALUES} values (1 GiB of float32); use fewer channels or a smaller input"
+        )));
+    }
+    Ok(())
 }
 
 /// Which spatial rank a 1-D or 2-D layer needs, with the advice to give if it is wrong.
@@ -258,7 +278,11 @@ fn check_sizes(op: &Op, output: Dims) -> Result<()> {
         Op::Conv(c) => {
             let g = &c.geom;
             let (kh, kw) = (g.wh.kernel, g.ww.kernel);
-            (checked_size(&[c.out_channels, g.c, kh, kw]), checked_size(&[g.c, kh, kw, g.out_h, g.out_w]))
+            // The direct convolution pads the input plane: count the padding too.
+            let padded = |n: usize, w: &crate::engine::Window| n.checked_add(w.pad_before)?.checked_add(w.pad_after);
+            let padded_plane = padded(g.h, &g.wh).zip(padded(g.w, &g.ww)).and_then(|(h, w)| checked_size(&[g.c, h, w]));
+            let columns = checked_size(&[g.c, kh, kw, g.out_h, g.out_w]).and(padded_plane);
+            (checked_size(&[c.out_channels, g.c, kh, kw]), columns)
         }
         Op::Linear(l) => (checked_size(&[l.in_features, l.out_features]), Some(0)),
         _ => (Some(0), Some(0)),
@@ -269,7 +293,7 @@ fn check_sizes(op: &Op, output: Dims) -> Result<()> {
         )));
     }
     if columns.is_none() {
-        return Err(Error::spec(format!("its im2col buffer (inputs × kernel × outputs) would exceed {MAX_VALUES} values; use a smaller kernel or input")));
+        return Err(Error::spec(format!("its im2col buffer (inputs × kernel × outputs) or its padded input would exceed {MAX_VALUES} values; use a smaller kernel, padding or input")));
     }
     Ok(())
 }
@@ -277,6 +301,16 @@ fn check_sizes(op: &Op, output: Dims) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_whole_model_and_padded_inputs_are_capped() {
+        let six = "flatten linear(16384) linear(16384) linear(16384) linear(16384) linear(16384) linear(16384)";
+        let e = build_layers(six, Dims::flat(16384)).unwrap_err().to_string();
+        assert!(e.contains("parameters in all"), "{e}");
+        let e = build_layers("conv2d(1,k=1,s=1000,p=20000)", Dims::image(1, 8, 8)).unwrap_err().to_string();
+        assert!(e.contains("padded input"), "{e}");
+        assert!(build_layers("conv2d(8,k=5,p=2) relu maxpool2d(2) flatten linear(10)", Dims::image(1, 28, 28)).is_ok());
+    }
 
     #[test]
     fn infers_every_size_of_the_lab_models() {
