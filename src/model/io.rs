@@ -261,7 +261,8 @@ mod tests {
         let mut good = Model::<f32>::new(spec, Dims::signal(1, 4)).unwrap();
         good.init(1);
         let var = good.tensors().into_iter().find(|t| t.name == "1.running_var").unwrap();
-        let cases: Vec<(Box<dyn Fn(&mut Model<f32>)>, &str)> = vec![
+        type Spoil = Box<dyn Fn(&mut Model<f32>)>;
+        let cases: Vec<(Spoil, &str)> = vec![
             (Box::new(|m| m.params[0] = f32::NAN), "NaN"),
             (Box::new(|m| m.params[1] = f32::INFINITY), "inf"),
             (Box::new(|m| m.params[2] = 1e30), "beyond"),
