@@ -600,3 +600,20 @@ fn convolutions_whose_padding_exceeds_their_output_train() {
         assert!(o.status.success(), "{model}: {}", text(&o));
     }
 }
+
+#[test]
+fn show_prints_tensors_and_predictions_as_pytorch_does() {
+    let d = scratch("show");
+    let run = d.join("run");
+    let r = run.to_str().unwrap();
+    let o = convlab(&["train", "--data", "pattern1d", "--model", "pattern1d", "--epochs", "2", "--quiet", "--out", r]);
+    assert!(o.status.success(), "{}", text(&o));
+    let list = text(&convlab(&["show", r]));
+    assert!(list.contains("0.weight") && list.contains("[4, 1, 5]"), "{list}");
+    let w = String::from_utf8_lossy(&convlab(&["show", r, "0.weight"]).stdout).to_string();
+    assert!(w.starts_with("tensor([[[") && w.trim_end().ends_with("]]])") && w.matches('\n').count() == 7, "{w}");
+    let p = String::from_utf8_lossy(&convlab(&["show", r, "--predictions", "--rows", "0:3"]).stdout).to_string();
+    assert!(p.starts_with("tensor([[") && p.lines().count() == 3, "{p}");
+    fails_cleanly(&["show", r, "9.weight"], "its tensors are 0.weight");
+    fails_cleanly(&["show", r, "--predictions", "--rows", "5:2"], "--rows 5:2");
+}

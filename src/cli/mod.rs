@@ -9,6 +9,7 @@ mod plot;
 mod predict;
 mod recover;
 mod report;
+mod show;
 mod simulate;
 mod summary;
 mod sweep;
@@ -39,6 +40,8 @@ enum Command {
     Predict(predict::Args),
     /// Draw what a network learned: filters, activations, tensors, curves, scatter, examples, confusion, evolution, samples
     Plot(plot::Args),
+    /// Print a tensor, or the predictions for some samples, as a notebook prints them
+    Show(show::Args),
     /// Write a run's self-contained HTML report
     Report(report::Args),
     /// Look at data sets
@@ -75,6 +78,7 @@ pub fn main() -> i32 {
         Command::Import(a) => import::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Report(a) => report::run(a),
+        Command::Show(a) => show::run(a),
         Command::Data(a) => data::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Bench(a) => bench::run(a),

@@ -13,6 +13,7 @@ pub mod predict;
 pub mod report;
 pub mod samples;
 pub mod scatter;
+pub mod show;
 pub mod tensors;
 
 use crate::data::{Dataset, Targets};
