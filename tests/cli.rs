@@ -617,3 +617,27 @@ fn show_prints_tensors_and_predictions_as_pytorch_does() {
     fails_cleanly(&["show", r, "9.weight"], "its tensors are 0.weight");
     fails_cleanly(&["show", r, "--predictions", "--rows", "5:2"], "--rows 5:2");
 }
+
+#[test]
+fn a_folder_of_runs_is_answered_with_the_runs_it_holds() {
+    let d = scratch("runsdir");
+    for name in ["a", "b"] {
+        let out = d.join(name);
+        let o = convlab(&["train", "--data", "pattern1d", "--epochs", "1", "--quiet", "--out", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let png = d.join("f.png");
+    for args in [
+        vec!["plot", "filters", d.to_str().unwrap(), "--out", png.to_str().unwrap()],
+        vec!["report", d.to_str().unwrap()],
+        vec!["eval", d.to_str().unwrap()],
+    ] {
+        let o = convlab(&args);
+        let t = text(&o);
+        assert!(
+            !o.status.success() && t.contains("folder of runs") && t.contains("/a") && t.contains("/b"),
+            "{args:?}: {t}"
+        );
+        assert!(!t.contains("--resume"), "{t}");
+    }
+}

@@ -36,6 +36,9 @@ impl Subject {
     pub fn open(path: &Path) -> Result<Self> {
         if path.is_dir() {
             let file = path.join("model.safetensors");
+            if !path.join("config.toml").exists() && !file.exists() {
+                return Err(not_a_run(path));
+            }
             if !file.exists() {
                 return Err(Error::model_file(format!(
                     "{} has no model.safetensors: the run did not finish (continue it with `convlab train --resume {}`)",
@@ -91,6 +94,31 @@ impl Subject {
         }
         Ok((train, test))
     }
+}
+
+/// A folder that is not a run: the runs it holds, or what a run folder is.
+fn not_a_run(dir: &Path) -> Error {
+    let mut runs: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("config.toml").exists())
+        .map(|e| e.path().display().to_string())
+        .collect();
+    runs.sort();
+    if runs.is_empty() {
+        return Error::config(format!(
+            "{} is not a run folder (it has no config.toml or model.safetensors); give a folder written by `convlab train` or a .safetensors model file",
+            dir.display()
+        ));
+    }
+    let more = if runs.len() > 20 { format!(" and {} more", runs.len() - 20) } else { String::new() };
+    runs.truncate(20);
+    Error::config(format!(
+        "{} is a folder of runs, not a run; give one of them:\n  {}{more}",
+        dir.display(),
+        runs.join("\n  ")
+    ))
 }
 
 /// The model's outputs for the first `n` samples of `ds`, in evaluation mode.
