@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use super::dataset::{Dataset, Targets};
-use super::gzip::{gunzip_at_most, stream_gunzip};
+use super::gzip::{gunzip_at_most, size_hint, stream_gunzip};
 use super::limits::{check_data_bytes, read_data_file};
 use crate::error::{Error, Result};
 
@@ -159,7 +159,9 @@ fn read_idx_images(path: &Path) -> Result<IdxImages> {
     let (head, _) = gunzip_at_most(&bytes, &name, HEADER)?;
     let (dims, _, want) = parse_header(&head, IMAGES_MAGIC, &name)?;
     check_data_bytes(&format!("{name}: the header's {dims:?} images as 32-bit floats"), (want as u64).checked_mul(4))?;
-    let mut pixels: Vec<f32> = vec![0.0; want];
+    // Sized by the header, but no more than the file can hold (a raw file its length, gzip at
+    // most 1032:1), so a header lying within the limit costs no more than the file.
+    let mut pixels: Vec<f32> = vec![0.0; want.min(size_hint(&bytes))];
     let mut skip = HEADER;
     let mut filled = 0;
     stream_gunzip(&bytes, &name, |mut chunk| {
@@ -170,10 +172,14 @@ fn read_idx_images(path: &Path) -> Result<IdxImages> {
             // More than the header promises: stop inflating right here.
             return Err(trailing(&dims, &name));
         }
+        if pixels.len() < filled + chunk.len() {
+            pixels.resize(filled + chunk.len(), 0.0);
+        }
         scale_bytes(chunk, &mut pixels[filled..filled + chunk.len()]);
         filled += chunk.len();
         Ok(())
     })?;
+    pixels.truncate(filled);
     check_len(filled, want, &dims, &name)?;
     let [count, rows, cols] = dims[..] else {
         return Err(Error::data(format!("{name}: not a 3-D IDX image file")));
