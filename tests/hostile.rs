@@ -1,7 +1,7 @@
 //! Hostile situations for the data commands: a mirror that never answers, a broken --data-dir.
 
 mod common;
-use common::{command, fails_cleanly, text};
+use common::fails_cleanly;
 
 /// A mirror that accepts connections and never answers: the download gives up after the
 /// timeout (shortened here by CONVLAB_FETCH_TIMEOUT) and says so, instead of hanging.
@@ -19,12 +19,12 @@ fn fetch_from_a_silent_mirror_times_out() {
     });
     let dir = std::env::temp_dir().join(format!("convlab-hostile-fetch-{}", std::process::id()));
     let start = std::time::Instant::now();
-    let o = command()
+    let o = common::command()
         .args(["data", "fetch", "mnist", "--dir", dir.to_str().unwrap(), "--mirror", &format!("http://{addr}/")])
         .env("CONVLAB_FETCH_TIMEOUT", "1")
         .output()
         .unwrap();
-    let t = text(&o);
+    let t = common::text(&o);
     assert!(!o.status.success(), "{t}");
     assert!(t.contains("timeout") && t.contains("CONVLAB_FETCH_TIMEOUT"), "{t}");
     assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());

@@ -55,7 +55,7 @@ pub fn run(a: Args) -> crate::Result<i32> {
                 Ok(0)
             }
             #[cfg(not(feature = "fetch"))]
-            Err(fetch::without_downloader(&name, files, &mirrors, &dest).to_string())
+            Err(fetch::without_downloader(&name, files, &mirrors, &dest))
         }
         DataCommand::Show { source, out, count, data_dir } => {
             let (train, _) = load_data(&source, data_dir.as_deref(), 0.2, 0)?;

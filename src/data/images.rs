@@ -415,7 +415,7 @@ mod tests {
     /// A JPEG whose frame header claims `w`×`h`.
     fn claim_jpeg(jpeg: &[u8], w: u16, h: u16) -> Vec<u8> {
         let mut b = jpeg.to_vec();
-        let sof = b.windows(2).position(|m| m[0] == 0xFF && matches!(m[1], 0xC0 | 0xC1 | 0xC2)).unwrap();
+        let sof = b.windows(2).position(|m| m[0] == 0xFF && matches!(m[1], 0xC0..=0xC2)).unwrap();
         b[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
         b[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
         b
