@@ -91,7 +91,7 @@ pub fn check_data_bytes(what: &str, bytes: Option<u64>) -> Result<()> {
              e.g. {MAX_DATA_BYTES_ENV}={}G",
             b.map_or("more than 16 EiB".to_string(), human),
             human(limit),
-            (b.unwrap_or(u64::MAX) >> 30).saturating_add(1).max(limit >> 30 << 1)
+            b.map_or((limit >> 30).saturating_mul(2), |b| (b >> 30) + 1)
         ))),
     }
 }
