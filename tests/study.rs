@@ -151,4 +151,73 @@ fn sweep_refuses_bad_input() {
     std::fs::write(sh.join("runs-shard-1-of-2.jsonl"), cut.join("\n")).unwrap();
     fails_cleanly(&["sweep", "merge", s(&sh)], "did not finish");
     fails_cleanly(&["sweep", "merge", s(&d.join("nothing"))], "does not exist");
+
+    // Hostile headers: no panic, no loop over 2^63 runs, a message naming the file.
+    let f0_text = std::fs::read_to_string(&f0).unwrap();
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut lines: Vec<String> = f0_text.lines().map(String::from).collect();
+        let mut h: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        f(&mut h);
+        lines[0] = h.to_string();
+        let p = d.join("edited").join("runs-shard-0-of-2.jsonl");
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, lines.join("\n")).unwrap();
+        p
+    };
+    for (what, f) in [
+        ("count 0", &(|h: &mut serde_json::Value| h["shard"]["count"] = 0.into()) as &dyn Fn(&mut serde_json::Value)),
+        ("index ≥ count", &|h: &mut serde_json::Value| h["shard"]["index"] = 5.into()),
+        ("huge count", &|h: &mut serde_json::Value| h["shard"]["count"] = u64::MAX.into()),
+        ("2^63 runs", &|h: &mut serde_json::Value| h["runs"] = (1u64 << 63).into()),
+    ] {
+        let p = edit(f);
+        let o = convlab(&["sweep", "merge", s(&p)]);
+        let t = common::text(&o);
+        assert!(!o.status.success() && t.contains("impossible") && t.contains("runs-shard-0-of-2"), "{what}: {t}");
+    }
+    // A run that is not the shard's is named.
+    let foreign = f0_text.replacen("\"run\":0,", "\"run\":1,", 1);
+    let p = d.join("edited").join("runs-shard-0-of-2.jsonl");
+    std::fs::write(&p, foreign).unwrap();
+    fails_cleanly(&["sweep", "merge", s(&p), s(&f1)], "holds run 1, which does not belong to shard 0/2");
+    fails_cleanly(&["sweep", "--lab", "pattern1d", "--jobs", "100000"], "--jobs 100000 is more than the limit");
+    fails_cleanly(&["recover", s(&d), "--jobs", "100000"], "--jobs 100000 is more than the limit");
+}
+
+#[test]
+fn merge_refuses_to_replace_a_sweep_without_force() {
+    let d = scratch("sweep-force");
+    let sh = d.join("shards");
+    for i in 0..2 {
+        let shard = format!("{i}/2");
+        ok(&[
+            "sweep",
+            "--lab",
+            "pattern1d",
+            "--seeds",
+            "2",
+            "--epochs",
+            "5",
+            "--shard",
+            &shard,
+            "--out",
+            s(&sh),
+            "--quiet",
+        ]);
+    }
+    let out = d.join("merged");
+    ok(&["sweep", "merge", s(&sh), "--out", s(&out)]);
+    fails_cleanly(&["sweep", "merge", s(&sh), "--out", s(&out)], "--force");
+    ok(&["sweep", "merge", s(&sh), "--out", s(&out), "--force"]);
+}
+
+#[test]
+fn simulate_refuses_non_finite_and_huge_parameters() {
+    let d = scratch("sim-hostile");
+    let out = d.join("sim");
+    fails_cleanly(&["simulate", "--bias", "nan", "--out", s(&out)], "--bias must be a finite number");
+    fails_cleanly(&["simulate", "--noise", "inf", "--out", s(&out)], "--noise must be a finite");
+    fails_cleanly(&["simulate", "--n", "18446744073709551615", "--out", s(&out)], "CONVLAB_MAX_DATA_BYTES");
+    fails_cleanly(&["data", "show", "pattern1d(n=18446744073709551615)"], "CONVLAB_MAX_DATA_BYTES");
+    fails_cleanly(&["data", "show", "sim1d(length=9223372036854775807,kernel=1)"], "CONVLAB_MAX_DATA_BYTES");
 }

@@ -42,16 +42,32 @@ pub struct Images {
     pub source: String,
 }
 
-/// Fashion-MNIST's 60000 training images when installed (or found via `data_dir`), else
-/// synthetic ones of the same shape.
-pub fn images(data_dir: Option<&std::path::Path>) -> Images {
-    match crate::data::locate::load_named("fashion-mnist", data_dir) {
-        Ok(split) => {
-            let Targets::Classes { labels, .. } = split.train.targets else { return synthetic_images(60000, 7) };
-            let n = labels.len();
-            Images { x: split.train.x, labels, source: format!("Fashion-MNIST training set ({n} images)") }
+/// Fashion-MNIST's 60000 training images. With `data_dir` (`--data-dir`) they must be there
+/// and readable, else it is an error; without it, the installed set is used when found, and
+/// synthetic images of the same shape otherwise (the source says which, and why).
+pub fn images(data_dir: Option<&std::path::Path>) -> crate::Result<Images> {
+    let loaded = match data_dir {
+        // Only the folder given (or its fashion-mnist/), never a fall back elsewhere.
+        Some(d) => {
+            let sub = d.join("fashion-mnist");
+            crate::data::locate::load_idx_dir(if sub.is_dir() { &sub } else { d })
         }
-        Err(_) => synthetic_images(60000, 7),
+        None => crate::data::locate::load_named("fashion-mnist", None),
+    };
+    match loaded {
+        Ok(split) => {
+            let Targets::Classes { labels, .. } = split.train.targets else {
+                return Err(crate::Error::data("Fashion-MNIST loaded without class labels; fetch it again"));
+            };
+            let n = labels.len();
+            Ok(Images { x: split.train.x, labels, source: format!("Fashion-MNIST training set ({n} images)") })
+        }
+        Err(e) if data_dir.is_some() => Err(e.context("bench --data-dir")),
+        Err(_) => {
+            let mut s = synthetic_images(60000, 7);
+            s.source += " (Fashion-MNIST not found; convlab data fetch fashion-mnist, or --data-dir DIR)";
+            Ok(s)
+        }
     }
 }
 

@@ -32,7 +32,7 @@ pub fn run(a: Args) -> crate::Result<i32> {
     // Only the 28x28 workloads read images; pattern1d makes its own data.
     let needs_images = selected.iter().any(|w| w.name != "pattern1d");
     let images = if needs_images {
-        bench::images(a.data_dir.as_deref())
+        bench::images(a.data_dir.as_deref())?
     } else {
         bench::Images { x: vec![], labels: vec![], source: "the lab's pattern data".into() }
     };

@@ -41,6 +41,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> crate::Result<i32> {
+    crate::data::limits::check_jobs(a.jobs)?;
     let batch_size = crate::train::config::parse_batch_size(&a.batch_size)?;
     let opts = RecoverOptions {
         model: a.model.clone(),
@@ -54,6 +55,8 @@ pub fn run(a: Args) -> crate::Result<i32> {
         truth: a.truth.clone(),
     };
     let out_dir = a.out.clone().unwrap_or_else(|| a.dir.join("recover"));
+    std::fs::create_dir_all(&out_dir).map_err(|e| crate::Error::create(&out_dir, e))?;
+    let _lock = crate::fs::lock_dir(&out_dir)?;
     crate::train::folder::refuse_overwrite(&out_dir.join("recover.json"), a.force)?;
     let rec = recover(&a.dir, &opts)?;
     println!(

@@ -30,6 +30,9 @@ struct MergeArgs {
     /// Folder for the merged results (default: the first input's folder)
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace an earlier merged sweep in the output folder
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args)]
@@ -109,6 +112,7 @@ pub fn run(a: Args) -> crate::Result<i32> {
     }
     let a = a.run;
     let shard = a.shard.as_deref().map(Shard::parse).transpose()?.unwrap_or(Shard::ALL);
+    crate::data::limits::check_jobs(a.jobs)?;
     let config = config_of(&a)?;
     let plan = Plan::new(config)?;
     let name = a
@@ -116,6 +120,8 @@ pub fn run(a: Args) -> crate::Result<i32> {
         .clone()
         .unwrap_or_else(|| plan.config.training.data.chars().take_while(|c| c.is_ascii_alphanumeric()).collect());
     let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("sweeps").join(name));
+    std::fs::create_dir_all(&dir).map_err(|e| crate::Error::create(&dir, e))?;
+    let _lock = crate::fs::lock_dir(&dir)?;
     let existing = if shard == Shard::ALL { dir.join("summary.json") } else { dir.join(file_name(shard)) };
     crate::train::folder::refuse_overwrite(&existing, a.force)?;
     let total = plan.total_runs();
@@ -175,6 +181,9 @@ fn merge(m: MergeArgs) -> crate::Result<i32> {
             first.parent().map(PathBuf::from).unwrap_or_default()
         }
     });
+    std::fs::create_dir_all(&dir).map_err(|e| crate::Error::create(&dir, e))?;
+    let _lock = crate::fs::lock_dir(&dir)?;
+    crate::train::folder::refuse_overwrite(&dir.join("summary.json"), m.force)?;
     let (table, out) = write_outputs(&dir, &header.config, &points, &runs)?;
     println!("merged {} shards ({} runs) of sweep {}", files.len(), runs.len(), header.fingerprint);
     print!("{table}");

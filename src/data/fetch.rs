@@ -96,10 +96,16 @@ pub fn verify(r: &Remote, bytes: &[u8]) -> Result<()> {
     let (want, got) = match r.check {
         Check::File(want) => (want, hex(&Sha256::digest(bytes))),
         Check::Content(want) => {
+            // Bounded: a decompression bomb stops at the data limit.
+            let max = super::limits::max_data_bytes()?;
             let mut raw = vec![];
             flate2::read::MultiGzDecoder::new(bytes)
+                .take(max.saturating_add(1))
                 .read_to_end(&mut raw)
                 .map_err(|e| Error::data(format!("not a valid gzip file: {e}")))?;
+            if raw.len() as u64 > max {
+                super::limits::check_data_bytes("the decompressed file", None)?;
+            }
             (want, hex(&Sha256::digest(&raw)))
         }
     };
@@ -110,10 +116,36 @@ pub fn verify(r: &Remote, bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// Seconds a whole download may take (connecting, waiting, receiving) before it is given up:
+/// 30 minutes, enough for MNIST's 10 MB over a very slow link, never a hang.
+pub const FETCH_TIMEOUT_SECS: u64 = 1800;
+/// Seconds to connect, and to wait for the response to start: 30.
+pub const FETCH_CONNECT_SECS: u64 = 30;
+/// Environment variable that sets both timeouts (seconds), e.g. `CONVLAB_FETCH_TIMEOUT=60`.
+pub const FETCH_TIMEOUT_ENV: &str = "CONVLAB_FETCH_TIMEOUT";
+
 #[cfg(feature = "fetch")]
 fn download(url: &str) -> Result<Vec<u8>> {
-    let failed = |e: ureq::Error| Error::data(e.to_string());
-    let mut resp = ureq::get(url).call().map_err(failed)?;
+    use std::time::Duration;
+    let env: Option<f64> =
+        std::env::var(FETCH_TIMEOUT_ENV).ok().and_then(|v| v.parse().ok()).filter(|v: &f64| *v > 0.0);
+    let total = env.unwrap_or(FETCH_TIMEOUT_SECS as f64);
+    let connect = env.unwrap_or(FETCH_CONNECT_SECS as f64).min(total);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs_f64(total)))
+        .timeout_connect(Some(Duration::from_secs_f64(connect)))
+        .timeout_recv_response(Some(Duration::from_secs_f64(connect)))
+        .build()
+        .into();
+    let failed = |e: ureq::Error| match e {
+        ureq::Error::Timeout(t) => Error::data(format!(
+            "no complete answer in time (the {t} timeout: {connect} s to connect and start, {total} s \
+             in all); check the network or try another --mirror, or allow longer with \
+             {FETCH_TIMEOUT_ENV}=SECONDS"
+        )),
+        e => Error::data(e.to_string()),
+    };
+    let mut resp = agent.get(url).call().map_err(failed)?;
     resp.body_mut().with_config().limit(200 << 20).read_to_vec().map_err(failed)
 }
 

@@ -29,6 +29,24 @@ pub fn maybe_gunzip(bytes: Vec<u8>, name: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The first `max` decompressed bytes of `bytes` (gzip or raw), and whether there is more.
+///
+/// Inflation stops one byte past `max`, so a decompression bomb costs at most `max` bytes of
+/// memory and the time to inflate them, whatever it would expand to.
+pub fn gunzip_at_most(bytes: &[u8], name: &str, max: usize) -> Result<(Vec<u8>, bool)> {
+    if !is_gzip(bytes) {
+        return Ok((bytes[..bytes.len().min(max)].to_vec(), bytes.len() > max));
+    }
+    let mut out = Vec::with_capacity(size_hint(bytes).min(max));
+    MultiGzDecoder::new(bytes)
+        .take((max as u64).saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| gzip_error(name, &e))?;
+    let more = out.len() > max;
+    out.truncate(max);
+    Ok((out, more))
+}
+
 fn gzip_error(name: &str, e: &io::Error) -> Error {
     Error::data(format!(
         "{name}: corrupt or truncated gzip data ({e}); the download may be incomplete: fetch \
@@ -43,15 +61,32 @@ const CHUNK: usize = 1 << 18;
 ///
 /// Gzip is inflated on a helper thread while `sink` works on the previous chunk, so for a big
 /// file the caller's conversion costs almost nothing on top of inflation, and the decompressed
-/// bytes are never held whole. Raw data, and gzip under 1 MiB, go to `sink` in one piece. An error from `sink` stops
-/// the stream and is returned.
+/// bytes are never held whole. Raw data go to `sink` in one piece, gzip under 1 MiB is inflated
+/// on this thread, chunk by chunk. An error from `sink` stops the stream (and the inflation)
+/// and is returned, so a sink that refuses data past what it expects bounds a bomb's cost.
 pub fn stream_gunzip(bytes: &[u8], name: &str, mut sink: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
     if !is_gzip(bytes) {
         return sink(bytes);
     }
     if size_hint(bytes) < 4 * CHUNK {
-        // Small: a helper thread would cost more than it saves.
-        return sink(&maybe_gunzip(bytes.to_vec(), name)?);
+        // Small (by the trailer, which may lie): a helper thread would cost more than it saves.
+        let mut dec = MultiGzDecoder::new(bytes);
+        let mut buf = vec![0; CHUNK];
+        loop {
+            let mut n = 0;
+            while n < buf.len() {
+                match dec.read(&mut buf[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(gzip_error(name, &e)),
+                }
+            }
+            sink(&buf[..n])?;
+            if n < buf.len() {
+                return Ok(());
+            }
+        }
     }
     std::thread::scope(|scope| {
         let (full_tx, full_rx) = mpsc::sync_channel::<io::Result<(Vec<u8>, usize)>>(2);

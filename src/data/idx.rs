@@ -11,9 +11,9 @@
 use std::path::Path;
 
 use super::dataset::{Dataset, Targets};
-use super::gzip::{maybe_gunzip, size_hint, stream_gunzip};
+use super::gzip::{gunzip_at_most, size_hint, stream_gunzip};
+use super::limits::{check_data_bytes, read_data_file};
 use crate::error::{Error, Result};
-use crate::fs::read_file;
 
 /// Magic of a 1-D unsigned-byte IDX file (labels).
 pub const LABELS_MAGIC: u32 = 0x0000_0801;
@@ -37,10 +37,22 @@ impl IdxArray {
 }
 
 /// Reads an IDX file (gzip or raw) and checks it has the `expected` magic.
+///
+/// The header is inflated first and its sizes checked against the data limit; then exactly
+/// the bytes it promises (and one more, to catch trailing data) are inflated, so a
+/// decompression bomb or a header claiming gigabytes costs no more than the limit allows.
 fn read_idx(path: &Path, expected: u32) -> Result<IdxArray> {
     let name = path.display().to_string();
-    let bytes = maybe_gunzip(read_file(path)?, &name)?;
-    parse_idx(bytes, expected, &name)
+    let bytes = read_data_file(path)?;
+    let header = 4 + 4 * (expected & 0xff) as usize;
+    let (head, _) = gunzip_at_most(&bytes, &name, header)?;
+    let (dims, _, len) = parse_header(&head, expected, &name)?;
+    check_data_bytes(&format!("{name}: the header's {dims:?} bytes"), Some(len as u64))?;
+    let (raw, more) = gunzip_at_most(&bytes, &name, header + len)?;
+    if more {
+        return Err(trailing(&dims, &name));
+    }
+    parse_idx(raw, expected, &name)
 }
 
 /// Parses decompressed IDX bytes; `name` is used in messages.
@@ -113,13 +125,16 @@ fn check_len(have: usize, want: usize, dims: &[usize], name: &str) -> Result<()>
         )));
     }
     if have > want {
-        return Err(Error::data(format!(
-            "{name}: {} bytes of unexpected data after the {dims:?} the header describes; the \
-             file is corrupt or not what it claims to be: fetch it again",
-            have - want
-        )));
+        return Err(trailing(dims, name));
     }
     Ok(())
+}
+
+fn trailing(dims: &[usize], name: &str) -> Error {
+    Error::data(format!(
+        "{name}: unexpected data after the {dims:?} the header describes; the file is corrupt \
+         or not what it claims to be: fetch it again"
+    ))
 }
 
 /// Images read straight to floats.
@@ -138,44 +153,34 @@ struct IdxImages {
 /// thread converts the previous chunk, and the decompressed bytes are never held whole.
 fn read_idx_images(path: &Path) -> Result<IdxImages> {
     let name = path.display().to_string();
-    let bytes = read_file(path)?;
+    let bytes = read_data_file(path)?;
     const HEADER: usize = 16;
-    let mut head: Vec<u8> = Vec::with_capacity(HEADER);
-    let mut dims: Vec<usize> = Vec::new();
-    let mut want = 0;
-    let mut extra = 0;
-    let mut pixels: Vec<f32> = Vec::new();
+    // The header first, its sizes checked before the pixels are allocated.
+    let (head, _) = gunzip_at_most(&bytes, &name, HEADER)?;
+    let (dims, _, want) = parse_header(&head, IMAGES_MAGIC, &name)?;
+    check_data_bytes(&format!("{name}: the header's {dims:?} images as 32-bit floats"), (want as u64).checked_mul(4))?;
+    // Sized by the header, but no more than the file can hold (a raw file its length, gzip at
+    // most 1032:1), so a header lying within the limit costs no more than the file.
+    let mut pixels: Vec<f32> = vec![0.0; want.min(size_hint(&bytes))];
+    let mut skip = HEADER;
     let mut filled = 0;
     stream_gunzip(&bytes, &name, |mut chunk| {
-        if dims.is_empty() {
-            let take = (HEADER - head.len()).min(chunk.len());
-            head.extend_from_slice(&chunk[..take]);
-            chunk = &chunk[take..];
-            if head.len() < HEADER {
-                return Ok(());
-            }
-            let (d, _, len) = parse_header(&head, IMAGES_MAGIC, &name)?;
-            // Zeroed allocations come lazily from the OS, so this costs nothing until written.
-            // Sized by what the header promises, but no more than the file can hold, so a
-            // corrupt header cannot trigger a huge allocation.
-            pixels = vec![0.0; len.min(size_hint(&bytes))];
-            (dims, want) = (d, len);
+        let s = skip.min(chunk.len());
+        chunk = &chunk[s..];
+        skip -= s;
+        if chunk.len() > want - filled {
+            // More than the header promises: stop inflating right here.
+            return Err(trailing(&dims, &name));
         }
-        let fits = (want - filled).min(chunk.len());
-        if pixels.len() < filled + fits {
-            pixels.resize(filled + fits, 0.0);
+        if pixels.len() < filled + chunk.len() {
+            pixels.resize(filled + chunk.len(), 0.0);
         }
-        scale_bytes(&chunk[..fits], &mut pixels[filled..filled + fits]);
-        filled += fits;
-        extra += chunk.len() - fits;
+        scale_bytes(chunk, &mut pixels[filled..filled + chunk.len()]);
+        filled += chunk.len();
         Ok(())
     })?;
     pixels.truncate(filled);
-    if dims.is_empty() {
-        // Too short for a header: let the header check say exactly what is wrong.
-        parse_header(&head, IMAGES_MAGIC, &name)?;
-    }
-    check_len(pixels.len() + extra, want, &dims, &name)?;
+    check_len(filled, want, &dims, &name)?;
     let [count, rows, cols] = dims[..] else {
         return Err(Error::data(format!("{name}: not a 3-D IDX image file")));
     };
@@ -380,7 +385,7 @@ mod tests {
         let mut b = labels(&[1, 2, 3]);
         b.push(0);
         let e = parse_idx(b, LABELS_MAGIC, "l").unwrap_err().to_string();
-        assert!(e.contains("1 bytes of unexpected data"), "{e}");
+        assert!(e.contains("unexpected data after"), "{e}");
     }
 
     #[test]
@@ -445,6 +450,35 @@ mod tests {
                 let _ = read_idx_images(&p);
                 let _ = parse_idx(b, IMAGES_MAGIC, "m");
             }
+        }
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    /// A header claiming gigabytes is refused before anything is allocated, naming the limit.
+    #[test]
+    fn huge_claimed_sizes_are_refused_before_allocating() {
+        let d = tmp("huge");
+        let p = d.join("i.gz");
+        std::fs::write(&p, gzip(&idx_bytes(IMAGES_MAGIC, &[100_000, 256, 256], &[0; 64]))).unwrap();
+        let e = read_idx_images(&p).unwrap_err().to_string();
+        assert!(e.contains("data limit") && e.contains("CONVLAB_MAX_DATA_BYTES"), "{e}");
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    /// A bomb: a small gzip that inflates far beyond what its header promises stops at the
+    /// promise (labels and images alike), instead of inflating it all.
+    #[test]
+    fn decompression_bombs_stop_at_the_header_size() {
+        let d = tmp("bomb");
+        let zeros = vec![0u8; 64 << 20];
+        for (magic, dims) in [(LABELS_MAGIC, &[10u32][..]), (IMAGES_MAGIC, &[10, 28, 28][..])] {
+            let p = d.join("b.gz");
+            let z = gzip(&idx_bytes(magic, dims, &zeros));
+            assert!(z.len() < 1 << 20);
+            std::fs::write(&p, z).unwrap();
+            let e =
+                if magic == LABELS_MAGIC { read_idx(&p, magic).unwrap_err() } else { read_idx_images(&p).unwrap_err() };
+            assert!(e.to_string().contains("unexpected data after"), "{e}");
         }
         std::fs::remove_dir_all(d).unwrap();
     }

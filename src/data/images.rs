@@ -50,10 +50,28 @@ fn hidden(p: &Path) -> bool {
 
 /// Decodes a PNG or JPEG (told apart by content). `name` is used in messages.
 pub fn decode_image(bytes: &[u8], name: &str) -> Result<Image> {
+    decode_image_sized(bytes, name, None)
+}
+
+/// The size `(width, height)` an image must have, and what to say when it has another: the
+/// header's claim is checked against it (and against the image limit) before decoding.
+pub type Expected<'a> = Option<(usize, usize, &'a dyn Fn(usize, usize) -> Error)>;
+
+/// [`decode_image`], refusing from the header alone an image larger than
+/// [`super::limits::max_image_pixels`] or of another size than `expected`.
+pub fn decode_image_sized(bytes: &[u8], name: &str, expected: Expected) -> Result<Image> {
+    let check = |w: u32, h: u32| -> Result<()> {
+        if let Some((ew, eh, wrong)) = expected {
+            if (w as usize, h as usize) != (ew, eh) {
+                return Err(wrong(w as usize, h as usize));
+            }
+        }
+        super::limits::check_image_pixels(name, w as u64, h as u64)
+    };
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        decode_png(bytes, name)
+        decode_png(bytes, name, &check)
     } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        decode_jpeg(bytes, name)
+        decode_jpeg(bytes, name, &check)
     } else {
         Err(Error::data(format!(
             "{name}: neither a PNG nor a JPEG image (by its content); convert it or remove it \
@@ -62,14 +80,19 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<Image> {
     }
 }
 
-fn decode_png(bytes: &[u8], name: &str) -> Result<Image> {
+fn decode_png(bytes: &[u8], name: &str, check: &dyn Fn(u32, u32) -> Result<()>) -> Result<Image> {
     let bad = |e: png::DecodingError| {
         Error::data(format!("{name}: cannot decode PNG ({e}); the file is damaged: re-save or remove it"))
     };
-    let mut decoder = png::Decoder::new(Cursor::new(bytes));
+    // The decoder's own allocations (ancillary chunks, buffers) bounded too: 8 bytes a pixel of
+    // the largest image allowed, at least png's default 64 MiB.
+    let bytes_limit = super::limits::max_image_pixels()?.saturating_mul(8).max(64 << 20);
+    let limits = png::Limits { bytes: usize::try_from(bytes_limit).unwrap_or(usize::MAX) };
+    let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), limits);
     // Palette → RGB, low bit depths → 8 bits, 16 bits → 8 bits: always 8-bit samples.
     decoder.set_transformations(png::Transformations::normalize_to_color8());
     let mut reader = decoder.read_info().map_err(bad)?;
+    check(reader.info().width, reader.info().height)?;
     let size = reader
         .output_buffer_size()
         .ok_or_else(|| Error::data(format!("{name}: PNG dimensions too large for memory; use a smaller image")))?;
@@ -97,14 +120,20 @@ fn decode_png(bytes: &[u8], name: &str) -> Result<Image> {
     Ok(Image { width: w, height: h, channels: keep, pixels })
 }
 
-fn decode_jpeg(bytes: &[u8], name: &str) -> Result<Image> {
-    let mut decoder = jpeg_decoder::Decoder::new(bytes);
-    let data = decoder.decode().map_err(|e| {
+fn decode_jpeg(bytes: &[u8], name: &str, check: &dyn Fn(u32, u32) -> Result<()>) -> Result<Image> {
+    let bad = |e: jpeg_decoder::Error| {
         Error::data(format!(
             "{name}: cannot decode JPEG ({e}); the file is damaged or an unusual JPEG: re-save \
              it as a baseline JPEG or PNG, or remove it"
         ))
-    })?;
+    };
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.read_info().map_err(bad)?;
+    let head = decoder.info().ok_or_else(|| Error::data(format!("{name}: JPEG has no image data; remove it")))?;
+    check(head.width as u32, head.height as u32)?;
+    let max = super::limits::max_image_pixels()?.saturating_mul(8);
+    decoder.set_max_decoding_buffer_size(usize::try_from(max).unwrap_or(usize::MAX));
+    let data = decoder.decode().map_err(bad)?;
     let info = decoder.info().ok_or_else(|| Error::data(format!("{name}: JPEG has no image data; remove it")))?;
     let (w, h) = (info.width as usize, info.height as usize);
     let (channels, pixels) = match info.pixel_format {
@@ -154,6 +183,15 @@ pub fn load_image_folder(dir: &Path) -> Result<Dataset> {
             dir.display()
         )));
     }
+    if classes.len() < 2 {
+        return Err(Error::data(format!(
+            "{}: has only one class sub-folder ({}), and a classifier of one class is right \
+             every time without learning anything; add a folder per class (at least two), e.g. \
+             {0}/cat/ and {0}/dog/",
+            dir.display(),
+            classes[0].file_name().unwrap_or_default().to_string_lossy()
+        )));
+    }
     let mut images: Vec<(PathBuf, Image)> = Vec::new();
     let mut labels = Vec::new();
     let mut class_names = Vec::new();
@@ -167,21 +205,24 @@ pub fn load_image_folder(dir: &Path) -> Result<Dataset> {
             )));
         }
         for f in files {
-            let img = decode_image(&read_file(&f)?, &f.display().to_string())?;
-            if let Some((first, i0)) = images.first() {
-                if (img.width, img.height) != (i0.width, i0.height) {
-                    return Err(Error::data(format!(
-                        "{}: is {}x{} but {} (the first image) is {}x{}; all images must have \
-                         the same size: resize them",
-                        f.display(),
-                        img.width,
-                        img.height,
-                        first.display(),
-                        i0.width,
-                        i0.height
-                    )));
+            let name = f.display().to_string();
+            let bytes = read_file(&f)?;
+            // Every image after the first is checked against its size from the header alone.
+            let img = match images.first() {
+                None => decode_image(&bytes, &name)?,
+                Some((first, i0)) => {
+                    let wrong = |w: usize, h: usize| {
+                        Error::data(format!(
+                            "{name}: is {w}x{h} but {} (the first image) is {}x{}; all images \
+                             must have the same size: resize them",
+                            first.display(),
+                            i0.width,
+                            i0.height
+                        ))
+                    };
+                    decode_image_sized(&bytes, &name, Some((i0.width, i0.height, &wrong)))?
                 }
-            }
+            };
             images.push((f, img));
             labels.push(class as u32);
         }
@@ -189,6 +230,10 @@ pub fn load_image_folder(dir: &Path) -> Result<Dataset> {
     }
     let (w, h) = (images[0].1.width, images[0].1.height);
     let channels = if images.iter().any(|(_, i)| i.channels == 3) { 3 } else { 1 };
+    super::limits::check_data_bytes(
+        &format!("{}: {} images of {channels}x{h}x{w} as 32-bit floats", dir.display(), images.len()),
+        super::limits::product(&[images.len() as u64, channels as u64, h as u64, w as u64, 4]),
+    )?;
     let mut x = Vec::with_capacity(images.len() * channels * w * h);
     for (_, img) in &images {
         x.extend(img.to_planar(channels));
@@ -356,12 +401,59 @@ mod tests {
         std::fs::remove_dir_all(d).unwrap();
     }
 
+    /// A PNG whose IHDR claims `w`×`h` (the CRC fixed), whatever its data.
+    fn claim_png(png: &[u8], w: u32, h: u32) -> Vec<u8> {
+        let mut b = png.to_vec();
+        b[16..20].copy_from_slice(&w.to_be_bytes());
+        b[20..24].copy_from_slice(&h.to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(&b[12..29]);
+        b[29..33].copy_from_slice(&crc.sum().to_be_bytes());
+        b
+    }
+
+    /// A JPEG whose frame header claims `w`×`h`.
+    fn claim_jpeg(jpeg: &[u8], w: u16, h: u16) -> Vec<u8> {
+        let mut b = jpeg.to_vec();
+        let sof = b.windows(2).position(|m| m[0] == 0xFF && matches!(m[1], 0xC0..=0xC2)).unwrap();
+        b[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+        b[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn huge_claimed_images_are_refused_from_the_header() {
+        let png = claim_png(&png_bytes(1, 1, png::ColorType::Grayscale, &[0]), 65535, 65535);
+        let e = decode_image(&png, "big.png").unwrap_err().to_string();
+        assert!(e.contains("65535x65535") && e.contains("CONVLAB_MAX_IMAGE_PIXELS"), "{e}");
+        let jpg = claim_jpeg(JPEG_RGB, 65535, 65535);
+        let e = decode_image(&jpg, "big.jpg").unwrap_err().to_string();
+        assert!(e.contains("65535x65535") && e.contains("CONVLAB_MAX_IMAGE_PIXELS"), "{e}");
+        // In a folder, an image of the wrong size is refused by its header, before decoding.
+        let d = tmp("claim");
+        put(&d, "a/1.png", &png_bytes(2, 2, png::ColorType::Grayscale, &[0; 4]));
+        put(&d, "b/2.png", &claim_png(&png_bytes(2, 2, png::ColorType::Grayscale, &[0; 4]), 30000, 30000));
+        let e = load_image_folder(&d).unwrap_err().to_string();
+        assert!(e.contains("2.png: is 30000x30000 but"), "{e}");
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn one_class_is_refused() {
+        let d = tmp("oneclass");
+        put(&d, "cat/1.png", &png_bytes(1, 1, png::ColorType::Grayscale, &[0]));
+        let e = load_image_folder(&d).unwrap_err().to_string();
+        assert!(e.contains("only one class sub-folder (cat)") && e.contains("at least two"), "{e}");
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
     #[test]
     fn empty_folders() {
         let d = tmp("empty");
         let e = load_image_folder(&d).unwrap_err().to_string();
         assert!(e.contains("has no class sub-folders"), "{e}");
         put(&d, "a/1.png", &png_bytes(1, 1, png::ColorType::Grayscale, &[0]));
+        put(&d, "c/1.png", &png_bytes(1, 1, png::ColorType::Grayscale, &[0]));
         std::fs::create_dir_all(d.join("b")).unwrap();
         let e = load_image_folder(&d).unwrap_err().to_string();
         assert!(e.contains("holds no .png/.jpg/.jpeg images"), "{e}");
@@ -382,6 +474,7 @@ mod tests {
 
         let d = tmp("corrupt");
         put(&d, "a/bad.png", b"\x89PNG\r\n\x1a\nrubbish");
+        put(&d, "b/bad.png", b"\x89PNG\r\n\x1a\nrubbish");
         let e = load_image_folder(&d).unwrap_err().to_string();
         assert!(e.contains("bad.png"), "{e}");
         std::fs::remove_dir_all(d).unwrap();

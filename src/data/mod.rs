@@ -5,6 +5,7 @@ pub mod fetch;
 mod gzip;
 mod idx;
 pub mod images;
+pub mod limits;
 pub mod locate;
 pub mod npy;
 pub mod npz;

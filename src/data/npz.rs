@@ -15,7 +15,6 @@ use super::npy::{parse_npy, NpyArray, NpyData};
 use super::split::unify_num_classes;
 use super::zip::ZipArchive;
 use crate::error::{Error, Result};
-use crate::fs::read_file;
 
 /// The sample shape for X's array shape (see the module doc), or why it is not usable.
 fn sample_shape(shape: &[usize]) -> Result<Vec<usize>> {
@@ -133,7 +132,7 @@ fn build(x: NpyArray, y: &NpyArray, label: &str, name: String) -> Result<Dataset
 
 /// Loads the arrays `X` and `y` of an `.npz` file. (`x` and `Y` are accepted too.)
 pub fn load_npz(path: &Path) -> Result<Dataset> {
-    let bytes = read_file(path)?;
+    let bytes = super::limits::read_data_file(path)?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     npz_from_bytes(&bytes, &path.display().to_string(), name)
 }

@@ -38,6 +38,15 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Checks the generated arrays (each a product of `factors` in bytes) against the data limit,
+/// with checked arithmetic, before anything is generated.
+fn fits(what: &str, factors: &[&[u64]]) -> Result<()> {
+    for f in factors {
+        super::limits::check_data_bytes(what, super::limits::product(f))?;
+    }
+    Ok(())
+}
+
 fn check(ok: bool, msg: impl Into<String>) -> Result<()> {
     if ok {
         Ok(())
@@ -57,6 +66,8 @@ fn pattern1d(p: &Params) -> Result<Split> {
     r.finish()?;
     check(n >= 1 && test_n >= 1, "pattern1d: n and test_n must be at least 1")?;
     check(width >= 3, "pattern1d: width must be at least 3")?;
+    let both = (n as u64).saturating_add(test_n as u64);
+    fits(&format!("pattern1d(n={n},test_n={test_n},width={width})"), &[&[both, width as u64, 8]])?;
     let make = |seed: u32, n: usize, part: &str| {
         let (x, y) = tutorial::pattern1d(seed, n, width);
         Dataset {
@@ -86,10 +97,17 @@ pub fn sim1d_with_truth(p: &Params) -> Result<(Split, tutorial::Sim1d)> {
     r.finish()?;
     check(n >= 2 && channels >= 1 && filters >= 1, "sim1d: n ≥ 2, channels ≥ 1 and filters ≥ 1 are needed")?;
     check(
-        kernel % 2 == 1 && kernel <= 2 * length + 1,
+        kernel % 2 == 1 && kernel <= length.saturating_mul(2).saturating_add(1),
         "sim1d: kernel must be odd (same padding) and at most 2·length+1",
     )?;
     check(noise.is_finite() && noise >= 0.0, "sim1d: noise must be a finite sd ≥ 0")?;
+    check(bias.is_finite(), "sim1d: bias must be a finite number")?;
+    check(test_fraction.is_finite(), "sim1d: test_fraction must be a finite fraction")?;
+    let (n64, c, l, f, k) = (n as u64, channels as u64, length as u64, filters as u64, kernel as u64);
+    fits(
+        &format!("sim1d(n={n},channels={channels},length={length},filters={filters},kernel={kernel})"),
+        &[&[n64, c, l, 8], &[n64, f, l, 8], &[f, c, k, 8], &[f, l, 8]],
+    )?;
     let sim = tutorial::sim1d(seed, n, channels, length, filters, kernel, noise, bias);
     let all = Dataset {
         name: "sim1d".into(),
@@ -113,6 +131,7 @@ fn lines(p: &Params) -> Result<Split> {
     check(n >= 2 && test_n >= 2, "lines: n and test_n must be at least 2")?;
     check(offset <= 2, "lines: offset must be 0, 1 or 2 (the bar must stay inside the 11x11 image)")?;
     check((0.0..=1.0).contains(&prob), "lines: p must be a probability")?;
+    fits(&format!("lines(n={n},test_n={test_n})"), &[&[(n as u64).saturating_add(test_n as u64), 121, 8]])?;
     let make = |seed: u32, n: usize, part: &str| {
         let (x, y) = tutorial::lines(seed, n, offset, prob);
         Dataset {
@@ -162,5 +181,18 @@ mod tests {
         assert!(generate("lines", &params(&[("offset", "3")])).is_err());
         assert!(generate("sim1d", &params(&[("kernel", "2")])).is_err());
         assert!(generate("sim1d", &params(&[("n", "x")])).is_err());
+    }
+
+    #[test]
+    fn huge_parameters_are_refused_without_overflow() {
+        let limit = |e: Error| assert!(e.to_string().contains("CONVLAB_MAX_DATA_BYTES"), "{e}");
+        limit(generate("pattern1d", &params(&[("n", "18446744073709551615")])).unwrap_err());
+        limit(generate("pattern1d", &params(&[("width", "18446744073709551615")])).unwrap_err());
+        limit(generate("lines", &params(&[("n", "18446744073709551615")])).unwrap_err());
+        limit(generate("sim1d", &params(&[("length", "9223372036854775807"), ("kernel", "1")])).unwrap_err());
+        for k in ["channels", "filters", "n"] {
+            limit(generate("sim1d", &params(&[(k, "4611686018427387904")])).unwrap_err());
+        }
+        assert!(generate("sim1d", &params(&[("bias", "nan")])).is_err());
     }
 }

@@ -120,6 +120,13 @@ impl<'a> ZipArchive<'a> {
                 }
                 e += 4 + len as usize;
             }
+            if entries.iter().any(|e: &ZipEntry| e.name == name) {
+                // numpy would read the last, a first-match reader the first: refuse to guess.
+                return Err(Error::data(format!(
+                    "{label}: holds two members named {name}; which one is meant is ambiguous \
+                     (numpy takes the last): re-save the file with each array once"
+                )));
+            }
             entries.push(ZipEntry { name, method, flags, crc, compressed_size, size, header_offset });
             at = name_at + name_len + extra_len + comment_len;
         }
@@ -150,6 +157,10 @@ impl<'a> ZipArchive<'a> {
                 self.label, e.name
             )));
         }
+        crate::data::limits::check_data_bytes(
+            &format!("{}: member {}, by its declared size,", self.label, e.name),
+            Some(e.size),
+        )?;
         let h = usize::try_from(e.header_offset).map_err(|_| bad("bad offset"))?;
         if u32_at(self.bytes, h) != Some(LOCAL) {
             return Err(bad("local header missing"));
@@ -302,6 +313,39 @@ mod tests {
             let e = a.read("a.npy").unwrap().unwrap_err().to_string();
             assert!(e.contains("t.npz: member a.npy"), "{e}");
         }
+    }
+
+    #[test]
+    fn duplicate_members_are_refused() {
+        let z = build_zip(&[("X.npy", b"a"), ("X.npy", b"b")], false);
+        let e = ZipArchive::parse(&z, "d.npz").unwrap_err().to_string();
+        assert!(e.contains("two members named X.npy"), "{e}");
+    }
+
+    /// A member declaring 6 GB is refused before inflating; one declaring less than it
+    /// inflates to stops one byte past the declaration.
+    #[test]
+    fn declared_sizes_bound_inflation() {
+        let zeros = vec![0u8; 8 << 20];
+        let z = build_zip(&[("X.npy", &zeros)], true);
+        let cd = z.len() - 22 - 46 - 5;
+        // The same member, its directory entry declaring 6 GB through a zip64 extra field.
+        let mut big = z[..cd].to_vec();
+        let mut entry = z[cd..cd + 46 + 5].to_vec();
+        entry[24..28].copy_from_slice(&0xFFFF_FFFFu32.to_le_bytes());
+        entry[30..32].copy_from_slice(&12u16.to_le_bytes());
+        entry.extend_from_slice(&[1, 0, 8, 0]);
+        entry.extend_from_slice(&(6u64 << 30).to_le_bytes());
+        big.extend_from_slice(&entry);
+        let mut eocd = z[z.len() - 22..].to_vec();
+        eocd[12..16].copy_from_slice(&(entry.len() as u32).to_le_bytes());
+        big.extend_from_slice(&eocd);
+        let e = ZipArchive::parse(&big, "b.npz").unwrap().read("X.npy").unwrap().unwrap_err().to_string();
+        assert!(e.contains("6.0 GiB") && e.contains("CONVLAB_MAX_DATA_BYTES"), "{e}");
+        let mut z = build_zip(&[("X.npy", &zeros)], true);
+        z[cd + 24..cd + 28].copy_from_slice(&100u32.to_le_bytes());
+        let e = ZipArchive::parse(&z, "b.npz").unwrap().read("X.npy").unwrap().unwrap_err().to_string();
+        assert!(e.contains("holds 101 bytes, the directory says 100"), "{e}");
     }
 
     #[test]

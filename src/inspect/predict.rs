@@ -32,9 +32,13 @@ pub fn read_sample(model: &Model<f32>, path: &Path, row: usize) -> Result<Vec<f3
         }
         ds.sample(row).to_vec()
     } else {
-        let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
-        let img = crate::data::images::decode_image(&bytes, &name)?;
+        let bytes = crate::data::limits::read_data_file(path)?;
         let c = model.input.c;
+        // The size is checked from the header, before decoding.
+        let wrong = |w: usize, h: usize| {
+            Error::shape(format!("{name} is {h}×{w} pixels but the model takes {}; resize the image", model.input))
+        };
+        let img = crate::data::images::decode_image_sized(&bytes, &name, Some((model.input.w, model.input.h, &wrong)))?;
         if (img.height, img.width) != (model.input.h, model.input.w) || !(img.channels == c || img.channels == 1) {
             return Err(Error::shape(format!(
                 "{name} is {}×{}×{} but the model takes {}; resize the image",

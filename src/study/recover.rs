@@ -130,6 +130,7 @@ pub fn recover(dir: &Path, o: &RecoverOptions) -> Result<Recovery> {
         let last = out.metrics.last().map(|m| m.train_loss).unwrap_or(f64::NAN);
         Ok((out.model, last))
     };
+    crate::data::limits::check_jobs(o.jobs)?;
     let jobs = if o.jobs == 0 { rayon::current_num_threads() } else { o.jobs };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)

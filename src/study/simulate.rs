@@ -71,6 +71,13 @@ pub fn simulate(s: &SimSpec) -> Result<Simulation> {
     if !(s.noise.is_finite() && s.noise >= 0.0) {
         return Err(Error::config(format!("--noise must be a finite standard deviation ≥ 0, not {}", s.noise)));
     }
+    if !s.bias.is_finite() {
+        return Err(Error::config(format!("--bias must be a finite number, not {}", s.bias)));
+    }
+    crate::data::limits::check_data_bytes(
+        &format!("--n {} samples of {} as 64-bit floats", s.n, s.input),
+        crate::data::limits::product(&[s.n as u64, s.input.len() as u64, 8]),
+    )?;
     let mut truth = Model::<f32>::new(&s.model, s.input)
         .map_err(|e| Error::spec(format!("the model does not fit the input {}: {e}", s.input)))?;
     let mut rs = NumpyRandomState::seed(s.seed);

@@ -97,9 +97,23 @@ pub fn merge(files: &[PathBuf]) -> Result<(Header, Vec<RunResult>)> {
     for f in files {
         parts.push((f, read(f)?));
     }
+    for (file, (h, _)) in &parts {
+        let max = crate::data::limits::MAX_SWEEP_RUNS;
+        if h.runs > max || h.shard.count == 0 || h.shard.index >= h.shard.count || h.shard.count > h.runs.max(1) {
+            return Err(Error::config(format!(
+                "{}: the header claims shard {}/{} of {} runs, which is impossible (shards are \
+                 I/N with 0 ≤ I < N ≤ runs, sweeps at most {max} runs); the file was edited or \
+                 damaged: run that shard again",
+                file.display(),
+                h.shard.index,
+                h.shard.count,
+                h.runs
+            )));
+        }
+    }
     let (first_file, (h0, _)) = &parts[0];
     let n = h0.shard.count;
-    let mut seen: Vec<Option<&PathBuf>> = vec![None; n];
+    let mut seen: std::collections::BTreeMap<usize, &PathBuf> = Default::default();
     let mut runs = vec![];
     for (file, (h, part)) in &parts {
         if h.fingerprint != h0.fingerprint || h.config != h0.config {
@@ -122,7 +136,7 @@ pub fn merge(files: &[PathBuf]) -> Result<(Header, Vec<RunResult>)> {
                 n
             )));
         }
-        if let Some(other) = seen[h.shard.index].replace(file) {
+        if let Some(other) = seen.insert(h.shard.index, file) {
             return Err(Error::config(format!(
                 "shard {}/{n} is given twice: {} and {}",
                 h.shard.index,
@@ -130,9 +144,21 @@ pub fn merge(files: &[PathBuf]) -> Result<(Header, Vec<RunResult>)> {
                 file.display()
             )));
         }
-        let expected = (0..h.runs).filter(|&r| h.shard.owns(r)).count();
-        let own = part.iter().all(|r| h.shard.owns(r.run) && r.run < h.runs);
-        if part.len() != expected || !own {
+        // Runs i, i+n, i+2n, ... below the total.
+        let expected = h.runs / n + usize::from(h.shard.index < h.runs % n);
+        if let Some(r) = part.iter().find(|r| !h.shard.owns(r.run) || r.run >= h.runs) {
+            return Err(Error::config(format!(
+                "{} holds run {}, which does not belong to shard {}/{n} (its runs are {}, {}, ... \
+                 below {}); the file was edited or mixed up: run that shard again",
+                file.display(),
+                r.run,
+                h.shard.index,
+                h.shard.index,
+                h.shard.index + n,
+                h.runs
+            )));
+        }
+        if part.len() != expected {
             return Err(Error::config(format!(
                 "{} holds {} runs but shard {}/{n} has {expected}; it did not finish (or was edited): run it again",
                 file.display(),
@@ -142,7 +168,7 @@ pub fn merge(files: &[PathBuf]) -> Result<(Header, Vec<RunResult>)> {
         }
         runs.extend(part.iter().cloned());
     }
-    if let Some(missing) = seen.iter().position(Option::is_none) {
+    if let Some(missing) = (0..n).find(|i| !seen.contains_key(i)) {
         return Err(Error::config(format!(
             "shard {missing}/{n} is missing; run it (convlab sweep ... --shard {missing}/{n}) and merge again"
         )));

@@ -156,6 +156,7 @@ impl Plan {
     /// Runs this shard's runs on `jobs` threads (0 = all cores), calling `done` after each.
     pub fn run(&self, shard: Shard, jobs: usize, done: impl Fn() + Sync) -> Result<Vec<RunResult>> {
         let runs: Vec<usize> = (0..self.total_runs()).filter(|&r| shard.owns(r)).collect();
+        crate::data::limits::check_jobs(jobs)?;
         let jobs = if jobs == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { jobs };
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs)

@@ -1,0 +1,244 @@
+//! Fuzzing every parser of the data side with seeded mutations of valid inputs built here
+//! (bit flips, truncations, inserted bytes, huge numbers): none may panic, and none may ask
+//! for more than a bounded amount of memory (a counting global allocator keeps the peak).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Peak;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Peak {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        let now = LIVE.fetch_add(new, Ordering::Relaxed) + new;
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        System.realloc(p, l, new)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Peak = Peak;
+
+/// The most memory one input may make a parser take.
+const BOUND: usize = 256 << 20;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// One seeded mutation of `good`.
+fn mutate(good: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut b = good.to_vec();
+    for _ in 0..1 + rng.below(3) {
+        let at = rng.below(b.len());
+        match rng.below(5) {
+            0 if !b.is_empty() => b[at] ^= 1 << rng.below(8),
+            1 => b.truncate(at),
+            2 => {
+                let n = rng.below(16);
+                let ins: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+                b.splice(at..at, ins);
+            }
+            3 => {
+                // A huge number in a header field.
+                let v = [0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF];
+                for (i, &x) in v.iter().enumerate().take(rng.below(8) + 1) {
+                    if let Some(c) = b.get_mut(at + i) {
+                        *c = x;
+                    }
+                }
+            }
+            _ if !b.is_empty() => b[at] = rng.next() as u8,
+            _ => {}
+        }
+    }
+    b
+}
+
+/// Runs `f` on `n` mutations of `good`, checking it neither panics nor takes more than BOUND.
+fn fuzz(what: &str, good: &[u8], n: usize, seed: u64, f: &dyn Fn(&[u8])) {
+    let mut rng = Rng(seed);
+    f(good);
+    for i in 0..n {
+        let b = if i == 0 { good.to_vec() } else { mutate(good, &mut rng) };
+        let base = LIVE.load(Ordering::Relaxed);
+        PEAK.store(base, Ordering::Relaxed);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&b)));
+        assert!(r.is_ok(), "{what}: input {i} panicked");
+        let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+        assert!(peak < BOUND, "{what}: input {i} took {peak} bytes");
+    }
+}
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(vec![], flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn idx(magic: u32, dims: &[u32], payload: &[u8]) -> Vec<u8> {
+    let mut v = magic.to_be_bytes().to_vec();
+    for d in dims {
+        v.extend_from_slice(&d.to_be_bytes());
+    }
+    v.extend_from_slice(payload);
+    v
+}
+
+fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (h.len() + 11) % 64 != 0 {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut v = b"\x93NUMPY\x01\x00".to_vec();
+    v.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    v.extend_from_slice(h.as_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+/// A stored zip of `members`, as numpy's savez writes (without zip64 extras).
+fn zip(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let (mut out, mut central) = (vec![], vec![]);
+    for (name, data) in members {
+        let mut crc = flate2::Crc::new();
+        crc.update(data);
+        let offset = out.len() as u32;
+        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        out.extend_from_slice(&crc.sum().to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(data);
+        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        central.extend_from_slice(&[20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        central.extend_from_slice(&crc.sum().to_le_bytes());
+        central.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        central.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        central.extend_from_slice(&[0; 12]);
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let (cd_at, cd_len) = (out.len() as u32, central.len() as u32);
+    out.extend(central);
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&(members.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(members.len() as u16).to_le_bytes());
+    out.extend_from_slice(&cd_len.to_le_bytes());
+    out.extend_from_slice(&cd_at.to_le_bytes());
+    out.extend_from_slice(&[0; 2]);
+    out
+}
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let mut out = vec![];
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut wr = enc.write_header().unwrap();
+    wr.write_image_data(&vec![7; (w * h * 3) as usize]).unwrap();
+    wr.finish().unwrap();
+    out
+}
+
+#[test]
+fn data_parsers_survive_mutations_within_bounded_memory() {
+    let dir = std::env::temp_dir().join(format!("convlab-fuzz-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // IDX, raw and gzip, through the loader users reach (idx:DIR).
+    let images = idx(0x803, &[6, 4, 4], &[9; 96]);
+    let labels = idx(0x801, &[6], &[0, 1, 2, 0, 1, 2]);
+    let names =
+        ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+    let write_set = |img: &[u8], lab: &[u8]| {
+        for (i, n) in names.iter().enumerate() {
+            std::fs::write(dir.join(n), if i % 2 == 0 { img } else { lab }).unwrap();
+        }
+    };
+    let src = convlab::data::DataSource::parse(&format!("idx:{}", dir.display())).unwrap();
+    write_set(&images, &labels);
+    src.load(None).expect("the valid IDX set loads");
+    for (what, good) in [("idx raw", images.clone()), ("idx gzip", gz(&images))] {
+        fuzz(what, &good, 150, 1, &|b| {
+            write_set(b, &labels);
+            let _ = src.load(None);
+        });
+    }
+    fuzz("idx labels gzip", &gz(&labels), 150, 2, &|b| {
+        write_set(&images, b);
+        let _ = src.load(None);
+    });
+
+    // npz (zip + npy headers).
+    let x = npy("|u1", "(3, 2, 2)", &[1; 12]);
+    let y = npy("<i8", "(3,)", &[0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let npz = zip(&[("X.npy", x.clone()), ("y.npy", y)]);
+    convlab::data::npz::npz_from_bytes(&npz, "f.npz", "f".into()).expect("the valid npz loads");
+    fuzz("npz", &npz, 400, 3, &|b| {
+        let _ = convlab::data::npz::npz_from_bytes(b, "f.npz", "f".into());
+    });
+    fuzz("npy", &x, 300, 4, &|b| {
+        let _ = convlab::data::npy::parse_npy(b, "x.npy");
+    });
+
+    // PNG and JPEG.
+    let p = png(5, 4);
+    convlab::data::images::decode_image(&p, "a.png").expect("the valid PNG decodes");
+    fuzz("png", &p, 300, 5, &|b| {
+        let _ = convlab::data::images::decode_image(b, "a.png");
+    });
+
+    // Data-source strings.
+    for (i, s) in
+        ["sim1d(n=100,noise=0.1)", "pattern1d(n=5,width=7)", "npz:a.npz,b.npz", "lines(n=10)"].iter().enumerate()
+    {
+        fuzz("data source", s.as_bytes(), 200, 10 + i as u64, &|b| {
+            let s = String::from_utf8_lossy(b);
+            if let Ok(convlab::data::DataSource::Synthetic { name, params }) = convlab::data::DataSource::parse(&s) {
+                let _ = convlab::data::synthetic::generate(&name, &params);
+            }
+        });
+    }
+
+    // Sweep shard files.
+    use convlab::study::sweep::{results, Shard, SweepConfig};
+    let shard = dir.join("runs-shard-0-of-2.jsonl");
+    results::write(&shard, &results::Header::new(&SweepConfig::default(), Shard { index: 0, count: 2 }, 4), &[])
+        .unwrap();
+    let good = std::fs::read(&shard).unwrap();
+    fuzz("shard file", &good, 300, 20, &|b| {
+        std::fs::write(&shard, b).unwrap();
+        let _ = results::merge(std::slice::from_ref(&shard));
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+}
