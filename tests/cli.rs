@@ -198,7 +198,12 @@ fn eval_and_predict_read_a_run() {
     std::fs::write(&png, bytes).unwrap();
     let o = convlab(&["predict", run.to_str().unwrap(), png.to_str().unwrap()]);
     assert!(o.status.success() && text(&o).contains("class"), "{}", text(&o));
-    fails_cleanly(&["eval", d.to_str().unwrap()], "no model.safetensors");
+    fails_cleanly(&["eval", d.to_str().unwrap()], "folder of runs");
+    // A run that has not finished says so, and how to continue it.
+    let unfinished = d.join("unfinished");
+    std::fs::create_dir_all(&unfinished).unwrap();
+    std::fs::copy(run.join("config.toml"), unfinished.join("config.toml")).unwrap();
+    fails_cleanly(&["eval", unfinished.to_str().unwrap()], "no model.safetensors");
     fails_cleanly(&["predict", run.to_str().unwrap(), d.join("missing.png").to_str().unwrap()], "cannot read");
 }
 
