@@ -144,13 +144,13 @@ fn every_plot_kind_comes_from_the_cli_and_bad_input_is_explained() {
     let png = d.join("x.png");
     let p = png.to_str().unwrap();
     for (args, expect) in [
-        (vec!["plot", "filters", d.to_str().unwrap(), "--out", p], "no model.safetensors"),
+        (vec!["plot", "filters", d.to_str().unwrap(), "--out", p], "folder of runs"),
         (vec!["plot", "activations", r, "--index", "100000", "--out", p], "beyond the data"),
         (vec!["plot", "evolution", r, "7", "--out", p], "recorded layers"),
         (vec!["plot", "filters", r, "--out", "x.jpg"], ".png or .svg"),
         (vec!["plot", "scatter", r, "--what", "params", "--out", p], "not simulated"),
         (vec!["plot", "curves", "/nonexistent/run", "--out", p], "does not exist"),
-        (vec!["report", d.to_str().unwrap()], "no model.safetensors"),
+        (vec!["report", d.to_str().unwrap()], "folder of runs"),
     ] {
         let o = convlab(&args);
         let t = text(&o);
