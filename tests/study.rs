@@ -41,6 +41,9 @@ fn recover_finds_the_effective_map_of_tutorial_000() {
     for f in ["report.md", "raw-weights.png", "effective-map.png", "filters-matched.png", "predictions.png"] {
         assert!(sim.join("recover").join(f).exists(), "{f}");
     }
+    // The README's next command: the tutorial's own model, in a folder of its own.
+    ok(&["recover", s(&sim), "--model", "sim1d", "--replicates", "1", "--epochs", "20"]);
+    assert!(sim.join("recover-sim1d/recover.json").exists() && sim.join("recover/recover.json").exists());
 }
 
 #[test]
@@ -220,4 +223,19 @@ fn simulate_refuses_non_finite_and_huge_parameters() {
     fails_cleanly(&["simulate", "--n", "18446744073709551615", "--out", s(&out)], "CONVLAB_MAX_DATA_BYTES");
     fails_cleanly(&["data", "show", "pattern1d(n=18446744073709551615)"], "CONVLAB_MAX_DATA_BYTES");
     fails_cleanly(&["data", "show", "sim1d(length=9223372036854775807,kernel=1)"], "CONVLAB_MAX_DATA_BYTES");
+}
+
+#[test]
+fn a_lab_sweep_and_a_config_sweep_get_distinct_default_folders() {
+    let d = scratch("sweep-defaults");
+    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/cluster/sweep.toml");
+    for args in [
+        vec!["sweep", "--lab", "pattern1d", "--seeds", "1", "--epochs", "5", "--quiet"],
+        vec!["sweep", "--config", s(&config), "--seeds", "1", "--epochs", "5", "--quiet"],
+    ] {
+        let o = common::command().args(&args).current_dir(&d).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    }
+    assert!(d.join("sweeps/pattern1d/summary.json").exists());
+    assert!(d.join("sweeps/sweep/summary.json").exists());
 }

@@ -32,7 +32,7 @@ pub struct Args {
     /// Replicates trained at once (0 = all cores), each on one thread
     #[arg(long, default_value_t = 0)]
     jobs: usize,
-    /// Report folder (default: DIR/recover)
+    /// Report folder [default: DIR/recover, or DIR/recover-MODEL with --model]
     #[arg(long)]
     out: Option<PathBuf>,
     /// Overwrite earlier results in the output folder
@@ -54,7 +54,15 @@ pub fn run(a: Args) -> crate::Result<i32> {
         jobs: a.jobs,
         truth: a.truth.clone(),
     };
-    let out_dir = a.out.clone().unwrap_or_else(|| a.dir.join("recover"));
+    // Each fitted model gets its own folder, so fits of several models sit side by side.
+    let out_dir = a.out.clone().unwrap_or_else(|| match &a.model {
+        None => a.dir.join("recover"),
+        Some(m) => {
+            let name: String =
+                m.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(40).collect();
+            a.dir.join(format!("recover-{name}"))
+        }
+    });
     std::fs::create_dir_all(&out_dir).map_err(|e| crate::Error::create(&out_dir, e))?;
     let _lock = crate::fs::lock_dir(&out_dir)?;
     crate::train::folder::refuse_overwrite(&out_dir.join("recover.json"), a.force)?;

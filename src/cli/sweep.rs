@@ -63,7 +63,7 @@ struct RunArgs {
     /// Run only shard I of N (runs whose index is I mod N) and write its partial results
     #[arg(long)]
     shard: Option<String>,
-    /// Results folder (default: sweeps/LAB or sweeps/DATA)
+    /// Results folder [default: sweeps/LAB, sweeps/CONFIG-FILE-NAME or sweeps/DATA]
     #[arg(long)]
     out: Option<PathBuf>,
     /// Overwrite earlier results in the output folder
@@ -115,10 +115,12 @@ pub fn run(a: Args) -> crate::Result<i32> {
     crate::data::limits::check_jobs(a.jobs)?;
     let config = config_of(&a)?;
     let plan = Plan::new(config)?;
-    let name = a
-        .lab
-        .clone()
-        .unwrap_or_else(|| plan.config.training.data.chars().take_while(|c| c.is_ascii_alphanumeric()).collect());
+    // Distinct defaults: a lab's sweep, a config file's sweep and a data set's sweep.
+    let name = match (&a.lab, &a.config) {
+        (Some(lab), _) => lab.clone(),
+        (None, Some(file)) => file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or("sweep".into()),
+        (None, None) => plan.config.training.data.chars().take_while(|c| c.is_ascii_alphanumeric()).collect(),
+    };
     let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("sweeps").join(name));
     std::fs::create_dir_all(&dir).map_err(|e| crate::Error::create(&dir, e))?;
     let _lock = crate::fs::lock_dir(&dir)?;
