@@ -7,6 +7,7 @@
 //! layers: `relu_maxpool`, a ReLU and the max-pool after it run as one (see `model::plan`).
 
 pub mod activation;
+pub mod adaptive_pool;
 pub mod avgpool;
 pub mod batchnorm;
 pub mod conv;
@@ -16,6 +17,7 @@ pub mod maxpool;
 pub mod relu_maxpool;
 
 pub use activation::Activation;
+pub use adaptive_pool::{AdaptivePool, PoolKind};
 pub use avgpool::AvgPool;
 pub use batchnorm::BatchNorm;
 pub use conv::{Conv, ConvScratch};
@@ -37,6 +39,8 @@ pub enum Op {
     Conv(Conv),
     MaxPool(MaxPool),
     AvgPool(AvgPool),
+    /// Adaptive average or max pooling to a given output size.
+    AdaptivePool(AdaptivePool),
     BatchNorm(BatchNorm),
     Dropout(Dropout),
     Activation(Activation),
@@ -112,7 +116,7 @@ impl Chunk {
 /// winners in scratch indexed from the call's first sample, so they run on whole batches.
 pub fn is_per_sample(layer: &Layer) -> bool {
     match &layer.op {
-        Op::Conv(_) | Op::AvgPool(_) | Op::Activation(_) | Op::Flatten => true,
+        Op::Conv(_) | Op::AvgPool(_) | Op::AdaptivePool(_) | Op::Activation(_) | Op::Flatten => true,
         Op::MaxPool(m) => m.is_2x2(),
         _ => false,
     }
@@ -167,6 +171,7 @@ impl Layer {
             Op::Linear(l) => l.flops(),
             Op::MaxPool(p) => p.geom.c * p.geom.col_cols() * p.geom.wh.kernel * p.geom.ww.kernel,
             Op::AvgPool(p) => p.geom.c * p.geom.col_cols() * p.geom.wh.kernel * p.geom.ww.kernel,
+            Op::AdaptivePool(p) => p.reads(),
             Op::BatchNorm(_) | Op::Dropout(_) | Op::Activation(_) => 2 * self.input.len(),
             Op::Flatten => 0,
         }
@@ -201,6 +206,7 @@ impl Layer {
             (Op::Conv(c), Scratch::Conv(s)) => c.forward(p, xi, yo, n, s, chunk.first),
             (Op::MaxPool(m), Scratch::MaxPool(s)) => m.forward(xi, yo, n, s),
             (Op::AvgPool(a), _) => a.forward(xi, yo, n),
+            (Op::AdaptivePool(a), _) => a.forward(xi, yo, n),
             (Op::BatchNorm(b), Scratch::BatchNorm(s)) => b.forward(p, buffers, xi, yo, n, s, mode),
             (Op::Dropout(d), Scratch::Dropout(mask)) => d.forward(xi, yo, n, mask, mode == Mode::Train, key),
             (Op::Activation(a), _) => a.forward(xi, yo),
@@ -234,6 +240,7 @@ impl Layer {
             (_, _, None) => {}
             (Op::MaxPool(m), Scratch::MaxPool(s), Some(dx)) => m.backward(xi, yo, dyo, dx, n, s),
             (Op::AvgPool(a), _, Some(dx)) => a.backward(dyo, dx, n),
+            (Op::AdaptivePool(a), _, Some(dx)) => a.backward(xi, dyo, dx, n),
             (Op::Dropout(d), Scratch::Dropout(mask), Some(dx)) => d.backward(dyo, dx, n, mask, mode == Mode::Train),
             (Op::Activation(a), _, Some(dx)) => a.backward(xi, yo, dyo, dx),
             (Op::Flatten, _, Some(dx)) => dx.copy_from_slice(dyo),

@@ -9,8 +9,8 @@ use crate::layers::*;
 use crate::spec::call::{parse_calls, Args, Call};
 
 /// The layer names the spec understands, for messages.
-const LAYER_NAMES: &str = "conv1d, conv2d, maxpool1d, maxpool2d, avgpool1d, avgpool2d, batchnorm1d, batchnorm2d, \
-dropout, relu, leakyrelu, sigmoid, tanh, flatten, linear";
+const LAYER_NAMES: &str = "conv1d, conv2d, maxpool1d, maxpool2d, avgpool1d, avgpool2d, adaptiveavgpool1d, \
+adaptiveavgpool2d, adaptivemaxpool1d, adaptivemaxpool2d, batchnorm1d, batchnorm2d, dropout, relu, leakyrelu, sigmoid, tanh, flatten, linear";
 
 /// Builds the layers of `spec` for samples of shape `input`.
 pub fn build_layers(spec: &str, input: Dims) -> Result<Vec<Layer>> {
@@ -206,6 +206,35 @@ fn build_one(call: &Call, dims: Dims) -> Result<Layer> {
                 if name.starts_with("max") { Op::MaxPool(MaxPool { geom }) } else { Op::AvgPool(AvgPool { geom }) };
             (op, output, "(k, s=k, p=0)")
         }
+        "adaptiveavgpool1d" | "adaptiveavgpool2d" | "adaptivemaxpool1d" | "adaptivemaxpool2d" => {
+            let two_d = name.ends_with("2d");
+            need_rank(dims, two_d)?;
+            let size = a.get(Some(0), &["output_size", "size", "out"])?.ok_or_else(|| {
+                Error::spec(format!(
+                    "needs the output size, e.g. {}",
+                    if two_d { "adaptiveavgpool2d(1) or adaptiveavgpool2d(3x2)" } else { "adaptiveavgpool1d(4)" }
+                ))
+            })?;
+            let (out_h, out_w) = nonzero(pair(Some(size), 0, two_d, "output size")?, "the output size")?;
+            let (out_h, h) = if two_d { (out_h, dims.h) } else { (1, 1) };
+            let mut too_big = vec![];
+            if out_h > h {
+                too_big.push(format!("height {out_h} > {h}"));
+            }
+            if out_w > dims.w {
+                too_big.push(format!("{} {out_w} > {}", if two_d { "width" } else { "length" }, dims.w));
+            }
+            if !too_big.is_empty() {
+                return Err(Error::spec(format!(
+                    "the output size is larger than the input ({}); each output needs its own input, so give at most the input's size",
+                    too_big.join(", ")
+                )));
+            }
+            let kind = if name.contains("max") { PoolKind::Max } else { PoolKind::Avg };
+            let pool = AdaptivePool { kind, c: dims.c, h, w: dims.w, out_h, out_w, one_d: !two_d };
+            let output = if two_d { Dims::image(dims.c, out_h, out_w) } else { Dims::signal(dims.c, out_w) };
+            (Op::AdaptivePool(pool), output, if two_d { "(output_size: n or HxW)" } else { "(output_size)" })
+        }
         "batchnorm1d" | "batchnorm2d" => {
             let two_d = name == "batchnorm2d";
             match (dims.rank, two_d) {
@@ -349,5 +378,38 @@ mod tests {
         assert!(build_layers("maxpool2d(k=2,s=0)", Dims::image(1, 8, 8)).unwrap_err().to_string().contains("stride"));
         assert!(build_layers("leakyrelu(nan)", Dims::flat(3)).is_err());
         assert!(Dims::parse("4294967296,4294967296,1").is_err());
+    }
+
+    #[test]
+    fn adaptive_pools_take_their_output_size() {
+        let img = Dims::image(3, 8, 7);
+        let l = build_layers("adaptiveavgpool2d(1) flatten", img).unwrap();
+        assert_eq!((l[0].output, l[1].output), (Dims::image(3, 1, 1), Dims::flat(3)));
+        let l = build_layers("adaptivemaxpool2d(3x2)", img).unwrap();
+        assert_eq!(l[0].output, Dims::image(3, 3, 2));
+        let l = build_layers("adaptiveavgpool2d(output_size=(2,5))", img).unwrap();
+        assert_eq!(l[0].output, Dims::image(3, 2, 5));
+        let l = build_layers("adaptivemaxpool1d(5) adaptive_avg_pool1d(1)", Dims::signal(2, 5)).unwrap();
+        assert_eq!((l[0].output, l[1].output), (Dims::signal(2, 5), Dims::signal(2, 1)));
+        assert!(matches!(&l[0].op, Op::AdaptivePool(p) if p.kind == PoolKind::Max));
+        assert!(matches!(&l[1].op, Op::AdaptivePool(p) if p.kind == PoolKind::Avg));
+    }
+
+    #[test]
+    fn refuses_bad_adaptive_pools() {
+        let img = Dims::image(1, 8, 7);
+        let err = |spec: &str, input| build_layers(spec, input).unwrap_err();
+        let e = err("adaptiveavgpool2d(0)", img);
+        assert!(matches!(e, Error::Spec(_)), "{e:?}");
+        assert!(e.to_string().contains("the output size must be at least 1"), "{e}");
+        let e = err("adaptiveavgpool2d(8x8)", img).to_string();
+        assert!(e.contains("larger than the input (width 8 > 7)"), "{e}");
+        let e = err("adaptivemaxpool1d(21)", Dims::signal(1, 20)).to_string();
+        assert!(e.contains("length 21 > 20"), "{e}");
+        assert!(err("adaptiveavgpool2d", img).to_string().contains("needs the output size"));
+        assert!(err("adaptiveavgpool1d(2x2)", Dims::signal(1, 20)).to_string().contains("wrong number"));
+        assert!(err("adaptiveavgpool2d(2)", Dims::signal(1, 20)).to_string().contains("1d layer"));
+        assert!(err("adaptiveavgpool2d(2,k=3)", img).to_string().contains("unknown argument `k`"));
+        assert!(err("flatten adaptiveavgpool1d(1)", img).to_string().contains("flatten"));
     }
 }

@@ -4,6 +4,7 @@
 use super::Model;
 use crate::engine::im2col::Geometry;
 use crate::engine::Float;
+use crate::layers::adaptive_pool::{window, AdaptivePool};
 use crate::layers::Op;
 
 fn size_arithmetic(g: &Geometry, two_d: bool) -> String {
@@ -19,6 +20,28 @@ fn size_arithmetic(g: &Geometry, two_d: bool) -> String {
     }
 }
 
+/// An adaptive pool's windows along one axis, e.g. `5 → 3, windows of 2-3`; the output size is
+/// given, and output i pools floor(i·L/n) .. ceil((i+1)·L/n).
+fn axis_windows(len: usize, out: usize) -> String {
+    let sizes = (0..out).map(|i| window(i, len, out).len());
+    let (lo, hi) = (sizes.clone().min().unwrap_or(0), sizes.max().unwrap_or(0));
+    let of = if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") };
+    format!("{len} → {out}, windows of {of}")
+}
+
+fn adaptive_arithmetic(p: &AdaptivePool) -> String {
+    let w = axis_windows(p.w, p.out_w);
+    if p.one_d {
+        return format!("adaptive: {w}");
+    }
+    let h = axis_windows(p.h, p.out_h);
+    if h == w {
+        format!("adaptive: {h}")
+    } else {
+        format!("adaptive: H: {h}; W: {w}")
+    }
+}
+
 pub fn summary<T: Float>(model: &Model<T>) -> String {
     let mut rows: Vec<[String; 5]> =
         vec![["#".into(), "layer".into(), "output".into(), "params".into(), "output size".into()]];
@@ -28,6 +51,7 @@ pub fn summary<T: Float>(model: &Model<T>) -> String {
             Op::Conv(c) => size_arithmetic(&c.geom, !c.one_d),
             Op::MaxPool(p) => size_arithmetic(&p.geom, l.output.rank == crate::engine::Rank::Image),
             Op::AvgPool(p) => size_arithmetic(&p.geom, l.output.rank == crate::engine::Rank::Image),
+            Op::AdaptivePool(p) => adaptive_arithmetic(p),
             Op::Flatten => format!(
                 "{} = {}",
                 l.input.to_vec().iter().map(|v| v.to_string()).collect::<Vec<_>>().join("*"),
@@ -87,5 +111,16 @@ mod tests {
         assert!(s.contains("8×14×14"), "{s}");
         assert!(s.contains("15690"), "{s}"); // 1568*10 + 10
         assert!(s.contains("15898 trainable"), "{s}"); // 200 + 8 + 15690
+    }
+
+    #[test]
+    fn shows_adaptive_windows() {
+        let m = Model::<f32>::new("adaptivemaxpool2d(3x2) adaptiveavgpool2d(1)", Dims::image(2, 8, 7)).unwrap();
+        let s = summary(&m);
+        assert!(s.contains("adaptive: H: 8 → 3, windows of 3-4; W: 7 → 2, windows of 4"), "{s}");
+        assert!(s.contains("adaptive: H: 3 → 1, windows of 3; W: 2 → 1, windows of 2"), "{s}");
+        assert!(s.contains("2×1×1"), "{s}");
+        let m = Model::<f32>::new("adaptiveavgpool1d(3)", Dims::signal(1, 5)).unwrap();
+        assert!(summary(&m).contains("adaptive: 5 → 3, windows of 2-3"), "{}", summary(&m));
     }
 }

@@ -31,6 +31,10 @@ fn spec_of(f: &Fixture) -> Result<String> {
             let stride = if f.list("stride").is_some() { axes("stride", 1) } else { axes("kernel_size", 1) };
             format!("{layer}(k={},s={stride},p={})", axes("kernel_size", 1), axes("padding", 0))
         }
+        "adaptiveavgpool1d" | "adaptiveavgpool2d" | "adaptivemaxpool1d" | "adaptivemaxpool2d" => {
+            let size = f.list("output_size").ok_or_else(|| Error::data("the case lacks `output_size`"))?;
+            format!("{layer}({})", size.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("x"))
+        }
         "batchnorm1d" | "batchnorm2d" => {
             format!("{layer}(eps={},momentum={})", f.f64_or("eps", 1e-5), f.f64_or("momentum", 0.1))
         }
