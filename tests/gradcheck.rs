@@ -35,6 +35,12 @@ fn pooling_layers() {
     assert_grads("avgpool2d(3,s=2,p=1) flatten", img, Loss::Mse);
     assert_grads("maxpool1d(3,s=2) flatten", Dims::signal(2, 9), Loss::Mse);
     assert_grads("avgpool1d(2) flatten", Dims::signal(2, 9), Loss::Mse);
+    // Adaptive pools, with uneven and overlapping windows (7→3 rows, 6→2 columns; 5→3).
+    assert_grads("adaptiveavgpool2d(3x2) flatten", img, Loss::Mse);
+    assert_grads("adaptivemaxpool2d(2) flatten", img, Loss::Mse);
+    assert_grads("adaptiveavgpool1d(4) flatten", Dims::signal(2, 11), Loss::Mse);
+    assert_grads("adaptivemaxpool1d(3) flatten", Dims::signal(2, 5), Loss::Mse);
+    assert_grads("conv2d(3,k=3,p=1) relu adaptiveavgpool2d(1) flatten linear(3)", img, Loss::Mse);
 }
 
 #[test]
