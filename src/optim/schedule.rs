@@ -89,7 +89,7 @@ impl Schedule {
                 let end_factor = a.parse(Some(1), &["end_factor"])?.unwrap_or(1.0);
                 let total_iters = a.parse(Some(2), &["total_iters"])?.unwrap_or(5);
                 a.finish("start_factor, end_factor, total_iters")?;
-                if !(start_factor > 0.0 && start_factor <= 1.0) || !(0.0..=1.0).contains(&end_factor) {
+                if !(start_factor > 0.0 && start_factor <= 1.0 && (0.0..=1.0).contains(&end_factor)) {
                     return Err(Error::config(format!(
                         "`{text}`: start_factor must be in (0, 1] and end_factor in [0, 1] (as in PyTorch)"
                     )));
