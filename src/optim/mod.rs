@@ -2,9 +2,11 @@
 //! `sgd(lr=0.05, momentum=0.9, weight_decay=1e-3)` or `adam(lr=1e-3)`.
 
 pub mod adam;
+pub mod schedule;
 pub mod sgd;
 
 pub use adam::{Adam, AdamConfig};
+pub use schedule::{Plateau, Schedule};
 pub use sgd::{Sgd, SgdConfig};
 
 use crate::engine::Float;
