@@ -185,6 +185,14 @@ fn sweep_refuses_bad_input() {
     fails_cleanly(&["sweep", "merge", s(&p), s(&f1)], "holds run 1, which does not belong to shard 0/2");
     fails_cleanly(&["sweep", "--lab", "pattern1d", "--jobs", "100000"], "--jobs 100000 is more than the limit");
     fails_cleanly(&["recover", s(&d), "--jobs", "100000"], "--jobs 100000 is more than the limit");
+    // Grids whose product of values (times seeds) is astronomical: refused before building them.
+    let values: Vec<String> = (1..=40).map(|v| (v as f64 / 1000.0).to_string()).collect();
+    let lr = format!("lr={}", values.join(","));
+    let wd = format!("weight_decay={}", values.join(","));
+    let m = format!("momentum={}", values.join(","));
+    let args = ["sweep", "--lab", "pattern1d", "--grid", &lr, "--grid", &wd, "--grid", &m, "--seeds", "1000"];
+    fails_cleanly(&args, "more than 1048576 runs");
+    fails_cleanly(&["sweep", "--lab", "pattern1d", "--seeds", "100000000"], "runs");
 }
 
 #[test]

@@ -135,6 +135,8 @@ pub const INFO_FILE: &str = "simulation.json";
 /// Writes `data.npz` (X, y), `truth.safetensors` and `simulation.json` into `dir`.
 pub fn save(sim: &Simulation, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::create(dir, e))?;
+    // No other command writes (or recovers from) this simulation meanwhile.
+    let _lock = crate::fs::lock_dir(dir)?;
     let n = sim.info.n;
     let mut x_shape = vec![n];
     x_shape.extend(sim.truth.input.to_vec());

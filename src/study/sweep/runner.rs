@@ -83,6 +83,14 @@ impl Plan {
                 i64::MAX
             )));
         }
+        // Count the runs before building the grid: a product of many value lists is huge.
+        let max = crate::data::limits::MAX_SWEEP_RUNS;
+        let runs = config.grid.values().try_fold(config.seeds, |acc, v| acc.checked_mul(v.len().max(1)));
+        if runs.is_none_or(|r| r > max) {
+            return Err(Error::config(format!(
+                "the sweep would train more than {max} runs (grid points × seeds); split it into several sweeps or use fewer seeds or values"
+            )));
+        }
         let points = points(&config.grid)?;
         let mut prepared = vec![];
         for p in &points {
