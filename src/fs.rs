@@ -46,7 +46,13 @@ pub struct DirLock {
 
 /// Locks `dir` (which must exist) for this process, or says which process holds it.
 pub fn lock_dir(dir: &Path) -> Result<DirLock> {
-    let path = dir.join(LOCK_FILE);
+    lock_in(dir, LOCK_FILE)
+}
+
+/// Locks one part of `dir` (the lock file `name`): commands that write different files of one
+/// folder, such as the shards of a sweep, run side by side.
+pub fn lock_in(dir: &Path, name: &str) -> Result<DirLock> {
+    let path = dir.join(name);
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -88,7 +94,10 @@ mod tests {
             e.contains("in use by another convlab command") && e.contains(&format!("pid {}", std::process::id())),
             "{e}"
         );
-        drop(held);
+        // Another part of the folder is free.
+        let part = lock_in(&dir, ".shard-0.lock").unwrap();
+        assert!(lock_in(&dir, ".shard-0.lock").is_err());
+        drop((held, part));
         lock_dir(&dir).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }

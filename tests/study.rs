@@ -247,3 +247,22 @@ fn a_lab_sweep_and_a_config_sweep_get_distinct_default_folders() {
     assert!(d.join("sweeps/pattern1d/summary.json").exists());
     assert!(d.join("sweeps/sweep/summary.json").exists());
 }
+
+#[test]
+fn the_shards_of_a_sweep_run_side_by_side_in_one_folder() {
+    let d = scratch("shards-together");
+    let out = d.join("sweep");
+    let spawn = |shard: &str| {
+        common::command()
+            .args(["sweep", "--lab", "pattern1d", "--seeds", "16", "--epochs", "300", "--quiet", "--jobs", "1"])
+            .args(["--shard", shard, "--out", s(&out)])
+            .output()
+    };
+    let (a, b) = std::thread::scope(|sc| {
+        let a = sc.spawn(|| spawn("0/2").unwrap());
+        let b = sc.spawn(|| spawn("1/2").unwrap());
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(a.status.success() && b.status.success(), "{} {}", text(&a), text(&b));
+    ok(&["sweep", "merge", s(&out)]);
+}

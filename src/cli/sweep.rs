@@ -123,7 +123,13 @@ pub fn run(a: Args) -> crate::Result<i32> {
     };
     let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("sweeps").join(name));
     std::fs::create_dir_all(&dir).map_err(|e| crate::Error::create(&dir, e))?;
-    let _lock = crate::fs::lock_dir(&dir)?;
+    // The shards of one sweep write their own files into one folder, side by side (a job
+    // array): each locks only its own part.
+    let _lock = if shard == Shard::ALL {
+        crate::fs::lock_dir(&dir)?
+    } else {
+        crate::fs::lock_in(&dir, &format!(".{}.lock", file_name(shard)))?
+    };
     let existing = if shard == Shard::ALL { dir.join("summary.json") } else { dir.join(file_name(shard)) };
     crate::train::folder::refuse_overwrite(&existing, a.force)?;
     let total = plan.total_runs();
