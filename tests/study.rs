@@ -254,7 +254,7 @@ fn the_shards_of_a_sweep_run_side_by_side_in_one_folder() {
     let out = d.join("sweep");
     let spawn = |shard: &str| {
         common::command()
-            .args(["sweep", "--lab", "pattern1d", "--seeds", "16", "--epochs", "300", "--quiet", "--jobs", "1"])
+            .args(["sweep", "--lab", "pattern1d", "--seeds", "16", "--epochs", "3000", "--quiet", "--jobs", "1"])
             .args(["--shard", shard, "--out", s(&out)])
             .output()
     };
