@@ -646,3 +646,20 @@ fn a_folder_of_runs_is_answered_with_the_runs_it_holds() {
         assert!(!t.contains("--resume"), "{t}");
     }
 }
+
+#[test]
+fn zero_epochs_write_the_initial_model_and_its_kernels() {
+    let d = scratch("zero");
+    let run = d.join("run");
+    let r = run.to_str().unwrap();
+    let o = convlab(&["train", "--data", "digits", "--epochs", "0", "--snapshot-every", "1", "--quiet", "--out", r]);
+    assert!(o.status.success() && text(&o).contains("no epochs trained"), "{}", text(&o));
+    assert!(run.join("model.safetensors").exists() && run.join("snapshots.safetensors").exists());
+    let png = d.join("before.png");
+    let o = convlab(&["plot", "evolution", r, "0", "--out", png.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    // The same seed's 1-epoch run starts from exactly these weights.
+    let o = convlab(&["train", "--resume", r, "--epochs", "1", "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    fails_cleanly(&["sweep", "--lab", "pattern1d", "--epochs", "0"], "at least 1");
+}

@@ -130,6 +130,9 @@ pub fn run(a: Args) -> crate::Result<i32> {
     if a.report || (a.resume.is_some() && dir.join("report.html").exists()) {
         println!("report: {}", crate::inspect::report::write(&dir)?.display());
     }
+    if done.outcome.metrics.is_empty() {
+        println!("done: no epochs trained; the initial model → {}", dir.join("model.safetensors").display());
+    }
     if let Some(m) = done.outcome.metrics.last() {
         println!(
             "done: epoch {}  train loss {:.4}{}  test loss {}{}  → {}",

@@ -20,6 +20,7 @@ pub struct TrainingSettings {
     pub model: String,
     /// Optimizer spec, e.g. `sgd(lr=0.05,momentum=0.9)`.
     pub optimizer: String,
+    /// Epochs to train; 0 writes the initial model (to draw it "before training").
     pub epochs: usize,
     /// Samples per step; 0 means the whole training set (full batch).
     pub batch_size: usize,
@@ -105,9 +106,6 @@ impl TrainingSettings {
 
     /// Refuses settings that cannot run, with what to do instead.
     pub fn validate(&self) -> Result<()> {
-        if self.epochs == 0 {
-            return Err(Error::config("--epochs must be at least 1"));
-        }
         for (flag, value, max) in
             [("--epochs", self.epochs, MAX_EPOCHS), ("--batch-size", self.batch_size, i64::MAX as usize)]
         {
@@ -284,7 +282,7 @@ mod tests {
             RunConfig::from_toml("data = \"lines\"\nrng = \"torch\"\nseed = 4\nloss = \"cross_entropy\"\n").unwrap();
         assert_eq!((old.training.data.as_str(), old.training.rng, old.seed), ("lines", InitStream::Numpy, 4));
         assert_eq!(old.training.loss, Some(Loss::CrossEntropy));
-        assert!(with(|t| t.epochs = 0).validate().is_err());
+        with(|t| t.epochs = 0).validate().unwrap();
         assert!(RunConfig { checkpoint_every: 0, ..RunConfig::default() }.validate().is_err());
     }
 

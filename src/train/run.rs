@@ -187,6 +187,10 @@ pub fn train_from(
     })?;
     progress.finish();
     if let Some(f) = folder {
+        // Also for a run of 0 epochs, whose only snapshot is its initial kernels.
+        if cfg.snapshot_every > 0 {
+            f.write(super::snapshots::FILE, &snapshots.to_bytes()?)?;
+        }
         io::save(&trainer.model, &f.path("model.safetensors"))?;
     }
     Ok(Outcome { model: trainer.model, metrics })

@@ -74,6 +74,10 @@ impl Plan {
         if config.seeds == 0 {
             return Err(Error::config("--seeds must be at least 1"));
         }
+        // A run's success is judged at its last epoch.
+        if config.training.epochs == 0 {
+            return Err(Error::config("a sweep's --epochs must be at least 1"));
+        }
         // Seeds are written to TOML and JSON, whose integers stop at i64::MAX.
         if config.seed_start.checked_add(config.seeds as u64).is_none_or(|end| end > i64::MAX as u64) {
             return Err(Error::config(format!(
