@@ -1,6 +1,7 @@
 //! `convlab eval RUN|MODEL [--data SOURCE]`: loss, accuracy, per-class accuracy and the
 //! confusion matrix of a trained model on a data set's test (or training) part.
 
+use super::data_args::DataArgs;
 use crate::inspect::evaluate::evaluate;
 use crate::inspect::Subject;
 use std::path::PathBuf;
@@ -9,21 +10,13 @@ use std::path::PathBuf;
 pub struct Args {
     /// A run folder (uses its model and data) or a model file (.safetensors)
     model: PathBuf,
-    /// Data to evaluate on (default: the run's own data)
-    #[arg(long)]
-    data: Option<String>,
-    /// Folder holding named data sets
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Evaluate the training part instead of the test part
-    #[arg(long)]
-    train: bool,
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 pub fn run(a: Args) -> crate::Result<i32> {
     let subject = Subject::open(&a.model)?;
-    let (train, test) = subject.data(a.data.as_deref(), a.data_dir.as_deref())?;
-    let ds = if a.train { train } else { test };
+    let ds = a.data.load(&subject)?;
     let e = evaluate(&subject, &ds)?;
     println!(
         "{}: {} samples, loss {:.4}{}",

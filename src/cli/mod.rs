@@ -2,6 +2,7 @@
 
 mod bench;
 mod data;
+mod data_args;
 mod eval;
 mod import;
 mod lab;

@@ -1,5 +1,6 @@
 //! `convlab plot KIND RUN|MODEL --out FILE.png|.svg`: one picture of what a network learned.
 
+use super::data_args::DataArgs;
 use crate::inspect::{
     activations, confusion, curves, evolution, examples, filters, samples, scatter, tensors, Subject,
 };
@@ -39,14 +40,8 @@ pub struct Args {
     /// Output file; .png or .svg
     #[arg(long)]
     out: PathBuf,
-    /// Data (default: the run's own)
-    #[arg(long)]
-    data: Option<String>,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Use the training part instead of the test part
-    #[arg(long)]
-    train: bool,
+    #[command(flatten)]
+    data: DataArgs,
     /// Sample to show (activations)
     #[arg(long, default_value_t = 0)]
     index: usize,
@@ -78,10 +73,7 @@ pub fn run(a: Args) -> crate::Result<i32> {
         }
     };
     let s = Subject::open(&a.run)?;
-    let data = || -> crate::Result<crate::data::Dataset> {
-        let (train, test) = s.data(a.data.as_deref(), a.data_dir.as_deref())?;
-        Ok(if a.train { train } else { test })
-    };
+    let data = || -> crate::Result<crate::data::Dataset> { a.data.load(&s) };
     let fig: Figure = match a.kind {
         Kind::Filters => filters::figure(&s.model, cmap(Colormap::Bwr)?)?,
         Kind::Activations => activations::figure(&s.model, &data()?, a.index, cmap(Colormap::Seismic)?)?,
@@ -102,7 +94,8 @@ pub fn run(a: Args) -> crate::Result<i32> {
             )?
         }
         Kind::Scatter => {
-            let run_data = a.data.clone().or(s.config.as_ref().map(|c| c.training.data.clone())).unwrap_or_default();
+            let run_data =
+                a.data.data.clone().or(s.config.as_ref().map(|c| c.training.data.clone())).unwrap_or_default();
             match a.what.as_deref() {
                 Some("params") => scatter::parameters(&s.model, &run_data)?,
                 Some("predictions") => scatter::predictions(&s.model, &data()?)?,

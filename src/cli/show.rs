@@ -1,6 +1,7 @@
 //! `convlab show RUN|MODEL [TENSOR] [--predictions --rows A:B]`: a tensor or predictions printed
 //! as a notebook prints them.
 
+use super::data_args::DataArgs;
 use crate::inspect::show::format_tensor;
 use crate::inspect::{outputs, Subject};
 use std::path::PathBuf;
@@ -17,23 +18,15 @@ pub struct Args {
     /// Which samples, as a Python slice A:B (B excluded) [default: 0:5]
     #[arg(long, default_value = "0:5")]
     rows: String,
-    /// Data for --predictions [default: the run's own]
-    #[arg(long)]
-    data: Option<String>,
-    /// Folder holding named data sets
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Use the training part instead of the test part
-    #[arg(long)]
-    train: bool,
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 pub fn run(a: Args) -> crate::Result<i32> {
     let s = Subject::open(&a.model)?;
     let tensors = s.model.tensors();
     if a.predictions {
-        let (train, test) = s.data(a.data.as_deref(), a.data_dir.as_deref())?;
-        let ds = if a.train { train } else { test };
+        let ds = a.data.load(&s)?;
         let (start, end) = parse_rows(&a.rows, ds.len())?;
         let k = s.model.output().len();
         let out = outputs(&s.model, &ds, end);

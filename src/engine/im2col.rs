@@ -243,6 +243,16 @@ mod tests {
         cols
     }
 
+    /// col2im is im2col's adjoint: <im2col(x), y> == <x, col2im(y)>.
+    fn assert_adjoint(g: &Geometry, x: &[f64], cols: &[f64]) {
+        let y: Vec<f64> = (0..cols.len()).map(|i| (i as f64 * 0.31).cos()).collect();
+        let mut dx = vec![0.0; x.len()];
+        col2im(g, &mut y.clone(), &mut dx);
+        let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| a * b).sum();
+        let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-9 * (1.0 + lhs.abs()), "{g:?}");
+    }
+
     #[test]
     fn im2col_matches_the_definition_and_col2im_is_its_adjoint() {
         let cases = [
@@ -284,13 +294,7 @@ mod tests {
             let mut cols = vec![f64::NAN; g.col_rows() * g.col_cols()];
             im2col(&g, &x, &mut cols);
             assert_eq!(cols, reference(&g, &x), "{g:?}");
-            // <im2col(x), y> == <x, col2im(y)>
-            let y: Vec<f64> = (0..cols.len()).map(|i| (i as f64 * 0.31).cos()).collect();
-            let mut dx = vec![0.0; x.len()];
-            col2im(&g, &mut y.clone(), &mut dx);
-            let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| a * b).sum();
-            let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
-            assert!((lhs - rhs).abs() < 1e-9, "{g:?}");
+            assert_adjoint(&g, &x, &cols);
         }
     }
 
@@ -312,13 +316,7 @@ mod tests {
                             let mut cols = vec![f64::NAN; g.col_rows() * g.col_cols()];
                             im2col(&g, &x, &mut cols);
                             assert_eq!(cols, reference(&g, &x), "{g:?}");
-                            // col2im is im2col's adjoint: <im2col(x), y> == <x, col2im(y)>.
-                            let y: Vec<f64> = (0..cols.len()).map(|i| (i as f64 * 0.31).cos()).collect();
-                            let mut dx = vec![0.0; x.len()];
-                            col2im(&g, &mut y.clone(), &mut dx);
-                            let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| a * b).sum();
-                            let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
-                            assert!((lhs - rhs).abs() < 1e-9 * (1.0 + lhs.abs()), "{g:?}");
+                            assert_adjoint(&g, &x, &cols);
                         }
                     }
                 }
