@@ -107,57 +107,6 @@ fn idx(magic: u32, dims: &[u32], payload: &[u8]) -> Vec<u8> {
     v
 }
 
-fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-    let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (h.len() + 11) % 64 != 0 {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut v = b"\x93NUMPY\x01\x00".to_vec();
-    v.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    v.extend_from_slice(h.as_bytes());
-    v.extend_from_slice(data);
-    v
-}
-
-/// A stored zip of `members`, as numpy's savez writes (without zip64 extras).
-fn zip(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let (mut out, mut central) = (vec![], vec![]);
-    for (name, data) in members {
-        let mut crc = flate2::Crc::new();
-        crc.update(data);
-        let offset = out.len() as u32;
-        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        out.extend_from_slice(&crc.sum().to_le_bytes());
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(data);
-        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        central.extend_from_slice(&[20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        central.extend_from_slice(&crc.sum().to_le_bytes());
-        central.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        central.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        central.extend_from_slice(&[0; 12]);
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(name.as_bytes());
-    }
-    let (cd_at, cd_len) = (out.len() as u32, central.len() as u32);
-    out.extend(central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&(members.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(members.len() as u16).to_le_bytes());
-    out.extend_from_slice(&cd_len.to_le_bytes());
-    out.extend_from_slice(&cd_at.to_le_bytes());
-    out.extend_from_slice(&[0; 2]);
-    out
-}
-
 fn png(w: u32, h: u32) -> Vec<u8> {
     let mut out = vec![];
     let mut enc = png::Encoder::new(&mut out, w, h);
@@ -200,9 +149,12 @@ fn data_parsers_survive_mutations_within_bounded_memory() {
     });
 
     // npz (zip + npy headers).
-    let x = npy("|u1", "(3, 2, 2)", &[1; 12]);
-    let y = npy("<i8", "(3,)", &[0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    let npz = zip(&[("X.npy", x.clone()), ("y.npy", y)]);
+    // Built by convlab's own writers (npy_bytes, npz_bytes), then mutated.
+    use convlab::data::npy::{npy_bytes, NpyArray, NpyData};
+    let xa = NpyArray { shape: vec![3, 2, 2], data: NpyData::U8(vec![1; 12]) };
+    let ya = NpyArray { shape: vec![3], data: NpyData::I64(vec![0, 1, 0]) };
+    let x = npy_bytes(&xa);
+    let npz = convlab::data::npz_write::npz_bytes(&[("X", &xa), ("y", &ya)]).unwrap();
     convlab::data::npz::npz_from_bytes(&npz, "f.npz", "f".into()).expect("the valid npz loads");
     fuzz("npz", &npz, 400, 3, &|b| {
         let _ = convlab::data::npz::npz_from_bytes(b, "f.npz", "f".into());

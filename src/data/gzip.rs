@@ -57,6 +57,21 @@ fn gzip_error(name: &str, e: &io::Error) -> Error {
 /// Streaming chunk size: large enough to amortise hand-offs, small enough to stay in cache.
 const CHUNK: usize = 1 << 18;
 
+/// Reads from `dec` until `buf` is full or the stream ends; returns the bytes read (fewer than
+/// `buf.len()` only at the end).
+fn fill(dec: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match dec.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
 /// Feeds the decompressed contents of `bytes` (gzip or raw) to `sink`, chunk by chunk.
 ///
 /// Gzip is inflated on a helper thread while `sink` works on the previous chunk, so for a big
@@ -73,15 +88,7 @@ pub fn stream_gunzip(bytes: &[u8], name: &str, mut sink: impl FnMut(&[u8]) -> Re
         let mut dec = MultiGzDecoder::new(bytes);
         let mut buf = vec![0; CHUNK];
         loop {
-            let mut n = 0;
-            while n < buf.len() {
-                match dec.read(&mut buf[n..]) {
-                    Ok(0) => break,
-                    Ok(k) => n += k,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(gzip_error(name, &e)),
-                }
-            }
+            let n = fill(&mut dec, &mut buf).map_err(|e| gzip_error(name, &e))?;
             sink(&buf[..n])?;
             if n < buf.len() {
                 return Ok(());
@@ -98,18 +105,13 @@ pub fn stream_gunzip(bytes: &[u8], name: &str, mut sink: impl FnMut(&[u8]) -> Re
             let mut dec = MultiGzDecoder::new(bytes);
             // Ends when the stream does, on an error, or when the consumer hangs up.
             while let Ok(mut buf) = empty_rx.recv() {
-                let mut n = 0;
-                while n < buf.len() {
-                    match dec.read(&mut buf[n..]) {
-                        Ok(0) => break,
-                        Ok(k) => n += k,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            let _ = full_tx.send(Err(e));
-                            return;
-                        }
+                let n = match fill(&mut dec, &mut buf) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = full_tx.send(Err(e));
+                        return;
                     }
-                }
+                };
                 let last = n < buf.len();
                 if full_tx.send(Ok((buf, n))).is_err() || last {
                     return;

@@ -8,7 +8,8 @@ use crate::fs::write_atomic;
 use std::path::Path;
 
 /// A zip of stored entries `NAME.npy`, in the given order.
-fn npz_bytes(arrays: &[(&str, &NpyArray)]) -> Result<Vec<u8>> {
+/// The bytes of an `.npz` file (a stored, uncompressed zip) holding `arrays` as `NAME.npy`.
+pub fn npz_bytes(arrays: &[(&str, &NpyArray)]) -> Result<Vec<u8>> {
     const DOS_DATE: u16 = 0x21; // 1980-01-01: fixed, so the same arrays give the same bytes
     let (mut out, mut central) = (Vec::new(), Vec::new());
     for (name, array) in arrays {
