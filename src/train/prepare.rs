@@ -21,13 +21,15 @@ pub struct Prepared {
     pub optimizer: OptimizerConfig,
 }
 
-/// Loads the data a `--data` string names (generating synthetic sets), with a test set.
+/// Loads the data a `--data` string names (generating synthetic sets), keeps its `n=`,
+/// `test_n=` and `classes=` selection, and splits off a test set when it has none.
 pub fn load_data(data: &str, data_dir: Option<&Path>, test_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
-    let source = DataSource::parse(data)?;
+    let (source, selection) = DataSource::parse_selected(data)?;
     let mut split = match &source {
         DataSource::Synthetic { name, params } => synthetic::generate(name, params),
         other => other.load(data_dir),
     }?;
+    selection.apply(&mut split)?;
     if split.test.is_none() {
         split = split_seeded(&split.train, test_fraction, seed)?;
     }
