@@ -81,6 +81,9 @@ pub fn targets<'py>(py: Python<'py>, ds: &Dataset) -> PyResult<Bound<'py, PyAny>
     })
 }
 
+/// `X, y, X_test, y_test`.
+type Arrays<'py> = (Bound<'py, PyArrayDyn<f32>>, Bound<'py, PyAny>, Bound<'py, PyArrayDyn<f32>>, Bound<'py, PyAny>);
+
 /// `X, y, X_test, y_test` of any `--data` source (`digits`, `fashion-mnist(n=1000)`, ...);
 /// sources without a test set are split with `test_fraction` and `seed`.
 #[pyfunction]
@@ -91,7 +94,7 @@ pub fn load_data<'py>(
     data_dir: Option<std::path::PathBuf>,
     test_fraction: f64,
     seed: u64,
-) -> PyResult<(Bound<'py, PyArrayDyn<f32>>, Bound<'py, PyAny>, Bound<'py, PyArrayDyn<f32>>, Bound<'py, PyAny>)> {
+) -> PyResult<Arrays<'py>> {
     let (train, test) = py.detach(|| convlab::load_data(source, data_dir.as_deref(), test_fraction, seed)).or_py()?;
     Ok((samples(py, &train)?, targets(py, &train)?, samples(py, &test)?, targets(py, &test)?))
 }
