@@ -5,7 +5,10 @@
 use std::path::Path;
 
 fn main() -> std::io::Result<()> {
-    let jobs = [("src/interop/onnx", "onnx.proto", "onnx", "onnx_proto.rs"), ("src/interop/tensorboard", "event.proto", "tensorboard", "event_proto.rs")];
+    let jobs = [
+        ("src/interop/onnx", "onnx.proto", "onnx", "onnx_proto.rs"),
+        ("src/interop/tensorboard", "event.proto", "tensorboard", "event_proto.rs"),
+    ];
     let tmp = std::env::temp_dir().join(format!("gen-protos-{}", std::process::id()));
     for (dir, proto, package, out) in jobs {
         std::fs::create_dir_all(&tmp)?;
