@@ -12,7 +12,7 @@ use super::writer::{histogram_value, image, scalar, EventWriter};
 use crate::error::{Error, Result};
 use crate::layers::Op;
 use crate::model::{io, Model, Store};
-use crate::plot::{kernel_grid, Colormap};
+use crate::plot::{heatmap_grid, kernel_grid, Colormap, Panel, Scale};
 use crate::train::folder::EpochMetrics;
 use crate::train::snapshots::{self, Snapshots};
 use std::path::{Path, PathBuf};
@@ -55,7 +55,16 @@ pub fn kernel_image(name: &str, shape: &[usize], weights: &[f32], epoch: usize) 
         _ => (1, 1, 1, weights.len()),
     };
     let title = format!("{name} after epoch {epoch}");
-    let canvas = kernel_grid(weights, o, c, kh, kw, Colormap::Bwr, &title).to_canvas();
+    // As `plot filters` draws them: one input channel as a compact grid, 8 kernels a row.
+    let figure = if c == 1 && o > 4 {
+        let k = kh * kw;
+        let panels: Vec<Panel> =
+            (0..o).map(|j| Panel::new(format!("out {j}"), kh, kw, weights[j * k..(j + 1) * k].to_vec())).collect();
+        heatmap_grid(&panels, 8, Colormap::Bwr, Scale::Symmetric, &title)
+    } else {
+        kernel_grid(weights, o, c, kh, kw, Colormap::Bwr, &title)
+    };
+    let canvas = figure.to_canvas();
     image(&format!("kernels/{name}"), canvas.encode_png(), canvas.width(), canvas.height())
 }
 
@@ -124,6 +133,13 @@ pub fn export_run(run: &Path, out: &Path) -> Result<PathBuf> {
         p if p.exists() => Snapshots::load(&p)?,
         _ => Snapshots::default(),
     };
+    // A second copy in the same folder would show every curve twice.
+    if out.is_dir() && !super::reader::event_files(out)?.is_empty() {
+        return Err(Error::config(format!(
+            "{} already holds TensorBoard event files; give another --out, or delete them to write the log again",
+            out.display()
+        )));
+    }
     let mut w = EventWriter::create(out)?;
     for m in &metrics {
         w.summary(m.epoch as u64, metric_scalars(m))?;
