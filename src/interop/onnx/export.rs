@@ -54,7 +54,7 @@ pub fn to_model_proto(model: &Model<f32>) -> Result<pb::ModelProto> {
     let mut g = Graph::default();
     let mut x = INPUT.to_string();
     for (i, layer) in model.layers.iter().enumerate() {
-        x = g.layer(model, i, layer, x)?;
+        x = g.layer(model, i, layer, x);
     }
     if x == INPUT {
         // Only dropouts: the graph still needs one node from input to output.
@@ -220,11 +220,11 @@ impl Graph {
     }
 
     /// Adds layer `i`, reading tensor `x`; returns the name of its output.
-    fn layer(&mut self, model: &Model<f32>, i: usize, layer: &Layer, x: String) -> Result<String> {
+    fn layer(&mut self, model: &Model<f32>, i: usize, layer: &Layer, x: String) -> String {
         let rank = layer.input.rank;
         let d = if rank == Rank::Image { "2d" } else { "1d" };
         let out = layer.output;
-        let y = match &layer.op {
+        match &layer.op {
             Op::Conv(c) => {
                 let mut inputs = vec![x];
                 inputs.extend(self.weights(model, i));
@@ -265,8 +265,7 @@ impl Graph {
                 inputs.extend(self.weights(model, i));
                 self.node("Gemm", &format!("{i}.linear"), inputs, out, vec![int("transB", 1)])
             }
-        };
-        Ok(y)
+        }
     }
 
     /// An adaptive pool as a global pool, a plain pool, or axis by axis (see the module doc).
@@ -285,8 +284,7 @@ impl Graph {
         let (rows, cols) = (uniform_windows(p.h, p.out_h), uniform_windows(p.w, p.out_w));
         if let (Some((kh, sh)), Some((kw, sw))) = (rows, cols) {
             let windows = axes(layer.input.rank, Window::simple(kh, sh, 0), Window::simple(kw, sw, 0));
-            let op = format!("{}Pool", if kind == "Max" { "Max" } else { "Average" });
-            return self.node(&op, &name, vec![x], out, window_attributes(&windows, false));
+            return self.node(&format!("{kind}Pool"), &name, vec![x], out, window_attributes(&windows, false));
         }
         let reduce = if p.kind == PoolKind::Max { "ReduceMax" } else { "ReduceMean" };
         // Rows first (2-D only), then columns; an axis whose output equals its input is left as is.
