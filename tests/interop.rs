@@ -262,6 +262,25 @@ fn training_and_export_logs_read_back() {
         &["export", run.to_str().unwrap(), "--out", out.to_str().unwrap()],
         "already holds TensorBoard event files",
     );
+
+    // Extended with --resume: a second file in the log, from the epoch after the checkpoint on.
+    let o = convlab(&[
+        "train",
+        "--resume",
+        run.to_str().unwrap(),
+        "--epochs",
+        "4",
+        "--quiet",
+        "--tensorboard",
+        log.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let files = event_files(&log).unwrap();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let added: Vec<_> =
+        files.iter().map(|f| read_events(f).unwrap()).filter(|e| steps(e, "parameters/0.weight") == [4]).collect();
+    assert_eq!(added.len(), 1, "the resumed run should log epoch 4 alone");
+    assert_eq!(scalars(&added[0], "loss/train"), [(4, metrics(&run)[3].1)]);
 }
 
 #[test]

@@ -172,6 +172,15 @@ mod tests {
     use crate::engine::Dims;
 
     #[test]
+    fn metrics_get_tensorboard_tags_and_new_ones_their_own_name() {
+        assert_eq!(scalar_tag("train_loss").as_deref(), Some("loss/train"));
+        assert_eq!(scalar_tag("test_accuracy").as_deref(), Some("accuracy/test"));
+        assert_eq!(scalar_tag("lr").as_deref(), Some("learning_rate"));
+        assert_eq!(scalar_tag("grad_norm").as_deref(), Some("grad_norm"));
+        assert_eq!(scalar_tag("epoch"), None);
+    }
+
+    #[test]
     fn a_training_log_reads_back_with_its_crcs_checked() {
         let dir = std::env::temp_dir().join(format!("convlab-tb-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
