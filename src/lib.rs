@@ -47,6 +47,7 @@
 //! - [`data`]: data sets and their formats; [`rng`]: seeded random streams (convlab's, numpy's,
 //!   PyTorch's);
 //! - [`inspect`]: what a trained network learned, as figures and reports; [`plot`]: the drawing;
+//! - [`interop`]: ONNX export and TensorBoard event files, for other tools;
 //! - [`study`]: parameter recovery and multi-seed sweeps; [`stats`]: the statistics they report;
 //! - [`verify`]: checks against PyTorch fixtures and finite differences;
 //! - [`error`]: the one error type; [`fs`]: atomic writes.
@@ -60,6 +61,7 @@ pub mod engine;
 pub mod error;
 pub mod fs;
 pub mod inspect;
+pub mod interop;
 pub mod layers;
 pub mod losses;
 pub mod model;

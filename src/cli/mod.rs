@@ -4,6 +4,7 @@ mod bench;
 mod data;
 mod data_args;
 mod eval;
+mod export;
 mod import;
 mod lab;
 mod plot;
@@ -53,6 +54,8 @@ enum Command {
     Recover(recover::Args),
     /// Train a grid of settings over many seeds and report how often training succeeds
     Sweep(Box<sweep::Args>),
+    /// Write a model for other tools: ONNX (for onnxruntime and Netron) or a run's TensorBoard logs
+    Export(export::Args),
     /// Turn weights saved by PyTorch (safetensors state dict) into a convlab model file
     Import(import::Args),
     /// Check the engine against PyTorch reference fixtures
@@ -77,6 +80,7 @@ pub fn main() -> i32 {
         Command::Lab(a) => lab::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Import(a) => import::run(a),
+        Command::Export(a) => export::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Report(a) => report::run(a),
         Command::Show(a) => show::run(a),

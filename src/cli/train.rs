@@ -50,6 +50,11 @@ pub struct Args {
     /// Print every Nth epoch's line (always the first and the last) [default: about 20 lines]
     #[arg(long)]
     print_every: Option<usize>,
+    /// Write TensorBoard event files into DIR while training (scalars and histograms every
+    /// epoch, the first conv layer's kernels at each snapshot and at the end); view them live
+    /// with `tensorboard --logdir DIR` [default: none]
+    #[arg(long, value_name = "DIR")]
+    tensorboard: Option<PathBuf>,
 }
 
 /// The effective configuration: file (or defaults), then flags.
@@ -88,18 +93,21 @@ fn config_of(a: &Args) -> crate::Result<RunConfig> {
     if let Some(v) = a.restarts {
         c.restarts = v;
     }
+    c.tensorboard = a.tensorboard.clone();
     c.validate()?;
     Ok(c)
 }
 
 pub fn run(a: Args) -> crate::Result<i32> {
-    let session = match &a.resume {
+    let mut session = match &a.resume {
         Some(dir) => Session::resume(dir, a.threads, a.training.epochs)?,
         None => {
             let cfg = config_of(&a)?;
             Session::create(cfg, a.out.as_deref(), a.force)?
         }
     };
+    // Not in config.toml, so given again for a resumed run.
+    session.config.tensorboard = a.tensorboard.clone();
     if !a.quiet {
         let p = &session.prepared;
         println!(
@@ -118,6 +126,9 @@ pub fn run(a: Args) -> crate::Result<i32> {
             );
         }
         println!("run folder: {}", session.folder.dir.display());
+        if let Some(dir) = &a.tensorboard {
+            println!("tensorboard: {} (view with `tensorboard --logdir {}`)", dir.display(), dir.display());
+        }
     }
     let dir = session.folder.dir.clone();
     let done = session.run(a.quiet)?;

@@ -143,6 +143,10 @@ pub struct RunConfig {
     pub restarts: usize,
     /// Print every Nth epoch's line (and always the first and the last); 0: about 20 lines.
     pub print_every: usize,
+    /// Write TensorBoard event files into this folder while training (`--tensorboard`). Not
+    /// part of config.toml: where a log goes is not a setting of the run.
+    #[serde(skip)]
+    pub tensorboard: Option<std::path::PathBuf>,
 }
 
 /// The most epochs one run may ask for.
@@ -163,6 +167,7 @@ impl Default for RunConfig {
             one_vs_rest: None,
             restarts: 1,
             print_every: 0,
+            tensorboard: None,
         }
     }
 }
@@ -245,6 +250,9 @@ impl RunConfig {
         // config.toml stores the seed, and TOML integers stop at i64::MAX.
         if self.seed.checked_add(self.restarts as u64).is_none_or(|end| end > i64::MAX as u64) {
             return Err(Error::config(format!("--seed must be at most {} (minus the number of restarts)", i64::MAX)));
+        }
+        if self.restarts > 1 && self.tensorboard.is_some() {
+            return Err(Error::config("--tensorboard logs one run; it does not combine with --restarts"));
         }
         if self.restarts > 1 && self.snapshot_every > 0 {
             return Err(Error::config("--snapshot-every records one run; it does not combine with --restarts"));

@@ -80,6 +80,10 @@ pub fn train_from(
             None => snapshots.take(&trainer.model, 0),
         }
     }
+    let mut tensorboard = match &cfg.tensorboard {
+        Some(dir) => Some(crate::interop::tensorboard::TrainingLog::start(dir, &trainer.model, first_epoch)?),
+        None => None,
+    };
     let mut last_checkpoint: Option<Instant> = None;
     // Epochs run on the trainer's own threads (see `Trainer::on_own_threads`).
     trainer.on_own_threads(|trainer| -> Result<()> {
@@ -163,9 +167,14 @@ pub fn train_from(
                     n as f64 / train_seconds
                 ));
             }
-            if cfg.snapshot_every > 0 && epoch % cfg.snapshot_every == 0 {
+            let snapshot = cfg.snapshot_every > 0 && epoch % cfg.snapshot_every == 0;
+            if snapshot {
                 snapshots.entries.retain(|e| e.0 != epoch);
                 snapshots.take(&trainer.model, epoch);
+            }
+            if let Some(log) = &mut tensorboard {
+                // Kernels at each snapshot and after the last epoch.
+                log.epoch(&m, &trainer.model, snapshot || epoch == cfg.training.epochs)?;
             }
             if let Some(f) = folder {
                 f.append_metrics(&m)?;
