@@ -60,6 +60,7 @@ pub mod engine;
 pub mod error;
 pub mod fs;
 pub mod inspect;
+pub mod interop;
 pub mod layers;
 pub mod losses;
 pub mod model;

@@ -4,6 +4,7 @@ mod bench;
 mod data;
 mod data_args;
 mod eval;
+mod export;
 mod import;
 mod lab;
 mod plot;
@@ -53,8 +54,10 @@ enum Command {
     Recover(recover::Args),
     /// Train a grid of settings over many seeds and report how often training succeeds
     Sweep(Box<sweep::Args>),
-    /// Turn weights saved by PyTorch (safetensors state dict) into a convlab model file
+    /// Turn weights saved by PyTorch (.pt from torch.save, or safetensors) into a convlab model file
     Import(import::Args),
+    /// Write a model for PyTorch: a .pt state dict, or the Python of its nn.Sequential
+    Export(export::Args),
     /// Check the engine against PyTorch reference fixtures
     Verify(verify::Args),
     /// Time the standard workloads (training epochs and inference)
@@ -77,6 +80,7 @@ pub fn main() -> i32 {
         Command::Lab(a) => lab::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Import(a) => import::run(a),
+        Command::Export(a) => export::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Report(a) => report::run(a),
         Command::Show(a) => show::run(a),
