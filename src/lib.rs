@@ -47,6 +47,7 @@
 //! - [`data`]: data sets and their formats; [`rng`]: seeded random streams (convlab's, numpy's,
 //!   PyTorch's);
 //! - [`inspect`]: what a trained network learned, as figures and reports; [`plot`]: the drawing;
+//! - [`interop`]: PyTorch `.pt` files read without running them, and written back;
 //! - [`study`]: parameter recovery and multi-seed sweeps; [`stats`]: the statistics they report;
 //! - [`verify`]: checks against PyTorch fixtures and finite differences;
 //! - [`error`]: the one error type; [`fs`]: atomic writes.

@@ -38,6 +38,10 @@ fn format_of(out: Option<&Path>, given: Option<Format>) -> Result<Format> {
     }
 }
 
+fn weights_next_to(code: &Path) -> String {
+    code.with_extension("pt").file_name().map_or("model.pt".into(), |n| n.to_string_lossy().into_owned())
+}
+
 pub fn run(a: Args) -> Result<i32> {
     let format = format_of(a.out.as_deref(), a.format)?;
     let model = crate::inspect::Subject::open(&a.model)?.model;
@@ -53,7 +57,9 @@ pub fn run(a: Args) -> Result<i32> {
             );
         }
         Format::TorchCode => {
-            let code = torch_code::sequential_code(&model, "model.pt");
+            // Next to FILE.py, the code loads FILE.pt.
+            let weights = a.out.as_ref().map_or("model.pt".into(), |o| weights_next_to(o));
+            let code = torch_code::sequential_code(&model, &weights);
             match a.out {
                 Some(out) => {
                     crate::fs::write_atomic(&out, code.as_bytes())?;

@@ -35,7 +35,8 @@ pub struct Imported {
 pub fn import_file(path: &Path, opts: &ImportOptions) -> Result<Imported> {
     let bytes = crate::fs::read_file(path)?;
     let label = path.display().to_string();
-    if looks_like_pt(&bytes) {
+    let pt_name = path.extension().and_then(|e| e.to_str()).is_some_and(|e| ["pt", "pth", "bin", "ckpt"].contains(&e));
+    if looks_like_pt(&bytes) || pt_name {
         return import_pt(&bytes, &label, opts);
     }
     if opts.key.is_some() {

@@ -303,6 +303,35 @@ mod tests {
         assert!(gather(&[2, 0], &[1, 1], 0, 0, |i| i).is_empty());
     }
 
+    /// A zip `.pt` whose one tensor is a `rows`×3 view (strides 3, 1) into a storage that claims
+    /// `numel` values and holds 4.
+    fn one_view(rows: u8, numel: u8) -> Vec<u8> {
+        let mut pkl =
+            b"\x80\x02}(X\x08\x00\x00\x000.weightctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storage\
+ctorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK"
+                .to_vec();
+        pkl.extend_from_slice(&[numel, b't', b'Q', b'K', 0, b'K', rows, b'K', 3, 0x86, b'K', 3, b'K', 1, 0x86, 0x89]);
+        pkl.extend_from_slice(b")tRu.");
+        let data: Vec<u8> = [1f32, 2., 3., 4.].iter().flat_map(|v| v.to_le_bytes()).collect();
+        crate::data::npz_write::stored_zip(&[("a/data.pkl", &pkl), ("a/data/0", &data)], 64).unwrap()
+    }
+
+    fn read_view(bytes: &[u8]) -> Result<TensorData> {
+        let f = read_pt(bytes, "v.pt")?;
+        let Value::Dict(d) = f.pickle.get(f.root) else { panic!() };
+        let Value::Tensor(t) = f.pickle.get(f.pickle.dict_get(d, "0.weight").unwrap()) else { panic!() };
+        f.values(t, "0.weight")
+    }
+
+    #[test]
+    fn views_must_lie_inside_storages_inside_the_file() {
+        assert_eq!(read_view(&one_view(1, 4)).unwrap(), TensorData::F32(vec![1., 2., 3.]));
+        let e = read_view(&one_view(2, 4)).unwrap_err().to_string();
+        assert!(e.contains("reaches past its storage of 4 values"), "{e}");
+        let e = read_view(&one_view(1, 8)).unwrap_err().to_string();
+        assert!(e.contains("claims 8 values but the file holds 4"), "{e}");
+    }
+
     #[test]
     fn not_a_pt_file() {
         for b in [&b""[..], b"hello", b"PK\x03\x04rest"] {

@@ -110,7 +110,8 @@ fn pool_code(max: bool, g: &Geometry, two_d: bool) -> String {
 /// convlab wrote) into it.
 pub fn sequential_code<T>(model: &Model<T>, weights: &str) -> String {
     let mut s = String::from("import torch\nfrom torch import nn\n\n");
-    s.push_str(&format!("# convlab: {}  (input {})\n", model.spec, model.input));
+    let input: Vec<String> = model.input.to_vec().iter().map(|d| d.to_string()).collect();
+    s.push_str(&format!("# convlab: {}  (input {})\n", model.spec, input.join(",")));
     s.push_str("model = nn.Sequential(\n");
     for l in &model.layers {
         s.push_str(&format!("    {},\n", layer_code(l)));
