@@ -150,22 +150,42 @@ fn refused(module: &str, name: &str) -> Error {
         "the pickle calls {module}.{name}{alias}; convlab loads only tensors, containers and nn.Sequential layers, \
          and nothing from the file was executed"
     );
+    // Modules whose functions run commands, files or code: no model file names them.
+    const DANGEROUS: &[&str] = &[
+        "os",
+        "posix",
+        "nt",
+        "builtins",
+        "subprocess",
+        "sys",
+        "shutil",
+        "socket",
+        "runpy",
+        "importlib",
+        "pickle",
+        "pty",
+        "webbrowser",
+    ];
+    let root = module.split('.').next().unwrap_or(module);
     let advice = if module.starts_with("torch.nn.modules") {
         let known: Vec<&str> = MODULE_CLASSES.iter().map(|c| c.1).collect();
         format!(
             "nn.{name} has no convlab layer (it reads {}); save the weights with torch.save(model.state_dict(), path) and give --model",
             known.join(", ")
         )
-    } else if module == "__main__"
-        || !module.contains('.') && !["os", "posix", "nt", "builtins", "subprocess", "sys"].contains(&module)
-    {
-        format!(
-            "if {module}.{name} is a model class of your own, save its state dict instead (torch.save(model.state_dict(), path)) and give --model"
-        )
-    } else if module.starts_with("numpy") {
+    } else if root == "torch" {
+        "convlab reads state dicts, checkpoint dicts of them and whole nn.Sequential models; save the weights with \
+         torch.save(model.state_dict(), path) and give --model"
+            .to_string()
+    } else if root == "numpy" {
         "numpy values are not read; save plain Python numbers or tensors".to_string()
-    } else {
+    } else if DANGEROUS.contains(&root) {
         "The file may be malicious: do not open it with torch.load(weights_only=False)".to_string()
+    } else {
+        format!(
+            "if {module}.{name} is a model class of your own, save its state dict instead (torch.save(model.state_dict(), path)) \
+             and give --model; if you did not write it, do not open the file with torch.load(weights_only=False)"
+        )
     };
     Error::model_file(format!("{called}. {advice}"))
 }
@@ -357,5 +377,25 @@ pub fn persistent_load(p: &mut Pickle, pid: Id) -> Result<Made> {
             Ok(Made::Same(items[1]))
         }
         _ => Err(bad(&format!("a persistent id convlab does not know ({})", p.describe(pid)))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_say_what_to_do_instead() {
+        let says = |m: &str, n: &str| find_class(m, n).unwrap_err().to_string();
+        assert!(says("__main__", "Net").contains("a model class of your own"));
+        assert!(says("torch.nn.modules.conv", "ConvTranspose2d").contains("nn.ConvTranspose2d has no convlab layer"));
+        assert!(says("torch.nn.parallel.data_parallel", "DataParallel").contains("state_dict"));
+        assert!(says("subprocess", "Popen").contains("malicious"));
+        assert!(says("numpy.core.multiarray", "scalar").contains("numpy"));
+        assert_eq!(find_class("__builtin__", "set").unwrap(), Global::Set);
+        assert_eq!(find_class("torch", "HalfStorage").unwrap(), Global::StorageType(Dtype::F16));
+        assert_eq!(find_class("torch.nn.modules.linear", "Linear").unwrap(), Global::Module("Linear"));
+        // A layer class under another module's name is not the layer.
+        assert!(find_class("mymodels", "Linear").is_err());
     }
 }
