@@ -194,7 +194,10 @@ fn python_with_torch() -> Result<String, String> {
     let python = std::env::var("CONVLAB_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     match Command::new(&python).args(["-c", "import torch, numpy"]).output() {
         Ok(o) if o.status.success() => Ok(python),
-        Ok(o) => Err(format!("{python} has no torch/numpy ({})", String::from_utf8_lossy(&o.stderr).trim())),
+        Ok(o) => {
+            let err = String::from_utf8_lossy(&o.stderr);
+            Err(format!("{python} has no torch/numpy ({})", err.trim().lines().last().unwrap_or("")))
+        }
         Err(e) => Err(format!("no {python} ({e})")),
     }
 }
