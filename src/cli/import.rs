@@ -3,9 +3,11 @@
 //! state dict, a checkpoint dict holding one, or a whole `nn.Sequential`; zip or legacy
 //! format, read without running anything from it) or a safetensors state dict. Every tensor's
 //! name and shape is checked against the spec.
+//! `--loss` (and `--class-names`) record what the outputs mean, so `predict` gives classes.
 
 use crate::interop::import::{import_file, ImportOptions};
-use crate::model::io;
+use crate::losses::Loss;
+use crate::model::{io, Task};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -28,6 +30,14 @@ pub struct Args {
     /// Where to write the convlab model file
     #[arg(long)]
     out: PathBuf,
+    /// The loss the model was trained with: cross_entropy (a classifier), bce_with_logits (one
+    /// output: a binary classifier) or mse [default: not recorded; predict prints raw outputs]
+    #[arg(long)]
+    loss: Option<String>,
+    /// The classes' names in class order, comma-separated, e.g. 'cat,dog' (needs --loss)
+    /// [default: the class numbers]
+    #[arg(long, requires = "loss", value_delimiter = ',')]
+    class_names: Vec<String>,
 }
 
 pub fn run(a: Args) -> crate::Result<i32> {
@@ -36,10 +46,19 @@ pub fn run(a: Args) -> crate::Result<i32> {
     for note in &imported.notes {
         println!("{note}");
     }
-    let model = &imported.model;
-    io::save(model, &a.out)?;
+    let mut model = imported.model;
+    if let Some(loss) = &a.loss {
+        let names: Vec<String> = a.class_names.iter().map(|n| n.trim().to_string()).collect();
+        model.task = Some(Task::with_names(Loss::parse(loss)?, model.output().len(), &names)?);
+    }
+    io::save(&model, &a.out)?;
+    let task = match &model.task {
+        Some(t) if t.is_classifier() => format!("; a classifier of {} classes", t.classes),
+        Some(t) => format!("; {} outputs ({})", model.output().len(), t.loss.name()),
+        None => String::new(),
+    };
     println!(
-        "wrote {} ({} parameters of `{}`, input {})",
+        "wrote {} ({} parameters of `{}`, input {}{task})",
         a.out.display(),
         model.params.len(),
         model.spec,

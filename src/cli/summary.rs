@@ -24,5 +24,11 @@ pub fn run(a: Args) -> crate::Result<i32> {
         Model::<f32>::new(&spec, input)?
     };
     print!("{}", summary(&model));
+    if let Some(t) = &model.task {
+        match t.is_classifier() {
+            true => println!("task: {} classes ({}), {}", t.classes, t.names().join(", "), t.loss.name()),
+            false => println!("task: {} outputs, {}", model.output().len(), t.loss.name()),
+        }
+    }
     Ok(0)
 }
