@@ -47,7 +47,8 @@
 //! - [`data`]: data sets and their formats; [`rng`]: seeded random streams (convlab's, numpy's,
 //!   PyTorch's);
 //! - [`inspect`]: what a trained network learned, as figures and reports; [`plot`]: the drawing;
-//! - [`interop`]: ONNX export and TensorBoard event files, for other tools;
+//! - [`interop`]: other tools' files: PyTorch `.pt` read without running them and written back,
+//!   ONNX export and TensorBoard event files;
 //! - [`study`]: parameter recovery and multi-seed sweeps; [`stats`]: the statistics they report;
 //! - [`verify`]: checks against PyTorch fixtures and finite differences;
 //! - [`error`]: the one error type; [`fs`]: atomic writes.

@@ -182,6 +182,48 @@ fn data_parsers_survive_mutations_within_bounded_memory() {
         });
     }
 
+    // PyTorch .pt files (zip and legacy; the pickle, its memo, storages and views): every
+    // fixture, truncated anywhere and mutated, through the importer users reach.
+    use convlab::interop::import::{import_pt, ImportOptions};
+    let pt = |name: &str| std::fs::read(env!("CARGO_MANIFEST_DIR").to_string() + "/tests/fixtures/pt/" + name).unwrap();
+    let fixtures = [
+        ("mnist_lab_state_dict.pt", Some("mnist-lab")),
+        ("legacy_format.pt", Some("mnist-lab")),
+        ("shared_storage.pt", Some("pattern1d")),
+        ("simplecnn_checkpoint.pt", Some("simplecnn")),
+        ("whole_module_pattern1d.pt", None),
+        ("malicious.pt", Some("pattern1d")),
+    ];
+    for (i, (name, model)) in fixtures.into_iter().enumerate() {
+        let good = pt(name);
+        let opts = ImportOptions {
+            model: model.map(str::to_string),
+            input: Some(if i == 4 || i == 2 { "1,20" } else { "1,28,28" }.into()),
+            key: None,
+        };
+        let import = |b: &[u8]| {
+            let _ = import_pt(b, name, &opts);
+        };
+        for cut in (0..good.len()).step_by(good.len() / 97 + 1) {
+            fuzz(name, &good[..cut], 1, 0, &import);
+        }
+        fuzz(name, &good, 150, 30 + i as u64, &import);
+        // A zip's checksums catch most flips, so also mutate the pickle itself, re-zipped.
+        if good.starts_with(b"PK") {
+            let zip = convlab::data::zip::ZipArchive::parse(&good, name).unwrap();
+            let members: Vec<(String, Vec<u8>)> =
+                zip.names().iter().map(|n| (n.to_string(), zip.read(n).unwrap().unwrap())).collect();
+            let pkl = members.iter().find(|(n, _)| n.ends_with("data.pkl")).unwrap().1.clone();
+            fuzz(name, &pkl, 300, 40 + i as u64, &|b| {
+                let records: Vec<(&str, &[u8])> = members
+                    .iter()
+                    .map(|(n, d)| (n.as_str(), if n.ends_with("data.pkl") { b } else { d.as_slice() }))
+                    .collect();
+                import(&convlab::data::npz_write::stored_zip(&records, 64).unwrap());
+            });
+        }
+    }
+
     // Sweep shard files.
     use convlab::study::sweep::{results, Shard, SweepConfig};
     let shard = dir.join("runs-shard-0-of-2.jsonl");

@@ -1,22 +1,32 @@
-//! `convlab import FILE --model SPEC --input SHAPE --out MODEL`: turn weights saved by PyTorch
-//! (`safetensors.torch.save_file(model.state_dict(), FILE)` of the equivalent `nn.Sequential`)
-//! into a convlab model file, checking every tensor's name and shape against the spec.
+//! `convlab import FILE --out MODEL [--model SPEC] [--input SHAPE] [--key KEY]`: turn weights
+//! saved by PyTorch into a convlab model file: a `.pt`/`.pth`/`.bin` file from `torch.save` (a
+//! state dict, a checkpoint dict holding one, or a whole `nn.Sequential`; zip or legacy
+//! format, read without running anything from it) or a safetensors state dict. Every tensor's
+//! name and shape is checked against the spec.
 //! `--loss` (and `--class-names`) record what the outputs mean, so `predict` gives classes.
 
+use crate::interop::import::{import_file, ImportOptions};
 use crate::losses::Loss;
-use crate::model::{io, presets, Model, Task};
+use crate::model::{io, Task};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A safetensors file with nn.Sequential state-dict names (0.weight, 1.running_mean, ...)
+    /// A .pt/.pth/.bin file written by torch.save, or a safetensors file, with nn.Sequential
+    /// state-dict names (0.weight, 1.running_mean, ...); the format is read from the content
     file: PathBuf,
-    /// The model spec (or preset) the weights belong to
+    /// The model spec (or preset) the weights belong to; not needed when the file holds a
+    /// whole nn.Sequential (torch.save(model)), whose layers are read from the file
     #[arg(long)]
-    model: String,
-    /// Input shape C,H,W or C,L (presets know theirs)
+    model: Option<String>,
+    /// Input shape C,H,W or C,L; presets know theirs, and a network starting with a linear layer
+    /// takes its first weight's width. Default: inferred that way, else an error asks for it
     #[arg(long)]
     input: Option<String>,
+    /// In a checkpoint dict, the entry holding the state dict (e.g. model_state_dict; a/b for a
+    /// nested one). Default: the one entry that is a state dict or an nn.Sequential
+    #[arg(long)]
+    key: Option<String>,
     /// Where to write the convlab model file
     #[arg(long)]
     out: PathBuf,
@@ -31,10 +41,12 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> crate::Result<i32> {
-    let (spec, input) = presets::spec_and_input(&a.model, a.input.as_deref())?;
-    let mut model = Model::<f32>::new(&spec, input)?;
-    let bytes = std::fs::read(&a.file).map_err(|e| crate::Error::read(&a.file, e))?;
-    io::load_state(&mut model, &bytes).map_err(|e| e.context(a.file.display()))?;
+    let opts = ImportOptions { model: a.model, input: a.input, key: a.key };
+    let imported = import_file(&a.file, &opts)?;
+    for note in &imported.notes {
+        println!("{note}");
+    }
+    let mut model = imported.model;
     if let Some(loss) = &a.loss {
         let names: Vec<String> = a.class_names.iter().map(|n| n.trim().to_string()).collect();
         model.task = Some(Task::with_names(Loss::parse(loss)?, model.output().len(), &names)?);
@@ -45,6 +57,12 @@ pub fn run(a: Args) -> crate::Result<i32> {
         Some(t) => format!("; {} outputs ({})", model.output().len(), t.loss.name()),
         None => String::new(),
     };
-    println!("wrote {} ({} parameters of `{}`{task})", a.out.display(), model.params.len(), model.spec);
+    println!(
+        "wrote {} ({} parameters of `{}`, input {}{task})",
+        a.out.display(),
+        model.params.len(),
+        model.spec,
+        model.input
+    );
     Ok(0)
 }

@@ -54,9 +54,9 @@ enum Command {
     Recover(recover::Args),
     /// Train a grid of settings over many seeds and report how often training succeeds
     Sweep(Box<sweep::Args>),
-    /// Write a model for other tools: ONNX (for onnxruntime and Netron) or a run's TensorBoard logs
+    /// Write a model for other tools: PyTorch (.pt state dict, nn.Sequential code), ONNX (onnxruntime, Netron) or a run's TensorBoard logs
     Export(export::Args),
-    /// Turn weights saved by PyTorch (safetensors state dict) into a convlab model file
+    /// Turn weights saved by PyTorch (.pt from torch.save, or safetensors) into a convlab model file
     Import(import::Args),
     /// Check the engine against PyTorch reference fixtures
     Verify(verify::Args),

@@ -1,4 +1,5 @@
-//! A minimal zip reader: just enough for `.npz` files.
+//! A minimal zip reader: just enough for `.npz` files (and PyTorch's zip `.pt` files, which are
+//! stored entries too; [`ZipKind`] words the messages for either).
 //!
 //! `np.savez` writes stored entries and `np.savez_compressed` deflated ones, always through
 //! Python's `zipfile` with zip64 extras in the local headers. Reading those needs the central
@@ -29,8 +30,22 @@ pub struct ZipEntry {
 pub struct ZipArchive<'a> {
     bytes: &'a [u8],
     label: String,
+    kind: ZipKind,
     pub entries: Vec<ZipEntry>,
 }
+
+/// What kind of file a zip is, for messages: its name and how to write it again.
+#[derive(Clone, Copy, Debug)]
+pub struct ZipKind {
+    /// E.g. `zip/.npz`.
+    pub format: &'static str,
+    /// E.g. `re-save it with numpy.savez or numpy.savez_compressed`.
+    pub resave: &'static str,
+}
+
+/// `.npz` files.
+pub const NPZ: ZipKind =
+    ZipKind { format: "zip/.npz", resave: "re-save it with numpy.savez or numpy.savez_compressed" };
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     b.get(at..at.checked_add(2)?).map(|s| u16::from_le_bytes([s[0], s[1]]))
@@ -53,12 +68,18 @@ const CENTRAL: u32 = 0x0201_4b50;
 const LOCAL: u32 = 0x0403_4b50;
 
 impl<'a> ZipArchive<'a> {
-    /// Reads the central directory of `bytes`.
+    /// Reads the central directory of `bytes`, an `.npz` file.
     pub fn parse(bytes: &'a [u8], label: &str) -> Result<Self> {
+        Self::parse_as(bytes, label, NPZ)
+    }
+
+    /// Reads the central directory of `bytes`, a zip of the given kind.
+    pub fn parse_as(bytes: &'a [u8], label: &str, kind: ZipKind) -> Result<Self> {
         let corrupt = |what: &str| {
             Error::data(format!(
-                "{label}: not a valid zip/.npz file ({what}); is it the right file, and was it \
-                 written completely? Re-save it with numpy.savez or numpy.savez_compressed"
+                "{label}: not a valid {} file ({what}); is it the right file, and was it \
+                 written completely? If so, {}",
+                kind.format, kind.resave
             ))
         };
         // End of central directory: 22 bytes plus a comment of up to 65535 bytes, at the end.
@@ -124,13 +145,14 @@ impl<'a> ZipArchive<'a> {
                 // numpy would read the last, a first-match reader the first: refuse to guess.
                 return Err(Error::data(format!(
                     "{label}: holds two members named {name}; which one is meant is ambiguous \
-                     (numpy takes the last): re-save the file with each array once"
+                     (numpy takes the last): {}, each member once",
+                    kind.resave
                 )));
             }
             entries.push(ZipEntry { name, method, flags, crc, compressed_size, size, header_offset });
             at = name_at + name_len + extra_len + comment_len;
         }
-        Ok(ZipArchive { bytes, label: label.to_string(), entries })
+        Ok(ZipArchive { bytes, label: label.to_string(), kind, entries })
     }
 
     /// The names of the members, in archive order.
@@ -146,10 +168,7 @@ impl<'a> ZipArchive<'a> {
 
     fn extract(&self, e: &ZipEntry) -> Result<Vec<u8>> {
         let bad = |what: &str| {
-            Error::data(format!(
-                "{}: member {}: {what}; the file is damaged: re-save it with numpy.savez",
-                self.label, e.name
-            ))
+            Error::data(format!("{}: member {}: {what}; the file is damaged: {}", self.label, e.name, self.kind.resave))
         };
         if e.flags & 1 != 0 {
             return Err(Error::data(format!(
@@ -188,9 +207,8 @@ impl<'a> ZipArchive<'a> {
             m => {
                 return Err(Error::data(format!(
                     "{}: member {} uses zip compression method {m}, but only stored (0) and \
-                     deflate (8) are supported; re-save with numpy.savez or \
-                     numpy.savez_compressed",
-                    self.label, e.name
+                     deflate (8) are supported; {}",
+                    self.label, e.name, self.kind.resave
                 )))
             }
         };
