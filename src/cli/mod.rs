@@ -4,6 +4,7 @@ mod bench;
 mod data;
 mod data_args;
 mod eval;
+mod explain;
 mod import;
 mod lab;
 mod plot;
@@ -39,6 +40,8 @@ enum Command {
     Eval(eval::Args),
     /// Class probabilities for one image or npz row
     Predict(predict::Args),
+    /// Explain one prediction: gradient, saliency, smoothgrad, input × gradient, Grad-CAM or occlusion
+    Explain(Box<explain::Args>),
     /// Draw what a network learned: filters, activations, tensors, curves, scatter, examples, confusion, evolution, samples
     Plot(plot::Args),
     /// Print a tensor, or the predictions for some samples, as a notebook prints them
@@ -78,6 +81,7 @@ pub fn main() -> i32 {
         Command::Eval(a) => eval::run(a),
         Command::Import(a) => import::run(a),
         Command::Plot(a) => plot::run(a),
+        Command::Explain(a) => explain::run(*a),
         Command::Report(a) => report::run(a),
         Command::Show(a) => show::run(a),
         Command::Data(a) => data::run(a),

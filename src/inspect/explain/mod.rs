@@ -154,6 +154,35 @@ pub struct GradCamInfo {
     pub weights: Vec<f32>,
 }
 
+impl Explanation {
+    /// The explanation as JSON: `method`, `target`, `score`, `outputs`, `input_shape`,
+    /// `gradient` (when the method uses it), `map` and `map_shape` (both flat, row-major), and
+    /// Grad-CAM's `layer` and `weights` or occlusion's `patch` and `stride` (rows, columns).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut j = serde_json::json!({
+            "method": self.method.name(),
+            "target": self.target,
+            "score": self.score,
+            "outputs": self.outputs,
+            "input_shape": self.input_shape,
+            "map": self.map,
+            "map_shape": self.map_shape,
+        });
+        if let Some(g) = &self.gradient {
+            j["gradient"] = serde_json::json!(g);
+        }
+        if let Some(c) = &self.gradcam {
+            j["layer"] = serde_json::json!(c.layer);
+            j["weights"] = serde_json::json!(c.weights);
+        }
+        if let Some(w) = &self.occlusion {
+            j["patch"] = serde_json::json!([w.patch.0, w.patch.1]);
+            j["stride"] = serde_json::json!([w.stride.0, w.stride.1]);
+        }
+        j
+    }
+}
+
 /// Explains the model's output for sample `x` (one sample in the model's input layout).
 pub fn explain(model: &Model<f32>, x: &[f32], opts: &Options) -> Result<Explanation> {
     if x.len() != model.input.len() {

@@ -7,6 +7,7 @@
 
 use super::gradcam::upsample_bilinear;
 use super::{channels_and_positions, Explanation, Method};
+use crate::data::{Dataset, Targets};
 use crate::engine::{Dims, Rank};
 use crate::plot::canvas::{Anchor, Image, Stroke, Surface, TextStyle, VAnchor};
 use crate::plot::colormap::Rgb;
@@ -23,6 +24,24 @@ pub struct Caption {
     pub class_name: Option<String>,
     /// Where the sample came from, e.g. `sample 7 of fashion-mnist (test), label 3`.
     pub sample: String,
+}
+
+impl Caption {
+    /// Sample `index` of `ds`, with its label and the target's class name when the data has them.
+    pub fn of_data(ds: &Dataset, index: usize, target: usize) -> Caption {
+        let names = ds.class_names.as_ref();
+        let label = match &ds.targets {
+            Targets::Classes { labels, .. } => labels.get(index).map(|&l| {
+                let name = names.and_then(|n| n.get(l as usize)).map(|n| format!(" ({n})")).unwrap_or_default();
+                format!(", label {l}{name}")
+            }),
+            Targets::Values { .. } => None,
+        };
+        Caption {
+            class_name: names.and_then(|n| n.get(target).cloned()),
+            sample: format!("sample {index} of {}{}", ds.name, label.unwrap_or_default()),
+        }
+    }
 }
 
 const GAP: f32 = 20.0;
@@ -44,7 +63,8 @@ fn planes(e: &Explanation, input: Dims) -> Vec<(String, Vec<f32>)> {
                 _ => (1, e.map.len()),
             };
             let out = if input.rank == Rank::Image { (input.h, input.w) } else { (1, p) };
-            vec![(format!("{name} (upsampled)"), upsample_bilinear(&e.map, (h, w), out))]
+            let label = if h * w == p { name } else { format!("{name} (upsampled)") };
+            vec![(label, upsample_bilinear(&e.map, (h, w), out))]
         }
         Method::Occlusion => {
             let w = e.occlusion.expect("occlusion keeps its window");
@@ -60,7 +80,8 @@ fn scale_for(e: &Explanation, planes: &[(String, Vec<f32>)]) -> (Colormap, Norm)
         (Colormap::Bwr, Norm::symmetric(values))
     } else {
         let vmax = values.filter(|v| v.is_finite()).fold(0.0f32, |m, &v| m.max(v));
-        (Colormap::Viridis, Norm::Linear { vmin: 0.0, vmax })
+        // An all-zero map shows as the scale's start, not its middle.
+        (Colormap::Viridis, Norm::Linear { vmin: 0.0, vmax: if vmax > 0.0 { vmax } else { 1.0 } })
     }
 }
 
@@ -79,10 +100,17 @@ pub fn figure(e: &Explanation, x: &[f32], input: Dims, caption: &Caption) -> Fig
     let planes = planes(e, input);
     let (cmap, norm) = scale_for(e, &planes);
     let title = title(e, caption);
+    // Said in words, as a blank map could also be a drawing fault.
+    let zero = e.map.iter().all(|&v| v == 0.0);
+    let sample = match (zero, caption.sample.is_empty()) {
+        (false, _) => caption.sample.clone(),
+        (true, true) => "the map is 0 everywhere".to_string(),
+        (true, false) => format!("{} · the map is 0 everywhere", caption.sample),
+    };
     if input.rank == Rank::Image {
-        image_figure(x, input, &planes, cmap, norm, &title, &caption.sample)
+        image_figure(x, input, &planes, cmap, norm, &title, &sample)
     } else {
-        signal_figure(x, input, &planes, cmap, norm, &title, &caption.sample)
+        signal_figure(x, input, &planes, cmap, norm, &title, &sample)
     }
 }
 
@@ -189,7 +217,9 @@ fn signal_figure(
     let (plot_h, strip_h) = (200.0, 22.0);
     let (lo, hi) =
         x.iter().filter(|v| v.is_finite()).fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-    let (ylo, yhi, yticks, ystep) = nice_axis(lo as f64, hi as f64, 5);
+    // A little room, so the extreme points do not sit on the frame.
+    let pad = 0.05 * (hi - lo) as f64;
+    let (ylo, yhi, yticks, ystep) = nice_axis(lo as f64 - pad, hi as f64 + pad, 5);
     let ylabels: Vec<String> = yticks.iter().map(|&v| format_tick(v, ystep)).collect();
     let ylabel_w = ylabels.iter().map(|t| text_width(t, TICK_SIZE)).fold(0.0, f32::max);
     let strip_label_w = planes.iter().map(|(n, _)| text_width(n, TICK_SIZE)).fold(0.0, f32::max);
