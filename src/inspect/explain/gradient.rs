@@ -10,9 +10,9 @@ use crate::rng::Rng;
 /// One sample forward and back from `output[target]`, in evaluation mode.
 pub struct Backprop<T> {
     pub outputs: Vec<T>,
-    /// ∂ output[target] / ∂ input, in the input's layout.
+    /// `∂ output[target] / ∂ input`, in the input's layout.
     pub input_grad: Vec<T>,
-    /// The asked-for layer's output and ∂ output[target] / ∂ that output.
+    /// The asked-for layer's output and `∂ output[target]` / ∂ that output.
     pub layer: Option<(Vec<T>, Vec<T>)>,
 }
 
@@ -32,7 +32,7 @@ pub fn backprop<T: Float>(model: &Model<T>, x: &[T], target: usize, layer: Optio
     Backprop { outputs, input_grad, layer }
 }
 
-/// ∂ output[target] / ∂ input.
+/// `∂ output[target] / ∂ input`.
 pub fn gradient(model: &Model<f32>, x: &[f32], target: usize) -> Vec<f32> {
     backprop(model, x, target, None).input_grad
 }

@@ -134,7 +134,7 @@ pub struct Explanation {
     /// The model's outputs for the sample.
     pub outputs: Vec<f32>,
     pub input_shape: Vec<usize>,
-    /// ∂ output[target] / ∂ input, for the methods that use it (gradient, saliency,
+    /// `∂ output[target] / ∂ input`, for the methods that use it (gradient, saliency,
     /// input-x-gradient), in the input's layout.
     pub gradient: Option<Vec<f32>>,
     pub map: Vec<f32>,

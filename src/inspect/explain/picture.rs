@@ -32,7 +32,8 @@ impl Caption {
         let names = ds.class_names.as_ref();
         let label = match &ds.targets {
             Targets::Classes { labels, .. } => labels.get(index).map(|&l| {
-                let name = names.and_then(|n| n.get(l as usize)).map(|n| format!(" ({n})")).unwrap_or_default();
+                let name = names.and_then(|n| n.get(l as usize)).filter(|n| **n != l.to_string());
+                let name = name.map(|n| format!(" ({n})")).unwrap_or_default();
                 format!(", label {l}{name}")
             }),
             Targets::Values { .. } => None,
@@ -178,7 +179,7 @@ fn image_figure(
     if planes.len() == 1 {
         panels.push(("over the input".to_string(), overlay(&base, &planes[0].1, cmap, &norm)));
     }
-    let scale = (224.0 / h.max(w) as f32).floor().clamp(1.0, 16.0);
+    let scale = (224.0 / h.max(w) as f32).floor().clamp(1.0, 28.0);
     let (pw, ph) = (w as f32 * scale, h as f32 * scale);
     let label_w = panels.iter().map(|(n, _)| text_width(n, PANEL_TITLE_SIZE)).fold(0.0, f32::max);
     let slot = pw.max(label_w).ceil() + GAP;
