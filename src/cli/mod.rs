@@ -4,6 +4,7 @@ mod bench;
 mod data;
 mod data_args;
 mod eval;
+mod explain;
 mod export;
 mod import;
 mod lab;
@@ -40,6 +41,8 @@ enum Command {
     Eval(eval::Args),
     /// Class probabilities (or outputs) for images or the rows of an npz file
     Predict(predict::Args),
+    /// Explain one prediction: gradient, saliency, smoothgrad, input × gradient, Grad-CAM or occlusion
+    Explain(Box<explain::Args>),
     /// Draw what a network learned: filters, activations, tensors, curves, scatter, examples, confusion, evolution, samples
     Plot(plot::Args),
     /// Print a tensor, or the predictions for some samples, as a notebook prints them
@@ -82,6 +85,7 @@ pub fn main() -> i32 {
         Command::Import(a) => import::run(a),
         Command::Export(a) => export::run(a),
         Command::Plot(a) => plot::run(a),
+        Command::Explain(a) => explain::run(*a),
         Command::Report(a) => report::run(a),
         Command::Show(a) => show::run(a),
         Command::Data(a) => data::run(a),

@@ -8,6 +8,7 @@ pub mod curves;
 pub mod evaluate;
 pub mod evolution;
 pub mod examples;
+pub mod explain;
 pub mod filters;
 pub mod predict;
 pub mod report;

@@ -99,6 +99,19 @@ impl Plan {
         Plan { role, buf, prefix, chunk, chunk_grad, chunk_act, lean }
     }
 
+    /// The same plan with every ReLU and max-pool running on its own, so that every layer's
+    /// output gradient is written (explanations read a ReLU's). Not for lean plans, whose
+    /// chunk-sized conv outputs only a fused pool may follow.
+    pub fn unfused(mut self) -> Self {
+        assert!(!self.lean, "a lean plan stays fused");
+        for r in &mut self.role {
+            if matches!(r, Role::FusedRelu | Role::FusedPool) {
+                *r = Role::Own;
+            }
+        }
+        self
+    }
+
     /// Values of buffer `b`'s output (`out` per sample) for `capacity` samples: none for a
     /// flatten's, one chunk for a lean conv's.
     pub fn act_len(&self, b: usize, out: usize, capacity: usize) -> usize {
@@ -156,5 +169,7 @@ mod tests {
         assert_eq!(p.chunk_grad, [true, true, true, false, false, false, false, false]);
         assert_eq!(p.chunk_act, [true, false, false, false, false, false, false, false]);
         assert!(!Plan::new(&layers, 100, 4, false).chunk_act.contains(&true));
+        let unfused = Plan::new(&layers, 100, 4, false).unfused();
+        assert_eq!(unfused.role, [Own, Own, Own, Own, Own, Own, Alias, Own]);
     }
 }

@@ -63,6 +63,14 @@ impl<T: Float> Workspace<T> {
         self
     }
 
+    /// Runs every ReLU and max-pool on its own (see `Plan::unfused`), so `layer_grad` can read
+    /// any layer's output gradient. For explanations; training keeps the faster fused pair.
+    pub fn unfused(mut self, model: &Model<T>) -> Self {
+        self.plan = Plan::new(&model.layers, self.capacity, std::mem::size_of::<T>(), false).unfused();
+        self.allocate(model);
+        self
+    }
+
     pub fn capacity(&self) -> usize {
         self.capacity
     }
@@ -96,6 +104,16 @@ impl<T: Float> Workspace<T> {
         let len = self.n * model.output().len();
         let last = *self.plan.buf.last().expect("a model has at least one layer");
         (&self.acts[last][..len], &mut self.grads[last][..len])
+    }
+
+    /// Gradient with respect to layer `i`'s output from the last backward pass (`n` samples).
+    /// Needs an `unfused` workspace when layer i is a ReLU before a max-pool, and batches that
+    /// fit one chunk when it is among the per-sample layers (their gradients hold one chunk).
+    pub fn layer_grad(&self, i: usize, model: &Model<T>) -> &[T] {
+        let b = self.plan.buf[i];
+        assert!(self.plan.role[i] != Role::FusedRelu, "layer {i}'s gradient needs an unfused workspace");
+        assert!(!self.plan.chunk_grad[b] || self.n <= self.plan.chunk, "layer {i}'s gradient holds one chunk");
+        &self.grads[b][..self.n * model.layers[i].output.len()]
     }
 
     pub fn input_grad(&self, model: &Model<T>) -> Option<&[T]> {
@@ -245,11 +263,12 @@ mod tests {
     use crate::layers::MaskKey;
 
     /// Forward and backward; returns the output, the parameter gradients and the input gradient.
-    fn pass(spec: &str, side: usize, lean: bool, x: &[f32], n: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    type Shape = fn(Workspace<f32>, &Model<f32>) -> Workspace<f32>;
+
+    fn pass(spec: &str, side: usize, shape: Shape, x: &[f32], n: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let mut model = Model::<f32>::new(spec, Dims::image(1, side, side)).unwrap();
         model.init(7);
-        let ws = Workspace::new(&model, n, true);
-        let mut ws = if lean { ws.lean(&model) } else { ws };
+        let mut ws = shape(Workspace::new(&model, n, true), &model);
         ws.forward(&model, x, n, Mode::Train, MaskKey::default());
         let out = ws.output(&model).to_vec();
         ws.output_grad_mut(&model).iter_mut().enumerate().for_each(|(i, g)| *g = (i as f32 * 0.37).sin());
@@ -258,7 +277,7 @@ mod tests {
     }
 
     #[test]
-    fn a_lean_workspace_computes_the_same_outputs_and_gradients() {
+    fn lean_and_unfused_workspaces_compute_the_same_outputs_and_gradients() {
         let n = 3;
         // 64×64 images make the per-sample layers run one sample at a time (chunk-sized buffers).
         for (spec, side) in [
@@ -268,9 +287,11 @@ mod tests {
         ] {
             // Many exact ties and negatives, so first-maximum and ReLU-at-zero cases occur.
             let x: Vec<f32> = (0..n * side * side).map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.25).collect();
-            let full = pass(spec, side, false, &x, n);
-            let lean = pass(spec, side, true, &x, n);
+            let full = pass(spec, side, |ws, _| ws, &x, n);
+            let lean = pass(spec, side, |ws, m| ws.lean(m), &x, n);
+            let unfused = pass(spec, side, |ws, m| ws.unfused(m), &x, n);
             assert_eq!(full, lean, "{spec}");
+            assert_eq!(full, unfused, "{spec}");
             assert!(full.2.iter().any(|&g| g != 0.0), "the input gradient reaches the input");
         }
     }

@@ -12,7 +12,7 @@ pub mod colormap;
 pub mod figure;
 mod figures;
 mod font;
-mod parts;
+pub(crate) mod parts;
 pub mod svg;
 
 pub use canvas::{Canvas, Surface};

@@ -2,6 +2,7 @@
 //! (layer, loss, optimizer, training) and reports each compared tensor's largest errors.
 
 pub mod compare;
+pub mod explain;
 pub mod fixture;
 pub mod gradcheck;
 pub mod layer;
@@ -33,6 +34,7 @@ pub fn run_fixture(path: &Path, threads: usize) -> Outcome {
         "loss" => loss::run(&f),
         "optimizer" => optimizer::run(&f),
         "training" => training::run(&f, threads),
+        "explain" => explain::run(&f),
         "data" => return Outcome::Data,
         other => Err(Error::data(format!(
             "unknown fixture kind `{other}` (expected layer, loss, optimizer, training or data)"
