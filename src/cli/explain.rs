@@ -4,7 +4,7 @@
 use super::data_args::DataArgs;
 use crate::inspect::explain::picture::{figure, Caption};
 use crate::inspect::explain::{explain, Method, Options};
-use crate::inspect::predict::read_sample;
+use crate::inspect::predict::read_samples;
 use crate::inspect::{check_index, Subject};
 use clap::ValueEnum;
 use std::path::PathBuf;
@@ -106,10 +106,12 @@ pub fn run(a: Args) -> crate::Result<i32> {
         stride: a.stride,
     };
     let (x, sample, data) = match (&a.image, &a.npz) {
-        (Some(path), _) => (read_sample(&s.model, path, 0)?, path.display().to_string(), None),
-        (None, Some(path)) => {
-            (read_sample(&s.model, path, a.row)?, format!("row {} of {}", a.row, path.display()), None)
-        }
+        (Some(path), _) => (read_samples(&s.model, &[path.clone()], None)?.x, path.display().to_string(), None),
+        (None, Some(path)) => (
+            read_samples(&s.model, &[path.clone()], Some(&a.row.to_string()))?.x,
+            format!("row {} of {}", a.row, path.display()),
+            None,
+        ),
         (None, None) => {
             let ds = a.data.load(&s)?;
             check_index(&ds, a.index)?;
