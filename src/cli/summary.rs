@@ -24,5 +24,11 @@ pub fn run(a: Args) -> crate::Result<i32> {
         Model::<f32>::new(&spec, input)?
     };
     print!("{}", summary(&model));
+    // A run that stopped early says whose weights its model holds.
+    if path.is_dir() {
+        if let Some(r) = crate::train::early_stop::StopRecord::read(path)? {
+            println!("{}", r.message());
+        }
+    }
     Ok(0)
 }

@@ -51,8 +51,8 @@ pub fn save(folder: &RunFolder, trainer: &Trainer<f32>, epoch: usize, run: &RunS
         meta.push(("early_stop_wait", w.wait.to_string()));
         meta.push(("early_stop_stopped_at", w.stopped_at.map_or(String::new(), |e| e.to_string())));
         meta.push(("early_stop_batches_tracked", w.best_batches_tracked.to_string()));
-        extra.push(("early_stop.params".into(), bytes_of(&w.best_params)));
-        extra.push(("early_stop.buffers".into(), bytes_of(&w.best_buffers)));
+        extra.push((format!("optimizer.{BEST_PARAMS}"), bytes_of(&w.best_params)));
+        extra.push((format!("optimizer.{BEST_BUFFERS}"), bytes_of(&w.best_buffers)));
     }
     let bytes = io::to_bytes_with(model, &meta, &extra)?;
     folder.write(FILE, &bytes)
@@ -63,6 +63,11 @@ fn all_finite(trainer: &Trainer<f32>) -> bool {
     trainer.model.params.iter().chain(trainer.model.buffers.iter()).all(|v| v.is_finite())
         && state.iter().all(|(_, v)| v.iter().all(|x| x.is_finite()))
 }
+
+/// Early stopping's best weights. Extra tensors live under `optimizer.`, the one prefix model
+/// loading leaves to the checkpoint.
+const BEST_PARAMS: &str = "early_stop_best_params";
+const BEST_BUFFERS: &str = "early_stop_best_buffers";
 
 /// The checkpoint's file name in a run folder.
 pub const FILE: &str = "checkpoint.safetensors";
@@ -138,14 +143,14 @@ pub fn load(folder: &RunFolder, trainer: &mut Trainer<f32>, run: &mut RunState) 
             .parse()
             .map_err(|_| bad("its early_stop_batches_tracked is not a whole number".into()))?;
         let tensor = |name: &str, len: usize| -> Result<Vec<f32>> {
-            let v = tensor_named(name).ok_or_else(|| bad(format!("no {name} tensor")))?;
+            let v = get(name).ok_or_else(|| bad(format!("no {name} tensor")))?;
             if w.best_epoch > 0 && v.len() != len {
                 return Err(bad(format!("its {name} has {} values for {len}", v.len())));
             }
             Ok(v)
         };
-        w.best_params = tensor("early_stop.params", trainer.model.params.len())?;
-        w.best_buffers = tensor("early_stop.buffers", trainer.model.buffers.len())?;
+        w.best_params = tensor(BEST_PARAMS, trainer.model.params.len())?;
+        w.best_buffers = tensor(BEST_BUFFERS, trainer.model.buffers.len())?;
     }
     Ok(epoch as usize)
 }

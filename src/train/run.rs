@@ -37,8 +37,24 @@ pub fn check_settings(cfg: &RunConfig, p: &Prepared) -> Result<()> {
         let has_accuracy = has_accuracy(p.loss, p.model.output().len());
         rule.metric.check_available(!p.test.is_empty(), has_accuracy, "--early-stop")?;
     }
-    cfg.training.schedule()?;
+    if let Some(s) = cfg.training.schedule()? {
+        Scheduler::new(s, p.optimizer.lr(), batches_per_epoch(cfg, p) * cfg.training.epochs)?;
+    }
     Ok(())
+}
+
+/// The batch size of the run (`batch_size` 0 or beyond the data: the whole training set).
+fn batch_of(cfg: &RunConfig, p: &Prepared) -> usize {
+    let n = p.train.len();
+    if cfg.training.batch_size == 0 || cfg.training.batch_size >= n {
+        n
+    } else {
+        cfg.training.batch_size
+    }
+}
+
+fn batches_per_epoch(cfg: &RunConfig, p: &Prepared) -> usize {
+    p.train.len().div_ceil(batch_of(cfg, p))
 }
 
 /// What `plateau` watches: the test loss, or the training loss without test data.
@@ -67,11 +83,11 @@ pub fn train_from(
     quiet: bool,
 ) -> Result<Outcome> {
     let n = p.train.len();
-    let batch = if cfg.training.batch_size == 0 || cfg.training.batch_size >= n { n } else { cfg.training.batch_size };
+    let batch = batch_of(cfg, p);
     check_settings(cfg, p)?;
     let mut trainer = Trainer::new(start, p.optimizer.build(), p.loss, batch, cfg.threads, cfg.seed)?;
     trainer.clip_grad_norm = cfg.training.clip_grad_norm;
-    let steps_per_epoch = n.div_ceil(batch);
+    let steps_per_epoch = batches_per_epoch(cfg, p);
     let mut scheduler = match cfg.training.schedule()? {
         Some(s) => Some(Scheduler::new(s, p.optimizer.lr(), steps_per_epoch * cfg.training.epochs)?),
         None => None,
