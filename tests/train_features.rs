@@ -182,3 +182,39 @@ fn clipping_changes_the_run_and_bad_settings_are_refused() {
     let r = convlab(&["sweep", "--config", config.to_str().unwrap(), "--out", sweep_out.to_str().unwrap()]);
     assert!(r.status.success(), "{}", text(&r));
 }
+
+/// Tutorial 002 prints each epoch's last minibatch loss; the lab prints it beside the mean.
+#[test]
+fn mnist_lab_prints_the_final_minibatch_loss() {
+    let d = scratch("mnist-lab");
+    let data = d.join("data").join("fashion-mnist");
+    std::fs::create_dir_all(&data).unwrap();
+    let idx = |magic: u32, dims: &[u32], body: Vec<u8>| -> Vec<u8> {
+        let mut v = magic.to_be_bytes().to_vec();
+        dims.iter().for_each(|x| v.extend(x.to_be_bytes()));
+        v.extend(body);
+        v
+    };
+    // 100 training images: one batch of 100 per epoch, so its loss is the epoch's mean.
+    for (stem, n) in [("train", 100u32), ("t10k", 20)] {
+        let pixels = (0..n * 784).map(|i| (i * 7 % 251) as u8).collect();
+        let labels = (0..n).map(|i| (i % 10) as u8).collect();
+        std::fs::write(data.join(format!("{stem}-images-idx3-ubyte")), idx(0x803, &[n, 28, 28], pixels)).unwrap();
+        std::fs::write(data.join(format!("{stem}-labels-idx1-ubyte")), idx(0x801, &[n], labels)).unwrap();
+    }
+    let out = d.join("runs");
+    let o = common::command()
+        .env("CONVLAB_DATA", d.join("data"))
+        .args(["lab", "mnist-lab", "--threads", "2", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let run = out.join("lab-mnist-lab");
+    for m in metrics(&run) {
+        let last = m["last_batch_loss"].as_f64().unwrap();
+        let line = format!("Epoch {} final minibatch had loss {last:.4} (epoch mean {last:.4}", m["epoch"]);
+        assert!(t.contains(&line), "{line} not in\n{t}");
+        assert_eq!(format!("{last:.4}"), format!("{:.4}", m["train_loss"].as_f64().unwrap()));
+    }
+}
