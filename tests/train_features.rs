@@ -175,12 +175,14 @@ fn clipping_changes_the_run_and_bad_settings_are_refused() {
     let config = d.join("sweep.toml");
     std::fs::write(
         &config,
-        "data = \"digits\"\nepochs = 1\nschedule = \"cosine(t_max=1)\"\nclip_grad_norm = 1.0\nseeds = 1\n",
+        "data = \"digits\"\nepochs = 1\nclip_grad_norm = 1.0\nseeds = 1\n\
+         [grid]\nschedule = [\"cosine(t_max=1)\", \"step(step_size=1,gamma=0.5)\"]\n",
     )
     .unwrap();
     let sweep_out = d.join("sweep");
     let r = convlab(&["sweep", "--config", config.to_str().unwrap(), "--out", sweep_out.to_str().unwrap()]);
     assert!(r.status.success(), "{}", text(&r));
+    assert!(text(&r).contains("step(step_size=1,gamma=0.5)"), "{}", text(&r));
 }
 
 /// Tutorial 002 prints each epoch's last minibatch loss; the lab prints it beside the mean.
