@@ -663,3 +663,50 @@ fn zero_epochs_write_the_initial_model_and_its_kernels() {
     assert!(o.status.success(), "{}", text(&o));
     fails_cleanly(&["sweep", "--lab", "pattern1d", "--epochs", "0"], "at least 1");
 }
+
+#[test]
+fn every_source_keeps_the_first_n_and_chosen_classes() {
+    let dir = scratch("selection");
+    let run = dir.join("threes-eights");
+    let o =
+        convlab(&["train", "--data", "digits(classes=(3,8),n=200)", "--epochs", "1", "--out", run.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    // 200 kept, then the 80/20 split; two classes, so the auto model ends in linear(2).
+    assert!(t.contains("(160 train, 40 test)") && t.contains("linear(2)"), "{t}");
+    let o = convlab(&[
+        "train",
+        "--data",
+        "lines(classes=(1,0))",
+        "--epochs",
+        "1",
+        "--out",
+        dir.join("l").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    fails_cleanly(&["train", "--data", "digits(classes=(3,10))", "--epochs", "1"], "classes 0..9, not 10");
+    fails_cleanly(&["train", "--data", "digits(n=5000)", "--epochs", "1"], "has only 1797 samples");
+    fails_cleanly(&["train", "--data", "digits(test_n=5)", "--epochs", "1"], "no test set of its own");
+    fails_cleanly(&["train", "--data", "sim1d(classes=(0,1))", "--epochs", "1"], "real-valued targets");
+}
+
+#[test]
+fn digits_lab_trains_the_notebook_kernel_into_a_three() {
+    let d = scratch("lab-digits");
+    let o = convlab(&["lab", "digits", "--out", d.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    // PyTorch gives 0.8977 for the notebook's cell (tools/kernel_lab.py).
+    assert!(t.contains("epoch 10: loss -1395.94 (last step -1434.81), correlation with the mean 3 +0.8977"), "{t}");
+    assert!(t.contains("gradient with respect to the output is -3"), "{t}");
+    assert!(t.contains("the 3-against-the-rest kernel"), "{t}");
+    let k = d.join("lab-digits-kernel-notebook");
+    for f in ["model.safetensors", "snapshots.safetensors", "kernels.png"] {
+        assert!(k.join(f).exists(), "{f} missing");
+    }
+    // The snapshots hold the 11 kernels, so the film strip draws.
+    let png = d.join("evolution.png");
+    let o = convlab(&["plot", "evolution", k.to_str().unwrap(), "0", "--out", png.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    fails_cleanly(&["lab", "digits", "--out", d.to_str().unwrap()], "--force");
+}

@@ -78,5 +78,10 @@ pub fn run(a: Args) -> crate::Result<i32> {
         println!("run folder: {}", dir.display());
         println!("report: {}\n", report.display());
     }
+    if let Some(extra) = lab.extra {
+        let (heading, lines) = extra(&a.out, a.force)?;
+        println!("-- {heading} --");
+        lines.iter().for_each(|l| println!("{l}"));
+    }
     Ok(0)
 }

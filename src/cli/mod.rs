@@ -37,7 +37,7 @@ enum Command {
     Lab(lab::Args),
     /// Loss, accuracy, per-class accuracy and confusion matrix of a trained model
     Eval(eval::Args),
-    /// Class probabilities for one image or npz row
+    /// Class probabilities (or outputs) for images or the rows of an npz file
     Predict(predict::Args),
     /// Draw what a network learned: filters, activations, tensors, curves, scatter, examples, confusion, evolution, samples
     Plot(plot::Args),

@@ -27,7 +27,7 @@ pub fn run(a: Args) -> crate::Result<i32> {
     let tensors = s.model.tensors();
     if a.predictions {
         let ds = a.data.load(&s)?;
-        let (start, end) = parse_rows(&a.rows, ds.len())?;
+        let (start, end) = crate::inspect::rows::parse_rows(&a.rows, ds.len()).map(|r| (r.start, r.end))?;
         let k = s.model.output().len();
         let out = outputs(&s.model, &ds, end);
         println!("{}", format_tensor(&out[start * k..end * k], &[end - start, k]));
@@ -52,27 +52,4 @@ pub fn run(a: Args) -> crate::Result<i32> {
         }
     }
     Ok(0)
-}
-
-/// `A:B`, `:B`, `A:` or `A` (one row), within `0..n`.
-fn parse_rows(text: &str, n: usize) -> crate::Result<(usize, usize)> {
-    let bad = || crate::Error::config(format!("--rows {text}: give A:B (a Python slice, B excluded) within 0..{n}"));
-    let num = |t: &str, default: usize| {
-        if t.trim().is_empty() {
-            Ok(default)
-        } else {
-            t.trim().parse::<usize>().map_err(|_| bad())
-        }
-    };
-    let (start, end) = match text.split_once(':') {
-        Some((a, b)) => (num(a, 0)?, num(b, n)?.min(n)),
-        None => {
-            let i = num(text, 0)?;
-            (i, i + 1)
-        }
-    };
-    if start >= end || end > n {
-        return Err(bad());
-    }
-    Ok((start, end))
 }

@@ -24,6 +24,12 @@ pub fn run(a: Args) -> crate::Result<i32> {
         Model::<f32>::new(&spec, input)?
     };
     print!("{}", summary(&model));
+    if let Some(t) = &model.task {
+        match t.is_classifier() {
+            true => println!("task: {} classes ({}), {}", t.classes, t.names().join(", "), t.loss.name()),
+            false => println!("task: {} outputs, {}", model.output().len(), t.loss.name()),
+        }
+    }
     // A run that stopped early says whose weights its model holds.
     if path.is_dir() {
         if let Some(r) = crate::train::early_stop::StopRecord::read(path)? {

@@ -7,7 +7,7 @@ use crate::train::early_stop::EarlyStop;
 
 #[derive(clap::Args)]
 pub struct TrainingArgs {
-    /// Data: digits (built in), fashion-mnist, mnist, idx:DIR, npz:FILE[,TEST], images:DIR, sim1d, pattern1d, lines [default: digits]
+    /// Data: digits (built in), fashion-mnist, mnist, idx:DIR, npz:FILE[,TEST], images:DIR, sim1d, pattern1d, lines; each takes n= (first n training samples), test_n= and classes=(3,8), e.g. fashion-mnist(n=1000) [default: digits]
     #[arg(long)]
     pub data: Option<String>,
     /// Folder holding named data sets (mnist, fashion-mnist) [default: searched in $CONVLAB_DATA, ~/.cache/convlab, /usr/share/datasets]

@@ -373,7 +373,7 @@ mod tests {
     fn real_fashion_mnist() {
         let env = SearchEnv { system_dir: "/usr/share/datasets".into(), ..SearchEnv::default() };
         let s = load_named_in("fashion-mnist", None, &env).unwrap();
-        let test = s.test.unwrap();
+        let test = s.test.clone().unwrap();
         assert_eq!((s.train.len(), test.len()), (60_000, 10_000));
         assert_eq!(s.train.sample_shape, vec![1, 28, 28]);
         let Targets::Classes { labels, .. } = &s.train.targets else { panic!() };
@@ -381,6 +381,18 @@ mod tests {
         labels.iter().for_each(|&l| counts[l as usize] += 1);
         assert_eq!(counts, [6000; 10]);
         assert!(s.train.x.iter().all(|&v| (0.0..=1.0).contains(&v)));
+        // Tutorial 004's "the first 1000", and two classes of it with their names.
+        let mut split = s.clone();
+        let mut sel = crate::data::selection::Selection::default();
+        sel.take("fashion-mnist", "n", "1000").unwrap();
+        sel.apply(&mut split).unwrap();
+        assert_eq!((split.train.len(), split.test.as_ref().unwrap().len()), (1000, 10_000));
+        assert_eq!(split.train.x[..], s.train.x[..1000 * 784]);
+        let mut split = s;
+        sel.take("fashion-mnist", "classes", "(9,0)").unwrap();
+        sel.apply(&mut split).unwrap();
+        assert_eq!(split.train.class_names, Some(vec!["Ankle boot".to_string(), "T-shirt/top".to_string()]));
+        assert_eq!(split.test.unwrap().len(), 2000);
     }
 
     #[test]

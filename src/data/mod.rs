@@ -10,6 +10,7 @@ pub mod locate;
 pub mod npy;
 pub mod npz;
 pub mod npz_write;
+pub mod selection;
 pub mod source;
 pub mod split;
 pub mod synthetic;

@@ -1,30 +1,37 @@
 //! `plot examples --hardest K --easiest K`: images with their true class and predicted
-//! probability, ranked by the probability given to the true class.
+//! probability, ranked by the probability given to the true class (so by the loss: it is
+//! −log of that probability, for cross-entropy and for a binary classifier's BCE alike).
 
-use super::{class_names, outputs, probabilities};
-use crate::data::{Dataset, Targets};
+use super::{class_labels, outputs, task_of};
+use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::Model;
+use crate::model::{Model, Task};
 use crate::plot::{image_grid, Colormap, Figure, ImagePanel};
-use crate::train::argmax;
 
-/// Sample indices sorted from hardest (lowest p(true class)) to easiest, with that probability.
-fn ranked(model: &Model<f32>, ds: &Dataset) -> Result<Vec<(usize, f32, usize)>> {
-    let Targets::Classes { labels, .. } = &ds.targets else {
-        return Err(Error::data(format!("{} has real-valued targets; easy and hard examples need classes", ds.name)));
-    };
+/// Sample indices sorted from hardest (lowest p(true class)) to easiest, with that probability
+/// and the predicted class.
+fn ranked(model: &Model<f32>, task: &Task, ds: &Dataset, labels: &[u32]) -> Vec<(usize, f32, usize)> {
     let k = model.output().len();
-    let p = probabilities(&outputs(model, ds, ds.len()), k);
-    let mut r: Vec<(usize, f32, usize)> =
-        p.chunks_exact(k).zip(labels).enumerate().map(|(i, (row, &l))| (i, row[l as usize], argmax(row))).collect();
+    let out = outputs(model, ds, ds.len());
+    let mut r: Vec<(usize, f32, usize)> = out
+        .chunks_exact(k)
+        .zip(labels)
+        .enumerate()
+        .map(|(i, (row, &l))| (i, task.probabilities(row).get(l as usize).copied().unwrap_or(0.0), task.predicted(row)))
+        .collect();
     r.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-    Ok(r)
+    r
 }
 
 pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize) -> Result<Figure> {
-    let r = ranked(model, ds)?;
-    let names = class_names(ds);
-    let Targets::Classes { labels, .. } = &ds.targets else { unreachable!("checked in ranked") };
+    let task = task_of(model, ds);
+    let Some(labels) = class_labels(&task, ds) else {
+        return Err(Error::data(format!(
+            "{} has real-valued targets for a model that is not a classifier; easy and hard examples need classes",
+            ds.name
+        )));
+    };
+    let r = ranked(model, &task, ds, &labels);
     let dims = &ds.sample_shape;
     let (c, h, w) = match dims[..] {
         [c, h, w] => (c, h, w),
@@ -41,7 +48,7 @@ pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize) 
     if pick.is_empty() {
         return Err(Error::config("ask for at least one example (--hardest K or --easiest K)"));
     }
-    let name = |i: usize| names.get(i).cloned().unwrap_or(i.to_string());
+    let name = |i: usize| task.name(i);
     let panels: Vec<ImagePanel> = pick
         .iter()
         .map(|&&(i, p, pred)| ImagePanel {

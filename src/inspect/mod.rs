@@ -11,6 +11,7 @@ pub mod examples;
 pub mod filters;
 pub mod predict;
 pub mod report;
+pub mod rows;
 pub mod samples;
 pub mod scatter;
 pub mod show;
@@ -18,10 +19,10 @@ pub mod tensors;
 
 use crate::data::{Dataset, Targets};
 use crate::layers::activation::sigmoid;
-use crate::model::{io, Model};
+use crate::model::{io, Model, Task};
 use crate::train::config::RunConfig;
 use crate::train::folder::EpochMetrics;
-use crate::train::run::load_run_data;
+use crate::train::run::{default_loss, load_run_data};
 use std::path::{Path, PathBuf};
 
 /// What is being inspected: a trained model, with its run folder when there is one.
@@ -53,7 +54,13 @@ impl Subject {
                 ),
                 Err(_) => None,
             };
-            Ok(Subject { model: io::load(&file)?, config, dir: Some(path.to_path_buf()) })
+            let mut model = io::load(&file)?;
+            // Model files written before the task was recorded: the run's loss, as before.
+            if model.task.is_none() {
+                let loss = config.as_ref().and_then(|c| c.training.loss);
+                model.task = loss.map(|l| Task::new(l, model.output().len(), None));
+            }
+            Ok(Subject { model, config, dir: Some(path.to_path_buf()) })
         } else if path.exists() {
             Ok(Subject { model: io::load(path)?, config: None, dir: None })
         } else {
@@ -139,6 +146,29 @@ pub fn probabilities(out: &[f32], k: usize) -> Vec<f32> {
             row.iter().map(move |v| (v - max).exp() / z)
         })
         .collect()
+}
+
+/// What `model`'s outputs mean on `ds`: its recorded task (class names from `ds` when it has
+/// none), or, for a model file without one, the task `ds`'s targets imply.
+pub fn task_of(model: &Model<f32>, ds: &Dataset) -> Task {
+    let k = model.output().len();
+    match &model.task {
+        Some(t) if t.class_names.is_empty() && t.is_classifier() => Task::new(t.loss, k, ds.class_names.as_deref()),
+        Some(t) => t.clone(),
+        None => Task::new(default_loss(&ds.targets), k, ds.class_names.as_deref()),
+    }
+}
+
+/// `ds`'s targets as class labels for `task`: class targets as they are, the 0/1 targets of a
+/// binary task as classes 0 and 1; `None` when there are no classes (regression).
+pub fn class_labels(task: &Task, ds: &Dataset) -> Option<Vec<u32>> {
+    match &ds.targets {
+        Targets::Classes { labels, .. } if task.is_classifier() => Some(labels.clone()),
+        Targets::Values { values, width: 1 } if task.is_binary() => {
+            Some(values.iter().map(|&v| u32::from(v > 0.5)).collect())
+        }
+        _ => None,
+    }
 }
 
 /// The class names of a data set, or their numbers.

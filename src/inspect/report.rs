@@ -2,8 +2,9 @@
 //! curves, final metrics, confusion matrix, filters, feature maps, hardest examples and kernel
 //! evolution — with every picture inlined as a PNG data URI, so it works offline anywhere.
 
-use super::{activations, confusion, curves, evolution, examples, filters, scatter, tensors, Subject};
-use crate::data::Targets;
+use super::{
+    activations, class_labels, confusion, curves, evolution, examples, filters, scatter, task_of, tensors, Subject,
+};
 use crate::error::Result;
 use crate::model::summary::summary;
 use crate::plot::svg::base64;
@@ -71,7 +72,10 @@ pub fn build(dir: &Path) -> Result<String> {
         let _ = write!(html, "<section><h2>Configuration</h2><p class=\"note\">Replay with <code>convlab train --config config.toml</code>.</p><pre>{}</pre></section>", escape(&c.to_toml()));
     }
     section(&mut html, "Training curves", "", curves::figure(&metrics));
-    let classes = matches!(test.targets, Targets::Classes { .. });
+    // A classifier (also one BCE logit) gets the confusion matrix and examples; only
+    // regression gets the scatter of predictions against targets.
+    let labels = class_labels(&task_of(&s.model, &test), &test);
+    let classes = labels.is_some();
     if classes {
         section(&mut html, "Confusion matrix (test set)", "", confusion::figure(&s.model, &test));
     }
@@ -85,9 +89,9 @@ pub fn build(dir: &Path) -> Result<String> {
         section(&mut html, "Inputs, predictions and targets (training set)", "", tensors::figure(&s.model, &train, 75));
     }
     // Feature maps of two samples of different classes where possible.
-    let second = match &test.targets {
-        Targets::Classes { labels, .. } => labels.iter().position(|&l| l != labels[0]).unwrap_or(0),
-        _ => 1.min(test.len().saturating_sub(1)),
+    let second = match &labels {
+        Some(labels) => labels.iter().position(|&l| l != labels[0]).unwrap_or(0),
+        None => 1.min(test.len().saturating_sub(1)),
     };
     for i in [0, second] {
         section(

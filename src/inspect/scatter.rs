@@ -1,7 +1,8 @@
 //! `plot scatter`: true against learned parameters (data simulated from a known network) or
-//! predictions against targets (regression), with the identity line and R².
+//! predictions against targets (regression), with the identity line and R². Classifiers (also
+//! one BCE logit against 0/1 targets) get no prediction scatter: see `plot confusion`.
 
-use super::outputs;
+use super::{outputs, task_of};
 use crate::data::source::DataSource;
 use crate::data::synthetic::sim1d_with_truth;
 use crate::data::{Dataset, Targets};
@@ -50,6 +51,13 @@ pub fn predictions(model: &Model<f32>, ds: &Dataset) -> Result<Figure> {
             ds.name
         )));
     };
+    if task_of(model, ds).is_classifier() {
+        return Err(Error::data(format!(
+            "the model is a classifier ({} loss) and {} has 0/1 targets; a prediction scatter is for regression (see `plot confusion` and `plot examples`)",
+            task_of(model, ds).loss.name(),
+            ds.name
+        )));
+    }
     let out = outputs(model, ds, ds.len());
     if out.len() != values.len() {
         return Err(Error::shape(format!(

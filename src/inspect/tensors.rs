@@ -1,7 +1,7 @@
 //! `plot tensors`: inputs, predictions and targets of a set of samples side by side, as the
 //! lab's `plot_named_tensors({'X', 'ŷ', 'y'})`.
 
-use super::{outputs, probabilities};
+use super::{outputs, probabilities, task_of};
 use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -15,9 +15,7 @@ pub fn figure(model: &Model<f32>, ds: &Dataset, count: usize) -> Result<Figure> 
     let k = model.output().len();
     let out = outputs(model, ds, n);
     // Probabilities for classifiers; raw outputs for regression.
-    let binary =
-        matches!(&ds.targets, Targets::Values { values, width: 1 } if values.iter().all(|&v| v == 0.0 || v == 1.0));
-    let probs = if matches!(ds.targets, Targets::Classes { .. }) || binary { probabilities(&out, k) } else { out };
+    let probs = if task_of(model, ds).is_classifier() { probabilities(&out, k) } else { out };
     let mut panels = vec![];
     // Wide inputs (images) would swamp the picture; show X only for short signals.
     if ds.sample_len() <= 64 {

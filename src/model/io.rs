@@ -1,8 +1,12 @@
 //! Model files: safetensors with PyTorch `nn.Sequential` state-dict names (`0.weight`,
 //! `1.running_mean`, ...) and the spec and input shape in the metadata, so the same file loads
 //! into PyTorch (`model.load_state_dict(safetensors.torch.load_file(path))`) and back.
+//!
+//! The metadata also records the model's [`Task`] when it is known: `loss`, `classes` (a
+//! number) and `class_names` (an array). Files without them (older ones, imports without
+//! `--loss`) load with no task.
 
-use super::{Model, Store};
+use super::{Model, Store, Task};
 use crate::engine::{Dims, Float};
 use crate::error::{Error, Result};
 use safetensors::tensor::{Dtype, TensorView};
@@ -52,6 +56,13 @@ pub fn to_bytes_with<T: Float>(
         "input".into(),
         model.input.to_vec().iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",").into(),
     );
+    if let Some(task) = &model.task {
+        info.insert("loss".into(), task.loss.name().into());
+        info.insert("classes".into(), task.classes.into());
+        if !task.class_names.is_empty() {
+            info.insert("class_names".into(), task.class_names.clone().into());
+        }
+    }
     for (k, v) in extra_meta {
         info.insert(k.to_string(), v.clone().into());
     }
@@ -105,7 +116,28 @@ pub fn load<T: Float>(path: &Path) -> Result<Model<T>> {
     let mut model = Model::new(spec, input)
         .map_err(|e| Error::model_file(format!("{}: stored spec does not build: {e}", path.display())))?;
     load_state(&mut model, &bytes).map_err(|e| e.context(path.display()))?;
+    model.task = read_task(&info, model.output().len()).map_err(|e| e.context(path.display()))?;
     Ok(model)
+}
+
+/// The task recorded in convlab's metadata (`None` when the file has none), checked against
+/// the model's `outputs`.
+pub fn read_task(info: &HashMap<String, String>, outputs: usize) -> Result<Option<Task>> {
+    let Some(loss) = info.get("loss") else { return Ok(None) };
+    let damaged = |what: String| Error::model_file(format!("{what}; the file's metadata is damaged"));
+    let loss = crate::losses::Loss::parse(loss).map_err(|e| damaged(format!("its task's loss: {e}")))?;
+    let classes = match info.get("classes") {
+        Some(c) => c.parse::<usize>().map_err(|_| damaged(format!("its number of classes `{c}` is not a count")))?,
+        None => Task::new(loss, outputs, None).classes,
+    };
+    let class_names = match info.get("class_names") {
+        Some(n) => serde_json::from_str::<Vec<String>>(n)
+            .map_err(|_| damaged("its class names are not a list of strings".into()))?,
+        None => vec![],
+    };
+    let task = Task { loss, classes, class_names };
+    task.check(outputs).map_err(|e| damaged(e.to_string()))?;
+    Ok(Some(task))
 }
 
 /// Fills `model` from safetensors bytes with state-dict names (e.g. saved by PyTorch's
@@ -291,5 +323,41 @@ mod tests {
         assert!(matches!(e, Error::ModelFile(_)) && e.to_string().contains("not a valid safetensors"), "{e}");
         let e = load_state(&mut other, &bytes[..bytes.len() - 4]).unwrap_err().to_string();
         assert!(e.contains("truncated"), "{e}");
+    }
+
+    #[test]
+    fn the_task_round_trips_and_files_without_one_load_without_it() {
+        use crate::losses::Loss;
+        let dir = std::env::temp_dir().join(format!("convlab-io-task-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("m.safetensors");
+        let mut m = Model::<f32>::new("flatten linear(3)", Dims::image(1, 2, 2)).unwrap();
+        save(&m, &path).unwrap();
+        assert_eq!(load::<f32>(&path).unwrap().task, None);
+        let names: Vec<String> = ["cat", "dog", "émeu \"x\""].map(String::from).to_vec();
+        m.task = Some(Task::new(Loss::CrossEntropy, 3, Some(&names)));
+        save(&m, &path).unwrap();
+        assert_eq!(load::<f32>(&path).unwrap().task, m.task);
+        // PyTorch reads the same metadata: one JSON object with the names as a list.
+        let bytes = std::fs::read(&path).unwrap();
+        let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+        let raw = &meta.metadata().as_ref().unwrap()[META_KEY];
+        let json: serde_json::Value = serde_json::from_str(raw).unwrap();
+        assert_eq!((json["loss"].as_str(), json["classes"].as_u64()), (Some("cross_entropy"), Some(3)));
+        assert_eq!(json["class_names"][2], "émeu \"x\"");
+        // A task that does not fit the model is a damaged file, not a silent misreading.
+        let info = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        for (pairs, expect) in [
+            (vec![("loss", "cross_entropy"), ("classes", "4")], "claims 4 classes"),
+            (vec![("loss", "hinge")], "unknown loss"),
+            (vec![("loss", "mse"), ("classes", "-1")], "not a count"),
+            (vec![("loss", "cross_entropy"), ("classes", "3"), ("class_names", "[1]")], "not a list"),
+        ] {
+            let e = read_task(&info(&pairs), 3).unwrap_err().to_string();
+            assert!(e.contains(expect) && e.contains("damaged"), "{e}");
+        }
+        let binary = read_task(&info(&[("loss", "bce_with_logits")]), 1).unwrap().unwrap();
+        assert!(binary.is_binary());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

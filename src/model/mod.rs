@@ -7,8 +7,10 @@ pub mod io;
 pub mod plan;
 pub mod presets;
 pub mod summary;
+pub mod task;
 pub mod workspace;
 
+pub use task::Task;
 pub use workspace::Workspace;
 
 use crate::engine::{Dims, Float};
@@ -46,6 +48,9 @@ pub struct Model<T> {
     pub buffers: Vec<T>,
     /// Batch norm's `num_batches_tracked`, shared by all its layers.
     pub batches_tracked: i64,
+    /// What the outputs mean, when known (set from the data and loss when a run is prepared,
+    /// read back from model files).
+    pub task: Option<Task>,
 }
 
 impl<T: Float> Model<T> {
@@ -68,6 +73,7 @@ impl<T: Float> Model<T> {
             param_offsets,
             buffer_offsets,
             batches_tracked: 0,
+            task: None,
         };
         m.reset_batchnorm();
         Ok(m)
@@ -219,6 +225,7 @@ impl<T: Float> Model<T> {
             params: self.params.iter().map(|v| U::from_f64(v.to_f64())).collect(),
             buffers: self.buffers.iter().map(|v| U::from_f64(v.to_f64())).collect(),
             batches_tracked: self.batches_tracked,
+            task: self.task.clone(),
         }
     }
 

@@ -26,7 +26,13 @@ pub struct Lab {
     /// What the lab says after its main run, from its metrics (e.g. why a notebook's figure
     /// differs from convlab's).
     pub remark: Option<fn(&[EpochMetrics]) -> String>,
+    /// A part of the notebook that is not a training run of its own kind, run after the runs
+    /// with the lab's output folder and `--force`; returns its heading and the lines it prints.
+    pub extra: Option<Extra>,
 }
+
+/// See [`Lab::extra`]: `(output folder, force) → (heading, lines)`.
+pub type Extra = fn(&Path, bool) -> Result<(String, Vec<String>)>;
 
 /// The notebook's per-epoch lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +85,7 @@ pub const LABS: &[Lab] = &[
         prints_epoch: |e| e == 1 || e % 50 == 0,
         prints: Prints::Loss,
         remark: None,
+        extra: None,
     },
     Lab {
         name: "sim1d",
@@ -87,6 +94,7 @@ pub const LABS: &[Lab] = &[
         prints_epoch: |e| e % 100 == 0,
         prints: Prints::Loss,
         remark: Some(sim1d_remark),
+        extra: None,
     },
     Lab {
         name: "digits",
@@ -95,6 +103,7 @@ pub const LABS: &[Lab] = &[
         prints_epoch: |_| true,
         prints: Prints::Loss,
         remark: None,
+        extra: Some(notebook_kernel),
     },
     Lab {
         name: "lines",
@@ -103,6 +112,7 @@ pub const LABS: &[Lab] = &[
         prints_epoch: |_| true,
         prints: Prints::Loss,
         remark: None,
+        extra: None,
     },
     Lab {
         name: "mnist-lab",
@@ -111,6 +121,7 @@ pub const LABS: &[Lab] = &[
         prints_epoch: |_| true,
         prints: Prints::FinalMinibatch,
         remark: None,
+        extra: None,
     },
     Lab {
         name: "simplecnn",
@@ -119,6 +130,7 @@ pub const LABS: &[Lab] = &[
         prints_epoch: |_| true,
         prints: Prints::Accuracy,
         remark: None,
+        extra: None,
     },
 ];
 
@@ -135,6 +147,46 @@ fn sim1d_remark(metrics: &[EpochMetrics]) -> String {
     format!(
         "The notebook printed a loss of about 161 that never fell: its predictions are (1000, 1) and its targets (1000,), so MSELoss broadcast them to a 1000x1000 matrix and compared every prediction with every target. convlab's targets have the model's shape. Honest figures: test MSE {test:.3} against the noise variance of 1 (the best any model can do on average; the training loss is higher because dropout is active while training).{gap}"
     )
+}
+
+/// Tutorial 004's own one-kernel cell ([`super::kernel_lab`]), beside the lab's
+/// 3-against-the-rest kernel, whose loss does see the other digits.
+fn notebook_kernel(out: &Path, force: bool) -> Result<(String, Vec<String>)> {
+    let digits = crate::data::DataSource::Digits.load(None)?.train;
+    let run = super::kernel_lab::run(&digits)?;
+    let dir = out.join("lab-digits-kernel-notebook");
+    run.write(&dir, force)?;
+    let mut lines = run.lines();
+    let discriminative = out.join("lab-digits-kernel-3").join("model.safetensors");
+    if discriminative.exists() {
+        let m: Model<f32> = crate::model::io::load(&discriminative)?;
+        let wide = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+        let kernel = wide(&m.params[..64]);
+        let r = crate::stats::pearson(&kernel, &wide(&run.mean_image));
+        // Where threes differ from the rest: mean 3 minus the mean of the other digits.
+        let three = super::kernel_lab::DIGIT;
+        let (threes, others) = (mean_where(&digits, |l| l == three), mean_where(&digits, |l| l != three));
+        let difference: Vec<f64> = threes.iter().zip(&others).map(|(t, o)| t - o).collect();
+        let rd = crate::stats::pearson(&kernel, &difference);
+        lines.push(format!(
+            "Next to it, the 3-against-the-rest kernel (lab-digits-kernel-3: BCE against 0/1 targets, all digits) correlates {r:+.2} with the mean 3 and {rd:+.2} with the mean 3 minus the mean of the other digits: a discriminative kernel weighs where threes differ from the rest."
+        ));
+    }
+    lines.push(format!("kernels: {}", dir.join("kernels.png").display()));
+    Ok(("one 8x8 kernel trained on the threes, as tutorial 004's cell trains it".into(), lines))
+}
+
+/// The mean image of the samples whose label passes `keep`.
+fn mean_where(ds: &crate::data::Dataset, keep: impl Fn(u32) -> bool) -> Vec<f64> {
+    let mut sum = vec![0f64; ds.sample_len()];
+    let mut count = 0usize;
+    if let crate::data::Targets::Classes { labels, .. } = &ds.targets {
+        for (i, _) in labels.iter().enumerate().filter(|(_, &l)| keep(l)) {
+            sum.iter_mut().zip(ds.sample(i)).for_each(|(s, &v)| *s += f64::from(v));
+            count += 1;
+        }
+    }
+    sum.iter().map(|s| s / count.max(1) as f64).collect()
 }
 
 /// The lab called `name`, or an error listing them all.

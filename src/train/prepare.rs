@@ -8,7 +8,7 @@ use crate::data::{synthetic, Dataset, Targets};
 use crate::engine::Dims;
 use crate::error::{Error, Result};
 use crate::losses::{Loss, Target};
-use crate::model::{auto, presets, Model};
+use crate::model::{auto, presets, Model, Task};
 use crate::optim::OptimizerConfig;
 use std::path::Path;
 
@@ -21,13 +21,15 @@ pub struct Prepared {
     pub optimizer: OptimizerConfig,
 }
 
-/// Loads the data a `--data` string names (generating synthetic sets), with a test set.
+/// Loads the data a `--data` string names (generating synthetic sets), keeps its `n=`,
+/// `test_n=` and `classes=` selection, and splits off a test set when it has none.
 pub fn load_data(data: &str, data_dir: Option<&Path>, test_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
-    let source = DataSource::parse(data)?;
+    let (source, selection) = DataSource::parse_selected(data)?;
     let mut split = match &source {
         DataSource::Synthetic { name, params } => synthetic::generate(name, params),
         other => other.load(data_dir),
     }?;
+    selection.apply(&mut split)?;
     if split.test.is_none() {
         split = split_seeded(&split.train, test_fraction, seed)?;
     }
@@ -60,7 +62,9 @@ pub fn load_run_data(cfg: &RunConfig, data: &str, data_dir: Option<&Path>) -> Re
             let values = labels.iter().map(|&l| f32::from(u8::from(l == k))).collect();
             ds.targets = Targets::Values { values, width: 1 };
             ds.name = format!("{} (class {k} vs rest)", ds.name);
-            ds.class_names = None;
+            // Class 0 is every other class, class 1 the chosen one.
+            let name = ds.class_names.as_ref().and_then(|n| n.get(k as usize).cloned()).unwrap_or(k.to_string());
+            ds.class_names = Some(vec![format!("not {name}"), name]);
         }
     }
     Ok((train, test))
@@ -107,9 +111,11 @@ pub fn build_model(model: &str, train: &Dataset) -> Result<Model<f32>> {
 pub fn prepare(cfg: &RunConfig) -> Result<Prepared> {
     cfg.validate()?;
     let (train, test) = load_run_data(cfg, &cfg.training.data, cfg.training.data_dir.as_deref().map(Path::new))?;
-    let model = build_model(&cfg.training.model, &train)?;
+    let mut model = build_model(&cfg.training.model, &train)?;
     let loss = cfg.training.loss.unwrap_or_else(|| default_loss(&train.targets));
     let k = model.output().len();
+    // Recorded in every model file the run writes, so the file alone predicts classes.
+    model.task = Some(Task::new(loss, k, train.class_names.as_deref()));
     for ds in [&train, &test] {
         loss.check(ds.len(), k, target_of(ds)).map_err(|e| e.context(&ds.name))?;
     }

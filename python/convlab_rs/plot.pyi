@@ -1,0 +1,9 @@
+from typing import Optional
+
+import numpy.typing as npt
+
+from . import Figure, History, Model
+
+def filters(model: Model, cmap: Optional[str] = None) -> Figure: ...
+def curves(history: History) -> Figure: ...
+def activations(model: Model, x: npt.ArrayLike, y: Optional[npt.ArrayLike] = None, cmap: Optional[str] = None) -> Figure: ...
