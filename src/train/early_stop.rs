@@ -171,7 +171,8 @@ impl Watch {
     /// returns whether the run stops here.
     pub fn end_epoch(&mut self, rule: &EarlyStop, epoch: usize, value: f64, model: &Model<f32>) -> bool {
         self.wait += 1;
-        if self.improves(rule, value) {
+        // The best starts at ±∞, so the first finite value improves on it; NaN never does.
+        if rule.improves(value, self.best) {
             self.best = value;
             self.best_epoch = epoch;
             self.best_params.clone_from(&model.params);
@@ -184,11 +185,6 @@ impl Watch {
             self.stopped_at = Some(epoch);
         }
         self.stopped_at.is_some()
-    }
-
-    fn improves(&self, rule: &EarlyStop, value: f64) -> bool {
-        // The first finite value always improves on ±∞.
-        rule.improves(value, self.best) || (self.best_epoch == 0 && value.is_finite())
     }
 
     /// Puts the best epoch's weights into `model` (when an epoch has been kept).
