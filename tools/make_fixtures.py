@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerate convlab's PyTorch reference fixtures (tests/fixtures/).
 
-    python tools/make_fixtures.py OUT                      # fresh files into OUT/{torch,torch-new,pt}
+    python tools/make_fixtures.py OUT                      # fresh files into OUT/{torch,pt}
     python tools/make_fixtures.py OUT --inputs-from tests/fixtures
                                                            # same, random inputs read from the committed files
     python tools/make_fixtures.py OUT --compare tests/fixtures
@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-SUBDIRS = ("torch", "torch-new", "pt")
+SUBDIRS = ("torch", "pt")
 
 # torch.manual_seed(...) right before each nn.Sequential is built.
 SEEDS = {
@@ -103,7 +103,7 @@ def parse_spec(spec):
                     k, v = a.split("=")
                     kw[k] = {"false": False, "true": True}.get(v, v)
                     if isinstance(kw[k], str):
-                        kw[k] = int(v)
+                        kw[k] = float(v) if "." in v or "e" in v else int(v)
                 else:
                     args.append(a)
         layers.append((name, args, kw))
@@ -252,11 +252,11 @@ LAYER_CASES = [
     ("torch", "batchnorm1d_eval", bn("batchnorm1d", 4, [6, 4, 5], False)),
     ("torch", "batchnorm2d_train", bn("batchnorm2d", 3, [4, 3, 5, 6], True)),
     ("torch", "batchnorm2d_eval", bn("batchnorm2d", 3, [4, 3, 5, 6], False)),
-    ("torch-new", "adaptiveavgpool1d_4", adaptive("adaptiveavgpool1d", [4], [3, 2, 11])),
-    ("torch-new", "adaptiveavgpool2d_1", adaptive("adaptiveavgpool2d", [1, 1], [2, 3, 7, 6])),
-    ("torch-new", "adaptiveavgpool2d_3x2", adaptive("adaptiveavgpool2d", [3, 2], [2, 2, 8, 7])),
-    ("torch-new", "adaptivemaxpool1d_1", adaptive("adaptivemaxpool1d", [1], [3, 4, 20])),
-    ("torch-new", "adaptivemaxpool2d_2", adaptive("adaptivemaxpool2d", [2, 2], [2, 3, 7, 9])),
+    ("torch", "adaptiveavgpool1d_4", adaptive("adaptiveavgpool1d", [4], [3, 2, 11])),
+    ("torch", "adaptiveavgpool2d_1", adaptive("adaptiveavgpool2d", [1, 1], [2, 3, 7, 6])),
+    ("torch", "adaptiveavgpool2d_3x2", adaptive("adaptiveavgpool2d", [3, 2], [2, 2, 8, 7])),
+    ("torch", "adaptivemaxpool1d_1", adaptive("adaptivemaxpool1d", [1], [3, 4, 20])),
+    ("torch", "adaptivemaxpool2d_2", adaptive("adaptivemaxpool2d", [2, 2], [2, 3, 7, 9])),
 ]
 
 # ----------------------------------------------------------------------------------------------
@@ -447,8 +447,12 @@ def make_optimizer(params, o):
 
 
 def make_scheduler(opt, spec):
-    """'cosine(t_max=100)' -> torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=100)."""
+    """'cosine(t_max=100)' -> torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=100);
+    'onecycle(max_lr=0.1,total_steps=60)' -> OneCycleLR(opt, max_lr=0.1, total_steps=60) (its defaults,
+    which cycle SGD's momentum between 0.95 and 0.85)."""
     name, _, kw = parse_spec(spec)[0]
+    if name == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=kw["max_lr"], total_steps=kw["total_steps"])
     assert name == "cosine"
     return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=kw["t_max"], eta_min=kw.get("eta_min", 0))
 
@@ -460,7 +464,9 @@ def training_case(name, case, given, data):
         opt = torch.optim.SGD(model.parameters(), lr, momentum, weight_decay) | torch.optim.Adam(...)
         for step: xb, yb = batch (in order, no shuffle; whole set when batch is None)
             loss = loss_fn(model(xb), yb)          # losses[step], before the update
-            opt.zero_grad(); loss.backward(); opt.step(); [scheduler.step()]
+            opt.zero_grad(); loss.backward()
+            [torch.nn.utils.clip_grad_norm_(model.parameters(), case["clip_grad_norm"])]
+            opt.step(); [scheduler.step()]
     X_u8 cases feed X_u8.float() / 255."""
     X, y, seed = data
     xin = X.float() / 255 if X.dtype == torch.uint8 else X
@@ -487,6 +493,8 @@ def training_case(name, case, given, data):
         losses.append(loss.item())
         opt.zero_grad()
         loss.backward()
+        if "clip_grad_norm" in case:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), case["clip_grad_norm"])
         opt.step()
         if sched is not None:
             sched.step()
@@ -528,13 +536,23 @@ TRAINING_CASES = [
     ("torch", "train_simplecnn_adam", "fashion", training(
         SIMPLECNN, "cross_entropy", dict(betas=[0.9, 0.999], eps=1e-08, lr=0.001, name="adam"), 60, 16,
         "seed 001's SimpleCNN on the first 2000 Fashion-MNIST training images")),
-    ("torch-new", "train_pattern1d_cosine", "pattern1d", training(
+    ("torch", "train_pattern1d_cosine", "pattern1d", training(
         "conv1d(4,k=5,p=2) relu adaptivemaxpool1d(1) flatten linear(1)", "bce_with_logits", LAB_SGD, 150, None,
         "the pattern lab's data; lr[i] is the learning rate of step i",
         schedule="cosine(t_max=100)", schedule_every="epoch (full batch: every step)")),
+    ("torch", "train_pattern1d_onecycle", "pattern1d", training(
+        "conv1d(4,k=5,p=2) relu adaptivemaxpool1d(1) flatten linear(1)", "bce_with_logits", LAB_SGD, 60, 25,
+        "the pattern lab's data in batches of 25; OneCycleLR also cycles SGD's momentum (0.95 -> 0.85 -> 0.95); "
+        "lr[i] is the learning rate of step i",
+        schedule="onecycle(max_lr=0.1,total_steps=60)", schedule_every="batch")),
+    ("torch", "train_pattern1d_clip", "pattern1d", training(
+        PATTERN, "bce_with_logits", LAB_SGD, 100, None,
+        "the pattern lab with torch.nn.utils.clip_grad_norm_(model.parameters(), 0.05) between backward and step",
+        clip_grad_norm=0.05)),
 ]
 TRAINING_SEEDS = {"train_pattern1d": "pattern1d", "train_sim1d_bn": "sim1d", "train_mnist_lab": "mnist_lab",
-                  "train_simplecnn_adam": "simplecnn", "train_pattern1d_cosine": "pattern1d"}
+                  "train_simplecnn_adam": "simplecnn", "train_pattern1d_cosine": "pattern1d",
+                  "train_pattern1d_onecycle": "pattern1d", "train_pattern1d_clip": "pattern1d"}
 
 # ----------------------------------------------------------------------------------------------
 # kind = schedule
@@ -586,18 +604,18 @@ def sched(epochs, lr, schedule, torch_text):
 
 
 SCHEDULE_CASES = [
-    ("torch-new", "schedule_step", sched(12, 0.1, "step(step_size=3,gamma=0.5)", "StepLR(step_size=3, gamma=0.5)")),
-    ("torch-new", "schedule_multistep", sched(12, 0.5, "multistep(milestones=(2,5,9),gamma=0.1)",
+    ("torch", "schedule_step", sched(12, 0.1, "step(step_size=3,gamma=0.5)", "StepLR(step_size=3, gamma=0.5)")),
+    ("torch", "schedule_multistep", sched(12, 0.5, "multistep(milestones=(2,5,9),gamma=0.1)",
                                               "MultiStepLR(milestones=[2,5,9], gamma=0.1)")),
-    ("torch-new", "schedule_exponential", sched(10, 0.05, "exponential(gamma=0.9)", "ExponentialLR(gamma=0.9)")),
-    ("torch-new", "schedule_cosine", sched(25, 0.1, "cosine(t_max=10,eta_min=0.001)",
+    ("torch", "schedule_exponential", sched(10, 0.05, "exponential(gamma=0.9)", "ExponentialLR(gamma=0.9)")),
+    ("torch", "schedule_cosine", sched(25, 0.1, "cosine(t_max=10,eta_min=0.001)",
                                            "CosineAnnealingLR(T_max=10, eta_min=0.001)")),
-    ("torch-new", "schedule_linear", sched(9, 0.2, "linear(start_factor=0.1,end_factor=1,total_iters=5)",
+    ("torch", "schedule_linear", sched(9, 0.2, "linear(start_factor=0.1,end_factor=1,total_iters=5)",
                                            "LinearLR(start_factor=0.1, end_factor=1.0, total_iters=5)")),
-    ("torch-new", "schedule_onecycle", sched(20, 0.1, "onecycle(max_lr=0.1,total_steps=20)",
+    ("torch", "schedule_onecycle", sched(20, 0.1, "onecycle(max_lr=0.1,total_steps=20)",
                                              "OneCycleLR(max_lr=0.1, total_steps=20) (defaults: pct_start=0.3, cos, "
                                              "div_factor=25, final_div_factor=1e4, three_phase=False)")),
-    ("torch-new", "schedule_plateau", sched(14, 0.1, "plateau(factor=0.5,patience=2)",
+    ("torch", "schedule_plateau", sched(14, 0.1, "plateau(factor=0.5,patience=2)",
                                             "ReduceLROnPlateau(mode='min', factor=0.5, patience=2, threshold=1e-4, "
                                             "threshold_mode='rel', cooldown=0, min_lr=0)")),
 ]
@@ -658,10 +676,10 @@ def explain(model, shape, layer, target):
 
 
 EXPLAIN_CASES = [
-    ("torch-new", "explain_pattern1d", explain(PATTERN, [1, 20], 1, 0)),
-    ("torch-new", "explain_mnistlike", explain(
+    ("torch", "explain_pattern1d", explain(PATTERN, [1, 20], 1, 0)),
+    ("torch", "explain_mnistlike", explain(
         "conv2d(6,k=3,p=1) relu maxpool2d(2) conv2d(8,k=3,p=1) relu maxpool2d(2) flatten linear(10)", [1, 28, 28], 4, 3)),
-    ("torch-new", "explain_rgb_bn", explain(
+    ("torch", "explain_rgb_bn", explain(
         "conv2d(4,k=3) batchnorm2d relu conv2d(5,k=3,s=2) relu adaptiveavgpool2d(1) flatten linear(3)", [3, 12, 12], 4, 2)),
 ]
 
@@ -988,7 +1006,7 @@ def compare(out, ref, tol=1e-3):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("out", help="output folder (gets torch/, torch-new/, pt/)")
+    ap.add_argument("out", help="output folder (gets torch/ and pt/)")
     ap.add_argument("--fashion-mnist", default="/usr/share/datasets/fashion-mnist",
                     help="folder with Fashion-MNIST IDX files (default: Debian's dataset-fashion-mnist)")
     ap.add_argument("--inputs-from", metavar="DIR",

@@ -84,6 +84,7 @@ pub fn plot_curves(history: &Bound<'_, PyDict>) -> PyResult<Figure> {
             test_loss: at(&test_loss, i),
             test_accuracy: at(&test_acc, i),
             seconds: 0.0,
+            ..EpochMetrics::default()
         })
         .collect();
     Ok(Figure { inner: curves::figure(&metrics).or_py()? })

@@ -54,6 +54,14 @@ pub fn run(a: Args) -> crate::Result<i32> {
         for m in outcome.metrics.iter().filter(|m| (lab.prints_epoch)(m.epoch)) {
             if accuracy {
                 println!("[Epoch {:03}] train_acc: {:.3}", m.epoch, m.train_accuracy.unwrap_or(f64::NAN));
+            } else if lab.prints == Prints::FinalMinibatch {
+                let acc = m.test_accuracy.map(|a| format!(", test accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
+                println!(
+                    "Epoch {} final minibatch had loss {:.4} (epoch mean {:.4}{acc})",
+                    m.epoch,
+                    m.last_batch_loss.unwrap_or(f64::NAN),
+                    m.train_loss
+                );
             } else {
                 let acc = m.test_accuracy.map(|a| format!(", test accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
                 println!("Epoch {} had training loss {:.4}{acc}", m.epoch, m.train_loss);

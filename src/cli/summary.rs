@@ -30,5 +30,11 @@ pub fn run(a: Args) -> crate::Result<i32> {
             false => println!("task: {} outputs, {}", model.output().len(), t.loss.name()),
         }
     }
+    // A run that stopped early says whose weights its model holds.
+    if path.is_dir() {
+        if let Some(r) = crate::train::early_stop::StopRecord::read(path)? {
+            println!("{}", r.message());
+        }
+    }
     Ok(0)
 }

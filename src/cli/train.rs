@@ -42,7 +42,7 @@ pub struct Args {
     force: bool,
     /// Continue the run in this folder from its last checkpoint
     /// (with --resume only --threads and --epochs, to extend the run, may be given)
-    #[arg(long, conflicts_with_all = ["config", "out", "force", "data", "data_dir", "model", "optimizer", "batch_size", "seed", "loss", "test_fraction", "rng", "checkpoint_every", "restarts", "one_vs_rest", "snapshot_every", "print_every"])]
+    #[arg(long, conflicts_with_all = ["config", "out", "force", "data", "data_dir", "model", "optimizer", "batch_size", "seed", "loss", "test_fraction", "rng", "schedule", "early_stop", "clip_grad_norm", "checkpoint_every", "restarts", "one_vs_rest", "snapshot_every", "print_every"])]
     resume: Option<PathBuf>,
     /// Print only the final summary
     #[arg(long)]
@@ -143,6 +143,9 @@ pub fn run(a: Args) -> crate::Result<i32> {
     }
     if done.outcome.metrics.is_empty() {
         println!("done: no epochs trained; the initial model → {}", dir.join("model.safetensors").display());
+    }
+    if let Some(r) = &done.outcome.early_stop {
+        println!("{}", r.message());
     }
     if let Some(m) = done.outcome.metrics.last() {
         println!(

@@ -1,7 +1,9 @@
 //! The flags of [`TrainingSettings`], shared by `convlab train` and `convlab sweep`.
 
 use crate::losses::Loss;
+use crate::optim::Schedule;
 use crate::train::config::{parse_batch_size, InitStream, TrainingSettings};
+use crate::train::early_stop::EarlyStop;
 
 #[derive(clap::Args)]
 pub struct TrainingArgs {
@@ -33,6 +35,25 @@ pub struct TrainingArgs {
     /// Initial weights: convlab (own stream) or numpy (PyTorch's torch.manual_seed weights, with numpy-exact synthetic data) [default: convlab]
     #[arg(long)]
     pub rng: Option<String>,
+    /// Learning-rate schedule, PyTorch's semantics and defaults, stepped after each epoch:
+    /// step(step_size,gamma=0.1), multistep(milestones=(a,b),gamma=0.1), exponential(gamma),
+    /// cosine(t_max,eta_min=0), linear(start_factor=1/3,end_factor=1,total_iters=5),
+    /// onecycle(max_lr,total_steps=all batches,pct_start=0.3,div_factor=25,final_div_factor=1e4,
+    /// cycle_momentum=true,base_momentum=0.85,max_momentum=0.95; stepped every batch),
+    /// plateau(mode=min,factor=0.1,patience=10,threshold=1e-4,cooldown=0,min_lr=0; on the test
+    /// loss, or the train loss without test data) [default: none, a constant rate]
+    #[arg(long, verbatim_doc_comment)]
+    pub schedule: Option<String>,
+    /// Stop when a metric stops improving: METRIC[,patience=N][,min_delta=D][,mode=min|max],
+    /// METRIC one of train_loss, test_loss, train_accuracy, test_accuracy (mode: min for a loss,
+    /// max for an accuracy; patience 5, min_delta 0); the model then holds the best epoch's
+    /// weights [default: none, train every epoch]
+    #[arg(long, verbatim_doc_comment)]
+    pub early_stop: Option<String>,
+    /// Clip each step's gradient to this global 2-norm (PyTorch's clip_grad_norm_, after
+    /// backward and before the optimizer step) [default: none, no clipping]
+    #[arg(long, value_name = "MAX")]
+    pub clip_grad_norm: Option<f64>,
 }
 
 impl TrainingArgs {
@@ -64,6 +85,17 @@ impl TrainingArgs {
         }
         if let Some(v) = &self.rng {
             s.rng = InitStream::parse(v)?;
+        }
+        if let Some(v) = &self.schedule {
+            Schedule::parse(v)?;
+            s.schedule = Some(v.clone());
+        }
+        if let Some(v) = &self.early_stop {
+            EarlyStop::parse(v)?;
+            s.early_stop = Some(v.clone());
+        }
+        if let Some(v) = self.clip_grad_norm {
+            s.clip_grad_norm = Some(v);
         }
         Ok(())
     }

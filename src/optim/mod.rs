@@ -2,11 +2,13 @@
 //! `sgd(lr=0.05, momentum=0.9, weight_decay=1e-3)` or `adam(lr=1e-3)`.
 
 pub mod adam;
+pub mod clip;
 pub mod schedule;
 pub mod sgd;
 
 pub use adam::{Adam, AdamConfig};
-pub use schedule::{Plateau, Schedule};
+pub use clip::clip_grad_norm;
+pub use schedule::{Plateau, Schedule, Scheduler};
 pub use sgd::{Sgd, SgdConfig};
 
 use crate::engine::Float;
@@ -139,6 +141,23 @@ impl<T: Float> Optimizer<T> {
         match self {
             Optimizer::Sgd(o) => o.step(params, grads),
             Optimizer::Adam(o) => o.step(params, grads),
+        }
+    }
+
+    /// The learning rate of the next steps (a schedule's).
+    pub fn set_lr(&mut self, lr: f64) {
+        match self {
+            Optimizer::Sgd(o) => o.config.lr = lr,
+            Optimizer::Adam(o) => o.config.lr = lr,
+        }
+    }
+
+    /// The momentum of the next steps: SGD's `momentum`, Adam's `beta1` (what PyTorch's
+    /// OneCycleLR cycles).
+    pub fn set_momentum(&mut self, momentum: f64) {
+        match self {
+            Optimizer::Sgd(o) => o.config.momentum = momentum,
+            Optimizer::Adam(o) => o.config.beta1 = momentum,
         }
     }
 

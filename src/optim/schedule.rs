@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::spec::call::{parse_call, Args};
+use std::f64::consts::PI;
 
 /// A parsed `--schedule`.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,8 +20,19 @@ pub enum Schedule {
     Cosine { t_max: usize, eta_min: f64 },
     /// `LinearLR` (warm-up).
     Linear { start_factor: f64, end_factor: f64, total_iters: usize },
-    /// `OneCycleLR` with cosine annealing, stepped every batch.
-    OneCycle { max_lr: f64, total_steps: usize, pct_start: f64, div_factor: f64, final_div_factor: f64 },
+    /// `OneCycleLR` with cosine annealing, stepped every batch. As in PyTorch, it also cycles
+    /// the momentum (SGD's `momentum`, Adam's `beta1`) between `max_momentum` and
+    /// `base_momentum` unless `cycle_momentum` is false.
+    OneCycle {
+        max_lr: f64,
+        total_steps: usize,
+        pct_start: f64,
+        div_factor: f64,
+        final_div_factor: f64,
+        cycle_momentum: bool,
+        base_momentum: f64,
+        max_momentum: f64,
+    },
     /// `ReduceLROnPlateau` (threshold_mode = rel).
     Plateau { maximize: bool, factor: f64, patience: usize, threshold: f64, cooldown: usize, min_lr: f64 },
 }
@@ -104,9 +116,19 @@ impl Schedule {
                 let pct_start = a.parse(None, &["pct_start"])?.unwrap_or(0.3);
                 let div_factor = a.parse(None, &["div_factor"])?.unwrap_or(25.0);
                 let final_div_factor = a.parse(None, &["final_div_factor"])?.unwrap_or(1e4);
-                a.finish("max_lr, total_steps, pct_start, div_factor, final_div_factor")?;
+                let cycle_momentum = a.bool(&["cycle_momentum"], true)?;
+                let base_momentum = a.parse(None, &["base_momentum"])?.unwrap_or(0.85);
+                let max_momentum = a.parse(None, &["max_momentum"])?.unwrap_or(0.95);
+                a.finish(
+                    "max_lr, total_steps, pct_start, div_factor, final_div_factor, cycle_momentum, base_momentum, max_momentum",
+                )?;
                 if !(0.0..=1.0).contains(&pct_start) {
                     return Err(Error::config(format!("`{text}`: pct_start must be in [0, 1], not {pct_start}")));
+                }
+                for (name, m) in [("base_momentum", base_momentum), ("max_momentum", max_momentum)] {
+                    if !(0.0..1.0).contains(&m) {
+                        return Err(Error::config(format!("`{text}`: {name} must be in [0, 1), not {m}")));
+                    }
                 }
                 Schedule::OneCycle {
                     max_lr: finite("max_lr", max_lr, 0.0)?,
@@ -115,6 +137,9 @@ impl Schedule {
                     pct_start,
                     div_factor: finite("div_factor", div_factor, f64::MIN_POSITIVE)?,
                     final_div_factor: finite("final_div_factor", final_div_factor, f64::MIN_POSITIVE)?,
+                    cycle_momentum,
+                    base_momentum,
+                    max_momentum,
                 }
             }
             "plateau" => {
@@ -152,7 +177,6 @@ impl Schedule {
     /// The learning rate after `t` scheduler steps from the optimizer's `lr` (`plateau`: `lr`,
     /// see [`Plateau`]; `onecycle` with `total_steps` 0 needs [`Schedule::with_total_steps`]).
     pub fn lr_at(&self, lr: f64, t: usize) -> f64 {
-        use std::f64::consts::PI;
         match *self {
             Schedule::Step { step_size, gamma } => lr * gamma.powi((t / step_size) as i32),
             Schedule::MultiStep { ref milestones, gamma } => {
@@ -170,20 +194,37 @@ impl Schedule {
                 };
                 lr * f
             }
-            Schedule::OneCycle { max_lr, total_steps, pct_start, div_factor, final_div_factor } => {
+            Schedule::OneCycle { max_lr, div_factor, final_div_factor, .. } => {
                 let initial = max_lr / div_factor;
-                let min = initial / final_div_factor;
-                let anneal = |start: f64, end: f64, pct: f64| end + (start - end) / 2.0 * (1.0 + (PI * pct).cos());
-                let end1 = pct_start * total_steps as f64 - 1.0;
-                let last = total_steps as f64 - 1.0;
-                let s = t as f64;
-                if s <= end1 {
-                    anneal(initial, max_lr, s / end1)
-                } else {
-                    anneal(max_lr, min, (s - end1) / (last - end1))
-                }
+                self.one_cycle(t, (initial, max_lr), (max_lr, initial / final_div_factor))
             }
             Schedule::Plateau { .. } => lr,
+        }
+    }
+
+    /// `onecycle`'s momentum after `t` batches: high while the rate is low and the other way
+    /// round (`None`: the schedule leaves the momentum alone).
+    pub fn momentum_at(&self, t: usize) -> Option<f64> {
+        match *self {
+            Schedule::OneCycle { cycle_momentum: true, base_momentum, max_momentum, .. } => {
+                Some(self.one_cycle(t, (max_momentum, base_momentum), (base_momentum, max_momentum)))
+            }
+            _ => None,
+        }
+    }
+
+    /// OneCycleLR's two cosine phases: `first` (from, to) up to step pct_start·total − 1, then
+    /// `second` up to total − 1 (PyTorch's phase boundaries, `three_phase=False`).
+    fn one_cycle(&self, t: usize, first: (f64, f64), second: (f64, f64)) -> f64 {
+        let Schedule::OneCycle { total_steps, pct_start, .. } = *self else { return first.0 };
+        let anneal = |(start, end): (f64, f64), pct: f64| end + (start - end) / 2.0 * (1.0 + (PI * pct).cos());
+        let end1 = pct_start * total_steps as f64 - 1.0;
+        let last = total_steps as f64 - 1.0;
+        let s = t as f64;
+        if s <= end1 {
+            anneal(first, s / end1)
+        } else {
+            anneal(second, (s - end1) / (last - end1))
         }
     }
 
@@ -243,6 +284,70 @@ impl Plateau {
     }
 }
 
+/// A schedule at work in a run, from the optimizer's `lr`: the rate (and `onecycle`'s
+/// momentum) of every batch, and `plateau`'s state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scheduler {
+    pub schedule: Schedule,
+    pub base_lr: f64,
+    /// `plateau`'s state (`None` for the other schedules).
+    pub plateau: Option<Plateau>,
+}
+
+impl Scheduler {
+    /// `total_batches`: the run's batches, which `onecycle` spans unless given `total_steps`
+    /// (fewer is refused, as PyTorch refuses to step past them).
+    pub fn new(schedule: Schedule, base_lr: f64, total_batches: usize) -> Result<Self> {
+        let schedule = schedule.with_total_steps(total_batches);
+        if let Schedule::OneCycle { total_steps, .. } = schedule {
+            if total_steps < total_batches {
+                return Err(Error::config(format!(
+                    "onecycle(total_steps={total_steps}) is fewer than the run's {total_batches} batches; \
+                     give total_steps={total_batches} or more, or leave it out (the run's batches)"
+                )));
+            }
+        }
+        let plateau = matches!(schedule, Schedule::Plateau { .. }).then(|| Plateau::new(base_lr, &schedule));
+        Ok(Scheduler { schedule, base_lr, plateau })
+    }
+
+    /// The rate of the batch after `epochs_done` epochs and `batches_done` batches.
+    pub fn lr(&self, epochs_done: usize, batches_done: u64) -> f64 {
+        match (&self.plateau, self.schedule.per_batch()) {
+            (Some(p), _) => p.lr,
+            (None, true) => self.schedule.lr_at(self.base_lr, batches_done as usize),
+            (None, false) => self.schedule.lr_at(self.base_lr, epochs_done),
+        }
+    }
+
+    /// The momentum of the batch after `batches_done` batches, when the schedule sets it.
+    pub fn momentum(&self, batches_done: u64) -> Option<f64> {
+        self.schedule.momentum_at(batches_done as usize)
+    }
+
+    /// `scheduler.step(metric)` at the end of an epoch (only `plateau` looks at `metric`).
+    pub fn end_epoch(&mut self, metric: f64) {
+        if let Some(p) = &mut self.plateau {
+            p.step(&self.schedule, metric);
+        }
+    }
+
+    /// Sets the optimizer's rate (and momentum) for the next batch.
+    pub fn apply<T: crate::engine::Float>(
+        &self,
+        optimizer: &mut super::Optimizer<T>,
+        epochs_done: usize,
+        batches_done: u64,
+    ) -> f64 {
+        let lr = self.lr(epochs_done, batches_done);
+        optimizer.set_lr(lr);
+        if let Some(m) = self.momentum(batches_done) {
+            optimizer.set_momentum(m);
+        }
+        lr
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,7 +365,7 @@ mod tests {
 
     #[test]
     fn closed_forms_match_pytorch() {
-        // The first values of tests/fixtures/torch-new/schedule_*.safetensors.
+        // The first values of tests/fixtures/torch/schedule_*.safetensors.
         close(&lrs("step(step_size=3,gamma=0.5)", 0.1, 8), &[0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025]);
         close(
             &lrs("multistep(milestones=(2,5,9),gamma=0.1)", 0.5, 8),
@@ -286,5 +391,34 @@ mod tests {
         for t in ["step()", "cosine(t_max=0)", "warmup(3)", "plateau(factor=2)", "step(3,gamma=0.1,x=1)"] {
             assert!(matches!(Schedule::parse(t), Err(Error::Config(_))), "{t}");
         }
+    }
+
+    #[test]
+    fn onecycle_cycles_the_momentum_against_the_rate() {
+        let s = Schedule::parse("onecycle(max_lr=0.1,total_steps=20)").unwrap();
+        // PyTorch: 0.95 at the start, 0.85 at the peak (step pct_start·20 − 1 = 5), 0.95 at the end.
+        assert_eq!(s.momentum_at(0), Some(0.95));
+        assert!((s.momentum_at(5).unwrap() - 0.85).abs() < 1e-12);
+        assert!((s.momentum_at(19).unwrap() - 0.95).abs() < 1e-12);
+        assert_eq!(Schedule::parse("onecycle(0.1,cycle_momentum=false)").unwrap().momentum_at(3), None);
+        assert_eq!(Schedule::parse("cosine(5)").unwrap().momentum_at(3), None);
+    }
+
+    #[test]
+    fn the_scheduler_steps_per_epoch_or_per_batch() {
+        let cos = Scheduler::new(Schedule::parse("cosine(t_max=4)").unwrap(), 0.1, 40).unwrap();
+        // Every batch of an epoch has the epoch's rate.
+        assert_eq!(cos.lr(1, 10), cos.lr(1, 19));
+        assert_eq!(cos.lr(1, 10), Schedule::parse("cosine(t_max=4)").unwrap().lr_at(0.1, 1));
+        let one = Scheduler::new(Schedule::parse("onecycle(max_lr=0.1)").unwrap(), 0.1, 40).unwrap();
+        assert!(one.lr(1, 10) != one.lr(1, 11));
+        assert!(matches!(one.schedule, Schedule::OneCycle { total_steps: 40, .. }));
+        let e = Scheduler::new(Schedule::parse("onecycle(0.1,total_steps=10)").unwrap(), 0.1, 40).unwrap_err();
+        assert!(e.to_string().contains("fewer than the run's 40 batches"), "{e}");
+        let mut p = Scheduler::new(Schedule::parse("plateau(factor=0.5,patience=0)").unwrap(), 0.2, 4).unwrap();
+        p.end_epoch(1.0);
+        assert_eq!(p.lr(1, 0), 0.2);
+        p.end_epoch(1.0);
+        assert_eq!(p.lr(2, 0), 0.1);
     }
 }

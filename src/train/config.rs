@@ -1,8 +1,10 @@
 //! A training run's settings: every `convlab train` flag, also readable from and written to a
 //! TOML file, so a run folder's `config.toml` replays the run with `--config`.
 
+use super::early_stop::EarlyStop;
 use crate::error::{Error, Result};
 use crate::losses::Loss;
+use crate::optim::Schedule;
 use serde::{Deserialize, Serialize};
 
 /// What is trained and how: the data, the model, the optimizer and the schedule of epochs and
@@ -31,6 +33,15 @@ pub struct TrainingSettings {
     pub rng: InitStream,
     /// Fraction held out for testing when the data has no test set of its own.
     pub test_fraction: f64,
+    /// Learning-rate schedule, e.g. `cosine(t_max=50)` (`optim::Schedule`); none: a constant rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// Early stopping, e.g. `test_loss,patience=5,min_delta=0` (`train::early_stop`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stop: Option<String>,
+    /// Clip each step's gradient to this global 2-norm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip_grad_norm: Option<f64>,
 }
 
 /// The random stream of the initial weights (`--rng`).
@@ -95,14 +106,39 @@ impl Default for TrainingSettings {
             loss: None,
             rng: InitStream::Convlab,
             test_fraction: 0.2,
+            schedule: None,
+            early_stop: None,
+            clip_grad_norm: None,
         }
     }
 }
 
 impl TrainingSettings {
     /// The TOML keys of these settings.
-    pub const KEYS: &'static [&'static str] =
-        &["data", "data_dir", "model", "optimizer", "epochs", "batch_size", "loss", "rng", "test_fraction"];
+    pub const KEYS: &'static [&'static str] = &[
+        "data",
+        "data_dir",
+        "model",
+        "optimizer",
+        "epochs",
+        "batch_size",
+        "loss",
+        "rng",
+        "test_fraction",
+        "schedule",
+        "early_stop",
+        "clip_grad_norm",
+    ];
+
+    /// The parsed `schedule`, if any.
+    pub fn schedule(&self) -> Result<Option<Schedule>> {
+        self.schedule.as_deref().map(Schedule::parse).transpose()
+    }
+
+    /// The parsed `early_stop`, if any.
+    pub fn early_stop(&self) -> Result<Option<EarlyStop>> {
+        self.early_stop.as_deref().map(EarlyStop::parse).transpose()
+    }
 
     /// Refuses settings that cannot run, with what to do instead.
     pub fn validate(&self) -> Result<()> {
@@ -118,6 +154,13 @@ impl TrainingSettings {
                 "--test-fraction must be between 0 and 1 (exclusive), not {}",
                 self.test_fraction
             )));
+        }
+        self.schedule()?;
+        self.early_stop()?;
+        if let Some(c) = self.clip_grad_norm {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(Error::config(format!("--clip-grad-norm must be a positive number, not {c}")));
+            }
         }
         Ok(())
     }
@@ -291,6 +334,20 @@ mod tests {
         assert_eq!((old.training.data.as_str(), old.training.rng, old.seed), ("lines", InitStream::Numpy, 4));
         assert_eq!(old.training.loss, Some(Loss::CrossEntropy));
         with(|t| t.epochs = 0).validate().unwrap();
+        let c = with(|t| {
+            t.schedule = Some("step(3,gamma=0.5)".into());
+            t.early_stop = Some("test_loss,patience=2".into());
+            t.clip_grad_norm = Some(0.5);
+        });
+        assert_eq!(RunConfig::from_toml(&c.to_toml()).unwrap(), c);
+        for bad in [
+            with(|t| t.schedule = Some("warmup(3)".into())),
+            with(|t| t.early_stop = Some("val_loss".into())),
+            with(|t| t.clip_grad_norm = Some(0.0)),
+            with(|t| t.clip_grad_norm = Some(f64::NAN)),
+        ] {
+            assert!(matches!(bad.validate(), Err(Error::Config(_))), "{bad:?}");
+        }
         assert!(RunConfig { checkpoint_every: 0, ..RunConfig::default() }.validate().is_err());
     }
 
@@ -301,6 +358,9 @@ mod tests {
             ..with(|t| {
                 t.loss = Some(Loss::Mse);
                 t.data_dir = Some("d".into());
+                t.schedule = Some("cosine(10)".into());
+                t.early_stop = Some("train_loss".into());
+                t.clip_grad_norm = Some(1.0);
             })
         };
         let table: toml::Table = toml::from_str(&c.to_toml()).unwrap();

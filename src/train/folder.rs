@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
     pub epoch: usize,
     pub train_loss: f64,
@@ -16,6 +16,13 @@ pub struct EpochMetrics {
     pub test_loss: Option<f64>,
     pub test_accuracy: Option<f64>,
     pub seconds: f64,
+    /// The learning rate of the epoch (with `onecycle`, which changes it every batch: the rate
+    /// of its last batch). Absent in files of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    /// The loss of the epoch's last batch, before its update (what tutorial 002 prints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_batch_loss: Option<f64>,
 }
 
 /// A run's folder, locked while this value lives (a second command on it is refused).
@@ -29,8 +36,15 @@ pub struct RunFolder {
 }
 
 /// The files of a run, moved aside together by `--force`.
-const RUN_FILES: &[&str] =
-    &["config.toml", METRICS, "model.safetensors", super::checkpoint::FILE, super::snapshots::FILE, "report.html"];
+const RUN_FILES: &[&str] = &[
+    "config.toml",
+    METRICS,
+    "model.safetensors",
+    super::checkpoint::FILE,
+    super::snapshots::FILE,
+    super::early_stop::FILE,
+    "report.html",
+];
 
 impl RunFolder {
     /// Creates `dir` for a new run; an existing run is kept unless `force`, and then only
@@ -214,6 +228,7 @@ mod tests {
             test_loss: None,
             test_accuracy: None,
             seconds: 0.1,
+            ..EpochMetrics::default()
         }
     }
 

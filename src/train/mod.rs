@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod early_stop;
 pub mod folder;
 pub mod kernel_lab;
 pub mod labs;

@@ -1,8 +1,10 @@
 //! The training loop behind `convlab train`: seeded shuffling, per-epoch metrics, progress,
-//! checkpoints and resumption.
+//! checkpoints and resumption, the learning-rate schedule (`scheduler.step()` after each epoch,
+//! or each batch for `onecycle`, as PyTorch's loops do), gradient clipping and early stopping.
 
-use super::checkpoint;
+use super::checkpoint::{self, RunState};
 use super::config::RunConfig;
+use super::early_stop::{self, Metric, StopRecord, Watch};
 use super::folder::{EpochMetrics, RunFolder};
 use super::progress::{pct, Progress};
 use super::step::{has_accuracy, Trainer};
@@ -10,6 +12,7 @@ use crate::data::Targets;
 use crate::error::{Error, Result};
 use crate::losses::Target;
 use crate::model::{io, Model};
+use crate::optim::Scheduler;
 use crate::rng::Rng;
 use std::time::Instant;
 
@@ -20,8 +23,47 @@ const MIN_SECONDS_BETWEEN_CHECKPOINTS: f64 = 1.0;
 
 /// How a run ended.
 pub struct Outcome {
+    /// With an early stop, the best epoch's weights.
     pub model: Model<f32>,
     pub metrics: Vec<EpochMetrics>,
+    /// Where and why the run stopped early, if it did.
+    pub early_stop: Option<StopRecord>,
+}
+
+/// Refuses a schedule or early stop that watches a metric this run will not have (a test
+/// metric without test data, an accuracy without classes).
+pub fn check_settings(cfg: &RunConfig, p: &Prepared) -> Result<()> {
+    if let Some(rule) = cfg.training.early_stop()? {
+        let has_accuracy = has_accuracy(p.loss, p.model.output().len());
+        rule.metric.check_available(!p.test.is_empty(), has_accuracy, "--early-stop")?;
+    }
+    if let Some(s) = cfg.training.schedule()? {
+        Scheduler::new(s, p.optimizer.lr(), batches_per_epoch(cfg, p) * cfg.training.epochs)?;
+    }
+    Ok(())
+}
+
+/// The batch size of the run (`batch_size` 0 or beyond the data: the whole training set).
+fn batch_of(cfg: &RunConfig, p: &Prepared) -> usize {
+    let n = p.train.len();
+    if cfg.training.batch_size == 0 || cfg.training.batch_size >= n {
+        n
+    } else {
+        cfg.training.batch_size
+    }
+}
+
+fn batches_per_epoch(cfg: &RunConfig, p: &Prepared) -> usize {
+    p.train.len().div_ceil(batch_of(cfg, p))
+}
+
+/// What `plateau` watches: the test loss, or the training loss without test data.
+fn plateau_metric(p: &Prepared) -> Metric {
+    if p.test.is_empty() {
+        Metric::TrainLoss
+    } else {
+        Metric::TestLoss
+    }
 }
 
 /// Trains from `p.model`'s current weights for `cfg.epochs` epochs, writing into `folder` when
@@ -41,14 +83,29 @@ pub fn train_from(
     quiet: bool,
 ) -> Result<Outcome> {
     let n = p.train.len();
-    let batch = if cfg.training.batch_size == 0 || cfg.training.batch_size >= n { n } else { cfg.training.batch_size };
+    let batch = batch_of(cfg, p);
+    check_settings(cfg, p)?;
     let mut trainer = Trainer::new(start, p.optimizer.build(), p.loss, batch, cfg.threads, cfg.seed)?;
+    trainer.clip_grad_norm = cfg.training.clip_grad_norm;
+    let steps_per_epoch = batches_per_epoch(cfg, p);
+    let mut scheduler = match cfg.training.schedule()? {
+        Some(s) => Some(Scheduler::new(s, p.optimizer.lr(), steps_per_epoch * cfg.training.epochs)?),
+        None => None,
+    };
+    let early_stop = cfg.training.early_stop()?;
+    let mut state = RunState {
+        plateau: scheduler.as_ref().and_then(|s| s.plateau.clone()),
+        watch: early_stop.as_ref().map(Watch::new),
+    };
     let mut metrics = vec![];
     let mut first_epoch = 1;
     if resume {
         let folder = folder.ok_or_else(|| Error::config("resume needs a run folder"))?;
         // A run killed before its first checkpoint starts again from its initial weights.
-        let done = if checkpoint::exists(folder) { checkpoint::load(folder, &mut trainer)? } else { 0 };
+        let done = if checkpoint::exists(folder) { checkpoint::load(folder, &mut trainer, &mut state)? } else { 0 };
+        if let (Some(s), Some(p)) = (&mut scheduler, &state.plateau) {
+            s.plateau = Some(p.clone());
+        }
         metrics = folder.read_metrics()?.into_iter().filter(|m| m.epoch <= done).collect();
         first_epoch = done + 1;
         // The settings as they now stand (extended epochs, threads), once the run has loaded.
@@ -60,7 +117,6 @@ pub fn train_from(
     }
     let in_len = p.train.sample_len();
     let k = trainer.model.output().len();
-    let steps_per_epoch = n.div_ceil(batch);
     let progress = Progress::new(
         (steps_per_epoch * (cfg.training.epochs + 1 - first_epoch.min(cfg.training.epochs + 1))) as u64,
         quiet,
@@ -88,14 +144,21 @@ pub fn train_from(
     // Epochs run on the trainer's own threads (see `Trainer::on_own_threads`).
     trainer.on_own_threads(|trainer| -> Result<()> {
         for epoch in first_epoch..=cfg.training.epochs {
+            if state.watch.as_ref().is_some_and(|w| w.stopped_at.is_some()) {
+                break;
+            }
             let start = Instant::now();
+            let mut lr = p.optimizer.lr();
             // Full batch: no shuffling, so runs match PyTorch's full-batch loops exactly.
             if batch < n {
                 order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
                 Rng::new(cfg.seed ^ (epoch as u64).wrapping_mul(0x9e3779b97f4a7c15)).shuffle(&mut order);
             }
-            let (mut loss_sum, mut correct) = (0.0, 0usize);
+            let (mut loss_sum, mut correct, mut last_batch_loss) = (0.0, 0usize, f64::NAN);
             for (s, chunk) in order.chunks(batch).enumerate() {
+                if let Some(sch) = &scheduler {
+                    lr = sch.apply(&mut trainer.optimizer, epoch - 1, trainer.step);
+                }
                 let m = chunk.len();
                 for (j, &i) in chunk.iter().enumerate() {
                     bx[j * in_len..(j + 1) * in_len].copy_from_slice(p.train.sample(i));
@@ -116,6 +179,7 @@ pub fn train_from(
                     Ok(st) => {
                         loss_sum += st.loss * m as f64;
                         correct += st.correct;
+                        last_batch_loss = st.loss;
                         progress.step(st.loss, ((s + 1) * batch) as f64 / start.elapsed().as_secs_f64());
                     }
                     Err(Error::Numeric(what)) => {
@@ -155,15 +219,30 @@ pub fn train_from(
                 test_loss,
                 test_accuracy,
                 seconds: start.elapsed().as_secs_f64(),
+                lr: Some(lr),
+                last_batch_loss: Some(last_batch_loss),
             };
-            if cfg.prints_epoch(epoch, first_epoch) {
+            if let Some(sch) = &mut scheduler {
+                // `scheduler.step(metric)`: only plateau looks at it.
+                sch.end_epoch(plateau_metric(p).of(&m).unwrap_or(train_loss));
+                state.plateau.clone_from(&sch.plateau);
+            }
+            let stops = match (&early_stop, &mut state.watch) {
+                (Some(rule), Some(w)) => {
+                    let value = rule.metric.of(&m).unwrap_or(f64::NAN);
+                    w.end_epoch(rule, epoch, value, &trainer.model)
+                }
+                _ => false,
+            };
+            if cfg.prints_epoch(epoch, first_epoch) || stops {
                 progress.line(&format!(
-                "epoch {epoch}/{}  train loss {train_loss:.4}{}  test loss {}{}  ({:.2} s, {:.0} samples/s training)",
-                cfg.training.epochs,
-                pct(train_accuracy),
-                test_loss.map(|l| format!("{l:.4}")).unwrap_or("-".into()),
-                pct(test_accuracy),
-                m.seconds,
+                    "epoch {epoch}/{}  train loss {train_loss:.4}{}  test loss {}{}{}  ({:.2} s, {:.0} samples/s training)",
+                    cfg.training.epochs,
+                    pct(train_accuracy),
+                    test_loss.map(|l| format!("{l:.4}")).unwrap_or("-".into()),
+                    pct(test_accuracy),
+                    if scheduler.is_some() { format!("  lr {lr:.4e}") } else { String::new() },
+                    m.seconds,
                     n as f64 / train_seconds
                 ));
             }
@@ -182,11 +261,11 @@ pub fn train_from(
                 // take microseconds, at most one a second (and always after the last epoch).
                 let due = epoch % cfg.checkpoint_every.max(1) == 0
                     && last_checkpoint.is_none_or(|t| t.elapsed().as_secs_f64() >= MIN_SECONDS_BETWEEN_CHECKPOINTS);
-                if due || epoch == cfg.training.epochs {
+                if due || epoch == cfg.training.epochs || stops {
                     if cfg.snapshot_every > 0 {
                         f.write(super::snapshots::FILE, &snapshots.to_bytes()?)?;
                     }
-                    checkpoint::save(f, trainer, epoch)?;
+                    checkpoint::save(f, trainer, epoch, &state)?;
                     last_checkpoint = Some(Instant::now());
                 }
             }
@@ -195,12 +274,32 @@ pub fn train_from(
         Ok(())
     })?;
     progress.finish();
+    // Keras' restore_best_weights: a stopped run's model is its best epoch's.
+    let record = match (&early_stop, &state.watch) {
+        (Some(rule), Some(w)) => w.record(rule),
+        _ => None,
+    };
+    if let (Some(_), Some(w)) = (&record, &state.watch) {
+        w.restore(&mut trainer.model);
+    }
     if let Some(f) = folder {
         // Also for a run of 0 epochs, whose only snapshot is its initial kernels.
         if cfg.snapshot_every > 0 {
             f.write(super::snapshots::FILE, &snapshots.to_bytes()?)?;
         }
+        match &record {
+            Some(r) => f.write(early_stop::FILE, r.to_json()?.as_bytes())?,
+            None => remove_stale(&f.path(early_stop::FILE))?,
+        }
         io::save(&trainer.model, &f.path("model.safetensors"))?;
     }
-    Ok(Outcome { model: trainer.model, metrics })
+    Ok(Outcome { model: trainer.model, metrics, early_stop: record })
+}
+
+/// Removes a file left by an earlier state of the run (none is fine).
+fn remove_stale(path: &std::path::Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::write(path, e)),
+        _ => Ok(()),
+    }
 }

@@ -4,10 +4,12 @@
 //! This is the workflow behind `convlab train`; the command only parses flags and prints.
 
 use super::config::RunConfig;
+use super::early_stop;
 use super::folder::{new_default_dir, EpochMetrics, RunFolder};
-use super::run::{prepare, train, Outcome, Prepared};
+use super::run::{check_settings, prepare, train, Outcome, Prepared};
 use crate::error::{Error, Result};
 use crate::model::io;
+use crate::optim::Schedule;
 use std::path::Path;
 
 /// A run ready to train: its settings, its folder (with `config.toml` written) and its data,
@@ -38,6 +40,7 @@ impl Session {
     /// are refused before anything is created; an existing run in `dir` is kept unless `force`.
     pub fn create(mut config: RunConfig, dir: Option<&Path>, force: bool) -> Result<Self> {
         let prepared = prepare(&config)?;
+        check_settings(&config, &prepared)?;
         // Record the model and loss actually used, so the run replays and evaluation and
         // prediction read them back.
         config.training.loss = Some(prepared.loss);
@@ -79,7 +82,16 @@ impl Session {
             }
             None => None,
         };
-        if let Some(e) = extend_to {
+        if let Some(e) = extend_to.filter(|&e| e != config.training.epochs) {
+            // onecycle spans the run's batches: more epochs would change the rates already used.
+            if let Some(Schedule::OneCycle { total_steps: 0, .. }) = config.training.schedule()? {
+                return Err(Error::config(format!(
+                    "{} uses onecycle over its {} epochs, which cannot be extended to {e}; train a new run, \
+                     or give onecycle a total_steps that covers the longer run",
+                    dir.display(),
+                    config.training.epochs
+                )));
+            }
             config.training.epochs = e;
         }
         // config.toml is rewritten (with the new epochs) once the checkpoint has loaded.
@@ -113,6 +125,9 @@ impl Session {
         }
         let best = best.ok_or_else(|| Error::config("--restarts must be at least 1"))?;
         self.folder.write_metrics(&best.metrics)?;
+        if let Some(r) = &best.early_stop {
+            self.folder.write(early_stop::FILE, r.to_json()?.as_bytes())?;
+        }
         io::save(&best.model, &self.folder.path("model.safetensors"))?;
         self.folder.finish();
         Ok(SessionOutcome { outcome: best, restarts })

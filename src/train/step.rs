@@ -5,13 +5,17 @@
 //! The number of shards depends only on the model and the batch size, never on the number of
 //! threads, so a seed gives bit-identical results on 1 thread or many. Tiny models run in one
 //! shard without forking: the fork would cost more than the work.
+//!
+//! With `clip_grad_norm`, the shards' gradients are summed (in the same order) before the
+//! optimizer runs, so the clipping sees the whole gradient, as PyTorch's `clip_grad_norm_`
+//! between `backward()` and `step()` does.
 
 use crate::engine::Float;
 use crate::error::{Error, Result};
 use crate::layers::{MaskKey, Mode};
 use crate::losses::{Loss, Target};
 use crate::model::{Model, Workspace};
-use crate::optim::Optimizer;
+use crate::optim::{clip_grad_norm, Optimizer};
 use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::Arc;
@@ -29,6 +33,8 @@ pub struct Trainer<T: Float> {
     pub seed: u64,
     /// Steps taken so far.
     pub step: u64,
+    /// Scale each step's gradient to at most this global 2-norm (`--clip-grad-norm`).
+    pub clip_grad_norm: Option<f64>,
     workspaces: Vec<Workspace<T>>,
     /// Per shard: loss sum and correctly classified samples of the last pass.
     shard_stats: Vec<(f64, usize)>,
@@ -81,6 +87,7 @@ impl<T: Float> Trainer<T> {
             loss,
             seed,
             step: 0,
+            clip_grad_norm: None,
             workspaces,
             shard_stats: vec![(0.0, 0); max_shards],
             max_shards,
@@ -149,7 +156,15 @@ impl<T: Float> Trainer<T> {
         for (o, w) in others.iter_mut().zip(&rest[..shards - 1]) {
             *o = &w.dparams;
         }
-        let others = &others[..shards - 1];
+        let mut others = &others[..shards - 1];
+        if let Some(max_norm) = self.clip_grad_norm {
+            let grads = &mut first[0].dparams;
+            for o in others {
+                grads.iter_mut().zip(*o).for_each(|(g, &v)| *g += v);
+            }
+            others = &[];
+            clip_grad_norm(grads, max_norm);
+        }
         self.optimizer.step_sharded(&mut self.model.params, &mut first[0].dparams, others, self.pool.as_deref());
         if self.model.has_batchnorm() {
             self.model.update_running_stats(&self.workspaces[0]);

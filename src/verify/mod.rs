@@ -1,5 +1,5 @@
 //! `convlab verify`: runs reference fixtures (tests/fixtures/README.md format) of every kind
-//! (layer, loss, optimizer, training) and reports each compared tensor's largest errors.
+//! (layer, loss, optimizer, training, schedule) and reports each compared tensor's largest errors.
 
 pub mod compare;
 pub mod explain;
@@ -8,6 +8,7 @@ pub mod gradcheck;
 pub mod layer;
 pub mod loss;
 pub mod optimizer;
+pub mod schedule;
 pub mod training;
 
 use crate::error::{Error, Result};
@@ -35,9 +36,10 @@ pub fn run_fixture(path: &Path, threads: usize) -> Outcome {
         "optimizer" => optimizer::run(&f),
         "training" => training::run(&f, threads),
         "explain" => explain::run(&f),
+        "schedule" => schedule::run(&f),
         "data" => return Outcome::Data,
         other => Err(Error::data(format!(
-            "unknown fixture kind `{other}` (expected layer, loss, optimizer, training or data)"
+            "unknown fixture kind `{other}` (expected layer, loss, optimizer, training, schedule or data)"
         ))),
     };
     match result {

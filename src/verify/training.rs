@@ -1,5 +1,7 @@
 //! A `training` fixture: a whole float32 training run from PyTorch's initial weights, through
-//! convlab's real (sharded, multi-threaded) training step.
+//! convlab's real (sharded, multi-threaded) training step, with the case's learning-rate
+//! `schedule` (stepped after each epoch, or each batch for onecycle, as `convlab train` does)
+//! and `clip_grad_norm` when it has them.
 
 use super::compare::Comparison;
 use super::fixture::Fixture;
@@ -8,6 +10,7 @@ use crate::engine::Dims;
 use crate::error::{Error, Result};
 use crate::losses::{Loss, Target};
 use crate::model::{io, Model};
+use crate::optim::{Schedule, Scheduler};
 use crate::train::Trainer;
 use serde_json::Value;
 
@@ -16,6 +19,8 @@ const EARLY_TOLERANCE: f64 = 1e-4;
 const EARLY_STEPS: usize = 10;
 /// Over long runs float32 rounding (summation order) lets the curve and weights drift a little.
 const LATE_TOLERANCE: f64 = 1e-3;
+/// The rates are PyTorch's float64 values stored as float32.
+const SCHEDULE_TOLERANCE: f64 = 1e-6;
 
 pub fn run(f: &Fixture, threads: usize) -> Result<Vec<Comparison>> {
     let (x, shape) = if f.has("X_u8") {
@@ -43,10 +48,22 @@ pub fn run(f: &Fixture, threads: usize) -> Result<Vec<Comparison>> {
     let labels: Vec<u32> = y.values.iter().map(|&v| v as u32).collect();
     let values: Vec<f32> = y.values.iter().map(|&v| v as f32).collect();
     let mut trainer = Trainer::new(model, opt.build(), loss, batch, threads, 0)?;
+    trainer.clip_grad_norm = f.case.get("clip_grad_norm").and_then(Value::as_f64);
     let in_len = dims.len();
     let batches_per_epoch = n.div_ceil(batch);
+    let scheduler = match f.case.get("schedule").and_then(Value::as_str) {
+        Some(text) => Some(Scheduler::new(Schedule::parse(text)?, opt.lr(), steps)?),
+        None => None,
+    };
+    if scheduler.as_ref().is_some_and(|s| s.plateau.is_some()) {
+        return Err(Error::data("a training case with plateau needs its metric; convlab verify does not run it"));
+    }
     let mut losses = Vec::with_capacity(steps);
+    let mut lrs = Vec::with_capacity(steps);
     for step in 0..steps {
+        if let Some(s) = &scheduler {
+            lrs.push(s.apply(&mut trainer.optimizer, step / batches_per_epoch, step as u64));
+        }
         let j = step % batches_per_epoch;
         let (a, b) = (j * batch, ((j + 1) * batch).min(n));
         let t = if y.is_integer { Target::Classes(&labels[a..b]) } else { Target::Values(&values[a * k..b * k]) };
@@ -61,6 +78,9 @@ pub fn run(f: &Fixture, threads: usize) -> Result<Vec<Comparison>> {
         Comparison::new(&format!("losses[..{early}]"), &losses[..early], &want[..early], EARLY_TOLERANCE),
         Comparison::new("losses", &losses, &want, LATE_TOLERANCE),
     ];
+    if scheduler.is_some() {
+        out.push(Comparison::new("lr", &lrs, &f.array("lr")?.values, SCHEDULE_TOLERANCE));
+    }
     for t in trainer.model.tensors() {
         let name = format!("final.{}", t.name);
         if f.has(&name) {

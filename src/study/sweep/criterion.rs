@@ -94,6 +94,7 @@ mod tests {
             test_loss: None,
             test_accuracy: None,
             seconds: 0.0,
+            ..EpochMetrics::default()
         }
     }
 

@@ -9,7 +9,8 @@ use crate::spec::call::{parse_call, parse_calls, split_top, Call};
 use crate::train::config::RunConfig;
 use std::collections::BTreeMap;
 
-const KEYS: &str = "filters, lr, momentum, weight_decay, epochs, batch_size, optimizer, model, data, loss, rng";
+const KEYS: &str =
+    "filters, lr, momentum, weight_decay, epochs, batch_size, optimizer, model, data, loss, rng, schedule, early_stop, clip_grad_norm";
 
 /// One combination of grid values, keys in alphabetical order.
 #[derive(Clone, Debug, PartialEq)]
@@ -133,6 +134,15 @@ pub fn apply(base: &RunConfig, point: &Point) -> Result<RunConfig> {
             "data" => c.training.data = v.clone(),
             "loss" => c.training.loss = Some(crate::losses::Loss::parse(v)?),
             "rng" => c.training.rng = crate::train::config::InitStream::parse(v)?,
+            "schedule" => {
+                crate::optim::Schedule::parse(v)?;
+                c.training.schedule = Some(v.clone());
+            }
+            "early_stop" => {
+                crate::train::early_stop::EarlyStop::parse(v)?;
+                c.training.early_stop = Some(v.clone());
+            }
+            "clip_grad_norm" => c.training.clip_grad_norm = Some(number(key, v)?),
             other => {
                 return Err(Error::config(format!(
                     "the grid's `{other}` is not a setting a sweep can vary; use {KEYS}"
