@@ -14,6 +14,7 @@ use crate::losses::Target;
 use crate::model::{io, Model};
 use crate::optim::Scheduler;
 use crate::rng::Rng;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 pub use super::prepare::{build_model, default_loss, load_data, load_run_data, prepare, target_of, Prepared};
@@ -28,6 +29,9 @@ pub struct Outcome {
     pub metrics: Vec<EpochMetrics>,
     /// Where and why the run stopped early, if it did.
     pub early_stop: Option<StopRecord>,
+    /// Stopped from outside ([`train_interruptible`]) before the last epoch: the model is at its
+    /// last completed step, and `metrics` holds the epochs that finished.
+    pub interrupted: bool,
 }
 
 /// Refuses a schedule or early stop that watches a metric this run will not have (a test
@@ -81,6 +85,24 @@ pub fn train_from(
     folder: Option<&RunFolder>,
     resume: bool,
     quiet: bool,
+) -> Result<Outcome> {
+    run_loop(cfg, p, start, folder, resume, quiet, &AtomicBool::new(false))
+}
+
+/// As `train` without a run folder, checking `stop` before every step: once it is set, the run
+/// ends after the step under way, with [`Outcome::interrupted`] (a Python caller's Ctrl-C).
+pub fn train_interruptible(cfg: &RunConfig, p: &Prepared, quiet: bool, stop: &AtomicBool) -> Result<Outcome> {
+    run_loop(cfg, p, p.model.clone(), None, false, quiet, stop)
+}
+
+fn run_loop(
+    cfg: &RunConfig,
+    p: &Prepared,
+    start: Model<f32>,
+    folder: Option<&RunFolder>,
+    resume: bool,
+    quiet: bool,
+    stop: &AtomicBool,
 ) -> Result<Outcome> {
     let n = p.train.len();
     let batch = batch_of(cfg, p);
@@ -141,9 +163,10 @@ pub fn train_from(
         None => None,
     };
     let mut last_checkpoint: Option<Instant> = None;
+    let mut interrupted = false;
     // Epochs run on the trainer's own threads (see `Trainer::on_own_threads`).
     trainer.on_own_threads(|trainer| -> Result<()> {
-        for epoch in first_epoch..=cfg.training.epochs {
+        'epochs: for epoch in first_epoch..=cfg.training.epochs {
             if state.watch.as_ref().is_some_and(|w| w.stopped_at.is_some()) {
                 break;
             }
@@ -156,6 +179,10 @@ pub fn train_from(
             }
             let (mut loss_sum, mut correct, mut last_batch_loss) = (0.0, 0usize, f64::NAN);
             for (s, chunk) in order.chunks(batch).enumerate() {
+                if stop.load(Ordering::Relaxed) {
+                    interrupted = true;
+                    break 'epochs;
+                }
                 if let Some(sch) = &scheduler {
                     lr = sch.apply(&mut trainer.optimizer, epoch - 1, trainer.step);
                 }
@@ -279,7 +306,7 @@ pub fn train_from(
         (Some(rule), Some(w)) => w.record(rule),
         _ => None,
     };
-    if let (Some(_), Some(w)) = (&record, &state.watch) {
+    if let (Some(_), Some(w), false) = (&record, &state.watch, interrupted) {
         w.restore(&mut trainer.model);
     }
     if let Some(f) = folder {
@@ -293,7 +320,7 @@ pub fn train_from(
         }
         io::save(&trainer.model, &f.path("model.safetensors"))?;
     }
-    Ok(Outcome { model: trainer.model, metrics, early_stop: record })
+    Ok(Outcome { model: trainer.model, metrics, early_stop: record, interrupted })
 }
 
 /// Removes a file left by an earlier state of the run (none is fine).

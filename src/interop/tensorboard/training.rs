@@ -195,6 +195,8 @@ mod tests {
                 test_loss: None,
                 test_accuracy: None,
                 seconds: 0.25,
+                lr: Some(0.1 / epoch as f64),
+                last_batch_loss: None,
             };
             log.epoch(&m, &model, epoch == 2).unwrap();
         }
@@ -207,6 +209,10 @@ mod tests {
         assert_eq!(scalars(&events, "loss/train"), [(1, 1.0), (2, 0.5), (3, 1.0 / 3.0)]);
         assert_eq!(scalars(&events, "accuracy/train").len(), 3);
         assert!(scalars(&events, "loss/test").is_empty());
+        // The learning rate, now that the metrics carry one.
+        let lrs: Vec<f32> = scalars(&events, "learning_rate").iter().map(|(_, v)| *v).collect();
+        assert_eq!(lrs.len(), 3);
+        assert!((f64::from(lrs[2]) - 0.1 / 3.0).abs() < 1e-7, "{lrs:?}");
         let all = values(&events);
         let tagged = |tag: &str| all.iter().filter(|(_, v)| v.tag == tag).map(|(s, _)| *s).collect::<Vec<_>>();
         // Histograms at 0 (the initial weights) and every epoch; kernels at 0 and the snapshot.
