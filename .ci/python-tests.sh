@@ -7,4 +7,4 @@ venv=.venv
 bash .ci/python-venv.sh
 # maturin develop installs into the venv named by VIRTUAL_ENV.
 (cd python && VIRTUAL_ENV="$PWD/../$venv" PATH="$PWD/../$venv/bin:$PATH" maturin develop --release -q)
-"$venv/bin/python" -m pytest -q python/tests
+"$venv/bin/python" -m pytest -q -rs python/tests

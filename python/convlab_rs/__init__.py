@@ -14,9 +14,9 @@ NumPy arrays; pictures show inline in Jupyter.
 import numpy as _np
 
 from . import _native
-from ._native import Figure, __version__
+from ._native import Figure, __version__, lab
 
-__all__ = ["Model", "Figure", "load", "data", "plot", "__version__"]
+__all__ = ["Model", "Figure", "load", "lab", "data", "plot", "__version__"]
 
 
 def _as_x(X, input_shape):
@@ -83,17 +83,23 @@ class Model:
         return self._m.summary()
 
     def fit(self, X, y, optimizer="adam(lr=1e-3)", epochs=10, batch_size=None, loss=None, test=None,
-            threads=0, progress=True, seed=None):
+            schedule=None, early_stop=None, clip_grad_norm=None, threads=0, progress=True, seed=None):
         """Trains the model in place on convlab's threads (the GIL is released) and returns the
         history: {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
-        "seconds"}, per-epoch lists (None where a value does not apply), as metrics.jsonl.
+        "seconds", "lr", "last_batch_loss"}, per-epoch lists (None where a value does not apply),
+        as metrics.jsonl, and "early_stop" (None, or where and why the run stopped).
 
         X: (N, C, L), (N, C, H, W) or (N, H, W); y: integer classes (N,) or float targets.
         optimizer: "sgd(lr=0.05,momentum=0.9,weight_decay=1e-3)", "adam(lr=1e-3)", ...
         batch_size: None for the full batch. loss: "cross_entropy", "bce_with_logits" or "mse";
         None chooses from y (integers: cross-entropy; 0/1 floats: BCE; else MSE).
-        test: (X_test, y_test), evaluated after every epoch. seed: shuffling and dropout
-        (default: the model's seed, so fit equals `convlab train` with the same settings).
+        test: (X_test, y_test), evaluated after every epoch.
+        schedule: "cosine(t_max=50)", "step(step_size=10,gamma=0.5)", "onecycle(max_lr=0.1)",
+        "plateau(patience=3)", ... (PyTorch's schedulers). early_stop: "test_loss,patience=5,min_delta=0";
+        the model then holds the best epoch's weights. clip_grad_norm: clip_grad_norm_'s max_norm.
+        seed: shuffling and dropout (default: the model's seed, so fit equals `convlab train`
+        with the same settings). Minibatches are shuffled each epoch; a full batch is not.
+        Ctrl-C raises KeyboardInterrupt after the step under way; the model keeps that step.
         """
         X = _as_x(X, self.input_shape)
         classes, values = _as_y(y)
@@ -102,7 +108,8 @@ class Model:
             tx = _as_x(test[0], self.input_shape)
             tc, tv = _as_y(test[1])
         return self._m._fit(X, classes, values, optimizer, int(epochs), int(batch_size or 0), loss,
-                            tx, tc, tv, seed, int(threads), bool(progress))
+                            tx, tc, tv, seed, int(threads), bool(progress), schedule, early_stop,
+                            None if clip_grad_norm is None else float(clip_grad_norm))
 
     def predict(self, X):
         """Raw outputs (logits, or values for a regression), shape (N, outputs)."""
@@ -129,14 +136,54 @@ class Model:
             converted[k] = _np.ascontiguousarray(v, dtype=_np.float32)
         self._m._load_state_dict(converted)
 
+    def to_torch(self):
+        """The equivalent torch.nn.Sequential with this model's weights (imports torch)."""
+        torch = _torch()
+        seq = eval(self._m._torch_expr(), {"nn": torch.nn})
+        state = {k: torch.as_tensor(_np.asarray(v)) for k, v in self.state_dict().items()}
+        seq.load_state_dict(state)
+        return seq
+
+    @classmethod
+    def from_torch(cls, module, input):
+        """A Model from an nn.Sequential of supported layers (Conv1d/2d, pools, BatchNorm, ReLU,
+        LeakyReLU, Sigmoid, Tanh, Dropout, Flatten, Linear, adaptive pools) with its weights;
+        input is the sample shape, (C, L) or (C, H, W). The layers are read off the module as
+        `torch.save(module)` writes it, by convlab's restricted reader: nothing is executed."""
+        import io
+
+        torch = _torch()
+        if not isinstance(module, torch.nn.Sequential):
+            raise ValueError(f"from_torch takes an nn.Sequential, not {type(module).__name__}")
+        buf = io.BytesIO()
+        torch.save(module, buf)
+        return cls._wrap(_native.Model._from_pt(buf.getvalue(), None, list(input)))
+
     def save(self, path):
         """Writes a convlab model file (safetensors with the spec, the input shape and the task)."""
         self._m.save(str(path))
 
 
-def load(path):
-    """A Model from a convlab model file (.safetensors) or a run folder (runs/NAME)."""
-    return Model._wrap(_native.load(str(path)))
+def _torch():
+    try:
+        import torch
+    except ImportError as e:
+        raise ImportError("to_torch and from_torch need PyTorch: pip install torch") from e
+    return torch
+
+
+def load(path, spec=None, input=None):
+    """A Model from a convlab model file (.safetensors), a run folder (runs/NAME), or a file
+    torch.save wrote (.pt/.pth: a whole nn.Sequential, or a state dict or checkpoint with
+    spec= and input=), read without running anything from it."""
+    import os
+
+    path = str(path)
+    if os.path.isfile(path) and path.endswith((".pt", ".pth", ".bin", ".ckpt")):
+        with open(path, "rb") as f:
+            data = f.read()
+        return Model._wrap(_native.Model._from_pt(data, spec, None if input is None else list(input)))
+    return Model._wrap(_native.load(path))
 
 
 from . import data, plot  # noqa: E402  (they use Model)

@@ -43,6 +43,9 @@ class Model:
         batch_size: Optional[int] = None,
         loss: Optional[str] = None,
         test: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+        schedule: Optional[str] = None,
+        early_stop: Optional[str] = None,
+        clip_grad_norm: Optional[float] = None,
         threads: int = 0,
         progress: bool = True,
         seed: Optional[int] = None,
@@ -53,5 +56,11 @@ class Model:
     def state_dict(self) -> Dict[str, npt.NDArray[np.float32]]: ...
     def load_state_dict(self, state: Dict[str, ArrayLike]) -> None: ...
     def save(self, path: PathType) -> None: ...
+    def to_torch(self) -> "torch.nn.Sequential": ...  # noqa: F821
+    @classmethod
+    def from_torch(cls, module: "torch.nn.Sequential", input: Sequence[int]) -> "Model": ...  # noqa: F821
 
-def load(path: PathType) -> Model: ...
+def load(path: PathType, spec: Optional[str] = None, input: Optional[Sequence[int]] = None) -> Model: ...
+def lab(name: str, out: PathType = "runs", threads: int = 0, force: bool = False) -> List[Dict[str, object]]:
+    """Runs a tutorial's workflow (pattern1d, sim1d, digits, lines, mnist-lab, simplecnn) as `convlab lab`,
+    printing the notebook's lines; returns [{"folder", "history"}] per run."""

@@ -6,6 +6,8 @@
 mod arrays;
 mod errors;
 mod figure;
+mod history;
+mod labs;
 mod model;
 
 use pyo3::prelude::*;
@@ -15,6 +17,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::Model>()?;
     m.add_class::<figure::Figure>()?;
     m.add_function(wrap_pyfunction!(model::load, m)?)?;
+    m.add_function(wrap_pyfunction!(labs::lab, m)?)?;
     m.add_function(wrap_pyfunction!(arrays::load_data, m)?)?;
     m.add_function(wrap_pyfunction!(figure::plot_filters, m)?)?;
     m.add_function(wrap_pyfunction!(figure::plot_curves, m)?)?;

@@ -4,7 +4,7 @@ use crate::arrays::{dataset, matrix, slice};
 use crate::errors::OrPy;
 use convlab::model::{io, presets, summary, Task};
 use convlab::train::config::{RunConfig, TrainingSettings};
-use convlab::train::run::{default_loss, target_of, train, Prepared};
+use convlab::train::run::{default_loss, target_of, train_interruptible, Prepared};
 use convlab::{Loss, OptimizerConfig};
 use numpy::{
     PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods,
@@ -13,6 +13,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// A small CNN: a spec in convlab's notation fitted to an input shape, with its weights.
 #[pyclass(module = "convlab_rs._native")]
@@ -98,7 +100,7 @@ impl Model {
 
     /// Trains in place on convlab's own threads (the GIL is released) and returns the history;
     /// see the Python wrapper for the arguments.
-    #[pyo3(signature = (x, classes, values, optimizer, epochs, batch_size, loss, test_x, test_classes, test_values, seed, threads, progress))]
+    #[pyo3(signature = (x, classes, values, optimizer, epochs, batch_size, loss, test_x, test_classes, test_values, seed, threads, progress, schedule, early_stop, clip_grad_norm))]
     #[allow(clippy::too_many_arguments)]
     fn _fit<'py>(
         &mut self,
@@ -116,6 +118,9 @@ impl Model {
         seed: Option<u64>,
         threads: usize,
         progress: bool,
+        schedule: Option<String>,
+        early_stop: Option<String>,
+        clip_grad_norm: Option<f64>,
     ) -> PyResult<Bound<'py, PyDict>> {
         self.rows(&x)?;
         let mut train_set = dataset("train", &x, classes, values)?;
@@ -154,6 +159,9 @@ impl Model {
             epochs,
             batch_size,
             loss: Some(loss),
+            schedule,
+            early_stop,
+            clip_grad_norm,
             ..TrainingSettings::default()
         };
         let cfg = RunConfig { training, seed: seed.unwrap_or(self.seed), threads, ..RunConfig::default() };
@@ -162,20 +170,27 @@ impl Model {
         let mut model = self.inner.clone();
         model.task = Some(Task::new(loss, k, None));
         let prepared = Prepared { train: train_set, test: test_set, model, loss, optimizer };
-        let outcome = py.detach(|| train(&cfg, &prepared, None, false, !progress)).or_py()?;
+        let (outcome, signal) = train_on_own_thread(py, &cfg, &prepared, !progress);
+        let outcome = outcome.or_py()?;
         let mut trained = outcome.model;
         trained.task = prepared.model.task.clone();
         self.inner = trained;
-        let history = PyDict::new(py);
-        let column = |f: &dyn Fn(&convlab::train::folder::EpochMetrics) -> Option<f64>| -> Vec<Option<f64>> {
-            outcome.metrics.iter().map(f).collect()
+        // Ctrl-C: the model stays at its last completed step.
+        signal?;
+        let history = crate::history::history(py, &outcome.metrics)?;
+        // With an early stop, the model holds the best epoch's weights (Keras' restore_best_weights).
+        let stop = match &outcome.early_stop {
+            Some(r) => {
+                let d = PyDict::new(py);
+                d.set_item("stopped_at_epoch", r.stopped_at_epoch)?;
+                d.set_item("best_epoch", r.best_epoch)?;
+                d.set_item("metric", &r.metric)?;
+                d.set_item("best", r.best)?;
+                Some(d)
+            }
+            None => None,
         };
-        history.set_item("epoch", outcome.metrics.iter().map(|m| m.epoch).collect::<Vec<_>>())?;
-        history.set_item("train_loss", column(&|m| Some(m.train_loss)))?;
-        history.set_item("train_accuracy", column(&|m| m.train_accuracy))?;
-        history.set_item("test_loss", column(&|m| m.test_loss))?;
-        history.set_item("test_accuracy", column(&|m| m.test_accuracy))?;
-        history.set_item("seconds", column(&|m| Some(m.seconds)))?;
+        history.set_item("early_stop", stop)?;
         Ok(history)
     }
 
@@ -270,10 +285,53 @@ impl Model {
         Ok(())
     }
 
+    /// The Python expression `nn.Sequential(...)` of the equivalent PyTorch model (for `to_torch`).
+    fn _torch_expr(&self) -> String {
+        convlab::interop::torch_code::sequential_expr(&self.inner)
+    }
+
+    /// A model from the bytes `torch.save` wrote (a whole `nn.Sequential`, a state dict with
+    /// `spec`, or a checkpoint), read without running anything from them (for `from_torch`).
+    #[staticmethod]
+    #[pyo3(signature = (data, spec=None, input=None))]
+    fn _from_pt(py: Python<'_>, data: &[u8], spec: Option<String>, input: Option<Vec<usize>>) -> PyResult<Model> {
+        let opts =
+            convlab::interop::import::ImportOptions { model: spec, input: input.as_deref().map(shape_text), key: None };
+        let imported = py.detach(|| convlab::interop::import::import_pt(data, "the torch model", &opts)).or_py()?;
+        Ok(Model { inner: imported.model, seed: 0 })
+    }
+
     /// Writes a convlab model file (safetensors with the spec, input shape and task).
     fn save(&self, path: PathBuf) -> PyResult<()> {
         io::save(&self.inner, &path).or_py()
     }
+}
+
+/// Runs the training on a thread of its own while this one, without the GIL, wakes every 20 ms
+/// to let Python look at its signals: on Ctrl-C the run is told to stop after the step under
+/// way, and the signal's error (KeyboardInterrupt) comes back beside the outcome.
+fn train_on_own_thread(
+    py: Python<'_>,
+    cfg: &RunConfig,
+    prepared: &Prepared,
+    quiet: bool,
+) -> (convlab::Result<convlab::train::run::Outcome>, PyResult<()>) {
+    let stop = AtomicBool::new(false);
+    let mut signal = Ok(());
+    let outcome = std::thread::scope(|s| {
+        let worker = s.spawn(|| train_interruptible(cfg, prepared, quiet, &stop));
+        while !worker.is_finished() {
+            py.detach(|| std::thread::sleep(Duration::from_millis(20)));
+            if signal.is_ok() {
+                if let Err(e) = py.check_signals() {
+                    stop.store(true, Ordering::Relaxed);
+                    signal = Err(e);
+                }
+            }
+        }
+        worker.join().unwrap_or_else(|_| Err(convlab::Error::numeric("the training thread panicked")))
+    });
+    (outcome, signal)
 }
 
 /// A model from a convlab model file or a run folder.

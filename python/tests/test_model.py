@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -123,3 +124,88 @@ def test_the_tutorial_002_replay_runs(tmp_path):
         print("tutorial 002 part 2 skipped: Fashion-MNIST is not installed")
     else:
         assert "Epoch 5 had training loss" in p.stdout
+
+
+def test_schedule_early_stop_and_clipping_as_the_cli(cli, tmp_path):
+    X, y, Xt, yt = cl.data.load("digits")
+    settings = dict(optimizer="sgd(lr=0.1,momentum=0.9)", epochs=6, batch_size=64, schedule="cosine(t_max=6)",
+                    clip_grad_norm=1.0)
+    m = cl.Model("digits", seed=5, init="convlab")
+    h = m.fit(X, y, test=(Xt, yt), progress=False, **settings)
+    assert h["lr"][0] == 0.1 and h["lr"][-1] < h["lr"][1]
+    assert all(v is not None for v in h["last_batch_loss"])
+    np.savez(tmp_path / "train.npz", X=X, y=y)
+    np.savez(tmp_path / "test.npz", X=Xt, y=yt)
+    run = tmp_path / "run"
+    cli("train", "--data", f"npz:{tmp_path / 'train.npz'},{tmp_path / 'test.npz'}", "--model", "digits", "--seed", 5,
+        "--optimizer", settings["optimizer"], "--epochs", 6, "--batch-size", 64, "--schedule", "cosine(t_max=6)",
+        "--clip-grad-norm", 1.0, "--out", run)
+    lines = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [l["train_loss"] for l in lines] == h["train_loss"]
+    assert [l["lr"] for l in lines] == h["lr"]
+    # Early stopping on a metric that cannot improve for long: the best epoch's weights are kept.
+    m2 = cl.Model("digits", seed=5, init="convlab")
+    h2 = m2.fit(X, y, test=(Xt, yt), optimizer="sgd(lr=3.0)", epochs=30, batch_size=64,
+                early_stop="test_loss,patience=2", progress=False)
+    stop = h2["early_stop"]
+    assert stop is not None and stop["stopped_at_epoch"] == len(h2["epoch"]) < 30
+    assert stop["best"] == min(h2["test_loss"])
+
+
+def test_ctrl_c_raises_keyboard_interrupt_and_keeps_the_last_step(tmp_path):
+    code = textwrap.dedent("""
+        import sys, numpy as np, convlab_rs as cl
+        X, y, _, _ = cl.data.load("digits")
+        m = cl.Model("conv2d(64,k=3,p=1) relu conv2d(64,k=3,p=1) relu flatten linear(10)", input=(1, 8, 8))
+        before = m.state_dict()["0.weight"].copy()
+        print("ready", flush=True)
+        try:
+            m.fit(X, y, epochs=100000, batch_size=8, progress=False)
+        except KeyboardInterrupt:
+            changed = not np.array_equal(before, m.state_dict()["0.weight"])
+            out = m.predict(X[:2])
+            print("interrupted", changed, bool(np.isfinite(out).all()), flush=True)
+            sys.exit(0)
+        print("not interrupted", flush=True)
+    """)
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    time.sleep(1.5)  # well into fit
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, out + err
+    assert out.strip() == "interrupted True True", out + err
+
+
+def test_lab_from_python_prints_the_notebook(tmp_path, capsys):
+    runs = cl.lab("pattern1d", out=tmp_path)
+    printed = capsys.readouterr().out
+    assert "Epoch 1 had training loss 0.5462" in printed and "Epoch 500 had training loss 0.0095" in printed
+    assert [os.path.basename(r["folder"]) for r in runs] == ["lab-pattern1d-3filters", "lab-pattern1d"]
+    assert f"{runs[1]['history']['train_loss'][-1]:.4f}" == "0.0095"
+    with pytest.raises(ValueError, match="--force"):
+        cl.lab("pattern1d", out=tmp_path)
+
+
+def test_load_a_pt_file():
+    here = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "pt")
+    whole = cl.load(os.path.join(here, "whole_module_pattern1d.pt"), input=(1, 20))
+    assert whole.spec == "conv1d(4,k=5,p=2) relu maxpool1d(20) flatten linear(1)"
+    sd = cl.load(os.path.join(here, "mnist_lab_state_dict.pt"), spec="mnist-lab")
+    assert sd.input_shape == (1, 28, 28)
+    with pytest.raises(ValueError, match="os.system"):
+        cl.load(os.path.join(here, "malicious.pt"))
+    assert not os.path.exists("/tmp/convlab-pwned-by-pickle")
+
+
+def test_to_torch_and_from_torch_round_trip():
+    torch = pytest.importorskip("torch", reason="to_torch/from_torch need PyTorch (3 GB; CI does not install it)")
+    m = cl.Model("conv2d(4,k=3,p=1) batchnorm2d relu maxpool2d(2) flatten dropout linear(3)", input=(2, 6, 6), seed=1)
+    X = np.random.default_rng(1).normal(size=(4, 2, 6, 6)).astype(np.float32)
+    seq = m.to_torch().eval()
+    with torch.no_grad():
+        out = seq(torch.from_numpy(X)).numpy()
+    assert np.allclose(out, m.predict(X), atol=1e-5)
+    back = cl.Model.from_torch(seq, input=(2, 6, 6))
+    assert back.spec == m.spec
+    assert np.array_equal(back.predict(X), m.predict(X))

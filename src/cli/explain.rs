@@ -106,9 +106,11 @@ pub fn run(a: Args) -> crate::Result<i32> {
         stride: a.stride,
     };
     let (x, sample, data) = match (&a.image, &a.npz) {
-        (Some(path), _) => (read_samples(&s.model, &[path.clone()], None)?.x, path.display().to_string(), None),
+        (Some(path), _) => {
+            (read_samples(&s.model, std::slice::from_ref(path), None)?.x, path.display().to_string(), None)
+        }
         (None, Some(path)) => (
-            read_samples(&s.model, &[path.clone()], Some(&a.row.to_string()))?.x,
+            read_samples(&s.model, std::slice::from_ref(path), Some(&a.row.to_string()))?.x,
             format!("row {} of {}", a.row, path.display()),
             None,
         ),

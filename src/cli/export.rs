@@ -38,7 +38,9 @@ fn format_of(out: Option<&Path>, given: Option<Format>) -> Result<Format> {
         return Ok(f);
     }
     let Some(out) = out else {
-        return Err(Error::config("give --out FILE.pt|.py|.onnx or a folder (TensorBoard), or --format torch-code to print the code"));
+        return Err(Error::config(
+            "give --out FILE.pt|.py|.onnx or a folder (TensorBoard), or --format torch-code to print the code",
+        ));
     };
     match out.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
         Some("pt" | "pth") => Ok(Format::Pt),

@@ -106,17 +106,23 @@ fn pool_code(max: bool, g: &Geometry, two_d: bool) -> String {
     format!("nn.{name}{d}({})", args.join(", "))
 }
 
+/// The Python expression `nn.Sequential(...)` of the model's layers, one a line.
+pub fn sequential_expr<T>(model: &Model<T>) -> String {
+    let mut s = String::from("nn.Sequential(\n");
+    for l in &model.layers {
+        s.push_str(&format!("    {},\n", layer_code(l)));
+    }
+    s.push(')');
+    s
+}
+
 /// Python that builds the model's `nn.Sequential` as `model` and loads `weights` (a `.pt` file
 /// convlab wrote) into it.
 pub fn sequential_code<T>(model: &Model<T>, weights: &str) -> String {
     let mut s = String::from("import torch\nfrom torch import nn\n\n");
     let input: Vec<String> = model.input.to_vec().iter().map(|d| d.to_string()).collect();
     s.push_str(&format!("# convlab: {}  (input {})\n", model.spec, input.join(",")));
-    s.push_str("model = nn.Sequential(\n");
-    for l in &model.layers {
-        s.push_str(&format!("    {},\n", layer_code(l)));
-    }
-    s.push_str(")\n");
+    s.push_str(&format!("model = {}\n", sequential_expr(model)));
     s.push_str(&format!("model.load_state_dict(torch.load({weights:?}, weights_only=True))\n"));
     s.push_str("model.eval()\n");
     s

@@ -236,6 +236,80 @@ impl Lab {
     }
 }
 
+/// What one of a lab's runs left: its folder and its epochs.
+pub struct LabResult {
+    pub dir: PathBuf,
+    pub metrics: Vec<EpochMetrics>,
+}
+
+impl Lab {
+    /// Runs the lab into `out` (earlier runs there are kept unless `force`), handing `say` each
+    /// line the notebook printed, as `convlab lab NAME` prints them.
+    pub fn run(&self, out: &Path, threads: usize, force: bool, say: &mut dyn FnMut(&str)) -> Result<Vec<LabResult>> {
+        let mut results = vec![];
+        for run in self.runs(threads) {
+            if let Some(h) = run.heading {
+                say(&format!("-- {h} --"));
+            }
+            let mut r = run.prepare(out, force)?;
+            let p = &r.prepared;
+            say(&format!(
+                "{}: {} on {} ({} train, {} test), {}",
+                run.folder.trim_start_matches("lab-"),
+                p.model.spec,
+                p.train.name,
+                p.train.len(),
+                p.test.len(),
+                p.optimizer.to_spec()
+            ));
+            let accuracy = self.prints == Prints::Accuracy;
+            if accuracy {
+                let (train, test) = r.accuracy(&r.prepared.model)?;
+                say(&format!("Train accuracy before training: {:.4}", train.unwrap_or(f64::NAN)));
+                say(&format!("Test accuracy before training: {:.4}", test.unwrap_or(f64::NAN)));
+            }
+            let (outcome, report) = r.train()?;
+            for m in outcome.metrics.iter().filter(|m| (self.prints_epoch)(m.epoch)) {
+                say(&self.epoch_line(m));
+            }
+            if accuracy {
+                let (train, test) = r.accuracy(&outcome.model)?;
+                say(&format!("Train accuracy after training: {:.4}", train.unwrap_or(f64::NAN)));
+                say(&format!("Test accuracy after training: {:.4}", test.unwrap_or(f64::NAN)));
+            }
+            if let Some(remark) = self.remark.filter(|_| run.heading.is_none()) {
+                say(&remark(&outcome.metrics));
+            }
+            say(&format!("run folder: {}", r.dir.display()));
+            say(&format!("report: {}\n", report.display()));
+            results.push(LabResult { dir: r.dir.clone(), metrics: outcome.metrics });
+        }
+        if let Some(extra) = self.extra {
+            let (heading, lines) = extra(out, force)?;
+            say(&format!("-- {heading} --"));
+            lines.iter().for_each(|l| say(l));
+        }
+        Ok(results)
+    }
+
+    /// The notebook's line for one epoch.
+    fn epoch_line(&self, m: &EpochMetrics) -> String {
+        let acc = m.test_accuracy.map(|a| format!(", test accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
+        match self.prints {
+            Prints::Accuracy => {
+                format!("[Epoch {:03}] train_acc: {:.3}", m.epoch, m.train_accuracy.unwrap_or(f64::NAN))
+            }
+            Prints::FinalMinibatch => format!(
+                "Epoch {} final minibatch had loss {:.4} (epoch mean {:.4}{acc})",
+                m.epoch,
+                m.last_batch_loss.unwrap_or(f64::NAN),
+                m.train_loss
+            ),
+            Prints::Loss => format!("Epoch {} had training loss {:.4}{acc}", m.epoch, m.train_loss),
+        }
+    }
+}
+
 /// A lab run, checked and with its folder made, ready to train.
 pub struct PreparedLabRun {
     pub dir: PathBuf,
