@@ -179,7 +179,10 @@ fn export_refuses_what_it_cannot_write() {
     let dir = scratch("interop", "export-errors");
     let run = trained_run(&dir);
     let r = run.to_str().unwrap();
-    common::fails_cleanly(&["export", r, "--out", dir.join("m.txt").to_str().unwrap()], "--format pt|torch-code|onnx|tensorboard");
+    common::fails_cleanly(
+        &["export", r, "--out", dir.join("m.txt").to_str().unwrap()],
+        "--format pt|torch-code|onnx|tensorboard",
+    );
     common::fails_cleanly(&["export", dir.join("nothing").to_str().unwrap(), "--out", "x.onnx"], "does not exist");
     let model = run.join("model.safetensors");
     let tb = dir.join("tb");

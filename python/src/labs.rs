@@ -9,7 +9,13 @@ use std::path::PathBuf;
 /// Python's `print` as it comes, and returns [{"folder", "history"}] per run.
 #[pyfunction]
 #[pyo3(signature = (name, out=PathBuf::from("runs"), threads=0, force=false))]
-pub fn lab<'py>(py: Python<'py>, name: &str, out: PathBuf, threads: usize, force: bool) -> PyResult<Vec<Bound<'py, PyDict>>> {
+pub fn lab<'py>(
+    py: Python<'py>,
+    name: &str,
+    out: PathBuf,
+    threads: usize,
+    force: bool,
+) -> PyResult<Vec<Bound<'py, PyDict>>> {
     let lab = convlab::train::labs::find(name).or_py()?;
     let print = py.import("builtins")?.getattr("print")?.unbind();
     let results = py
