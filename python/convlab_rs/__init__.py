@@ -16,7 +16,7 @@ import numpy as _np
 from . import _native
 from ._native import Figure, __version__, lab
 
-__all__ = ["Model", "Figure", "load", "lab", "data", "plot", "__version__"]
+__all__ = ["Model", "Figure", "load", "lab", "explain", "data", "plot", "__version__"]
 
 
 def _as_x(X, input_shape):
@@ -162,6 +162,20 @@ class Model:
     def save(self, path):
         """Writes a convlab model file (safetensors with the spec, the input shape and the task)."""
         self._m.save(str(path))
+
+
+def explain(model, x, method="gradcam", target=None, layer=None, samples=None, noise=None, seed=0,
+            patch=None, stride=None):
+    """Explains one prediction, as `convlab explain`: method is gradient (∂ output[target] / ∂ x),
+    saliency (max over channels of |gradient|), smoothgrad (mean saliency over `samples` seeded
+    noisy copies, σ = noise × the input's range), input-x-gradient, gradcam (on `layer`, as
+    nn.Sequential numbers it; default the last spatial one) or occlusion (a `patch` slid by
+    `stride`, baseline 0; the drop in the output). target defaults to the predicted class.
+
+    Returns a dict: method, target, score, outputs, map (NumPy), gradient (or None) and figure
+    (shows inline in Jupyter)."""
+    x = _as_x(x, model.input_shape)[:1]
+    return _native.explain(model._m, x, method, target, layer, samples, noise, seed, patch, stride)
 
 
 def _torch():

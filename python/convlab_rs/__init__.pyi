@@ -61,6 +61,18 @@ class Model:
     def from_torch(cls, module: "torch.nn.Sequential", input: Sequence[int]) -> "Model": ...  # noqa: F821
 
 def load(path: PathType, spec: Optional[str] = None, input: Optional[Sequence[int]] = None) -> Model: ...
+def explain(
+    model: Model,
+    x: ArrayLike,
+    method: str = "gradcam",
+    target: Optional[int] = None,
+    layer: Optional[int] = None,
+    samples: Optional[int] = None,
+    noise: Optional[float] = None,
+    seed: int = 0,
+    patch: Optional[int] = None,
+    stride: Optional[int] = None,
+) -> Dict[str, object]: ...
 def lab(name: str, out: PathType = "runs", threads: int = 0, force: bool = False) -> List[Dict[str, object]]:
     """Runs a tutorial's workflow (pattern1d, sim1d, digits, lines, mnist-lab, simplecnn) as `convlab lab`,
     printing the notebook's lines; returns [{"folder", "history"}] per run."""

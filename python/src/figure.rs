@@ -18,6 +18,12 @@ pub struct Figure {
     inner: convlab::plot::Figure,
 }
 
+impl Figure {
+    pub fn new(inner: convlab::plot::Figure) -> Figure {
+        Figure { inner }
+    }
+}
+
 #[pymethods]
 impl Figure {
     #[getter]

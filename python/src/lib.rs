@@ -5,6 +5,7 @@
 
 mod arrays;
 mod errors;
+mod explain;
 mod figure;
 mod history;
 mod labs;
@@ -18,6 +19,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<figure::Figure>()?;
     m.add_function(wrap_pyfunction!(model::load, m)?)?;
     m.add_function(wrap_pyfunction!(labs::lab, m)?)?;
+    m.add_function(wrap_pyfunction!(explain::explain, m)?)?;
     m.add_function(wrap_pyfunction!(arrays::load_data, m)?)?;
     m.add_function(wrap_pyfunction!(figure::plot_filters, m)?)?;
     m.add_function(wrap_pyfunction!(figure::plot_curves, m)?)?;

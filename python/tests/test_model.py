@@ -209,3 +209,21 @@ def test_to_torch_and_from_torch_round_trip():
     back = cl.Model.from_torch(seq, input=(2, 6, 6))
     assert back.spec == m.spec
     assert np.array_equal(back.predict(X), m.predict(X))
+
+
+def test_explain_is_exact_on_a_linear_model():
+    m = cl.Model("flatten linear(3)", input=(1, 4, 4), seed=2)
+    x = np.random.default_rng(2).normal(size=(1, 1, 4, 4)).astype(np.float32)
+    w = m.state_dict()["1.weight"]
+    e = cl.explain(m, x, method="input-x-gradient", target=1)
+    assert e["target"] == 1 and e["map"].shape == (1, 4, 4)
+    assert np.allclose(e["gradient"].ravel(), w[1], atol=1e-6)
+    assert np.allclose(e["map"].ravel(), (w[1] * x.ravel()), atol=1e-6)
+    assert e["figure"]._repr_png_()[:4] == b"\x89PNG"
+    X, y, _, _ = cl.data.load("lines")
+    lines = cl.Model("lines", seed=0)
+    lines.fit(X, y, epochs=1, batch_size=10, progress=False)
+    cam = cl.explain(lines, X[0], method="gradcam")
+    assert cam["map"].ndim == 2 and cam["target"] == int(np.argmax(cam["outputs"]))
+    with pytest.raises(ValueError, match="unknown|method"):
+        cl.explain(lines, X[0], method="lime")
