@@ -710,3 +710,32 @@ fn digits_lab_trains_the_notebook_kernel_into_a_three() {
     assert!(o.status.success(), "{}", text(&o));
     fails_cleanly(&["lab", "digits", "--out", d.to_str().unwrap()], "--force");
 }
+
+#[test]
+fn bench_compares_with_pytorch_live_or_says_how_to_get_it() {
+    let o = command()
+        .args(["bench", "--compare-pytorch", "--workload", "pattern1d", "--runs", "1"])
+        .env("CONVLAB_PYTHON", "/nonexistent/python")
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(!o.status.success() && t.contains("pip install torch") && t.contains("CONVLAB_PYTHON"), "{t}");
+    // With a Python that has torch (CONVLAB_TEST_PYTHON, as the interop tests use), the table.
+    let python = std::env::var("CONVLAB_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has_torch =
+        std::process::Command::new(&python).args(["-c", "import torch"]).status().is_ok_and(|s| s.success());
+    if !has_torch {
+        println!("skipped the live comparison: {python} has no torch (set CONVLAB_TEST_PYTHON)");
+        return;
+    }
+    let o = command()
+        .args(["bench", "--compare-pytorch", "--workload", "pattern1d", "--runs", "1"])
+        .env("CONVLAB_PYTHON", &python)
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let row = t.lines().find(|l| l.starts_with("pattern1d")).unwrap_or_else(|| panic!("no row: {t}"));
+    let ratio: f64 = row.split_whitespace().nth(4).and_then(|r| r.trim_end_matches('x').parse().ok()).unwrap();
+    assert!(ratio > 0.0, "{row}");
+}

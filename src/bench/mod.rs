@@ -1,6 +1,7 @@
 //! `convlab bench`: times the standard workloads through the real training step and reports
 //! seconds, samples per second, GFLOP/s, heap allocations per step and the ratio to PyTorch.
 
+pub mod compare;
 pub mod workloads;
 
 use crate::data::Targets;

@@ -1,6 +1,6 @@
 //! `convlab bench [--workload NAME] [--threads N] [--runs N] [--json]`
 
-use crate::bench::{self, workloads};
+use crate::bench::{self, compare, workloads};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,6 +20,10 @@ pub struct Args {
     /// Folder with Fashion-MNIST's IDX files (default: the usual places; synthetic images if absent)
     #[arg(long)]
     data_dir: Option<std::path::PathBuf>,
+    /// Run the same workloads in PyTorch too (a Python with torch: $CONVLAB_PYTHON or python3),
+    /// alternating with convlab's runs, and print both and the ratio
+    #[arg(long)]
+    compare_pytorch: bool,
 }
 
 pub fn run(a: Args) -> crate::Result<i32> {
@@ -36,8 +40,12 @@ pub fn run(a: Args) -> crate::Result<i32> {
     } else {
         bench::Images { x: vec![], labels: vec![], source: "the lab's pattern data".into() }
     };
+    if a.compare_pytorch {
+        return compare(&a, selected, &images);
+    }
     if !a.json {
         println!("data: {}", images.source);
+        println!("vs PyTorch: PyTorch 2.15's times on this machine type, measured 2026-12-01 in another hour (src/bench/workloads.rs); --compare-pytorch measures them now");
         println!(
             "{:<16} {:>9} {:>9} {:>12} {:>8} {:>12} {:>10} {:>8}",
             "workload", "seconds", "median", "samples/s", "GFLOP/s", "allocs/step", "vs PyTorch", "target"
@@ -62,6 +70,32 @@ pub fn run(a: Args) -> crate::Result<i32> {
                 if r.meets_target { "met" } else { "MISSED" }
             );
         }
+    }
+    Ok(0)
+}
+
+/// `--compare-pytorch`: both engines in one sitting, alternating.
+fn compare(a: &Args, selected: Vec<&'static workloads::Workload>, images: &bench::Images) -> crate::Result<i32> {
+    let torch = compare::TorchPython::find()?;
+    println!("data: convlab {}; PyTorch {} uniform random images of the same shape", images.source, torch.version);
+    println!("fastest of {} alternating runs each; PyTorch on 1 thread and on all cores, the faster shown", a.runs);
+    println!(
+        "{:<16} {:>12} {:>12} {:>9} {:>8} {:>8}",
+        "workload", "convlab s", "PyTorch s", "threads", "ratio", "target"
+    );
+    for w in selected {
+        let c = compare::compare(w, images, a.threads, a.runs as usize, &torch)?;
+        let target = compare::target_ratio(w.name);
+        println!(
+            "{:<16} {:>12.3} {:>12.3} {:>9} {:>7.1}x {:>7.0}x {}",
+            c.workload,
+            c.convlab_seconds,
+            c.pytorch_seconds,
+            c.pytorch_threads,
+            c.ratio(),
+            target,
+            if c.ratio() >= target { "met" } else { "MISSED" }
+        );
     }
     Ok(0)
 }
