@@ -45,11 +45,16 @@ pub struct Args {
     /// Sample to show (activations)
     #[arg(long, default_value_t = 0)]
     index: usize,
-    /// Number of samples (tensors, samples)
+    /// Number of samples (tensors, samples), classes taking turns
     #[arg(long, default_value_t = 50)]
     count: usize,
+    /// Seed of the draw of samples (tensors, samples) and of ties (examples)
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// For examples: how many of the hardest (lowest probability of the true class)
     #[arg(long, default_value_t = 8)]
     hardest: usize,
+    /// For examples: how many of the easiest
     #[arg(long, default_value_t = 8)]
     easiest: usize,
     /// Colour map for filters and feature maps: bwr, seismic (diverging), gray, viridis (sequential)
@@ -81,7 +86,7 @@ pub fn run(a: Args) -> crate::Result<i32> {
         Kind::Curves => curves::figure(&s.metrics()?)?,
         Kind::Confusion => confusion::figure(&s.model, &data()?)?,
         Kind::Examples => examples::figure(&s.model, &data()?, a.hardest, a.easiest)?,
-        Kind::Samples => samples::figure(&data()?, a.count)?,
+        Kind::Samples => samples::figure(&data()?, a.count, a.seed)?,
         Kind::Evolution => {
             let dir = s.dir.as_ref().ok_or_else(|| {
                 crate::Error::config("evolution needs a run folder (its snapshots), not a model file")

@@ -265,15 +265,17 @@ pub fn line_chart(series: &[Series], title: &str, x_label: &str, left_label: &st
             (s.name.clone(), c, series_stroke(s.axis, c))
         })
         .collect();
-    let fig_w = (left_m + pw + right_m).max(text_width(title, 17.0) + 2.0 * MARGIN).ceil();
+    let content_w = left_m + pw + right_m;
+    let fig_w = content_w.max(text_width(title, 17.0) + 2.0 * MARGIN).ceil();
+    let dx = ((fig_w - content_w) / 2.0).floor();
     let legend = Legend::new(entries, fig_w - 2.0 * MARGIN);
     let x_label_h = if x_label.is_empty() { 0.0 } else { label_h + AXIS_LABEL_PAD };
     let below = TICK_LEN + TICK_PAD + tick_h + AXIS_LABEL_PAD + x_label_h;
     let legend_gap = if legend.rows.is_empty() { 0.0 } else { 6.0 };
     let fig_h = (top + ph + below + legend_gap + legend.height() + MARGIN).ceil();
     let mut fig = Figure::new(fig_w as u32, fig_h as u32);
-    let area = Area { x: left_m.round(), y: top.round(), w: pw, h: ph };
-    draw_title(&mut fig, area.x + pw / 2.0, MARGIN, title);
+    let area = Area { x: (dx + left_m).round(), y: top.round(), w: pw, h: ph };
+    draw_title(&mut fig, fig_w / 2.0, MARGIN, title);
 
     draw_x_axis(&mut fig, area, &x, true);
     draw_y_axis(&mut fig, area, &left, YAxis::Left, true);
@@ -299,10 +301,10 @@ pub fn line_chart(series: &[Series], title: &str, x_label: &str, left_label: &st
     let axis_style = TextStyle::new(LABEL_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Top);
     let xl_y = area.y + ph + TICK_LEN + TICK_PAD + tick_h + AXIS_LABEL_PAD;
     fig.text(area.x + pw / 2.0, xl_y, x_label, axis_style);
-    fig.text(MARGIN, area.y + ph / 2.0, left_label, axis_style.vertical());
+    fig.text(dx + MARGIN, area.y + ph / 2.0, left_label, axis_style.vertical());
     if has_right {
         let style = TextStyle::new(LABEL_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Bottom).vertical();
-        fig.text(fig_w - MARGIN, area.y + ph / 2.0, right_label, style);
+        fig.text(dx + content_w - MARGIN, area.y + ph / 2.0, right_label, style);
     }
     legend.draw(&mut fig, area.x + pw / 2.0, top + ph + below + legend_gap);
     fig
@@ -369,11 +371,14 @@ pub fn scatter(x: &[f32], y: &[f32], identity_line: bool, title: &str, x_label: 
     let x_overhang = xa.ticks.last().map(|(_, l)| text_width(l, TICK_SIZE) / 2.0).unwrap_or(0.0);
     let top = MARGIN + title_height(title);
     let x_label_h = if x_label.is_empty() { 0.0 } else { label_h + AXIS_LABEL_PAD };
-    let fig_w = (left_m + pw + MARGIN + x_overhang).max(text_width(title, 17.0) + 2.0 * MARGIN).ceil();
+    let content_w = left_m + pw + MARGIN + x_overhang;
+    let fig_w = content_w.max(text_width(title, 17.0) + 2.0 * MARGIN).ceil();
     let fig_h = (top + ph + TICK_LEN + TICK_PAD + tick_h + x_label_h + MARGIN).ceil();
     let mut fig = Figure::new(fig_w as u32, fig_h as u32);
-    let area = Area { x: left_m.round(), y: top.round(), w: pw, h: ph };
-    draw_title(&mut fig, area.x + pw / 2.0, MARGIN, title);
+    // A title wider than the chart widens the figure; the chart is centred under it.
+    let dx = ((fig_w - content_w) / 2.0).floor();
+    let area = Area { x: (dx + left_m).round(), y: top.round(), w: pw, h: ph };
+    draw_title(&mut fig, fig_w / 2.0, MARGIN, title);
     draw_x_axis(&mut fig, area, &xa, true);
     draw_y_axis(&mut fig, area, &ya, YAxis::Left, true);
 
@@ -415,7 +420,7 @@ pub fn scatter(x: &[f32], y: &[f32], identity_line: bool, title: &str, x_label: 
 
     let axis_style = TextStyle::new(LABEL_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Top);
     fig.text(area.x + pw / 2.0, area.y + ph + TICK_LEN + TICK_PAD + tick_h + AXIS_LABEL_PAD, x_label, axis_style);
-    fig.text(MARGIN, area.y + ph / 2.0, y_label, axis_style.vertical());
+    fig.text(dx + MARGIN, area.y + ph / 2.0, y_label, axis_style.vertical());
     fig
 }
 
@@ -455,6 +460,35 @@ mod tests {
         assert!((r2_of_finite(&[1.0, 2.0, 3.0, 4.0, 5.0], &[1.5, 2.0, 2.5, 4.0, f32::NAN]) - 0.9).abs() < 1e-6);
         let (a, b, r2) = linear_fit(&x, &[3.0, 5.0, 7.0, 9.0]).unwrap();
         assert!((a - 1.0).abs() < 1e-5 && (b - 2.0).abs() < 1e-5 && (r2 - 1.0).abs() < 1e-6);
+    }
+
+    /// Columns of `c` holding any non-white pixel: (first, last).
+    fn inked_columns(c: &crate::plot::Canvas) -> (u32, u32) {
+        let inked = |x: u32| (0..c.height()).any(|y| c.pixel(x, y) != WHITE);
+        let first = (0..c.width()).find(|&x| inked(x)).unwrap();
+        let last = (0..c.width()).rev().find(|&x| inked(x)).unwrap();
+        (first, c.width() - 1 - last)
+    }
+
+    #[test]
+    fn a_long_title_is_whole_and_the_chart_is_centred_under_it() {
+        let title = "a title much wider than the chart it stands over, to see the layout follow it";
+        let fig = scatter(&[0.0, 1.0], &[0.0, 1.0], true, title, "x", "y");
+        let (left, right) = inked_columns(&fig.to_canvas());
+        assert!(left >= 8 && right >= 8, "title clipped: {left}, {right}");
+        let frame_x: Vec<f32> = fig
+            .ops()
+            .iter()
+            .filter_map(|op| {
+                if let crate::plot::figure::Op::OutlineRect(x, _, w, h, ..) = op {
+                    (*w >= 400.0 && *h >= 400.0).then_some(*x + w / 2.0)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let centre = frame_x[0];
+        assert!((centre - fig.width() as f32 / 2.0).abs() < 40.0, "chart centre {centre} in {}", fig.width());
     }
 
     #[test]

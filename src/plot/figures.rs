@@ -282,10 +282,19 @@ pub fn named_tensors(tensors: &[Panel], title: &str) -> Figure {
 }
 
 impl ImagePanel {
-    /// Grey images are min–max scaled per image (as matplotlib's `imshow`);
-    /// 3-channel images are RGB clamped to [0, 1]; other channel counts show
-    /// their first channel.
-    fn image(&self, cmap: Colormap) -> Image {
+    /// Rows drawn: 3-channel images are RGB; other channel counts are stacked top to bottom
+    /// (a 2-channel signal shows as two rows).
+    fn shown_height(&self) -> usize {
+        if self.channels == 3 {
+            self.height
+        } else {
+            self.height * self.channels.max(1)
+        }
+    }
+
+    /// 3-channel images are RGB clamped to [0, 1]; others are grey on `norm`, which the
+    /// whole figure shares so that one value is one grey in every panel.
+    fn image(&self, cmap: Colormap, norm: &Norm) -> Image {
         let plane = self.height * self.width;
         let get = |i: usize| self.values.get(i).copied().unwrap_or(f32::NAN);
         let pixels = if self.channels == 3 {
@@ -302,16 +311,14 @@ impl ImagePanel {
                 })
                 .collect()
         } else {
-            let first = &self.values[..plane.min(self.values.len())];
-            let norm = Norm::min_max(first);
-            (0..plane).map(|i| cmap.map(norm.apply(get(i)))).collect()
+            (0..plane * self.channels.max(1)).map(|i| cmap.map(norm.apply(get(i)))).collect()
         };
-        Image { width: self.width, height: self.height, pixels }
+        Image { width: self.width, height: self.shown_height(), pixels }
     }
 }
 
 /// Images in a grid of `cols` columns with a label under each, for sample
-/// grids and easy/hard examples.
+/// grids and easy/hard examples. Grey images share one min–max scale.
 pub fn image_grid(images: &[ImagePanel], cols: usize, cmap: Colormap, title: &str) -> Figure {
     if images.is_empty() {
         return empty_figure(title);
@@ -319,10 +326,13 @@ pub fn image_grid(images: &[ImagePanel], cols: usize, cmap: Colormap, title: &st
     let n = images.len();
     let cols = cols.clamp(1, n);
     let rows = n.div_ceil(cols);
-    let max_dim = images.iter().map(|im| im.height.max(im.width)).max().unwrap_or(1);
+    let norm = Norm::min_max(images.iter().filter(|im| im.channels != 3).flat_map(|im| im.values.iter()));
+    let max_dim = images.iter().map(|im| im.shown_height().max(im.width)).max().unwrap_or(1);
     let scale = cell_size(max_dim, 140.0, 16.0);
+    // A 1-D signal would be a hairline: give each channel row at least 12 px.
+    let scale_y = if images.iter().all(|im| im.height == 1) { scale.max(12.0) } else { scale };
     let max_w = images.iter().map(|im| im.width).max().unwrap_or(1) as f32 * scale;
-    let max_h = images.iter().map(|im| im.height).max().unwrap_or(1) as f32 * scale;
+    let max_h = images.iter().map(|im| im.shown_height()).max().unwrap_or(1) as f32 * scale_y;
     let label_w = images.iter().map(|im| text_width(&im.label, LABEL_SIZE - 1.0)).fold(0.0, f32::max);
     let label_row = if label_w > 0.0 { line_height(LABEL_SIZE - 1.0) + TEXT_GAP } else { 0.0 };
     let slot_w = max_w.max(label_w).ceil() + GAP;
@@ -338,15 +348,23 @@ pub fn image_grid(images: &[ImagePanel], cols: usize, cmap: Colormap, title: &st
     let style = TextStyle::new(LABEL_SIZE - 1.0).color(TEXT).anchor(Anchor::Middle, VAnchor::Top);
     for (i, im) in images.iter().enumerate() {
         let (r, c) = (i / cols, i % cols);
-        let (w, h) = (im.width as f32 * scale, im.height as f32 * scale);
+        let (w, h) = (im.width as f32 * scale, im.shown_height() as f32 * scale_y);
         let cx = ox + c as f32 * slot_w + (slot_w - GAP) / 2.0;
         let px = (cx - w / 2.0).round();
         let py = (top + r as f32 * slot_h + (max_h - h) / 2.0).round();
-        fig.image(px, py, w, h, &im.image(cmap));
+        fig.image(px, py, w, h, &im.image(cmap, &norm));
         fig.outline_rect(px, py, w, h, 1.0, FRAME);
         fig.text(cx, top + r as f32 * slot_h + max_h + TEXT_GAP, &im.label, style);
     }
     fig
+}
+
+/// Columns for `n` images of `slot_w` px so the figure stays within about 2400 px, with
+/// rows filled evenly (8 images in 2 rows of 4, not 7 and 1).
+pub fn wrap_columns(n: usize, slot_w: f32, max_cols: usize) -> usize {
+    let fit = ((2400.0 / slot_w.max(1.0)).floor() as usize).clamp(1, max_cols.max(1));
+    let rows = n.max(1).div_ceil(fit);
+    n.max(1).div_ceil(rows)
 }
 
 /// Relative luminance (0–1) of an sRGB colour, to pick readable text.
@@ -444,4 +462,38 @@ pub fn confusion_matrix(counts: &[u32], n_classes: usize, class_names: &[String]
     let bar_y = my + ((mat - bar_h) / 2.0).max(0.0);
     bar.draw(&mut fig, mx + mat + BAR_GAP, bar_y, bar_h);
     fig
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plot::figure::Op;
+
+    fn images(fig: &Figure) -> Vec<Image> {
+        fig.ops().iter().filter_map(|op| if let Op::Image(.., im) = op { Some(im.clone()) } else { None }).collect()
+    }
+
+    #[test]
+    fn zero_is_one_grey_in_every_sample_panel() {
+        let panel = |values: Vec<f32>| ImagePanel { label: "y=0".into(), height: 1, width: 2, channels: 1, values };
+        let fig = image_grid(&[panel(vec![0.0, 1.0]), panel(vec![-1.0, 0.0])], 2, Colormap::Gray, "t");
+        let ims = images(&fig);
+        assert_eq!(ims.len(), 2);
+        assert_eq!(ims[0].pixels[0], ims[1].pixels[1]);
+        assert_ne!(ims[0].pixels[0], ims[0].pixels[1]);
+    }
+
+    #[test]
+    fn a_two_channel_signal_shows_both_channels() {
+        let im = ImagePanel { label: String::new(), height: 1, width: 3, channels: 2, values: vec![0.0; 6] };
+        let ims = images(&image_grid(&[im], 1, Colormap::Gray, ""));
+        assert_eq!((ims[0].width, ims[0].height), (3, 2));
+    }
+
+    #[test]
+    fn rows_wrap_evenly_within_2400_px() {
+        assert_eq!(wrap_columns(8, 332.0, 8), 4);
+        assert_eq!(wrap_columns(11, 300.0, 10), 6);
+        assert_eq!(wrap_columns(3, 100.0, 8), 3);
+    }
 }

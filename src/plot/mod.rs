@@ -20,5 +20,5 @@ pub use charts::{line_chart, scatter, Series, YAxis};
 pub use colormap::{Colormap, Norm, Scale};
 pub use figure::Figure;
 pub use figures::{
-    confusion_matrix, film_strip, heatmap_grid, image_grid, kernel_grid, named_tensors, ImagePanel, Panel,
+    confusion_matrix, film_strip, heatmap_grid, image_grid, kernel_grid, named_tensors, wrap_columns, ImagePanel, Panel,
 };
