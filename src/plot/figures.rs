@@ -96,7 +96,29 @@ struct GridText<'a> {
     rows: &'a [String],
 }
 
+/// How big [`panel_grid`] draws cells: the largest panel about `target` px, cells no smaller
+/// than `min_cell` px.
+#[derive(Clone, Copy)]
+struct Cells {
+    target: f32,
+    min_cell: f32,
+}
+
+const DEFAULT_CELLS: Cells = Cells { target: 168.0, min_cell: 1.0 };
+
 fn panel_grid(panels: &[Panel], text: GridText, cols: usize, cmap: Colormap, scale: Scale, title: &str) -> Figure {
+    sized_panel_grid(panels, text, cols, cmap, scale, title, DEFAULT_CELLS)
+}
+
+fn sized_panel_grid(
+    panels: &[Panel],
+    text: GridText,
+    cols: usize,
+    cmap: Colormap,
+    scale: Scale,
+    title: &str,
+    cells: Cells,
+) -> Figure {
     if panels.is_empty() {
         return empty_figure(title);
     }
@@ -105,12 +127,12 @@ fn panel_grid(panels: &[Panel], text: GridText, cols: usize, cmap: Colormap, sca
     let rows = n.div_ceil(cols);
     let norm = scale.resolve(panels.iter().flat_map(|p| p.values.iter()));
     let max_dim = panels.iter().map(|p| p.rows.max(p.cols)).max().unwrap_or(1);
-    let mut cell = cell_size(max_dim, 168.0, 40.0);
+    let mut cell = cell_size(max_dim, cells.target, 40.0).max(cells.min_cell);
     let max_w = panels.iter().map(|p| p.cols).max().unwrap_or(1) as f32;
     // Keep very wide grids within about 1600 px.
     if cols as f32 * (max_w * cell + GAP) > 1600.0 {
         cell = (1600.0 / cols as f32 - GAP) / max_w;
-        cell = cell.floor().max(1.0);
+        cell = cell.floor().max(cells.min_cell);
     }
     let max_pw = panels.iter().map(|p| p.cols).max().unwrap_or(1) as f32 * cell;
     let max_ph = panels.iter().map(|p| p.rows).max().unwrap_or(1) as f32 * cell;
@@ -218,6 +240,76 @@ pub fn kernel_grid(
     let rows: Vec<String> = (0..n_out).map(|o| format!("out {o}")).collect();
     let text = GridText { below: &[], rows: &rows };
     panel_grid(&panels, text, n_in, cmap, Scale::Symmetric, title)
+}
+
+/// A weight tensor `n_out × n_in × kh × kw` as a grid, one row per output (named by
+/// `row_names`, e.g. classes) and one column per input channel (named by `col_names`), on one
+/// symmetric scale; cells are at least 6 px. For a linear read-out after a flatten, the rows
+/// are the classes' templates over the flattened feature maps.
+///
+/// # Panics
+/// If `weights.len() != n_out * n_in * kh * kw`.
+#[allow(clippy::too_many_arguments)]
+pub fn weight_grid(
+    weights: &[f32],
+    (n_out, n_in, kh, kw): (usize, usize, usize, usize),
+    row_names: &[String],
+    col_names: &[String],
+    cmap: Colormap,
+    title: &str,
+) -> Figure {
+    let k = kh * kw;
+    assert_eq!(weights.len(), n_out * n_in * k, "weights must be out × in × kh × kw");
+    let panels: Vec<Panel> = (0..n_out * n_in)
+        .map(|i| {
+            let title = if i < n_in { col_names.get(i).cloned().unwrap_or_default() } else { String::new() };
+            Panel::new(title, kh, kw, weights[i * k..(i + 1) * k].to_vec())
+        })
+        .collect();
+    let text = GridText { below: &[], rows: row_names };
+    sized_panel_grid(&panels, text, n_in, cmap, Scale::Symmetric, title, Cells { target: 96.0, min_cell: 6.0 })
+}
+
+/// Inputs per panel of [`weight_matrix`], so a panel of 6 px cells is about 1200 px wide.
+const MATRIX_SPLIT_COLS: usize = 200;
+/// Outputs per panel of [`weight_matrix`].
+const MATRIX_SPLIT_ROWS: usize = 120;
+
+/// A `rows × cols` weight matrix (outputs × inputs) with cells at least 6 px, split into
+/// panels of at most 200 inputs and 120 outputs, one under another, on one symmetric scale.
+pub fn weight_matrix(values: &[f32], rows: usize, cols: usize, cmap: Colormap, title: &str) -> Figure {
+    let mut panels = vec![];
+    for r0 in (0..rows).step_by(MATRIX_SPLIT_ROWS) {
+        for c0 in (0..cols).step_by(MATRIX_SPLIT_COLS) {
+            let (r1, c1) = ((r0 + MATRIX_SPLIT_ROWS).min(rows), (c0 + MATRIX_SPLIT_COLS).min(cols));
+            let block: Vec<f32> = (r0..r1).flat_map(|r| (c0..c1).map(move |c| values[r * cols + c])).collect();
+            let name = |a: usize, b: usize, what: &str, one: &str| {
+                if b - a == 1 {
+                    format!("{one} {a}")
+                } else {
+                    format!("{what} {a}–{}", b - 1)
+                }
+            };
+            let title = match (rows > MATRIX_SPLIT_ROWS, cols > MATRIX_SPLIT_COLS) {
+                (false, false) => format!("{} × {}", plural(rows, "output"), plural(cols, "input")),
+                (false, true) => name(c0, c1, "inputs", "input"),
+                (true, false) => name(r0, r1, "outputs", "output"),
+                (true, true) => format!("{}, {}", name(r0, r1, "outputs", "output"), name(c0, c1, "inputs", "input")),
+            };
+            panels.push(Panel::new(title, r1 - r0, c1 - c0, block));
+        }
+    }
+    let text = GridText { below: &[], rows: &[] };
+    sized_panel_grid(&panels, text, 1, cmap, Scale::Symmetric, title, Cells { target: 168.0, min_cell: 6.0 })
+}
+
+/// `1 output`, `2 outputs`.
+pub fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 /// The same kernel(s) at successive moments (e.g. epochs), left to right
@@ -495,5 +587,42 @@ mod tests {
         assert_eq!(wrap_columns(8, 332.0, 8), 4);
         assert_eq!(wrap_columns(11, 300.0, 10), 6);
         assert_eq!(wrap_columns(3, 100.0, 8), 3);
+    }
+
+    /// Every drawn image with its cell width in px.
+    fn cells(fig: &Figure) -> Vec<(Image, f32)> {
+        fig.ops()
+            .iter()
+            .filter_map(
+                |op| if let Op::Image(_, _, w, _, im) = op { Some((im.clone(), w / im.width as f32)) } else { None },
+            )
+            .collect()
+    }
+
+    #[test]
+    fn a_wide_weight_matrix_is_split_into_panels_of_readable_cells() {
+        let (o, n) = (10, 1568);
+        let fig = weight_matrix(&vec![0.5; o * n], o, n, Colormap::Bwr, "t");
+        let drawn = cells(&fig);
+        assert_eq!(drawn.len(), n.div_ceil(MATRIX_SPLIT_COLS));
+        assert!(drawn.iter().all(|(im, cell)| *cell >= 6.0 && im.height == o && im.width <= MATRIX_SPLIT_COLS));
+        assert_eq!(drawn.iter().map(|(im, _)| im.width).sum::<usize>(), n);
+    }
+
+    #[test]
+    fn read_out_templates_have_one_row_per_class_and_one_column_per_channel() {
+        let (o, c, h, w) = (3, 2, 4, 5);
+        let weights: Vec<f32> = (0..o * c * h * w).map(|v| v as f32).collect();
+        let rows: Vec<String> = ["cat", "dog", "cow"].map(String::from).to_vec();
+        let fig = weight_grid(&weights, (o, c, h, w), &rows, &["ch 0".into(), "ch 1".into()], Colormap::Bwr, "t");
+        let drawn = cells(&fig);
+        assert_eq!(drawn.len(), o * c);
+        assert!(drawn.iter().all(|(im, cell)| (im.height, im.width) == (h, w) && *cell >= 6.0));
+        let texts: Vec<&str> = fig
+            .ops()
+            .iter()
+            .filter_map(|op| if let Op::Text(_, _, t, _) = op { Some(t.as_str()) } else { None })
+            .collect();
+        assert!(["cat", "dog", "cow", "ch 0", "ch 1"].iter().all(|t| texts.contains(t)), "{texts:?}");
     }
 }
