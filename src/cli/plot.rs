@@ -60,6 +60,12 @@ pub struct Args {
     /// Colour map for filters and feature maps: bwr, seismic (diverging), gray, viridis (sequential)
     #[arg(long)]
     cmap: Option<String>,
+    /// For evolution: the output channels to show, e.g. `0-3,8` (default: the first 8)
+    #[arg(long)]
+    out_channels: Option<String>,
+    /// For evolution: the one input channel to show (default: the first 4)
+    #[arg(long)]
+    in_channel: Option<usize>,
     /// For scatter: `params` (true vs learned, simulated data) or `predictions`
     #[arg(long)]
     what: Option<String>,
@@ -91,11 +97,14 @@ pub fn run(a: Args) -> crate::Result<i32> {
             let dir = s.dir.as_ref().ok_or_else(|| {
                 crate::Error::config("evolution needs a run folder (its snapshots), not a model file")
             })?;
+            let out = a.out_channels.as_deref().map(evolution::parse_out_channels).transpose()?;
+            let channels = evolution::Channels { out, input: a.in_channel };
             evolution::figure(
                 dir,
                 a.layer
                     .as_deref()
                     .ok_or_else(|| crate::Error::config("give the layer, e.g. `convlab plot evolution RUN 0`"))?,
+                &channels,
             )?
         }
         Kind::Scatter => {

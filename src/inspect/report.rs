@@ -117,7 +117,12 @@ pub fn build(dir: &Path) -> Result<String> {
     if dir.join(SNAPSHOTS).exists() {
         for l in 0..s.model.layers.len() {
             if matches!(s.model.layers[l].op, crate::layers::Op::Conv(_)) {
-                section(&mut html, &format!("Kernel evolution, layer {l}"), "", evolution::figure(dir, &l.to_string()));
+                section(
+                    &mut html,
+                    &format!("Kernel evolution, layer {l}"),
+                    "",
+                    evolution::figure(dir, &l.to_string(), &Default::default()),
+                );
             }
         }
     }

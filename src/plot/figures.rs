@@ -312,11 +312,15 @@ pub fn plural(n: usize, what: &str) -> String {
     }
 }
 
-/// The same kernel(s) at successive moments (e.g. epochs), left to right
-/// (wrapping after 10), each with its label underneath, on one symmetric
-/// `bwr` scale so changes in magnitude are visible.
+/// The same kernel(s) at successive moments (e.g. epochs), left to right, each with its label
+/// underneath, on one symmetric `bwr` scale so changes in magnitude are visible. Rows wrap
+/// evenly (at most 10 frames, about 2400 px, per row; no frame alone on the last row).
 pub fn film_strip(frames: &[Panel], labels: &[String], title: &str) -> Figure {
-    let cols = frames.len().clamp(1, 10);
+    let max_dim = frames.iter().map(|p| p.rows.max(p.cols)).max().unwrap_or(1);
+    let cell = cell_size(max_dim, DEFAULT_CELLS.target, 40.0);
+    let widest = frames.iter().map(|p| p.cols).max().unwrap_or(1) as f32 * cell;
+    let label_w = labels.iter().map(|l| text_width(l, TICK_SIZE)).fold(0.0, f32::max);
+    let cols = wrap_columns(frames.len(), widest.max(label_w) + GAP, 10);
     let text = GridText { below: labels, rows: &[] };
     panel_grid(frames, text, cols, Colormap::Bwr, Scale::Symmetric, title)
 }
@@ -624,5 +628,22 @@ mod tests {
             .filter_map(|op| if let Op::Text(_, _, t, _) = op { Some(t.as_str()) } else { None })
             .collect();
         assert!(["cat", "dog", "cow", "ch 0", "ch 1"].iter().all(|t| texts.contains(t)), "{texts:?}");
+    }
+
+    #[test]
+    fn a_film_strip_wraps_evenly() {
+        let frames: Vec<Panel> = (0..11).map(|_| Panel::new("", 11, 25, vec![0.1; 275])).collect();
+        let labels: Vec<String> = (0..11).map(|e| format!("epoch {e}")).collect();
+        let fig = film_strip(&frames, &labels, "t");
+        let mut rows: Vec<i64> = fig
+            .ops()
+            .iter()
+            .filter_map(|op| if let Op::Image(_, y, ..) = op { Some(*y as i64) } else { None })
+            .collect();
+        let first = rows[0];
+        let in_first = rows.iter().filter(|&&y| y == first).count();
+        rows.dedup();
+        assert_eq!((rows.len(), in_first), (2, 6));
+        assert!(fig.width() <= 2400);
     }
 }
