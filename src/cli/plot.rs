@@ -60,6 +60,10 @@ pub struct Args {
     /// Colour map for filters and feature maps: bwr, seismic (diverging), gray, viridis (sequential)
     #[arg(long)]
     cmap: Option<String>,
+    /// For tensors: one colour scale for X, ŷ and y (default: X on its own scale when its
+    /// range differs from y's more than tenfold)
+    #[arg(long)]
+    shared_scale: bool,
     /// For evolution: the output channels to show, e.g. `0-3,8` (default: the first 8)
     #[arg(long)]
     out_channels: Option<String>,
@@ -88,7 +92,13 @@ pub fn run(a: Args) -> crate::Result<i32> {
     let fig: Figure = match a.kind {
         Kind::Filters => filters::figure(&s.model, cmap(Colormap::Bwr)?)?,
         Kind::Activations => activations::figure(&s.model, &data()?, a.index, cmap(Colormap::Seismic)?)?,
-        Kind::Tensors => tensors::figure(&s.model, &data()?, a.count)?,
+        Kind::Tensors => tensors::figure(
+            &s.model,
+            &data()?,
+            a.count,
+            a.seed,
+            if a.shared_scale { tensors::Scales::Shared } else { tensors::Scales::Auto },
+        )?,
         Kind::Curves => curves::figure(&s.metrics()?)?,
         Kind::Confusion => confusion::figure(&s.model, &data()?)?,
         Kind::Examples => examples::figure(&s.model, &data()?, a.hardest, a.easiest)?,

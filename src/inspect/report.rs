@@ -86,7 +86,12 @@ pub fn build(dir: &Path) -> Result<String> {
     }
     html.push_str("</section>\n");
     if train.sample_len() <= 64 {
-        section(&mut html, "Inputs, predictions and targets (training set)", "", tensors::figure(&s.model, &train, 75));
+        section(
+            &mut html,
+            "Inputs, predictions and targets (training set)",
+            "",
+            tensors::figure(&s.model, &train, 75, 0, tensors::Scales::Auto),
+        );
     }
     // Feature maps of two samples of different classes where possible.
     let second = match &labels {

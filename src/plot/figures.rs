@@ -329,11 +329,27 @@ pub fn film_strip(frames: &[Panel], labels: &[String], title: &str) -> Figure {
 /// symmetric `bwr` colour bar, like the tutorials' `plot_named_tensors` for
 /// `{X, ŷ, y}`. A 1-D tensor is passed as an `n × 1` panel.
 pub fn named_tensors(tensors: &[Panel], title: &str) -> Figure {
+    named_tensors_grouped(tensors, &vec![0; tensors.len()], title)
+}
+
+/// [`named_tensors`] with one symmetric scale and colour bar per group: `groups[i]` is panel
+/// `i`'s group, and a group's panels are adjacent (e.g. `X` on its own, `ŷ` and `y` together).
+pub fn named_tensors_grouped(tensors: &[Panel], groups: &[usize], title: &str) -> Figure {
     if tensors.is_empty() {
         return empty_figure(title);
     }
     let cmap = Colormap::Bwr;
-    let norm = Norm::symmetric(tensors.iter().flat_map(|p| p.values.iter()));
+    let group = |i: usize| groups.get(i).copied().unwrap_or(0);
+    // Each run of one group: (first, end, its colour bar).
+    let mut runs: Vec<(usize, usize, ColorBar)> = vec![];
+    let mut start = 0;
+    for i in 1..=tensors.len() {
+        if i == tensors.len() || group(i) != group(start) {
+            let norm = Norm::symmetric(tensors[start..i].iter().flat_map(|p| p.values.iter()));
+            runs.push((start, i, ColorBar::new(cmap, norm)));
+            start = i;
+        }
+    }
     let max_rows = tensors.iter().map(|p| p.rows).max().unwrap_or(1);
     let ch = cell_size(max_rows, 560.0, 40.0);
     // Cells are square unless that makes a panel too thin to see or too wide.
@@ -348,32 +364,34 @@ pub fn named_tensors(tensors: &[Panel], title: &str) -> Figure {
     let name_row = line_height(name_size) + TEXT_GAP;
     let slots: Vec<f32> =
         tensors.iter().zip(&widths).map(|(p, &w)| w.max(text_width(&p.title, name_size)).ceil() + 2.0 * GAP).collect();
-    let grid_w: f32 = slots.iter().sum::<f32>() - 2.0 * GAP;
+    let run_w = |r: &(usize, usize, ColorBar)| slots[r.0..r.1].iter().sum::<f32>() - 2.0 * GAP + BAR_GAP + r.2.width();
+    let content_w: f32 = runs.iter().map(run_w).sum::<f32>() + 2.0 * GAP * (runs.len() - 1) as f32;
     let max_h = max_rows as f32 * ch;
-    let grid_h = name_row + max_h;
-    let bar = ColorBar::new(cmap, norm);
     let bar_h = max_h.clamp(120.0, 360.0);
-    let content_w = grid_w + BAR_GAP + bar.width();
     let fig_w = (content_w + 2.0 * MARGIN).max(MIN_WIDTH).max(text_width(title, 17.0) + 2.0 * MARGIN).ceil();
     let top = MARGIN + title_height(title);
-    let fig_h = (top + grid_h.max(name_row + bar_h) + MARGIN).ceil();
+    let fig_h = (top + name_row + max_h.max(bar_h) + MARGIN).ceil();
     let mut fig = Figure::new(fig_w as u32, fig_h as u32);
     draw_title(&mut fig, fig_w / 2.0, MARGIN, title);
 
-    let ox = ((fig_w - content_w) / 2.0).round();
     let py = (top + name_row).round();
     let name_style = TextStyle::new(name_size).color(TEXT).anchor(Anchor::Middle, VAnchor::Bottom);
-    let mut x = ox - GAP;
-    for ((p, &w), &slot) in tensors.iter().zip(&widths).zip(&slots) {
-        let cx = x + slot / 2.0;
-        let px = (cx - w / 2.0).round();
-        let cw = w / p.cols.max(1) as f32;
-        fig.text(cx, py - TEXT_GAP, &p.title, name_style);
-        draw_heatmap(&mut fig, px, py, cw, ch, &p.image(cmap, &norm));
-        x += slot;
+    let mut x = ((fig_w - content_w) / 2.0).round() - GAP;
+    for run in &runs {
+        let norm = run.2.norm;
+        for i in run.0..run.1 {
+            let (p, w, slot) = (&tensors[i], widths[i], slots[i]);
+            let cx = x + slot / 2.0;
+            let px = (cx - w / 2.0).round();
+            let cw = w / p.cols.max(1) as f32;
+            fig.text(cx, py - TEXT_GAP, &p.title, name_style);
+            draw_heatmap(&mut fig, px, py, cw, ch, &p.image(cmap, &norm));
+            x += slot;
+        }
+        let bar_y = py + ((max_h - bar_h) / 2.0).max(0.0);
+        run.2.draw(&mut fig, x - 2.0 * GAP + BAR_GAP + GAP, bar_y, bar_h);
+        x += BAR_GAP + run.2.width();
     }
-    let bar_y = py + ((max_h - bar_h) / 2.0).max(0.0);
-    bar.draw(&mut fig, ox + grid_w + BAR_GAP, bar_y, bar_h);
     fig
 }
 
