@@ -60,6 +60,9 @@ pub struct Args {
     /// Colour map for filters and feature maps: bwr, seismic (diverging), gray, viridis (sequential)
     #[arg(long)]
     cmap: Option<String>,
+    /// For curves: draw the loss on a log scale (default: linear)
+    #[arg(long)]
+    log_loss: bool,
     /// For tensors: one colour scale for X, ŷ and y (default: X on its own scale when its
     /// range differs from y's more than tenfold)
     #[arg(long)]
@@ -99,7 +102,7 @@ pub fn run(a: Args) -> crate::Result<i32> {
             a.seed,
             if a.shared_scale { tensors::Scales::Shared } else { tensors::Scales::Auto },
         )?,
-        Kind::Curves => curves::figure(&s.metrics()?)?,
+        Kind::Curves => curves::figure_with(&s.metrics()?, a.log_loss)?,
         Kind::Confusion => confusion::figure(&s.model, &data()?)?,
         Kind::Examples => examples::figure(&s.model, &data()?, a.hardest, a.easiest)?,
         Kind::Samples => samples::figure(&data()?, a.count, a.seed)?,

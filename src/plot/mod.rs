@@ -16,7 +16,7 @@ mod parts;
 pub mod svg;
 
 pub use canvas::{Canvas, Surface};
-pub use charts::{line_chart, scatter, Series, YAxis};
+pub use charts::{line_chart, line_chart_with, scatter, ChartOptions, Series, YAxis};
 pub use colormap::{Colormap, Norm, Scale};
 pub use figure::Figure;
 pub use figures::{
