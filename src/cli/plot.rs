@@ -104,7 +104,7 @@ pub fn run(a: Args) -> crate::Result<i32> {
         )?,
         Kind::Curves => curves::figure_with(&s.metrics()?, a.log_loss)?,
         Kind::Confusion => confusion::figure(&s.model, &data()?)?,
-        Kind::Examples => examples::figure(&s.model, &data()?, a.hardest, a.easiest)?,
+        Kind::Examples => examples::figure(&s.model, &data()?, a.hardest, a.easiest, a.seed)?,
         Kind::Samples => samples::figure(&data()?, a.count, a.seed)?,
         Kind::Evolution => {
             let dir = s.dir.as_ref().ok_or_else(|| {

@@ -110,7 +110,7 @@ pub fn build(dir: &Path) -> Result<String> {
         }
     }
     if classes {
-        section(&mut html, "Hardest and easiest test examples", "", examples::figure(&s.model, &test, 8, 4));
+        section(&mut html, "Hardest and easiest test examples", "", examples::figure(&s.model, &test, 8, 4, 0));
     } else {
         section(&mut html, "Predictions against targets (test set)", "", scatter::predictions(&s.model, &test));
         if let Some(c) = &s.config {
