@@ -270,3 +270,17 @@ pub fn write(dir: &Path) -> Result<std::path::PathBuf> {
     crate::fs::write_atomic(&path, html.as_bytes())?;
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_batch_reads_full_and_each_setting_shows_once() {
+        let mut c = crate::train::config::RunConfig::default();
+        c.training.batch_size = 0;
+        let t = settings_table(&c);
+        assert!(t.contains("full (the whole training set per step)") && !t.contains("batch_size = 0"), "{t}");
+        assert_eq!(t.matches(">epochs<").count(), 1);
+    }
+}
