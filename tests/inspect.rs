@@ -151,11 +151,47 @@ fn every_plot_kind_comes_from_the_cli_and_bad_input_is_explained() {
         (vec!["plot", "scatter", r, "--what", "params", "--out", p], "not simulated"),
         (vec!["plot", "curves", "/nonexistent/run", "--out", p], "does not exist"),
         (vec!["report", d.to_str().unwrap()], "folder of runs"),
+        (vec!["plot", "evolution", r, "0", "--out-channels", "99", "--out", p], "output channels"),
+        (vec!["plot", "evolution", r, "0", "--out-channels", "3-1", "--out", p], "--out-channels"),
+        (vec!["plot", "evolution", r, "0", "--in-channel", "5", "--out", p], "input channels"),
     ] {
         let o = convlab(&args);
         let t = text(&o);
         assert!(!o.status.success() && !t.contains("panicked") && t.contains(expect), "{args:?}: {t}");
     }
+}
+
+/// The text an SVG figure writes, for checking titles and labels.
+fn svg_of(args: &[&str], out: &Path) -> String {
+    let mut all = args.to_vec();
+    all.extend(["--out", out.to_str().unwrap()]);
+    let o = convlab(&all);
+    assert!(o.status.success(), "{args:?}: {}", text(&o));
+    std::fs::read_to_string(out).unwrap()
+}
+
+#[test]
+fn pictures_say_what_they_show() {
+    let d = scratch("words");
+    let run = digits_run(&d);
+    let r = run.to_str().unwrap();
+    let svg = d.join("x.svg");
+    let act = svg_of(&["plot", "activations", r, "--index", "0"], &svg);
+    assert!(act.contains("true y=") && act.contains("predicted") && act.contains("(p=0."), "activations title");
+    let samples = svg_of(&["plot", "samples", r, "--count", "10"], &svg);
+    // digits are sorted by nothing in particular, but a stratified draw shows ten classes.
+    for c in 0..10 {
+        assert!(samples.contains(&format!(">y={c}<")), "class {c} missing from the sample grid");
+    }
+    let curves = svg_of(&["plot", "curves", r, "--log-loss"], &svg);
+    assert!(curves.contains("log scale") && curves.contains("training and test loss and accuracy"), "curves");
+    let evo = svg_of(&["plot", "evolution", r, "0", "--out-channels", "0-1"], &svg);
+    assert!(evo.contains("out 0–1 of"), "evolution names the channels it shows");
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    for section in ["before and after training", "<th style=\"text-align:left\">batch_size</th>"] {
+        assert!(html.contains(section), "report lacks {section}");
+    }
+    assert_eq!(html.matches(">batch_size<").count(), 1, "each setting once");
 }
 
 /// Chromium, which `.ci/run` installs before it runs the ignored tests.

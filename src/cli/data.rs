@@ -25,8 +25,13 @@ pub enum DataCommand {
         /// Output file (.png or .svg)
         #[arg(long, default_value = "samples.png")]
         out: PathBuf,
+        /// How many samples to show, classes taking turns
         #[arg(long, default_value_t = 32)]
         count: usize,
+        /// Seed of the draw of samples (the same seed shows the same samples)
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Folder the data set's files are in (default: where `data fetch` puts them)
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
@@ -57,9 +62,9 @@ pub fn run(a: Args) -> crate::Result<i32> {
             #[cfg(not(feature = "fetch"))]
             Err(fetch::without_downloader(&name, files, &mirrors, &dest))
         }
-        DataCommand::Show { source, out, count, data_dir } => {
+        DataCommand::Show { source, out, count, seed, data_dir } => {
             let (train, _) = load_data(&source, data_dir.as_deref(), 0.2, 0)?;
-            let fig = crate::inspect::samples::figure(&train, count)?;
+            let fig = crate::inspect::samples::figure(&train, count, seed)?;
             fig.save(&out)?;
             println!("wrote {} ({} of {} samples)", out.display(), count.min(train.len()), train.len());
             Ok(0)

@@ -45,16 +45,34 @@ pub struct Args {
     /// Sample to show (activations)
     #[arg(long, default_value_t = 0)]
     index: usize,
-    /// Number of samples (tensors, samples)
+    /// Number of samples (tensors, samples), classes taking turns
     #[arg(long, default_value_t = 50)]
     count: usize,
+    /// Seed of the draw of samples (tensors, samples) and of ties (examples)
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// For examples: how many of the hardest (lowest probability of the true class)
     #[arg(long, default_value_t = 8)]
     hardest: usize,
+    /// For examples: how many of the easiest
     #[arg(long, default_value_t = 8)]
     easiest: usize,
     /// Colour map for filters and feature maps: bwr, seismic (diverging), gray, viridis (sequential)
     #[arg(long)]
     cmap: Option<String>,
+    /// For curves: draw the loss on a log scale (default: linear)
+    #[arg(long)]
+    log_loss: bool,
+    /// For tensors: one colour scale for X, ŷ and y (default: X on its own scale when its
+    /// range differs from y's more than tenfold)
+    #[arg(long)]
+    shared_scale: bool,
+    /// For evolution: the output channels to show, e.g. `0-3,8` (default: the first 8)
+    #[arg(long)]
+    out_channels: Option<String>,
+    /// For evolution: the one input channel to show (default: the first 4)
+    #[arg(long)]
+    in_channel: Option<usize>,
     /// For scatter: `params` (true vs learned, simulated data) or `predictions`
     #[arg(long)]
     what: Option<String>,
@@ -77,20 +95,29 @@ pub fn run(a: Args) -> crate::Result<i32> {
     let fig: Figure = match a.kind {
         Kind::Filters => filters::figure(&s.model, cmap(Colormap::Bwr)?)?,
         Kind::Activations => activations::figure(&s.model, &data()?, a.index, cmap(Colormap::Seismic)?)?,
-        Kind::Tensors => tensors::figure(&s.model, &data()?, a.count)?,
-        Kind::Curves => curves::figure(&s.metrics()?)?,
+        Kind::Tensors => tensors::figure(
+            &s.model,
+            &data()?,
+            a.count,
+            a.seed,
+            if a.shared_scale { tensors::Scales::Shared } else { tensors::Scales::Auto },
+        )?,
+        Kind::Curves => curves::figure_with(&s.metrics()?, a.log_loss)?,
         Kind::Confusion => confusion::figure(&s.model, &data()?)?,
-        Kind::Examples => examples::figure(&s.model, &data()?, a.hardest, a.easiest)?,
-        Kind::Samples => samples::figure(&data()?, a.count)?,
+        Kind::Examples => examples::figure(&s.model, &data()?, a.hardest, a.easiest, a.seed)?,
+        Kind::Samples => samples::figure(&data()?, a.count, a.seed)?,
         Kind::Evolution => {
             let dir = s.dir.as_ref().ok_or_else(|| {
                 crate::Error::config("evolution needs a run folder (its snapshots), not a model file")
             })?;
+            let out = a.out_channels.as_deref().map(evolution::parse_out_channels).transpose()?;
+            let channels = evolution::Channels { out, input: a.in_channel };
             evolution::figure(
                 dir,
                 a.layer
                     .as_deref()
                     .ok_or_else(|| crate::Error::config("give the layer, e.g. `convlab plot evolution RUN 0`"))?,
+                &channels,
             )?
         }
         Kind::Scatter => {

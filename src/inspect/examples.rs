@@ -1,6 +1,8 @@
 //! `plot examples --hardest K --easiest K`: images with their true class and predicted
 //! probability, ranked by the probability given to the true class (so by the loss: it is
 //! −log of that probability, for cross-entropy and for a binary classifier's BCE alike).
+//! Ties (a well-fitted model gives many samples p = 1.00) are broken by a seeded shuffle, so
+//! data sorted by class does not show its first samples only.
 
 use super::{class_labels, outputs, task_of};
 use crate::data::Dataset;
@@ -10,7 +12,7 @@ use crate::plot::{image_grid, Colormap, Figure, ImagePanel};
 
 /// Sample indices sorted from hardest (lowest p(true class)) to easiest, with that probability
 /// and the predicted class.
-fn ranked(model: &Model<f32>, task: &Task, ds: &Dataset, labels: &[u32]) -> Vec<(usize, f32, usize)> {
+fn ranked(model: &Model<f32>, task: &Task, ds: &Dataset, labels: &[u32], seed: u64) -> Vec<(usize, f32, usize)> {
     let k = model.output().len();
     let out = outputs(model, ds, ds.len());
     let mut r: Vec<(usize, f32, usize)> = out
@@ -19,11 +21,13 @@ fn ranked(model: &Model<f32>, task: &Task, ds: &Dataset, labels: &[u32]) -> Vec<
         .enumerate()
         .map(|(i, (row, &l))| (i, task.probabilities(row).get(l as usize).copied().unwrap_or(0.0), task.predicted(row)))
         .collect();
-    r.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    let mut rng = crate::rng::Rng::new(seed);
+    let tie: Vec<u64> = (0..r.len()).map(|_| rng.next_u64()).collect();
+    r.sort_by(|a, b| a.1.total_cmp(&b.1).then(tie[a.0].cmp(&tie[b.0])));
     r
 }
 
-pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize) -> Result<Figure> {
+pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize, seed: u64) -> Result<Figure> {
     let task = task_of(model, ds);
     let Some(labels) = class_labels(&task, ds) else {
         return Err(Error::data(format!(
@@ -31,7 +35,7 @@ pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize) 
             ds.name
         )));
     };
-    let r = ranked(model, &task, ds, &labels);
+    let r = ranked(model, &task, ds, &labels, seed);
     let dims = &ds.sample_shape;
     let (c, h, w) = match dims[..] {
         [c, h, w] => (c, h, w),
@@ -64,5 +68,6 @@ pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize) 
         })
         .collect();
     let title = format!("{hardest} hardest and {easiest} easiest of {} (p = probability of the true class)", ds.name);
-    Ok(image_grid(&panels, panels.len().clamp(1, 8), Colormap::Gray, &title))
+    // Rows of 4 keep captions readable at 100 %; the hardest fill the first rows.
+    Ok(image_grid(&panels, panels.len().clamp(1, 4), Colormap::Gray, &title))
 }

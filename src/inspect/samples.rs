@@ -1,15 +1,76 @@
-//! `plot samples` (and `convlab data show`): a grid of data samples with their labels.
+//! `plot samples` (and `convlab data show`): a grid of data samples with their labels, chosen
+//! by a seeded, stratified draw so that data sorted by class still shows every class.
 
 use super::class_names;
 use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
-use crate::plot::{image_grid, Colormap, Figure, ImagePanel};
+use crate::plot::{image_grid, wrap_columns, Colormap, Figure, ImagePanel};
+use crate::rng::Rng;
 
-pub fn figure(ds: &Dataset, count: usize) -> Result<Figure> {
-    let n = count.min(ds.len());
-    if n == 0 {
-        return Err(Error::data(format!("{} has no samples", ds.name)));
+/// The class of sample `i`: its label, or a whole-number target of a one-column set (0/1).
+fn class_of(ds: &Dataset, i: usize) -> Option<u32> {
+    match &ds.targets {
+        Targets::Classes { labels, .. } => labels.get(i).copied(),
+        Targets::Values { values, width: 1 } => {
+            let v = *values.get(i)?;
+            (v.fract() == 0.0 && (0.0..1e6).contains(&v)).then_some(v as u32)
+        }
+        Targets::Values { .. } => None,
     }
+}
+
+/// `n` sample indices drawn with `seed`: classes take turns (each class's samples shuffled), so
+/// a set sorted by class is not shown as its first class only; without classes, a shuffle.
+pub fn pick(ds: &Dataset, n: usize, seed: u64) -> Vec<usize> {
+    let mut rng = Rng::new(seed);
+    let n = n.min(ds.len());
+    let classes: Option<Vec<u32>> = (0..ds.len()).map(|i| class_of(ds, i)).collect();
+    let Some(classes) = classes else {
+        let mut all: Vec<usize> = (0..ds.len()).collect();
+        rng.shuffle(&mut all);
+        all.truncate(n);
+        return all;
+    };
+    let k = classes.iter().copied().max().map_or(0, |m| m as usize + 1);
+    let mut by_class: Vec<Vec<usize>> = vec![vec![]; k];
+    for (i, &c) in classes.iter().enumerate() {
+        by_class[c as usize].push(i);
+    }
+    for members in &mut by_class {
+        rng.shuffle(members);
+        members.reverse(); // popped from the end below
+    }
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        for members in &mut by_class {
+            if out.len() < n {
+                if let Some(i) = members.pop() {
+                    out.push(i);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `y=` and the class (its name when the data has names), or the target values.
+pub fn label(ds: &Dataset, i: usize) -> String {
+    let names = class_names(ds);
+    if let Some(c) = class_of(ds, i) {
+        let named = ds.class_names.as_ref().and_then(|n| n.get(c as usize)).or(names.get(c as usize));
+        return format!("y={}", named.cloned().unwrap_or(c.to_string()));
+    }
+    match &ds.targets {
+        Targets::Values { values, width } => format!(
+            "y={}",
+            values[i * width..(i + 1) * width].iter().map(|v| format!("{v:.2}")).collect::<Vec<_>>().join(",")
+        ),
+        Targets::Classes { labels, .. } => format!("y={}", labels[i]),
+    }
+}
+
+/// One drawable panel per sample: (C, H, W) images, (C, L) signals as C rows, (F) vectors.
+pub fn panel(ds: &Dataset, i: usize, label: String) -> Result<ImagePanel> {
     let (c, h, w) = match ds.sample_shape[..] {
         [c, h, w] => (c, h, w),
         [c, l] => (c, 1, l),
@@ -21,26 +82,53 @@ pub fn figure(ds: &Dataset, count: usize) -> Result<Figure> {
             )))
         }
     };
-    let names = class_names(ds);
-    let panels: Vec<ImagePanel> = (0..n)
-        .map(|i| {
-            let label = match &ds.targets {
-                Targets::Classes { labels, .. } => {
-                    format!("y={}", names.get(labels[i] as usize).cloned().unwrap_or(labels[i].to_string()))
-                }
-                Targets::Values { values, width } => {
-                    format!(
-                        "y={}",
-                        values[i * width..(i + 1) * width]
-                            .iter()
-                            .map(|v| format!("{v:.2}"))
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    )
-                }
-            };
-            ImagePanel { label, height: h, width: w, channels: c, values: ds.sample(i).to_vec() }
-        })
-        .collect();
-    Ok(image_grid(&panels, n.clamp(1, 8), Colormap::Gray, &format!("first {n} samples of {}", ds.name)))
+    Ok(ImagePanel { label, height: h, width: w, channels: c, values: ds.sample(i).to_vec() })
+}
+
+pub fn figure(ds: &Dataset, count: usize, seed: u64) -> Result<Figure> {
+    let picked = pick(ds, count, seed);
+    if picked.is_empty() {
+        return Err(Error::data(format!("{} has no samples", ds.name)));
+    }
+    let panels = picked.iter().map(|&i| panel(ds, i, label(ds, i))).collect::<Result<Vec<_>>>()?;
+    let n = panels.len();
+    let slot = (ds.sample_shape.last().copied().unwrap_or(1) as f32 * 6.0).clamp(60.0, 160.0);
+    let cols = wrap_columns(n, slot, 8);
+    let how = if class_of(ds, 0).is_some() { "classes in turn" } else { "at random" };
+    let title = format!("{n} samples of {} (seed {seed}, {how})", ds.name);
+    Ok(image_grid(&panels, cols, Colormap::Gray, &title))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(name: &str, x: Vec<f32>, targets: Targets) -> Dataset {
+        Dataset { name: name.into(), x, sample_shape: vec![1, 2], targets, class_names: None }
+    }
+
+    fn sorted_set() -> Dataset {
+        // 6 of class 0 then 6 of class 1, as the lines set is ordered.
+        let labels: Vec<u32> = (0..12).map(|i| u32::from(i >= 6)).collect();
+        set("sorted", (0..24).map(|v| v as f32).collect(), Targets::Classes { labels, num_classes: 2 })
+    }
+
+    #[test]
+    fn sorted_data_shows_every_class_and_the_seed_matters() {
+        let ds = sorted_set();
+        let a = pick(&ds, 4, 0);
+        let classes: Vec<u32> = a.iter().map(|&i| class_of(&ds, i).unwrap()).collect();
+        assert_eq!(classes, [0, 1, 0, 1]);
+        assert_eq!(a, pick(&ds, 4, 0));
+        assert!((0..20).any(|s| pick(&ds, 4, s) != a));
+        assert_eq!(pick(&ds, 100, 3).len(), 12);
+    }
+
+    #[test]
+    fn whole_number_targets_are_classes() {
+        let ds = set("bin", vec![0.0; 4], Targets::Values { values: vec![0.0, 1.0], width: 1 });
+        assert_eq!(label(&ds, 1), "y=1");
+        let reg = set("reg", vec![0.0; 4], Targets::Values { values: vec![0.5, 1.25], width: 1 });
+        assert_eq!(label(&reg, 1), "y=1.25");
+    }
 }

@@ -36,14 +36,63 @@ impl Series {
     }
 }
 
-/// A numeric axis: range, tick values and their labels.
+/// A numeric axis: range, tick values and their labels; `log` places values by their log10.
 struct Axis {
     lo: f64,
     hi: f64,
     ticks: Vec<(f64, String)>,
+    log: bool,
+}
+
+/// Options of [`line_chart_with`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ChartOptions {
+    /// The left axis (loss) on a log scale; values ≤ 0 are left out.
+    pub log_left: bool,
+    /// The right axis spans at least this much, kept within `right_bounds` (e.g. accuracy:
+    /// at least 0.1 within 0–1, so 0.996 → 1.0 is not drawn as a cliff).
+    pub right_min_span: Option<f32>,
+    pub right_bounds: Option<(f32, f32)>,
 }
 
 impl Axis {
+    /// A log10 axis over the positive values, with ticks at 1, 2 and 5 times powers of ten
+    /// when it spans few decades, else at the powers of ten.
+    fn log(values: impl Iterator<Item = f32>) -> Axis {
+        let (lo, hi) = finite_range(values.filter(|v| *v > 0.0));
+        let (lo, hi) = if lo > 0.0 { (lo, hi) } else { (0.1, 1.0) };
+        let (d0, d1) = (lo.log10().floor() as i32, hi.log10().ceil().max(lo.log10().floor() + 1.0) as i32);
+        let mults: &[f64] = if d1 - d0 <= 2 { &[1.0, 2.0, 5.0] } else { &[1.0] };
+        let step = ((d1 - d0) as usize).div_ceil(8).max(1);
+        let ticks = (d0..=d1)
+            .step_by(step)
+            .flat_map(|d| mults.iter().map(move |m| m * 10f64.powi(d)))
+            .filter(|v| *v <= 10f64.powi(d1) * 1.0001)
+            .map(|v| (v, format_sig(v, 1)))
+            .collect();
+        Axis { lo: 10f64.powi(d0), hi: 10f64.powi(d1), ticks, log: true }
+    }
+
+    /// Widens the axis to span at least `span`, within `bounds`, with new ticks.
+    fn with_min_span(self, span: f32, bounds: Option<(f32, f32)>) -> Axis {
+        let span = span as f64;
+        if self.hi - self.lo >= span {
+            return self;
+        }
+        let (blo, bhi) = bounds.map_or((f64::NEG_INFINITY, f64::INFINITY), |(a, b)| (a as f64, b as f64));
+        let mid = (self.lo + self.hi) / 2.0;
+        let (mut lo, mut hi) = (mid - span / 2.0, mid + span / 2.0);
+        if hi > bhi {
+            (lo, hi) = (bhi - span, bhi);
+        }
+        if lo < blo {
+            (lo, hi) = (blo, (blo + span).min(bhi));
+        }
+        let step = nice_step(hi - lo, 5);
+        let ticks = ticks_in(lo, hi, step).into_iter().map(|v| (v, format_tick(v, step))).collect();
+        Axis { lo, hi, ticks, log: false }
+    }
+
     fn new(values: impl Iterator<Item = f32>, target: usize, integer: bool) -> Axis {
         let (lo, hi) = finite_range(values);
         let (mut lo, mut hi, mut ticks, mut step) = nice_axis(lo, hi, target);
@@ -54,7 +103,7 @@ impl Axis {
             ticks = ticks_in(lo, hi, step);
         }
         let ticks = ticks.into_iter().map(|v| (v, format_tick(v, step))).collect();
-        Axis { lo, hi, ticks }
+        Axis { lo, hi, ticks, log: false }
     }
 
     /// Like [`Axis::new`] but exactly spanning the data (for x = epochs),
@@ -71,7 +120,7 @@ impl Axis {
         let pad = (hi - lo) * 0.025;
         let (lo, hi) = (lo - pad, hi + pad);
         let ticks = ticks.into_iter().map(|v| (v, format_tick(v, step))).collect();
-        Axis { lo, hi, ticks }
+        Axis { lo, hi, ticks, log: false }
     }
 
     fn label_width(&self) -> f32 {
@@ -80,6 +129,12 @@ impl Axis {
 
     /// Fraction of the way from `lo` to `hi`.
     fn frac(&self, v: f32) -> f32 {
+        if self.log {
+            if v <= 0.0 {
+                return f32::NAN;
+            }
+            return ((v as f64 / self.lo).log10() / (self.hi / self.lo).log10()) as f32;
+        }
         ((v as f64 - self.lo) / (self.hi - self.lo)) as f32
     }
 }
@@ -214,8 +269,9 @@ impl Legend {
 fn runs(points: impl Iterator<Item = (f32, f32)>, map: impl Fn(f32, f32) -> (f32, f32)) -> Vec<Vec<(f32, f32)>> {
     let mut out = vec![vec![]];
     for (x, y) in points {
-        if x.is_finite() && y.is_finite() {
-            out.last_mut().expect("never empty").push(map(x, y));
+        let p = map(x, y);
+        if x.is_finite() && y.is_finite() && p.0.is_finite() && p.1.is_finite() {
+            out.last_mut().expect("never empty").push(p);
         } else if !out.last().expect("never empty").is_empty() {
             out.push(vec![]);
         }
@@ -229,14 +285,33 @@ fn runs(points: impl Iterator<Item = (f32, f32)>, map: impl Fn(f32, f32) -> (f32
 /// Right-axis series are dashed so the two axes stay distinguishable in
 /// print. Ticks follow the 1-2-5 rule; integer x values get integer ticks.
 pub fn line_chart(series: &[Series], title: &str, x_label: &str, left_label: &str, right_label: &str) -> Figure {
+    line_chart_with(series, title, x_label, left_label, right_label, ChartOptions::default())
+}
+
+/// [`line_chart`] with a log-scale left axis or a least span for the right one.
+pub fn line_chart_with(
+    series: &[Series],
+    title: &str,
+    x_label: &str,
+    left_label: &str,
+    right_label: &str,
+    options: ChartOptions,
+) -> Figure {
     let (pw, ph) = (560.0f32, 340.0f32);
     let all_x = || series.iter().flat_map(|s| s.x.iter().copied());
     let integer_x = all_x().all(|v| !v.is_finite() || v.fract() == 0.0);
     let x = Axis::tight(all_x(), 7, integer_x);
     let side_values = |side: YAxis| series.iter().filter(move |s| s.axis == side).flat_map(|s| s.y.iter().copied());
-    let left = Axis::new(side_values(YAxis::Left), 5, false);
+    let left = if options.log_left {
+        Axis::log(side_values(YAxis::Left))
+    } else {
+        Axis::new(side_values(YAxis::Left), 5, false)
+    };
     let has_right = series.iter().any(|s| s.axis == YAxis::Right);
-    let right = Axis::new(side_values(YAxis::Right), 5, false);
+    let mut right = Axis::new(side_values(YAxis::Right), 5, false);
+    if let Some(span) = options.right_min_span {
+        right = right.with_min_span(span, options.right_bounds);
+    }
 
     let label_h = line_height(LABEL_SIZE);
     let tick_h = line_height(TICK_SIZE);
@@ -265,15 +340,17 @@ pub fn line_chart(series: &[Series], title: &str, x_label: &str, left_label: &st
             (s.name.clone(), c, series_stroke(s.axis, c))
         })
         .collect();
-    let fig_w = (left_m + pw + right_m).max(text_width(title, 17.0) + 2.0 * MARGIN).ceil();
+    let content_w = left_m + pw + right_m;
+    let fig_w = content_w.max(text_width(title, 17.0) + 2.0 * MARGIN).ceil();
+    let dx = ((fig_w - content_w) / 2.0).floor();
     let legend = Legend::new(entries, fig_w - 2.0 * MARGIN);
     let x_label_h = if x_label.is_empty() { 0.0 } else { label_h + AXIS_LABEL_PAD };
     let below = TICK_LEN + TICK_PAD + tick_h + AXIS_LABEL_PAD + x_label_h;
     let legend_gap = if legend.rows.is_empty() { 0.0 } else { 6.0 };
     let fig_h = (top + ph + below + legend_gap + legend.height() + MARGIN).ceil();
     let mut fig = Figure::new(fig_w as u32, fig_h as u32);
-    let area = Area { x: left_m.round(), y: top.round(), w: pw, h: ph };
-    draw_title(&mut fig, area.x + pw / 2.0, MARGIN, title);
+    let area = Area { x: (dx + left_m).round(), y: top.round(), w: pw, h: ph };
+    draw_title(&mut fig, fig_w / 2.0, MARGIN, title);
 
     draw_x_axis(&mut fig, area, &x, true);
     draw_y_axis(&mut fig, area, &left, YAxis::Left, true);
@@ -299,10 +376,10 @@ pub fn line_chart(series: &[Series], title: &str, x_label: &str, left_label: &st
     let axis_style = TextStyle::new(LABEL_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Top);
     let xl_y = area.y + ph + TICK_LEN + TICK_PAD + tick_h + AXIS_LABEL_PAD;
     fig.text(area.x + pw / 2.0, xl_y, x_label, axis_style);
-    fig.text(MARGIN, area.y + ph / 2.0, left_label, axis_style.vertical());
+    fig.text(dx + MARGIN, area.y + ph / 2.0, left_label, axis_style.vertical());
     if has_right {
         let style = TextStyle::new(LABEL_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Bottom).vertical();
-        fig.text(fig_w - MARGIN, area.y + ph / 2.0, right_label, style);
+        fig.text(dx + content_w - MARGIN, area.y + ph / 2.0, right_label, style);
     }
     legend.draw(&mut fig, area.x + pw / 2.0, top + ph + below + legend_gap);
     fig
@@ -369,11 +446,14 @@ pub fn scatter(x: &[f32], y: &[f32], identity_line: bool, title: &str, x_label: 
     let x_overhang = xa.ticks.last().map(|(_, l)| text_width(l, TICK_SIZE) / 2.0).unwrap_or(0.0);
     let top = MARGIN + title_height(title);
     let x_label_h = if x_label.is_empty() { 0.0 } else { label_h + AXIS_LABEL_PAD };
-    let fig_w = (left_m + pw + MARGIN + x_overhang).max(text_width(title, 17.0) + 2.0 * MARGIN).ceil();
+    let content_w = left_m + pw + MARGIN + x_overhang;
+    let fig_w = content_w.max(text_width(title, 17.0) + 2.0 * MARGIN).ceil();
     let fig_h = (top + ph + TICK_LEN + TICK_PAD + tick_h + x_label_h + MARGIN).ceil();
     let mut fig = Figure::new(fig_w as u32, fig_h as u32);
-    let area = Area { x: left_m.round(), y: top.round(), w: pw, h: ph };
-    draw_title(&mut fig, area.x + pw / 2.0, MARGIN, title);
+    // A title wider than the chart widens the figure; the chart is centred under it.
+    let dx = ((fig_w - content_w) / 2.0).floor();
+    let area = Area { x: (dx + left_m).round(), y: top.round(), w: pw, h: ph };
+    draw_title(&mut fig, fig_w / 2.0, MARGIN, title);
     draw_x_axis(&mut fig, area, &xa, true);
     draw_y_axis(&mut fig, area, &ya, YAxis::Left, true);
 
@@ -415,7 +495,7 @@ pub fn scatter(x: &[f32], y: &[f32], identity_line: bool, title: &str, x_label: 
 
     let axis_style = TextStyle::new(LABEL_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Top);
     fig.text(area.x + pw / 2.0, area.y + ph + TICK_LEN + TICK_PAD + tick_h + AXIS_LABEL_PAD, x_label, axis_style);
-    fig.text(MARGIN, area.y + ph / 2.0, y_label, axis_style.vertical());
+    fig.text(dx + MARGIN, area.y + ph / 2.0, y_label, axis_style.vertical());
     fig
 }
 
@@ -455,6 +535,44 @@ mod tests {
         assert!((r2_of_finite(&[1.0, 2.0, 3.0, 4.0, 5.0], &[1.5, 2.0, 2.5, 4.0, f32::NAN]) - 0.9).abs() < 1e-6);
         let (a, b, r2) = linear_fit(&x, &[3.0, 5.0, 7.0, 9.0]).unwrap();
         assert!((a - 1.0).abs() < 1e-5 && (b - 2.0).abs() < 1e-5 && (r2 - 1.0).abs() < 1e-6);
+    }
+
+    /// Columns of `c` holding any non-white pixel: (first, last).
+    fn inked_columns(c: &crate::plot::Canvas) -> (u32, u32) {
+        let inked = |x: u32| (0..c.height()).any(|y| c.pixel(x, y) != WHITE);
+        let first = (0..c.width()).find(|&x| inked(x)).unwrap();
+        let last = (0..c.width()).rev().find(|&x| inked(x)).unwrap();
+        (first, c.width() - 1 - last)
+    }
+
+    #[test]
+    fn a_long_title_is_whole_and_the_chart_is_centred_under_it() {
+        let title = "a title much wider than the chart it stands over, to see the layout follow it";
+        let fig = scatter(&[0.0, 1.0], &[0.0, 1.0], true, title, "x", "y");
+        let (left, right) = inked_columns(&fig.to_canvas());
+        assert!(left >= 8 && right >= 8, "title clipped: {left}, {right}");
+        let frame_x: Vec<f32> = fig
+            .ops()
+            .iter()
+            .filter_map(|op| {
+                if let crate::plot::figure::Op::OutlineRect(x, _, w, h, ..) = op {
+                    (*w >= 400.0 && *h >= 400.0).then_some(*x + w / 2.0)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let centre = frame_x[0];
+        assert!((centre - fig.width() as f32 / 2.0).abs() < 40.0, "chart centre {centre} in {}", fig.width());
+    }
+
+    #[test]
+    fn accuracy_near_one_spans_a_tenth_and_log_ticks_are_decades() {
+        let a = Axis::new([0.996f32, 1.0].into_iter(), 5, false).with_min_span(0.1, Some((0.0, 1.0)));
+        assert!((a.hi - 1.0).abs() < 1e-6 && (a.lo - 0.9).abs() < 1e-6, "{} {}", a.lo, a.hi);
+        let l = Axis::log([0.0003f32, 2.0, -1.0].into_iter());
+        assert_eq!((l.lo, l.hi), (1e-4, 10.0));
+        assert!(l.frac(-1.0).is_nan() && (l.frac(0.01) - 0.4).abs() < 1e-6);
     }
 
     #[test]

@@ -96,7 +96,29 @@ struct GridText<'a> {
     rows: &'a [String],
 }
 
+/// How big [`panel_grid`] draws cells: the largest panel about `target` px, cells no smaller
+/// than `min_cell` px.
+#[derive(Clone, Copy)]
+struct Cells {
+    target: f32,
+    min_cell: f32,
+}
+
+const DEFAULT_CELLS: Cells = Cells { target: 168.0, min_cell: 1.0 };
+
 fn panel_grid(panels: &[Panel], text: GridText, cols: usize, cmap: Colormap, scale: Scale, title: &str) -> Figure {
+    sized_panel_grid(panels, text, cols, cmap, scale, title, DEFAULT_CELLS)
+}
+
+fn sized_panel_grid(
+    panels: &[Panel],
+    text: GridText,
+    cols: usize,
+    cmap: Colormap,
+    scale: Scale,
+    title: &str,
+    cells: Cells,
+) -> Figure {
     if panels.is_empty() {
         return empty_figure(title);
     }
@@ -105,12 +127,12 @@ fn panel_grid(panels: &[Panel], text: GridText, cols: usize, cmap: Colormap, sca
     let rows = n.div_ceil(cols);
     let norm = scale.resolve(panels.iter().flat_map(|p| p.values.iter()));
     let max_dim = panels.iter().map(|p| p.rows.max(p.cols)).max().unwrap_or(1);
-    let mut cell = cell_size(max_dim, 168.0, 40.0);
+    let mut cell = cell_size(max_dim, cells.target, 40.0).max(cells.min_cell);
     let max_w = panels.iter().map(|p| p.cols).max().unwrap_or(1) as f32;
     // Keep very wide grids within about 1600 px.
     if cols as f32 * (max_w * cell + GAP) > 1600.0 {
         cell = (1600.0 / cols as f32 - GAP) / max_w;
-        cell = cell.floor().max(1.0);
+        cell = cell.floor().max(cells.min_cell);
     }
     let max_pw = panels.iter().map(|p| p.cols).max().unwrap_or(1) as f32 * cell;
     let max_ph = panels.iter().map(|p| p.rows).max().unwrap_or(1) as f32 * cell;
@@ -220,11 +242,85 @@ pub fn kernel_grid(
     panel_grid(&panels, text, n_in, cmap, Scale::Symmetric, title)
 }
 
-/// The same kernel(s) at successive moments (e.g. epochs), left to right
-/// (wrapping after 10), each with its label underneath, on one symmetric
-/// `bwr` scale so changes in magnitude are visible.
+/// A weight tensor `n_out × n_in × kh × kw` as a grid, one row per output (named by
+/// `row_names`, e.g. classes) and one column per input channel (named by `col_names`), on one
+/// symmetric scale; cells are at least 6 px. For a linear read-out after a flatten, the rows
+/// are the classes' templates over the flattened feature maps.
+///
+/// # Panics
+/// If `weights.len() != n_out * n_in * kh * kw`.
+#[allow(clippy::too_many_arguments)]
+pub fn weight_grid(
+    weights: &[f32],
+    (n_out, n_in, kh, kw): (usize, usize, usize, usize),
+    row_names: &[String],
+    col_names: &[String],
+    cmap: Colormap,
+    title: &str,
+) -> Figure {
+    let k = kh * kw;
+    assert_eq!(weights.len(), n_out * n_in * k, "weights must be out × in × kh × kw");
+    let panels: Vec<Panel> = (0..n_out * n_in)
+        .map(|i| {
+            let title = if i < n_in { col_names.get(i).cloned().unwrap_or_default() } else { String::new() };
+            Panel::new(title, kh, kw, weights[i * k..(i + 1) * k].to_vec())
+        })
+        .collect();
+    let text = GridText { below: &[], rows: row_names };
+    sized_panel_grid(&panels, text, n_in, cmap, Scale::Symmetric, title, Cells { target: 96.0, min_cell: 6.0 })
+}
+
+/// Inputs per panel of [`weight_matrix`], so a panel of 6 px cells is about 1200 px wide.
+const MATRIX_SPLIT_COLS: usize = 200;
+/// Outputs per panel of [`weight_matrix`].
+const MATRIX_SPLIT_ROWS: usize = 120;
+
+/// A `rows × cols` weight matrix (outputs × inputs) with cells at least 6 px, split into
+/// panels of at most 200 inputs and 120 outputs, one under another, on one symmetric scale.
+pub fn weight_matrix(values: &[f32], rows: usize, cols: usize, cmap: Colormap, title: &str) -> Figure {
+    let mut panels = vec![];
+    for r0 in (0..rows).step_by(MATRIX_SPLIT_ROWS) {
+        for c0 in (0..cols).step_by(MATRIX_SPLIT_COLS) {
+            let (r1, c1) = ((r0 + MATRIX_SPLIT_ROWS).min(rows), (c0 + MATRIX_SPLIT_COLS).min(cols));
+            let block: Vec<f32> = (r0..r1).flat_map(|r| (c0..c1).map(move |c| values[r * cols + c])).collect();
+            let name = |a: usize, b: usize, what: &str, one: &str| {
+                if b - a == 1 {
+                    format!("{one} {a}")
+                } else {
+                    format!("{what} {a}–{}", b - 1)
+                }
+            };
+            let title = match (rows > MATRIX_SPLIT_ROWS, cols > MATRIX_SPLIT_COLS) {
+                (false, false) => format!("{} × {}", plural(rows, "output"), plural(cols, "input")),
+                (false, true) => name(c0, c1, "inputs", "input"),
+                (true, false) => name(r0, r1, "outputs", "output"),
+                (true, true) => format!("{}, {}", name(r0, r1, "outputs", "output"), name(c0, c1, "inputs", "input")),
+            };
+            panels.push(Panel::new(title, r1 - r0, c1 - c0, block));
+        }
+    }
+    let text = GridText { below: &[], rows: &[] };
+    sized_panel_grid(&panels, text, 1, cmap, Scale::Symmetric, title, Cells { target: 168.0, min_cell: 6.0 })
+}
+
+/// `1 output`, `2 outputs`.
+pub fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// The same kernel(s) at successive moments (e.g. epochs), left to right, each with its label
+/// underneath, on one symmetric `bwr` scale so changes in magnitude are visible. Rows wrap
+/// evenly (at most 10 frames, about 2400 px, per row; no frame alone on the last row).
 pub fn film_strip(frames: &[Panel], labels: &[String], title: &str) -> Figure {
-    let cols = frames.len().clamp(1, 10);
+    let max_dim = frames.iter().map(|p| p.rows.max(p.cols)).max().unwrap_or(1);
+    let cell = cell_size(max_dim, DEFAULT_CELLS.target, 40.0);
+    let widest = frames.iter().map(|p| p.cols).max().unwrap_or(1) as f32 * cell;
+    let label_w = labels.iter().map(|l| text_width(l, TICK_SIZE)).fold(0.0, f32::max);
+    let cols = wrap_columns(frames.len(), widest.max(label_w) + GAP, 10);
     let text = GridText { below: labels, rows: &[] };
     panel_grid(frames, text, cols, Colormap::Bwr, Scale::Symmetric, title)
 }
@@ -233,11 +329,27 @@ pub fn film_strip(frames: &[Panel], labels: &[String], title: &str) -> Figure {
 /// symmetric `bwr` colour bar, like the tutorials' `plot_named_tensors` for
 /// `{X, ŷ, y}`. A 1-D tensor is passed as an `n × 1` panel.
 pub fn named_tensors(tensors: &[Panel], title: &str) -> Figure {
+    named_tensors_grouped(tensors, &vec![0; tensors.len()], title)
+}
+
+/// [`named_tensors`] with one symmetric scale and colour bar per group: `groups[i]` is panel
+/// `i`'s group, and a group's panels are adjacent (e.g. `X` on its own, `ŷ` and `y` together).
+pub fn named_tensors_grouped(tensors: &[Panel], groups: &[usize], title: &str) -> Figure {
     if tensors.is_empty() {
         return empty_figure(title);
     }
     let cmap = Colormap::Bwr;
-    let norm = Norm::symmetric(tensors.iter().flat_map(|p| p.values.iter()));
+    let group = |i: usize| groups.get(i).copied().unwrap_or(0);
+    // Each run of one group: (first, end, its colour bar).
+    let mut runs: Vec<(usize, usize, ColorBar)> = vec![];
+    let mut start = 0;
+    for i in 1..=tensors.len() {
+        if i == tensors.len() || group(i) != group(start) {
+            let norm = Norm::symmetric(tensors[start..i].iter().flat_map(|p| p.values.iter()));
+            runs.push((start, i, ColorBar::new(cmap, norm)));
+            start = i;
+        }
+    }
     let max_rows = tensors.iter().map(|p| p.rows).max().unwrap_or(1);
     let ch = cell_size(max_rows, 560.0, 40.0);
     // Cells are square unless that makes a panel too thin to see or too wide.
@@ -252,40 +364,51 @@ pub fn named_tensors(tensors: &[Panel], title: &str) -> Figure {
     let name_row = line_height(name_size) + TEXT_GAP;
     let slots: Vec<f32> =
         tensors.iter().zip(&widths).map(|(p, &w)| w.max(text_width(&p.title, name_size)).ceil() + 2.0 * GAP).collect();
-    let grid_w: f32 = slots.iter().sum::<f32>() - 2.0 * GAP;
+    let run_w = |r: &(usize, usize, ColorBar)| slots[r.0..r.1].iter().sum::<f32>() - 2.0 * GAP + BAR_GAP + r.2.width();
+    let content_w: f32 = runs.iter().map(run_w).sum::<f32>() + 2.0 * GAP * (runs.len() - 1) as f32;
     let max_h = max_rows as f32 * ch;
-    let grid_h = name_row + max_h;
-    let bar = ColorBar::new(cmap, norm);
     let bar_h = max_h.clamp(120.0, 360.0);
-    let content_w = grid_w + BAR_GAP + bar.width();
     let fig_w = (content_w + 2.0 * MARGIN).max(MIN_WIDTH).max(text_width(title, 17.0) + 2.0 * MARGIN).ceil();
     let top = MARGIN + title_height(title);
-    let fig_h = (top + grid_h.max(name_row + bar_h) + MARGIN).ceil();
+    let fig_h = (top + name_row + max_h.max(bar_h) + MARGIN).ceil();
     let mut fig = Figure::new(fig_w as u32, fig_h as u32);
     draw_title(&mut fig, fig_w / 2.0, MARGIN, title);
 
-    let ox = ((fig_w - content_w) / 2.0).round();
     let py = (top + name_row).round();
     let name_style = TextStyle::new(name_size).color(TEXT).anchor(Anchor::Middle, VAnchor::Bottom);
-    let mut x = ox - GAP;
-    for ((p, &w), &slot) in tensors.iter().zip(&widths).zip(&slots) {
-        let cx = x + slot / 2.0;
-        let px = (cx - w / 2.0).round();
-        let cw = w / p.cols.max(1) as f32;
-        fig.text(cx, py - TEXT_GAP, &p.title, name_style);
-        draw_heatmap(&mut fig, px, py, cw, ch, &p.image(cmap, &norm));
-        x += slot;
+    let mut x = ((fig_w - content_w) / 2.0).round() - GAP;
+    for run in &runs {
+        let norm = run.2.norm;
+        for i in run.0..run.1 {
+            let (p, w, slot) = (&tensors[i], widths[i], slots[i]);
+            let cx = x + slot / 2.0;
+            let px = (cx - w / 2.0).round();
+            let cw = w / p.cols.max(1) as f32;
+            fig.text(cx, py - TEXT_GAP, &p.title, name_style);
+            draw_heatmap(&mut fig, px, py, cw, ch, &p.image(cmap, &norm));
+            x += slot;
+        }
+        let bar_y = py + ((max_h - bar_h) / 2.0).max(0.0);
+        run.2.draw(&mut fig, x - 2.0 * GAP + BAR_GAP + GAP, bar_y, bar_h);
+        x += BAR_GAP + run.2.width();
     }
-    let bar_y = py + ((max_h - bar_h) / 2.0).max(0.0);
-    bar.draw(&mut fig, ox + grid_w + BAR_GAP, bar_y, bar_h);
     fig
 }
 
 impl ImagePanel {
-    /// Grey images are min–max scaled per image (as matplotlib's `imshow`);
-    /// 3-channel images are RGB clamped to [0, 1]; other channel counts show
-    /// their first channel.
-    fn image(&self, cmap: Colormap) -> Image {
+    /// Rows drawn: 3-channel images are RGB; other channel counts are stacked top to bottom
+    /// (a 2-channel signal shows as two rows).
+    fn shown_height(&self) -> usize {
+        if self.channels == 3 {
+            self.height
+        } else {
+            self.height * self.channels.max(1)
+        }
+    }
+
+    /// 3-channel images are RGB clamped to [0, 1]; others are grey on `norm`, which the
+    /// whole figure shares so that one value is one grey in every panel.
+    fn image(&self, cmap: Colormap, norm: &Norm) -> Image {
         let plane = self.height * self.width;
         let get = |i: usize| self.values.get(i).copied().unwrap_or(f32::NAN);
         let pixels = if self.channels == 3 {
@@ -302,16 +425,14 @@ impl ImagePanel {
                 })
                 .collect()
         } else {
-            let first = &self.values[..plane.min(self.values.len())];
-            let norm = Norm::min_max(first);
-            (0..plane).map(|i| cmap.map(norm.apply(get(i)))).collect()
+            (0..plane * self.channels.max(1)).map(|i| cmap.map(norm.apply(get(i)))).collect()
         };
-        Image { width: self.width, height: self.height, pixels }
+        Image { width: self.width, height: self.shown_height(), pixels }
     }
 }
 
 /// Images in a grid of `cols` columns with a label under each, for sample
-/// grids and easy/hard examples.
+/// grids and easy/hard examples. Grey images share one min–max scale.
 pub fn image_grid(images: &[ImagePanel], cols: usize, cmap: Colormap, title: &str) -> Figure {
     if images.is_empty() {
         return empty_figure(title);
@@ -319,10 +440,13 @@ pub fn image_grid(images: &[ImagePanel], cols: usize, cmap: Colormap, title: &st
     let n = images.len();
     let cols = cols.clamp(1, n);
     let rows = n.div_ceil(cols);
-    let max_dim = images.iter().map(|im| im.height.max(im.width)).max().unwrap_or(1);
+    let norm = Norm::min_max(images.iter().filter(|im| im.channels != 3).flat_map(|im| im.values.iter()));
+    let max_dim = images.iter().map(|im| im.shown_height().max(im.width)).max().unwrap_or(1);
     let scale = cell_size(max_dim, 140.0, 16.0);
+    // A 1-D signal would be a hairline: give each channel row at least 12 px.
+    let scale_y = if images.iter().all(|im| im.height == 1) { scale.max(12.0) } else { scale };
     let max_w = images.iter().map(|im| im.width).max().unwrap_or(1) as f32 * scale;
-    let max_h = images.iter().map(|im| im.height).max().unwrap_or(1) as f32 * scale;
+    let max_h = images.iter().map(|im| im.shown_height()).max().unwrap_or(1) as f32 * scale_y;
     let label_w = images.iter().map(|im| text_width(&im.label, LABEL_SIZE - 1.0)).fold(0.0, f32::max);
     let label_row = if label_w > 0.0 { line_height(LABEL_SIZE - 1.0) + TEXT_GAP } else { 0.0 };
     let slot_w = max_w.max(label_w).ceil() + GAP;
@@ -338,15 +462,23 @@ pub fn image_grid(images: &[ImagePanel], cols: usize, cmap: Colormap, title: &st
     let style = TextStyle::new(LABEL_SIZE - 1.0).color(TEXT).anchor(Anchor::Middle, VAnchor::Top);
     for (i, im) in images.iter().enumerate() {
         let (r, c) = (i / cols, i % cols);
-        let (w, h) = (im.width as f32 * scale, im.height as f32 * scale);
+        let (w, h) = (im.width as f32 * scale, im.shown_height() as f32 * scale_y);
         let cx = ox + c as f32 * slot_w + (slot_w - GAP) / 2.0;
         let px = (cx - w / 2.0).round();
         let py = (top + r as f32 * slot_h + (max_h - h) / 2.0).round();
-        fig.image(px, py, w, h, &im.image(cmap));
+        fig.image(px, py, w, h, &im.image(cmap, &norm));
         fig.outline_rect(px, py, w, h, 1.0, FRAME);
         fig.text(cx, top + r as f32 * slot_h + max_h + TEXT_GAP, &im.label, style);
     }
     fig
+}
+
+/// Columns for `n` images of `slot_w` px so the figure stays within about 2400 px, with
+/// rows filled evenly (8 images in 2 rows of 4, not 7 and 1).
+pub fn wrap_columns(n: usize, slot_w: f32, max_cols: usize) -> usize {
+    let fit = ((2400.0 / slot_w.max(1.0)).floor() as usize).clamp(1, max_cols.max(1));
+    let rows = n.max(1).div_ceil(fit);
+    n.max(1).div_ceil(rows)
 }
 
 /// Relative luminance (0–1) of an sRGB colour, to pick readable text.
@@ -444,4 +576,92 @@ pub fn confusion_matrix(counts: &[u32], n_classes: usize, class_names: &[String]
     let bar_y = my + ((mat - bar_h) / 2.0).max(0.0);
     bar.draw(&mut fig, mx + mat + BAR_GAP, bar_y, bar_h);
     fig
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plot::figure::Op;
+
+    fn images(fig: &Figure) -> Vec<Image> {
+        fig.ops().iter().filter_map(|op| if let Op::Image(.., im) = op { Some(im.clone()) } else { None }).collect()
+    }
+
+    #[test]
+    fn zero_is_one_grey_in_every_sample_panel() {
+        let panel = |values: Vec<f32>| ImagePanel { label: "y=0".into(), height: 1, width: 2, channels: 1, values };
+        let fig = image_grid(&[panel(vec![0.0, 1.0]), panel(vec![-1.0, 0.0])], 2, Colormap::Gray, "t");
+        let ims = images(&fig);
+        assert_eq!(ims.len(), 2);
+        assert_eq!(ims[0].pixels[0], ims[1].pixels[1]);
+        assert_ne!(ims[0].pixels[0], ims[0].pixels[1]);
+    }
+
+    #[test]
+    fn a_two_channel_signal_shows_both_channels() {
+        let im = ImagePanel { label: String::new(), height: 1, width: 3, channels: 2, values: vec![0.0; 6] };
+        let ims = images(&image_grid(&[im], 1, Colormap::Gray, ""));
+        assert_eq!((ims[0].width, ims[0].height), (3, 2));
+    }
+
+    #[test]
+    fn rows_wrap_evenly_within_2400_px() {
+        assert_eq!(wrap_columns(8, 332.0, 8), 4);
+        assert_eq!(wrap_columns(11, 300.0, 10), 6);
+        assert_eq!(wrap_columns(3, 100.0, 8), 3);
+    }
+
+    /// Every drawn image with its cell width in px.
+    fn cells(fig: &Figure) -> Vec<(Image, f32)> {
+        fig.ops()
+            .iter()
+            .filter_map(
+                |op| if let Op::Image(_, _, w, _, im) = op { Some((im.clone(), w / im.width as f32)) } else { None },
+            )
+            .collect()
+    }
+
+    #[test]
+    fn a_wide_weight_matrix_is_split_into_panels_of_readable_cells() {
+        let (o, n) = (10, 1568);
+        let fig = weight_matrix(&vec![0.5; o * n], o, n, Colormap::Bwr, "t");
+        let drawn = cells(&fig);
+        assert_eq!(drawn.len(), n.div_ceil(MATRIX_SPLIT_COLS));
+        assert!(drawn.iter().all(|(im, cell)| *cell >= 6.0 && im.height == o && im.width <= MATRIX_SPLIT_COLS));
+        assert_eq!(drawn.iter().map(|(im, _)| im.width).sum::<usize>(), n);
+    }
+
+    #[test]
+    fn read_out_templates_have_one_row_per_class_and_one_column_per_channel() {
+        let (o, c, h, w) = (3, 2, 4, 5);
+        let weights: Vec<f32> = (0..o * c * h * w).map(|v| v as f32).collect();
+        let rows: Vec<String> = ["cat", "dog", "cow"].map(String::from).to_vec();
+        let fig = weight_grid(&weights, (o, c, h, w), &rows, &["ch 0".into(), "ch 1".into()], Colormap::Bwr, "t");
+        let drawn = cells(&fig);
+        assert_eq!(drawn.len(), o * c);
+        assert!(drawn.iter().all(|(im, cell)| (im.height, im.width) == (h, w) && *cell >= 6.0));
+        let texts: Vec<&str> = fig
+            .ops()
+            .iter()
+            .filter_map(|op| if let Op::Text(_, _, t, _) = op { Some(t.as_str()) } else { None })
+            .collect();
+        assert!(["cat", "dog", "cow", "ch 0", "ch 1"].iter().all(|t| texts.contains(t)), "{texts:?}");
+    }
+
+    #[test]
+    fn a_film_strip_wraps_evenly() {
+        let frames: Vec<Panel> = (0..11).map(|_| Panel::new("", 11, 25, vec![0.1; 275])).collect();
+        let labels: Vec<String> = (0..11).map(|e| format!("epoch {e}")).collect();
+        let fig = film_strip(&frames, &labels, "t");
+        let mut rows: Vec<i64> = fig
+            .ops()
+            .iter()
+            .filter_map(|op| if let Op::Image(_, y, ..) = op { Some(*y as i64) } else { None })
+            .collect();
+        let first = rows[0];
+        let in_first = rows.iter().filter(|&&y| y == first).count();
+        rows.dedup();
+        assert_eq!((rows.len(), in_first), (2, 6));
+        assert!(fig.width() <= 2400);
+    }
 }

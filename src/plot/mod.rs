@@ -16,9 +16,10 @@ pub(crate) mod parts;
 pub mod svg;
 
 pub use canvas::{Canvas, Surface};
-pub use charts::{line_chart, scatter, Series, YAxis};
+pub use charts::{line_chart, line_chart_with, scatter, ChartOptions, Series, YAxis};
 pub use colormap::{Colormap, Norm, Scale};
 pub use figure::Figure;
 pub use figures::{
-    confusion_matrix, film_strip, heatmap_grid, image_grid, kernel_grid, named_tensors, ImagePanel, Panel,
+    confusion_matrix, film_strip, heatmap_grid, image_grid, kernel_grid, named_tensors, named_tensors_grouped, plural,
+    weight_grid, weight_matrix, wrap_columns, ImagePanel, Panel,
 };
