@@ -2,7 +2,7 @@
 
 use super::data_args::DataArgs;
 use crate::inspect::{
-    activations, confusion, curves, evolution, examples, filters, samples, scatter, tensors, Subject,
+    activations, confusion, curves, evolution, examples, filters, model_diagram, samples, scatter, tensors, Subject,
 };
 use crate::plot::{Colormap, Figure};
 use clap::ValueEnum;
@@ -28,12 +28,14 @@ pub enum Kind {
     Evolution,
     /// A grid of data samples with labels
     Samples,
+    /// The architecture as a diagram: one box per layer (RUN may be a preset name or a spec, with --input)
+    Model,
 }
 
 #[derive(clap::Args)]
 pub struct Args {
     kind: Kind,
-    /// A run folder or a model file (.safetensors)
+    /// A run folder or a model file (.safetensors); for `model` also a preset name or a spec
     run: PathBuf,
     /// For `evolution`: the layer (index, e.g. 0, or tensor name, e.g. 0.weight)
     layer: Option<String>,
@@ -55,6 +57,9 @@ pub struct Args {
     /// Colour map for filters and feature maps: bwr, seismic (diverging), gray, viridis (sequential)
     #[arg(long)]
     cmap: Option<String>,
+    /// For `model` given a spec: the input shape, C,H,W or C,L (presets know theirs)
+    #[arg(long)]
+    input: Option<String>,
     /// For scatter: `params` (true vs learned, simulated data) or `predictions`
     #[arg(long)]
     what: Option<String>,
@@ -72,6 +77,13 @@ pub fn run(a: Args) -> crate::Result<i32> {
             }),
         }
     };
+    if let Kind::Model = a.kind {
+        let fig = model_diagram::figure(&model_diagram::model_of(&a.run.to_string_lossy(), a.input.as_deref())?);
+        return fig
+            .save(&a.out)
+            .map(|_| println!("wrote {} ({}×{})", a.out.display(), fig.width(), fig.height()))
+            .map(|_| 0);
+    }
     let s = Subject::open(&a.run)?;
     let data = || -> crate::Result<crate::data::Dataset> { a.data.load(&s) };
     let fig: Figure = match a.kind {
@@ -82,6 +94,7 @@ pub fn run(a: Args) -> crate::Result<i32> {
         Kind::Confusion => confusion::figure(&s.model, &data()?)?,
         Kind::Examples => examples::figure(&s.model, &data()?, a.hardest, a.easiest)?,
         Kind::Samples => samples::figure(&data()?, a.count)?,
+        Kind::Model => model_diagram::figure(&s.model),
         Kind::Evolution => {
             let dir = s.dir.as_ref().ok_or_else(|| {
                 crate::Error::config("evolution needs a run folder (its snapshots), not a model file")
