@@ -2,7 +2,8 @@
 
 use super::data_args::DataArgs;
 use crate::inspect::{
-    activations, confusion, curves, evolution, examples, filters, model_diagram, samples, scatter, tensors, Subject,
+    activations, confusion, curves, evolution, examples, filters, histograms, model_diagram, samples, scatter, tensors,
+    Subject,
 };
 use crate::plot::{Colormap, Figure};
 use clap::ValueEnum;
@@ -28,6 +29,8 @@ pub enum Kind {
     Evolution,
     /// A grid of data samples with labels
     Samples,
+    /// Every parameter tensor's values over the epochs (train with --snapshot-every N)
+    Histograms,
     /// The architecture as a diagram: one box per layer (RUN may be a preset name or a spec, with --input)
     Model,
 }
@@ -95,6 +98,11 @@ pub fn run(a: Args) -> crate::Result<i32> {
         Kind::Examples => examples::figure(&s.model, &data()?, a.hardest, a.easiest)?,
         Kind::Samples => samples::figure(&data()?, a.count)?,
         Kind::Model => model_diagram::figure(&s.model),
+        Kind::Histograms => {
+            histograms::figure(s.dir.as_ref().ok_or_else(|| {
+                crate::Error::config("histograms needs a run folder (its snapshots), not a model file")
+            })?)?
+        }
         Kind::Evolution => {
             let dir = s.dir.as_ref().ok_or_else(|| {
                 crate::Error::config("evolution needs a run folder (its snapshots), not a model file")

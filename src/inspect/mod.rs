@@ -10,6 +10,7 @@ pub mod evolution;
 pub mod examples;
 pub mod explain;
 pub mod filters;
+pub mod histograms;
 pub mod model_diagram;
 pub mod predict;
 pub mod report;
