@@ -78,3 +78,19 @@ fn histograms_of_every_tensor_and_evolution_still_only_of_kernels() {
     let o = convlab(&["plot", "histograms", bare.to_str().unwrap(), "--out", png.to_str().unwrap()]);
     assert!(!o.status.success() && text(&o).contains("--snapshot-every"), "{}", text(&o));
 }
+
+#[test]
+fn maximize_draws_one_panel_per_filter_and_explains_a_wrong_layer() {
+    let d = scratch("maximize");
+    let run = digits_run(&d);
+    let r = run.to_str().unwrap();
+    let svg = d.join("m.svg");
+    let o = convlab(&["plot", "maximize", r, "--layer", "3", "--steps", "5", "--out", svg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let doc = std::fs::read_to_string(&svg).unwrap();
+    assert_eq!(doc.matches("filter ").count(), 32, "digits' layer 3 has 32 filters"); // conv2d(32,...)
+    let o = convlab(&["plot", "maximize", r, "--layer", "6", "--out", svg.to_str().unwrap()]);
+    assert!(!o.status.success() && text(&o).contains("conv layers are: 0, 3"), "{}", text(&o));
+    let o = convlab(&["plot", "maximize", r, "--layer", "0", "--steps", "0", "--out", svg.to_str().unwrap()]);
+    assert!(!o.status.success() && text(&o).contains("--steps"), "{}", text(&o));
+}

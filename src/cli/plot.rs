@@ -2,8 +2,8 @@
 
 use super::data_args::DataArgs;
 use crate::inspect::{
-    activations, confusion, curves, evolution, examples, filters, histograms, model_diagram, samples, scatter, tensors,
-    Subject,
+    activations, confusion, curves, evolution, examples, filters, histograms, maximize, model_diagram, samples,
+    scatter, tensors, Subject,
 };
 use crate::plot::{Colormap, Figure};
 use clap::ValueEnum;
@@ -31,6 +31,8 @@ pub enum Kind {
     Samples,
     /// Every parameter tensor's values over the epochs (train with --snapshot-every N)
     Histograms,
+    /// Per filter of conv layer --layer L, the input that maximises its mean activation (gradient ascent, step 0.05, L2 decay 0.01, jitter)
+    Maximize,
     /// The architecture as a diagram: one box per layer (RUN may be a preset name or a spec, with --input)
     Model,
 }
@@ -63,6 +65,15 @@ pub struct Args {
     /// For `model` given a spec: the input shape, C,H,W or C,L (presets know theirs)
     #[arg(long)]
     input: Option<String>,
+    /// For `maximize`: the conv layer's index in the spec (from 0)
+    #[arg(long = "layer", id = "conv_layer")]
+    conv_layer: Option<usize>,
+    /// For `maximize`: gradient-ascent steps
+    #[arg(long, default_value_t = 200)]
+    steps: usize,
+    /// For `maximize`: seed of the starting noise and the jitter
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     /// For scatter: `params` (true vs learned, simulated data) or `predictions`
     #[arg(long)]
     what: Option<String>,
@@ -98,6 +109,11 @@ pub fn run(a: Args) -> crate::Result<i32> {
         Kind::Examples => examples::figure(&s.model, &data()?, a.hardest, a.easiest)?,
         Kind::Samples => samples::figure(&data()?, a.count)?,
         Kind::Model => model_diagram::figure(&s.model),
+        Kind::Maximize => {
+            let layer = a.conv_layer.ok_or_else(|| crate::Error::config("give the conv layer with --layer L"))?;
+            let settings = maximize::Settings { steps: a.steps, seed: a.seed, ..Default::default() };
+            maximize::figure(&s.model, layer, settings)?
+        }
         Kind::Histograms => {
             histograms::figure(s.dir.as_ref().ok_or_else(|| {
                 crate::Error::config("histograms needs a run folder (its snapshots), not a model file")

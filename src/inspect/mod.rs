@@ -11,6 +11,7 @@ pub mod examples;
 pub mod explain;
 pub mod filters;
 pub mod histograms;
+pub mod maximize;
 pub mod model_diagram;
 pub mod predict;
 pub mod report;
