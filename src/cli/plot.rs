@@ -2,7 +2,8 @@
 
 use super::data_args::DataArgs;
 use crate::inspect::{
-    activations, confusion, curves, evolution, examples, filters, samples, scatter, tensors, Subject,
+    activations, confusion, curves, evolution, examples, filters, histograms, maximize, model_diagram, samples,
+    scatter, tensors, Subject,
 };
 use crate::plot::{Colormap, Figure};
 use clap::ValueEnum;
@@ -28,12 +29,18 @@ pub enum Kind {
     Evolution,
     /// A grid of data samples with labels
     Samples,
+    /// Every parameter tensor's values over the epochs (train with --snapshot-every N)
+    Histograms,
+    /// Per filter of conv layer --layer L, the input that maximises its mean activation (gradient ascent, step 0.05, L2 decay 0.01, jitter)
+    Maximize,
+    /// The architecture as a diagram: one box per layer (RUN may be a preset name or a spec, with --input)
+    Model,
 }
 
 #[derive(clap::Args)]
 pub struct Args {
     kind: Kind,
-    /// A run folder or a model file (.safetensors)
+    /// A run folder or a model file (.safetensors); for `model` also a preset name or a spec
     run: PathBuf,
     /// For `evolution`: the layer (index, e.g. 0, or tensor name, e.g. 0.weight)
     layer: Option<String>,
@@ -48,7 +55,7 @@ pub struct Args {
     /// Number of samples (tensors, samples), classes taking turns
     #[arg(long, default_value_t = 50)]
     count: usize,
-    /// Seed of the draw of samples (tensors, samples) and of ties (examples)
+    /// Seed of the draw of samples (tensors, samples), of ties (examples), and of maximize's starting noise and jitter
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// For examples: how many of the hardest (lowest probability of the true class)
@@ -73,6 +80,15 @@ pub struct Args {
     /// For evolution: the one input channel to show (default: the first 4)
     #[arg(long)]
     in_channel: Option<usize>,
+    /// For `model` given a spec: the input shape, C,H,W or C,L (presets know theirs)
+    #[arg(long)]
+    input: Option<String>,
+    /// For `maximize`: the conv layer's index in the spec (from 0)
+    #[arg(long = "layer", id = "conv_layer")]
+    conv_layer: Option<usize>,
+    /// For `maximize`: gradient-ascent steps
+    #[arg(long, default_value_t = 200)]
+    steps: usize,
     /// For scatter: `params` (true vs learned, simulated data) or `predictions`
     #[arg(long)]
     what: Option<String>,
@@ -90,6 +106,13 @@ pub fn run(a: Args) -> crate::Result<i32> {
             }),
         }
     };
+    if let Kind::Model = a.kind {
+        let fig = model_diagram::figure(&model_diagram::model_of(&a.run.to_string_lossy(), a.input.as_deref())?);
+        return fig
+            .save(&a.out)
+            .map(|_| println!("wrote {} ({}×{})", a.out.display(), fig.width(), fig.height()))
+            .map(|_| 0);
+    }
     let s = Subject::open(&a.run)?;
     let data = || -> crate::Result<crate::data::Dataset> { a.data.load(&s) };
     let fig: Figure = match a.kind {
@@ -106,6 +129,17 @@ pub fn run(a: Args) -> crate::Result<i32> {
         Kind::Confusion => confusion::figure(&s.model, &data()?)?,
         Kind::Examples => examples::figure(&s.model, &data()?, a.hardest, a.easiest, a.seed)?,
         Kind::Samples => samples::figure(&data()?, a.count, a.seed)?,
+        Kind::Model => model_diagram::figure(&s.model),
+        Kind::Maximize => {
+            let layer = a.conv_layer.ok_or_else(|| crate::Error::config("give the conv layer with --layer L"))?;
+            let settings = maximize::Settings { steps: a.steps, seed: a.seed, ..Default::default() };
+            maximize::figure(&s.model, layer, settings)?
+        }
+        Kind::Histograms => {
+            histograms::figure(s.dir.as_ref().ok_or_else(|| {
+                crate::Error::config("histograms needs a run folder (its snapshots), not a model file")
+            })?)?
+        }
         Kind::Evolution => {
             let dir = s.dir.as_ref().ok_or_else(|| {
                 crate::Error::config("evolution needs a run folder (its snapshots), not a model file")

@@ -97,12 +97,14 @@ pub fn figure(run: &Path, layer: &str, channels: &Channels) -> Result<Figure> {
     }
     let snaps = Snapshots::load(&path)?;
     let name = if layer.contains('.') { layer.to_string() } else { format!("{layer}.weight") };
-    let frames = snaps.of(&name);
+    // Snapshots hold every trainable tensor; only conv kernels make a film strip.
+    let frames = if snaps.is_kernel(&name) { snaps.of(&name) } else { vec![] };
     if frames.is_empty() {
-        let mut known: Vec<&str> = snaps.entries.iter().map(|e| e.1.as_str()).collect();
+        let mut known: Vec<&str> = snaps.entries.iter().map(|e| e.1.as_str()).filter(|n| snaps.is_kernel(n)).collect();
+        known.sort();
         known.dedup();
         return Err(Error::model_file(format!(
-            "no snapshots of layer `{layer}`; recorded layers: {}",
+            "no kernel snapshots of layer `{layer}` (a conv layer's weight); recorded layers with kernels: {}",
             known.join(", ")
         )));
     }

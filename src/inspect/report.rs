@@ -5,7 +5,8 @@
 //! works offline anywhere.
 
 use super::{
-    activations, class_labels, confusion, curves, evolution, examples, filters, scatter, task_of, tensors, Subject,
+    activations, class_labels, confusion, curves, evolution, examples, filters, model_diagram, scatter, task_of,
+    tensors, Subject,
 };
 use crate::error::Result;
 use crate::model::summary::summary;
@@ -178,6 +179,7 @@ pub fn build(dir: &Path) -> Result<String> {
         );
     }
     let _ = write!(html, "<section><h2>Model</h2><pre>{}</pre></section>", escape(&summary(&s.model)));
+    section(&mut html, "Architecture", "", Ok(model_diagram::figure(&s.model)));
     if let Some(c) = &s.config {
         let _ = write!(html, "<section><h2>Configuration</h2><p class=\"note\">Replay with <code>convlab train --config config.toml</code>.</p>{}</section>", settings_table(c));
     }

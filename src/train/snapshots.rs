@@ -1,10 +1,10 @@
-//! Kernel snapshots during training (`--snapshot-every N`), for the film strip of
-//! `convlab plot evolution`: every conv layer's weights at epoch 0 and every N epochs, kept in
-//! `snapshots.safetensors` as `epoch0005.0.weight`.
+//! Parameter snapshots during training (`--snapshot-every N`): every trainable tensor (conv and
+//! linear weights and biases, batch norm's scale and shift) at epoch 0 and every N epochs, kept
+//! in `snapshots.safetensors` as `epoch0005.0.weight`. `convlab plot evolution` draws the conv
+//! kernels among them, `convlab plot histograms` all of them.
 
 use crate::error::{Error, Result};
-use crate::layers::Op;
-use crate::model::{io, Model};
+use crate::model::{io, Model, Store};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use std::path::Path;
@@ -18,10 +18,10 @@ pub struct Snapshots {
 }
 
 impl Snapshots {
-    /// Records the conv weights of `model` after `epoch` epochs.
+    /// Records the trainable tensors of `model` after `epoch` epochs.
     pub fn take(&mut self, model: &Model<f32>, epoch: usize) {
         for t in model.tensors() {
-            if t.name.ends_with(".weight") && matches!(model.layers[t.layer].op, Op::Conv(_)) {
+            if t.store == Store::Param {
                 self.entries.push((epoch, t.name.clone(), t.shape.clone(), model.tensor(&t).to_vec()));
             }
         }
@@ -59,6 +59,12 @@ impl Snapshots {
         Ok(Snapshots { entries })
     }
 
+    /// Whether `name` is a conv layer's kernel (O×C×k or O×C×kh×kw), the tensors `plot
+    /// evolution` draws.
+    pub fn is_kernel(&self, name: &str) -> bool {
+        name.ends_with(".weight") && self.entries.iter().any(|e| e.1 == name && e.2.len() >= 3)
+    }
+
     /// The snapshots of one tensor, by epoch.
     pub fn of(&self, name: &str) -> Vec<(usize, &[usize], &[f32])> {
         self.entries.iter().filter(|e| e.1 == name).map(|e| (e.0, e.2.as_slice(), e.3.as_slice())).collect()
@@ -83,5 +89,8 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let epochs: Vec<usize> = back.of("0.weight").iter().map(|e| e.0).collect();
         assert_eq!(epochs, [0, 2000, 9999, 10000, 123456]);
+        let names: Vec<&str> = back.entries.iter().filter(|e| e.0 == 0).map(|e| e.1.as_str()).collect();
+        assert_eq!(names, ["0.bias", "0.weight", "2.bias", "2.weight"]);
+        assert!(back.is_kernel("0.weight") && !back.is_kernel("2.weight") && !back.is_kernel("0.bias"));
     }
 }
