@@ -123,7 +123,7 @@ impl Model {
         clip_grad_norm: Option<f64>,
     ) -> PyResult<Bound<'py, PyDict>> {
         self.rows(&x)?;
-        let mut train_set = dataset("train", &x, classes, values)?;
+        let train_set = dataset("train", &x, classes, values)?;
         let mut test_set = match &test_x {
             Some(tx) => {
                 self.rows(tx)?;
@@ -140,12 +140,11 @@ impl Model {
             };
         }
         // Both sides count the same classes, whichever holds the largest label.
-        if let (convlab::Targets::Classes { num_classes: a, .. }, convlab::Targets::Classes { num_classes: b, .. }) =
-            (&mut train_set.targets, &mut test_set.targets)
-        {
-            let k = (*a).max(*b);
-            (*a, *b) = (k, k);
-        }
+        let mut split = convlab::data::Split { train: train_set, test: Some(test_set) };
+        convlab::data::split::unify_num_classes(&mut split);
+        let convlab::data::Split { train: train_set, test: Some(test_set) } = split else {
+            unreachable!("the test set was given above")
+        };
         let loss = match loss {
             Some(name) => Loss::parse(name).or_py()?,
             None => default_loss(&train_set.targets),

@@ -59,6 +59,19 @@ fn threes(digits: &Dataset) -> Result<Vec<f32>> {
     Ok(x)
 }
 
+/// The mean image of the samples of `ds` whose label passes `keep`.
+pub fn class_mean(ds: &Dataset, keep: impl Fn(u32) -> bool) -> Vec<f64> {
+    let mut sum = vec![0f64; ds.sample_len()];
+    let mut count = 0usize;
+    if let Targets::Classes { labels, .. } = &ds.targets {
+        for (i, _) in labels.iter().enumerate().filter(|(_, &l)| keep(l)) {
+            sum.iter_mut().zip(ds.sample(i)).for_each(|(s, &v)| *s += f64::from(v));
+            count += 1;
+        }
+    }
+    sum.iter().map(|s| s / count.max(1) as f64).collect()
+}
+
 /// `BCEWithLogitsLoss(reduction='none')(input, target)` for one value:
 /// `max(x, 0) − x·t + log(1 + e^−|x|)`.
 fn bce_with_logits(input: f64, target: f64) -> f64 {
@@ -97,11 +110,8 @@ pub fn run(digits: &Dataset) -> Result<KernelRun> {
         losses.push((sum / count as f64, last));
         kernels.push(model.params[..per].to_vec());
     }
-    let mut mean_image = vec![0f32; per];
-    for xi in x.chunks_exact(per) {
-        mean_image.iter_mut().zip(xi).for_each(|(m, v)| *m += v);
-    }
-    mean_image.iter_mut().for_each(|m| *m /= count as f32);
+    // In raw pixels, as the notebook's images.
+    let mean_image: Vec<f32> = class_mean(digits, |l| l == DIGIT).iter().map(|m| (m * 16.0) as f32).collect();
     let wide = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
     let mean_wide = wide(&mean_image);
     let correlations = kernels.iter().map(|k| pearson(&wide(k), &mean_wide)).collect();

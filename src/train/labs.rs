@@ -5,6 +5,7 @@
 
 use super::config::{InitStream, RunConfig, TrainingSettings};
 use super::folder::{EpochMetrics, RunFolder};
+use super::kernel_lab::class_mean;
 use super::run::{prepare, target_of, train, Outcome, Prepared};
 use super::Trainer;
 use crate::error::{Error, Result};
@@ -162,10 +163,10 @@ fn notebook_kernel(out: &Path, force: bool) -> Result<(String, Vec<String>)> {
         let m: Model<f32> = crate::model::io::load(&discriminative)?;
         let wide = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
         let kernel = wide(&m.params[..64]);
-        let r = crate::stats::pearson(&kernel, &wide(&run.mean_image));
         // Where threes differ from the rest: mean 3 minus the mean of the other digits.
         let three = super::kernel_lab::DIGIT;
-        let (threes, others) = (mean_where(&digits, |l| l == three), mean_where(&digits, |l| l != three));
+        let (threes, others) = (class_mean(&digits, |l| l == three), class_mean(&digits, |l| l != three));
+        let r = crate::stats::pearson(&kernel, &threes);
         let difference: Vec<f64> = threes.iter().zip(&others).map(|(t, o)| t - o).collect();
         let rd = crate::stats::pearson(&kernel, &difference);
         lines.push(format!(
@@ -174,19 +175,6 @@ fn notebook_kernel(out: &Path, force: bool) -> Result<(String, Vec<String>)> {
     }
     lines.push(format!("kernels: {}", dir.join("kernels.png").display()));
     Ok(("one 8x8 kernel trained on the threes, as tutorial 004's cell trains it".into(), lines))
-}
-
-/// The mean image of the samples whose label passes `keep`.
-fn mean_where(ds: &crate::data::Dataset, keep: impl Fn(u32) -> bool) -> Vec<f64> {
-    let mut sum = vec![0f64; ds.sample_len()];
-    let mut count = 0usize;
-    if let crate::data::Targets::Classes { labels, .. } = &ds.targets {
-        for (i, _) in labels.iter().enumerate().filter(|(_, &l)| keep(l)) {
-            sum.iter_mut().zip(ds.sample(i)).for_each(|(s, &v)| *s += f64::from(v));
-            count += 1;
-        }
-    }
-    sum.iter().map(|s| s / count.max(1) as f64).collect()
 }
 
 /// The lab called `name`, or an error listing them all.
