@@ -188,7 +188,11 @@ fn pictures_say_what_they_show() {
     let evo = svg_of(&["plot", "evolution", r, "0", "--out-channels", "0-1"], &svg);
     assert!(evo.contains("out 0–1 of"), "evolution names the channels it shows");
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
-    for section in ["before and after training", "<th style=\"text-align:left\">batch_size</th>"] {
+    for section in [
+        "before and after training",
+        "<th style=\"text-align:left\">batch_size</th>",
+        "<h2>The hardest test examples explained</h2>",
+    ] {
         assert!(html.contains(section), "report lacks {section}");
     }
     assert_eq!(html.matches(">batch_size<").count(), 1, "each setting once");

@@ -12,7 +12,13 @@ use crate::plot::{image_grid, Colormap, Figure, ImagePanel};
 
 /// Sample indices sorted from hardest (lowest p(true class)) to easiest, with that probability
 /// and the predicted class.
-fn ranked(model: &Model<f32>, task: &Task, ds: &Dataset, labels: &[u32], seed: u64) -> Vec<(usize, f32, usize)> {
+pub(crate) fn ranked(
+    model: &Model<f32>,
+    task: &Task,
+    ds: &Dataset,
+    labels: &[u32],
+    seed: u64,
+) -> Vec<(usize, f32, usize)> {
     let k = model.output().len();
     let out = outputs(model, ds, ds.len());
     let mut r: Vec<(usize, f32, usize)> = out
@@ -25,6 +31,14 @@ fn ranked(model: &Model<f32>, task: &Task, ds: &Dataset, labels: &[u32], seed: u
     let tie: Vec<u64> = (0..r.len()).map(|_| rng.next_u64()).collect();
     r.sort_by(|a, b| a.1.total_cmp(&b.1).then(tie[a.0].cmp(&tie[b.0])));
     r
+}
+
+/// `#12 true 3 · p=0.07 (says 5)`: a ranked sample, its true class, the probability given to
+/// it and, when wrong, the predicted class.
+pub(crate) fn caption(task: &Task, labels: &[u32], (i, p, pred): (usize, f32, usize)) -> String {
+    let truth = labels[i] as usize;
+    let says = if pred != truth { format!(" (says {})", task.name(pred)) } else { String::new() };
+    format!("#{i} true {} · p={p:.2}{says}", task.name(truth))
 }
 
 pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize, seed: u64) -> Result<Figure> {
@@ -52,19 +66,14 @@ pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize, 
     if pick.is_empty() {
         return Err(Error::config("ask for at least one example (--hardest K or --easiest K)"));
     }
-    let name = |i: usize| task.name(i);
     let panels: Vec<ImagePanel> = pick
         .iter()
-        .map(|&&(i, p, pred)| ImagePanel {
-            label: format!(
-                "#{i} true {} · p={p:.2}{}",
-                name(labels[i] as usize),
-                if pred != labels[i] as usize { format!(" (says {})", name(pred)) } else { String::new() }
-            ),
+        .map(|&&r| ImagePanel {
+            label: caption(&task, &labels, r),
             height: h,
             width: w,
             channels: c,
-            values: ds.sample(i).to_vec(),
+            values: ds.sample(r.0).to_vec(),
         })
         .collect();
     let title = format!("{hardest} hardest and {easiest} easiest of {} (p = probability of the true class)", ds.name);

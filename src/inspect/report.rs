@@ -1,6 +1,6 @@
 //! `convlab report RUN`: one self-contained HTML page of a run — config, model summary,
-//! curves, final metrics, confusion matrix, filters, feature maps, hardest examples and kernel
-//! evolution, the first layer's kernels before and after training, and two samples' flattened
+//! curves, final metrics, confusion matrix, filters, feature maps, hardest examples (also with
+//! their Grad-CAM and saliency) and kernel evolution, the first layer's kernels before and after training, and two samples' flattened
 //! features as lines (tutorial 003) — with every picture inlined as a PNG data URI, so it
 //! works offline anywhere.
 
@@ -223,6 +223,12 @@ pub fn build(dir: &Path) -> Result<String> {
     }
     if classes {
         section(&mut html, "Hardest and easiest test examples", "", examples::figure(&s.model, &test, 8, 4, 0));
+        section(
+            &mut html,
+            "The hardest test examples explained",
+            "Where the evidence for the predicted class lies: Grad-CAM on the last spatial layer, drawn over the input, and the saliency map (the largest |∂ score / ∂ input| over the channels). A correct model need not look only at the object: the absence of other evidence counts too.",
+            crate::inspect::explain::examples::figure(&s.model, &test, 8, 0),
+        );
     } else {
         section(&mut html, "Predictions against targets (test set)", "", scatter::predictions(&s.model, &test));
         if let Some(c) = &s.config {

@@ -12,8 +12,9 @@
 //!
 //! All run in evaluation mode (batch norm's running statistics, no dropout). The methods live
 //! in `gradient` (the four gradient methods and the backward pass they share), `gradcam` and
-//! `occlusion`; `picture` draws the result.
+//! `occlusion`; `picture` draws the result, `examples` the report's hardest examples explained.
 
+pub mod examples;
 pub mod gradcam;
 pub mod gradient;
 pub mod occlusion;

@@ -12,8 +12,8 @@ use crate::engine::{Dims, Rank};
 use crate::plot::canvas::{Anchor, Image, Stroke, Surface, TextStyle, VAnchor};
 use crate::plot::colormap::Rgb;
 use crate::plot::parts::{
-    draw_title, format_sig, format_tick, line_height, nice_axis, text_width, title_height, ColorBar, AXIS, FRAME,
-    LABEL_SIZE, MARGIN, MIN_WIDTH, PALETTE, PANEL_TITLE_SIZE, TEXT, TICK_SIZE,
+    draw_title, format_sig, format_tick, line_height, nice_axis, nice_step, text_width, ticks_in, title_height,
+    ColorBar, AXIS, FRAME, LABEL_SIZE, MARGIN, MIN_WIDTH, PALETTE, PANEL_TITLE_SIZE, TEXT, TICK_SIZE,
 };
 use crate::plot::{Colormap, Figure, Norm};
 
@@ -51,7 +51,7 @@ const TEXT_GAP: f32 = 5.0;
 const MAX_ALPHA: f32 = 0.8;
 
 /// The map at the input's positions, one plane per input channel for the per-value methods.
-fn planes(e: &Explanation, input: Dims) -> Vec<(String, Vec<f32>)> {
+pub(crate) fn planes(e: &Explanation, input: Dims) -> Vec<(String, Vec<f32>)> {
     let (c, p) = channels_and_positions(input);
     let name = e.method.name().to_string();
     match e.method {
@@ -116,7 +116,7 @@ pub fn figure(e: &Explanation, x: &[f32], input: Dims, caption: &Caption) -> Fig
 }
 
 /// The input as colours: RGB for three channels, else grey (min–max, the channels' mean).
-fn input_colours(x: &[f32], input: Dims) -> Vec<Rgb> {
+pub(crate) fn input_colours(x: &[f32], input: Dims) -> Vec<Rgb> {
     let p = input.h * input.w;
     if input.c == 3 {
         let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
@@ -129,7 +129,7 @@ fn input_colours(x: &[f32], input: Dims) -> Vec<Rgb> {
 
 /// `map` over `base`: transparent where the map is zero (its scale's start, or its centre for
 /// a diverging one), more opaque as it grows.
-fn overlay(base: &[Rgb], map: &[f32], cmap: Colormap, norm: &Norm) -> Vec<Rgb> {
+pub(crate) fn overlay(base: &[Rgb], map: &[f32], cmap: Colormap, norm: &Norm) -> Vec<Rgb> {
     let diverging = matches!(norm, Norm::Symmetric { .. });
     base.iter()
         .zip(map)
@@ -142,7 +142,8 @@ fn overlay(base: &[Rgb], map: &[f32], cmap: Colormap, norm: &Norm) -> Vec<Rgb> {
         .collect()
 }
 
-fn top_text(fig: &mut Figure, width: f32, title: &str, sample: &str) -> f32 {
+/// The title and the sample line under it, centred; returns where the content starts.
+pub(crate) fn top_text(fig: &mut Figure, width: f32, title: &str, sample: &str) -> f32 {
     let mut y = MARGIN + draw_title(fig, width / 2.0, MARGIN, title);
     if !sample.is_empty() {
         let style = TextStyle::new(LABEL_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Top);
@@ -152,15 +153,45 @@ fn top_text(fig: &mut Figure, width: f32, title: &str, sample: &str) -> f32 {
     y
 }
 
-fn header_width(title: &str, sample: &str) -> f32 {
-    text_width(title, 17.0).max(text_width(sample, LABEL_SIZE)) + 2.0 * MARGIN
+/// Width and height of what [`top_text`] draws.
+pub(crate) fn header_size(title: &str, sample: &str) -> (f32, f32) {
+    let w = text_width(title, 17.0).max(text_width(sample, LABEL_SIZE)) + 2.0 * MARGIN;
+    (w, title_height(title) + if sample.is_empty() { 0.0 } else { line_height(LABEL_SIZE) + 8.0 })
 }
 
-fn header_height(title: &str, sample: &str) -> f32 {
-    title_height(title) + if sample.is_empty() { 0.0 } else { line_height(LABEL_SIZE) + 8.0 }
+/// Pixels of an image panel per input position, so the longer side is about `target` px.
+pub(crate) fn image_scale(input: Dims, target: f32) -> f32 {
+    (target / input.h.max(input.w) as f32).floor().clamp(1.0, 28.0)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Height of the names [`image_row`] writes above its panels.
+pub(crate) fn panel_label_height() -> f32 {
+    line_height(PANEL_TITLE_SIZE) + TEXT_GAP
+}
+
+/// Panels of one image size side by side from `x`, one every `slot` px, framed, each with its
+/// name above `top` (empty names are left out).
+pub(crate) fn image_row(
+    fig: &mut Figure,
+    x: f32,
+    top: f32,
+    slot: f32,
+    input: Dims,
+    scale: f32,
+    panels: Vec<(String, Vec<Rgb>)>,
+) {
+    let (h, w) = (input.h, input.w);
+    let (pw, ph) = (w as f32 * scale, h as f32 * scale);
+    let style = TextStyle::new(PANEL_TITLE_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Bottom);
+    for (i, (name, pixels)) in panels.into_iter().enumerate() {
+        let cx = x + i as f32 * slot + slot / 2.0;
+        let px = (cx - pw / 2.0).round();
+        fig.text(cx, top - TEXT_GAP, &name, style);
+        fig.image(px, top, pw, ph, &Image { width: w, height: h, pixels });
+        fig.outline_rect(px, top, pw, ph, 1.0, FRAME);
+    }
+}
+
 fn image_figure(
     x: &[f32],
     input: Dims,
@@ -170,7 +201,6 @@ fn image_figure(
     title: &str,
     sample: &str,
 ) -> Figure {
-    let (h, w) = (input.h, input.w);
     let base = input_colours(x, input);
     let mut panels: Vec<(String, Vec<Rgb>)> = vec![("input".to_string(), base.clone())];
     for (name, values) in planes {
@@ -179,28 +209,121 @@ fn image_figure(
     if planes.len() == 1 {
         panels.push(("over the input".to_string(), overlay(&base, &planes[0].1, cmap, &norm)));
     }
-    let scale = (224.0 / h.max(w) as f32).floor().clamp(1.0, 28.0);
-    let (pw, ph) = (w as f32 * scale, h as f32 * scale);
+    let scale = image_scale(input, 224.0);
+    let (pw, ph) = (input.w as f32 * scale, input.h as f32 * scale);
     let label_w = panels.iter().map(|(n, _)| text_width(n, PANEL_TITLE_SIZE)).fold(0.0, f32::max);
     let slot = pw.max(label_w).ceil() + GAP;
     let bar = ColorBar::new(cmap, norm);
-    let content_w = panels.len() as f32 * slot - GAP + GAP + bar.width();
-    let fig_w = (content_w + 2.0 * MARGIN).max(MIN_WIDTH).max(header_width(title, sample)).ceil();
-    let label_h = line_height(PANEL_TITLE_SIZE) + TEXT_GAP;
-    let fig_h = (MARGIN + header_height(title, sample) + label_h + ph + MARGIN).ceil();
+    let content_w = panels.len() as f32 * slot + bar.width();
+    let (head_w, head_h) = header_size(title, sample);
+    let fig_w = (content_w + 2.0 * MARGIN).max(MIN_WIDTH).max(head_w).ceil();
+    let fig_h = (MARGIN + head_h + panel_label_height() + ph + MARGIN).ceil();
     let mut fig = Figure::new(fig_w as u32, fig_h as u32);
-    let top = top_text(&mut fig, fig_w, title, sample) + label_h;
-    let ox = ((fig_w - content_w) / 2.0).round();
-    let style = TextStyle::new(PANEL_TITLE_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Bottom);
-    for (i, (name, pixels)) in panels.into_iter().enumerate() {
-        let cx = ox + i as f32 * slot + (slot - GAP) / 2.0;
-        let px = (cx - pw / 2.0).round();
-        fig.text(cx, top - TEXT_GAP, &name, style);
-        fig.image(px, top, pw, ph, &Image { width: w, height: h, pixels });
-        fig.outline_rect(px, top, pw, ph, 1.0, FRAME);
-    }
-    bar.draw(&mut fig, ox + content_w - bar.width(), top, ph);
+    let top = top_text(&mut fig, fig_w, title, sample) + panel_label_height();
+    // The slots' gaps sit half each side, so the content starts half a gap in.
+    let ox = ((fig_w - content_w) / 2.0).round() - GAP / 2.0;
+    image_row(&mut fig, ox, top, slot, input, scale, panels);
+    bar.draw(&mut fig, ox + GAP / 2.0 + content_w - bar.width(), top, ph);
     fig
+}
+
+/// A 1-D input as lines (one per channel) over its positions, with heat strips under it whose
+/// cells line up with the positions: the layout, then [`SignalPlot::draw`] at any place.
+pub(crate) struct SignalPlot<'a> {
+    x: &'a [f32],
+    channels: usize,
+    len: usize,
+    strips: Vec<(String, Vec<Rgb>)>,
+    plot_w: f32,
+    plot_h: f32,
+    /// Room left of the plot for the y tick labels and the strips' names.
+    left: f32,
+    ylo: f64,
+    yhi: f64,
+    yticks: Vec<(f64, String)>,
+}
+
+const STRIP_H: f32 = 22.0;
+const STRIP_GAP: f32 = 6.0;
+
+impl<'a> SignalPlot<'a> {
+    /// `x` laid out for a plot about `width` px wide (at least 240, cells at most 28 px) and
+    /// `plot_h` tall, with `strips` (name, one colour per position) under it.
+    pub(crate) fn new(x: &'a [f32], input: Dims, strips: Vec<(String, Vec<Rgb>)>, width: f32, plot_h: f32) -> Self {
+        let (channels, len) = channels_and_positions(input);
+        let cell = (width / len as f32).clamp(1.0, 28.0);
+        let plot_w = (len as f32 * cell).max(240.0);
+        let (lo, hi) = x
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        // A little room, so the extreme points do not sit on the frame.
+        let pad = 0.05 * (hi - lo) as f64;
+        let (ylo, yhi, ticks, step) = nice_axis(lo as f64 - pad, hi as f64 + pad, 5);
+        let yticks: Vec<(f64, String)> = ticks.iter().map(|&v| (v, format_tick(v, step))).collect();
+        let ylabel_w = yticks.iter().map(|(_, t)| text_width(t, TICK_SIZE)).fold(0.0, f32::max);
+        let strip_label_w = strips.iter().map(|(n, _)| text_width(n, TICK_SIZE)).fold(0.0, f32::max);
+        let left = ylabel_w.max(strip_label_w) + 10.0;
+        SignalPlot { x, channels, len, strips, plot_w, plot_h, left, ylo, yhi, yticks }
+    }
+
+    pub(crate) fn width(&self) -> f32 {
+        self.left + self.plot_w
+    }
+
+    /// From the plot's top to the last strip's bottom.
+    pub(crate) fn body_height(&self) -> f32 {
+        self.plot_h + STRIP_GAP + self.strips.len() as f32 * (STRIP_H + STRIP_GAP) - STRIP_GAP
+    }
+
+    pub(crate) fn height(&self) -> f32 {
+        self.body_height() + STRIP_GAP + line_height(TICK_SIZE) + 10.0
+    }
+
+    /// Draws with the labels' left edge at `x0` and the plot's top at `top`; returns the plot's
+    /// left edge.
+    pub(crate) fn draw(&self, fig: &mut Figure, x0: f32, top: f32) -> f32 {
+        let (l, plot_w, plot_h) = (self.len, self.plot_w, self.plot_h);
+        let ox = x0 + self.left;
+        // Position i sits at the centre of its cell, so the strip's cells line up under the plot.
+        let px = |i: f32| ox + (i + 0.5) / l as f32 * plot_w;
+        let py = |v: f32| top + plot_h - ((v as f64 - self.ylo) / (self.yhi - self.ylo)) as f32 * plot_h;
+        let tick = TextStyle::new(TICK_SIZE).color(TEXT).anchor(Anchor::End, VAnchor::Middle);
+        for (v, label) in &self.yticks {
+            let y = py(*v as f32).round() + 0.5;
+            fig.line(ox - 4.0, y, ox, y, Stroke::solid(1.0, AXIS));
+            fig.text(ox - 6.0, y, label, tick);
+        }
+        if self.ylo < 0.0 && self.yhi > 0.0 {
+            let y = py(0.0).round() + 0.5;
+            fig.line(ox, y, ox + plot_w, y, Stroke::dashed(1.0, [190, 190, 190], 4.0, 3.0));
+        }
+        let dots = plot_w / l as f32 >= 6.0;
+        for k in 0..self.channels {
+            let points: Vec<(f32, f32)> = (0..l).map(|i| (px(i as f32), py(self.x[k * l + i]))).collect();
+            let colour = PALETTE[k % PALETTE.len()];
+            fig.polyline(&points, Stroke::solid(1.5, colour));
+            if dots {
+                points.iter().for_each(|&(a, b)| fig.circle(a, b, 2.5, colour, 1.0));
+            }
+        }
+        fig.outline_rect(ox, top, plot_w, plot_h, 1.0, FRAME);
+        let mut y = top + plot_h + STRIP_GAP;
+        for (name, pixels) in &self.strips {
+            fig.image(ox, y, plot_w, STRIP_H, &Image { width: l, height: 1, pixels: pixels.clone() });
+            fig.outline_rect(ox, y, plot_w, STRIP_H, 1.0, FRAME);
+            fig.text(ox - 6.0, y + STRIP_H / 2.0, name, tick);
+            y += STRIP_H + STRIP_GAP;
+        }
+        let step = nice_step(l as f64, 8).max(1.0);
+        let below = TextStyle::new(TICK_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Top);
+        for v in ticks_in(0.0, (l - 1) as f64, step) {
+            let xx = px(v as f32).round() + 0.5;
+            fig.line(xx, y - 6.0, xx, y - 2.0, Stroke::solid(1.0, AXIS));
+            fig.text(xx, y, &format_tick(v, step), below);
+        }
+        ox
+    }
 }
 
 fn signal_figure(
@@ -212,67 +335,18 @@ fn signal_figure(
     title: &str,
     sample: &str,
 ) -> Figure {
-    let (c, l) = channels_and_positions(input);
-    let cell = (640.0 / l as f32).clamp(1.0, 28.0);
-    let plot_w = (l as f32 * cell).max(240.0);
-    let (plot_h, strip_h) = (200.0, 22.0);
-    let (lo, hi) =
-        x.iter().filter(|v| v.is_finite()).fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-    // A little room, so the extreme points do not sit on the frame.
-    let pad = 0.05 * (hi - lo) as f64;
-    let (ylo, yhi, yticks, ystep) = nice_axis(lo as f64 - pad, hi as f64 + pad, 5);
-    let ylabels: Vec<String> = yticks.iter().map(|&v| format_tick(v, ystep)).collect();
-    let ylabel_w = ylabels.iter().map(|t| text_width(t, TICK_SIZE)).fold(0.0, f32::max);
-    let strip_label_w = planes.iter().map(|(n, _)| text_width(n, TICK_SIZE)).fold(0.0, f32::max);
-    let left = ylabel_w.max(strip_label_w) + 10.0;
+    let strips =
+        planes.iter().map(|(n, v)| (n.clone(), v.iter().map(|&v| cmap.map(norm.apply(v))).collect())).collect();
+    let plot = SignalPlot::new(x, input, strips, 640.0, 200.0);
     let bar = ColorBar::new(cmap, norm);
-    let strips_h = planes.len() as f32 * (strip_h + 6.0);
-    let content_w = left + plot_w + GAP + bar.width();
-    let xaxis_h = line_height(TICK_SIZE) + 10.0;
-    let fig_w = (content_w + 2.0 * MARGIN).max(MIN_WIDTH).max(header_width(title, sample)).ceil();
-    let fig_h = (MARGIN + header_height(title, sample) + plot_h + 8.0 + strips_h + xaxis_h + MARGIN).ceil();
+    let content_w = plot.width() + GAP + bar.width();
+    let (head_w, head_h) = header_size(title, sample);
+    let fig_w = (content_w + 2.0 * MARGIN).max(MIN_WIDTH).max(head_w).ceil();
+    let fig_h = (MARGIN + head_h + plot.height() + MARGIN).ceil();
     let mut fig = Figure::new(fig_w as u32, fig_h as u32);
     let top = top_text(&mut fig, fig_w, title, sample);
-    let ox = ((fig_w - content_w) / 2.0).round() + left;
-    // Position i sits at the centre of its cell, so the strip's cells line up under the plot.
-    let px = |i: f32| ox + (i + 0.5) / l as f32 * plot_w;
-    let py = |v: f32| top + plot_h - ((v as f64 - ylo) / (yhi - ylo)) as f32 * plot_h;
-    let tick = TextStyle::new(TICK_SIZE).color(TEXT).anchor(Anchor::End, VAnchor::Middle);
-    for (v, label) in yticks.iter().zip(&ylabels) {
-        let y = py(*v as f32).round() + 0.5;
-        fig.line(ox - 4.0, y, ox, y, Stroke::solid(1.0, AXIS));
-        fig.text(ox - 6.0, y, label, tick);
-    }
-    if ylo < 0.0 && yhi > 0.0 {
-        let y = py(0.0).round() + 0.5;
-        fig.line(ox, y, ox + plot_w, y, Stroke::dashed(1.0, [190, 190, 190], 4.0, 3.0));
-    }
-    for k in 0..c {
-        let points: Vec<(f32, f32)> = (0..l).map(|i| (px(i as f32), py(x[k * l + i]))).collect();
-        let colour = PALETTE[k % PALETTE.len()];
-        fig.polyline(&points, Stroke::solid(1.5, colour));
-        if cell >= 6.0 {
-            points.iter().for_each(|&(a, b)| fig.circle(a, b, 2.5, colour, 1.0));
-        }
-    }
-    fig.outline_rect(ox, top, plot_w, plot_h, 1.0, FRAME);
-    let mut y = top + plot_h + 8.0;
-    let label = TextStyle::new(TICK_SIZE).color(TEXT).anchor(Anchor::End, VAnchor::Middle);
-    for (name, values) in planes {
-        let pixels = values.iter().map(|&v| cmap.map(norm.apply(v))).collect();
-        fig.image(ox, y, plot_w, strip_h, &Image { width: l, height: 1, pixels });
-        fig.outline_rect(ox, y, plot_w, strip_h, 1.0, FRAME);
-        fig.text(ox - 6.0, y + strip_h / 2.0, name, label);
-        y += strip_h + 6.0;
-    }
-    let step = crate::plot::parts::nice_step(l as f64, 8).max(1.0);
-    let below = TextStyle::new(TICK_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Top);
-    for v in crate::plot::parts::ticks_in(0.0, (l - 1) as f64, step) {
-        let xx = px(v as f32).round() + 0.5;
-        fig.line(xx, y - 6.0, xx, y - 2.0, Stroke::solid(1.0, AXIS));
-        fig.text(xx, y, &format_tick(v, step), below);
-    }
-    bar.draw(&mut fig, ox + plot_w + GAP, top, plot_h + 8.0 + strips_h - 6.0);
+    let ox = plot.draw(&mut fig, ((fig_w - content_w) / 2.0).round(), top);
+    bar.draw(&mut fig, ox + plot.plot_w + GAP, top, plot.body_height());
     fig
 }
 
