@@ -93,4 +93,25 @@ fn maximize_draws_one_panel_per_filter_and_explains_a_wrong_layer() {
     assert!(!o.status.success() && text(&o).contains("conv layers are: 0, 3"), "{}", text(&o));
     let o = convlab(&["plot", "maximize", r, "--layer", "0", "--steps", "0", "--out", svg.to_str().unwrap()]);
     assert!(!o.status.success() && text(&o).contains("--steps"), "{}", text(&o));
+    // The centre unit by default, cropped to its receptive field; the whole plane's mean on request.
+    let doc = std::fs::read_to_string(&svg_ok(r, &d, &["--layer", "0", "--steps", "5"])).unwrap();
+    assert!(doc.contains("centre unit") && doc.contains("field: rows") && doc.contains("values 0–"), "title");
+    let doc =
+        std::fs::read_to_string(&svg_ok(r, &d, &["--layer", "0", "--steps", "5", "--objective", "mean"])).unwrap();
+    assert!(doc.contains("mean output") && !doc.contains("field:"), "mean objective title");
+    let o = convlab(&["plot", "maximize", r, "--layer", "0", "--objective", "max", "--out", svg.to_str().unwrap()]);
+    assert!(!o.status.success() && text(&o).contains("use centre"), "{}", text(&o));
+    let o = convlab(&["plot", "maximize", r, "--layer", "0", "--tv=-1", "--out", svg.to_str().unwrap()]);
+    assert!(!o.status.success() && text(&o).contains("--tv"), "{}", text(&o));
+}
+
+/// `plot maximize RUN ARGS` into an SVG in `d`, which must succeed.
+fn svg_ok(run: &str, d: &Path, args: &[&str]) -> PathBuf {
+    let svg = d.join("ok.svg");
+    let mut all = vec!["plot", "maximize", run];
+    all.extend(args);
+    all.extend(["--out", svg.to_str().unwrap()]);
+    let o = convlab(&all);
+    assert!(o.status.success(), "{args:?}: {}", text(&o));
+    svg
 }

@@ -31,7 +31,7 @@ pub enum Kind {
     Samples,
     /// Every parameter tensor's values over the epochs (train with --snapshot-every N)
     Histograms,
-    /// Per filter of conv layer --layer L, the input that maximises its mean activation (gradient ascent, step 0.05, L2 decay 0.01, jitter)
+    /// Per filter of conv layer --layer L, the input that maximises its centre unit (or its mean, --objective mean): gradient ascent with total variation and L2 decay, within the data's range
     Maximize,
     /// The architecture as a diagram: one box per layer (RUN may be a preset name or a spec, with --input)
     Model,
@@ -89,6 +89,15 @@ pub struct Args {
     /// For `maximize`: gradient-ascent steps
     #[arg(long, default_value_t = 200)]
     steps: usize,
+    /// For `maximize`: centre (the filter's centre unit) or mean (its whole output plane)
+    #[arg(long, default_value = "centre")]
+    objective: String,
+    /// For `maximize`: weight of the total-variation penalty (0: none)
+    #[arg(long, default_value_t = 0.3)]
+    tv: f32,
+    /// For `maximize`: largest random roll of the input per step, in positions
+    #[arg(long, default_value_t = 0)]
+    jitter: usize,
     /// For scatter: `params` (true vs learned, simulated data) or `predictions`
     #[arg(long)]
     what: Option<String>,
@@ -132,7 +141,17 @@ pub fn run(a: Args) -> crate::Result<i32> {
         Kind::Model => model_diagram::figure(&s.model),
         Kind::Maximize => {
             let layer = a.conv_layer.ok_or_else(|| crate::Error::config("give the conv layer with --layer L"))?;
-            let settings = maximize::Settings { steps: a.steps, seed: a.seed, ..Default::default() };
+            // Kept within the data's range when the data can be had (a bare model file may have none).
+            let range = data().ok().map(|d| maximize::range_of(&d.x));
+            let settings = maximize::Settings {
+                objective: maximize::Objective::parse(&a.objective)?,
+                steps: a.steps,
+                tv: a.tv,
+                jitter: a.jitter,
+                range,
+                seed: a.seed,
+                ..Default::default()
+            };
             maximize::figure(&s.model, layer, settings)?
         }
         Kind::Histograms => {

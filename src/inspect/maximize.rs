@@ -1,6 +1,16 @@
 //! `plot maximize RUN --layer L`: what each filter of a conv layer looks for, as the input that
-//! maximises its mean activation, found by gradient ascent from seeded small noise, with L2
-//! decay and jitter (a random roll of up to a pixel each step), in evaluation mode.
+//! maximises its response, found by gradient ascent from seeded small noise, in evaluation mode.
+//!
+//! The response is the conv's own output, before any activation after it (ReLU is monotone,
+//! and a unit that starts negative would get no gradient through it). By default it is the
+//! filter's centre unit (Lucid's "neuron" objective): the result is the pattern the filter
+//! matches within its receptive field. The mean over the whole plane (`--objective mean`) is
+//! the older choice; on an early conv layer it is often maximised by a flat input.
+//! The ascent adds a total-variation penalty (neighbouring values alike, so noise that barely
+//! moves the objective is smoothed away) and L2 decay, clamps the input to the data's range,
+//! and can jitter it (a random roll of up to N positions each step; off by default, as an
+//! early filter's receptive field is often only a few positions wide). The centre unit's
+//! pictures are cropped to the positions it sees (its receptive field), the rest being blank.
 
 use crate::engine::{Dims, Rank};
 use crate::error::{Error, Result};
@@ -9,29 +19,80 @@ use crate::model::{Model, Workspace};
 use crate::plot::{image_grid, Colormap, Figure, ImagePanel};
 use crate::rng::Rng;
 
+/// What the ascent maximises, for filter `f` of the layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Objective {
+    /// The filter's output at the centre position of its plane.
+    Centre,
+    /// The mean of the filter's output plane.
+    Mean,
+}
+
+impl Objective {
+    pub fn parse(name: &str) -> Result<Objective> {
+        match name {
+            "centre" | "center" => Ok(Objective::Centre),
+            "mean" => Ok(Objective::Mean),
+            _ => Err(Error::config(format!(
+                "--objective `{name}`: use centre (the filter's centre unit, the default) or mean (its whole plane)"
+            ))),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Objective::Centre => "each filter's centre unit",
+            Objective::Mean => "each filter's mean output",
+        }
+    }
+}
+
 /// How the ascent runs.
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
+    pub objective: Objective,
     pub steps: usize,
-    /// Each step moves the input by `step` times its gradient normalised to mean |g| = 1.
+    /// Each step moves the input by `step` times its objective gradient normalised to
+    /// mean |g| = 1, less `tv` times the total variation's gradient.
     pub step: f32,
+    /// Weight of the total-variation penalty, against the normalised objective gradient.
+    pub tv: f32,
     /// Each step multiplies the input by `1 − decay`.
     pub decay: f32,
     /// Largest random roll of the input per step, in positions (0: none).
     pub jitter: usize,
+    /// The input is kept within (lowest, highest), e.g. the training data's range.
+    pub range: Option<(f32, f32)>,
     pub seed: u64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { steps: 200, step: 0.05, decay: 0.01, jitter: 1, seed: 0 }
+        Settings {
+            objective: Objective::Centre,
+            steps: 200,
+            step: 0.05,
+            tv: 0.3,
+            decay: 0.01,
+            jitter: 0,
+            range: None,
+            seed: 0,
+        }
     }
 }
 
-/// One filter's result: the input found and its mean activation after every step.
+/// The lowest and highest finite value of `x`, e.g. a data set's, for [`Settings::range`].
+pub fn range_of(x: &[f32]) -> (f32, f32) {
+    x.iter().filter(|v| v.is_finite()).fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)))
+}
+
+/// One filter's result: the input found and its objective after every step.
 pub struct Maximized {
     pub input: Vec<f32>,
     pub trace: Vec<f32>,
+    /// The positions (row, column) whose input moved the objective at some step: its
+    /// receptive field, as far as the ascent found.
+    pub field: Vec<bool>,
 }
 
 /// The model's first `layer + 1` layers with their parameters: its output is layer `layer`'s.
@@ -58,43 +119,90 @@ fn roll(x: &[f32], d: Dims, dy: isize, dx: isize) -> Vec<f32> {
     out
 }
 
-/// Mean activation of channel `f` of the truncated model's output, and its gradient by the input.
-fn value_and_grad(m: &Model<f32>, ws: &mut Workspace<f32>, x: &[f32], f: usize) -> (f32, Vec<f32>) {
+/// The objective for channel `f` of the truncated model's output, and its gradient by the input.
+fn value_and_grad(m: &Model<f32>, ws: &mut Workspace<f32>, x: &[f32], f: usize, o: Objective) -> (f32, Vec<f32>) {
     ws.forward(m, x, 1, Mode::Eval, Default::default());
     let out = m.output();
     let plane = out.len() / out.c;
-    let mean = ws.output(m)[f * plane..(f + 1) * plane].iter().sum::<f32>() / plane as f32;
+    let units = match o {
+        Objective::Mean => f * plane..(f + 1) * plane,
+        Objective::Centre => {
+            let c = f * plane + (out.h.max(1) / 2) * out.w + out.w / 2;
+            c..c + 1
+        }
+    };
+    let n = units.len() as f32;
+    let value = ws.output(m)[units.clone()].iter().sum::<f32>() / n;
     let up = ws.output_grad_mut(m);
     up.fill(0.0);
-    up[f * plane..(f + 1) * plane].fill(1.0 / plane as f32);
+    up[units].fill(1.0 / n);
     ws.backward(m, x, Mode::Eval);
-    (mean, ws.input_grad(m).expect("the workspace keeps the input gradient").to_vec())
+    (value, ws.input_grad(m).expect("the workspace keeps the input gradient").to_vec())
+}
+
+/// The gradient of the smoothed total variation `Σ sqrt((x_a − x_b)² + ε²)` over neighbouring
+/// positions (left–right, and up–down for images), per channel.
+fn tv_gradient(x: &[f32], d: Dims, eps: f32) -> Vec<f32> {
+    let (h, w) = (d.h.max(1), d.w);
+    let mut g = vec![0.0; x.len()];
+    let mut pair = |a: usize, b: usize| {
+        let diff = x[a] - x[b];
+        let t = diff / (diff * diff + eps * eps).sqrt();
+        g[a] += t;
+        g[b] -= t;
+    };
+    for c in 0..d.c {
+        for i in 0..h {
+            for j in 0..w {
+                let a = (c * h + i) * w + j;
+                if j + 1 < w {
+                    pair(a, a + 1);
+                }
+                if i + 1 < h {
+                    pair(a, a + w);
+                }
+            }
+        }
+    }
+    g
 }
 
 /// Gradient ascent on the input for filter `f` of conv layer `layer`.
 pub fn maximize(model: &Model<f32>, layer: usize, f: usize, s: Settings) -> Result<Maximized> {
-    // The activation is what follows the conv when that is an activation function (its ReLU).
-    let next_is_activation = matches!(model.layers.get(layer + 1).map(|l| &l.op), Some(Op::Activation(_)));
-    let m = truncated(model, layer + usize::from(next_is_activation))?;
+    let m = truncated(model, layer)?;
     let mut ws = Workspace::new(&m, 1, true).unfused(&m);
     let d = model.input;
     let mut rng = Rng::new(s.seed.wrapping_add(f as u64));
-    let mut x: Vec<f32> = (0..d.len()).map(|_| (0.01 * rng.normal()) as f32).collect();
+    // An empty or NaN range (data with no finite values) constrains nothing.
+    let (lo, hi) = match s.range {
+        Some((a, b)) if a <= b => (a, b),
+        _ => (f32::NEG_INFINITY, f32::INFINITY),
+    };
+    // Small noise about 0, or about the range's nearest value to 0 when 0 is outside it.
+    let start = 0f32.clamp(lo, hi);
+    let spread = if hi > lo && hi.is_finite() && lo.is_finite() { 0.01 * (hi - lo) } else { 0.01 };
+    let mut x: Vec<f32> = (0..d.len()).map(|_| (start + spread * rng.normal() as f32).clamp(lo, hi)).collect();
     let mut trace = Vec::with_capacity(s.steps);
+    let plane = d.h.max(1) * d.w;
+    let mut field = vec![false; plane];
     let j = s.jitter.min(d.w.saturating_sub(1) / 2);
     let jitter = |rng: &mut Rng| rng.below(2 * j + 1) as isize - j as isize;
     for _ in 0..s.steps {
         let (dy, dx) = (if d.rank == Rank::Image { jitter(&mut rng) } else { 0 }, jitter(&mut rng));
-        let (_, g) = value_and_grad(&m, &mut ws, &roll(&x, d, dy, dx), f);
+        let (_, g) = value_and_grad(&m, &mut ws, &roll(&x, d, dy, dx), f, s.objective);
         let g = roll(&g, d, -dy, -dx);
-        let scale = g.iter().map(|v| v.abs()).sum::<f32>() / g.len() as f32;
-        let step = if scale > 0.0 && scale.is_finite() { s.step / scale } else { 0.0 };
-        for (v, gv) in x.iter_mut().zip(&g) {
-            *v = (*v + step * gv) * (1.0 - s.decay);
+        for (k, v) in g.iter().enumerate() {
+            field[k % plane] |= *v != 0.0;
         }
-        trace.push(value_and_grad(&m, &mut ws, &x, f).0);
+        let scale = g.iter().map(|v| v.abs()).sum::<f32>() / g.len() as f32;
+        let gain = if scale > 0.0 && scale.is_finite() { 1.0 / scale } else { 0.0 };
+        let tv = tv_gradient(&x, d, 10.0 * spread);
+        for ((v, gv), tv) in x.iter_mut().zip(&g).zip(&tv) {
+            *v = ((*v + s.step * (gain * gv - s.tv * tv)) * (1.0 - s.decay)).clamp(lo, hi);
+        }
+        trace.push(value_and_grad(&m, &mut ws, &x, f, s.objective).0);
     }
-    Ok(Maximized { input: x, trace })
+    Ok(Maximized { input: x, trace, field })
 }
 
 /// One panel per filter of conv layer `layer`: the input that maximises its mean activation.
@@ -110,23 +218,76 @@ pub fn figure(model: &Model<f32>, layer: usize, s: Settings) -> Result<Figure> {
     if s.steps == 0 || s.steps > 100_000 {
         return Err(Error::config("--steps must be between 1 and 100000"));
     }
+    if !(s.tv.is_finite() && s.tv >= 0.0) {
+        return Err(Error::config(format!("--tv {}: give the total-variation weight as a number ≥ 0, e.g. 0.3", s.tv)));
+    }
     let d = model.input;
+    let found: Vec<Maximized> = (0..conv.out_channels).map(|f| maximize(model, layer, f, s)).collect::<Result<_>>()?;
+    // One crop for all filters, so the panels stay comparable: the centre unit's field.
+    let (rows, cols) = match s.objective {
+        Objective::Centre => bounds(found.iter().map(|r| &r.field), d),
+        Objective::Mean => ((0, d.h.max(1)), (0, d.w)),
+    };
+    let cropped = (rows.1 - rows.0, cols.1 - cols.0) != (d.h.max(1), d.w);
     let mut panels = vec![];
-    for f in 0..conv.out_channels {
-        let r = maximize(model, layer, f, s)?;
+    for (f, r) in found.into_iter().enumerate() {
         let last = r.trace.last().copied().unwrap_or(0.0);
         panels.push(ImagePanel {
             label: format!("filter {f} · {last:.3}"),
-            height: d.h.max(1),
-            width: d.w,
+            height: rows.1 - rows.0,
+            width: cols.1 - cols.0,
             channels: d.c,
-            values: r.input,
+            values: crop(&r.input, d, rows, cols),
         });
     }
-    let cols = (panels.len() as f64).sqrt().ceil() as usize;
-    let title =
-        format!("layer {layer} ({}): inputs that maximise each filter's mean activation", model.layers[layer].text);
-    Ok(image_grid(&panels, cols, Colormap::Gray, &title))
+    let grid_cols = (panels.len() as f64).sqrt().ceil() as usize;
+    let field = if !cropped {
+        String::new()
+    } else if d.rank == Rank::Image {
+        format!(" · its field: rows {}–{}, cols {}–{}", rows.0, rows.1 - 1, cols.0, cols.1 - 1)
+    } else {
+        format!(" · its field: positions {}–{}", cols.0, cols.1 - 1)
+    };
+    let within = match s.range {
+        Some((lo, hi)) if lo <= hi => format!(
+            " · values {}–{}",
+            crate::plot::parts::format_sig(lo as f64, 3),
+            crate::plot::parts::format_sig(hi as f64, 3)
+        ),
+        _ => String::new(),
+    };
+    let title = format!(
+        "layer {layer} {}: the input that maximises {}{field}{within}",
+        model.layers[layer].text,
+        s.objective.describe()
+    );
+    Ok(image_grid(&panels, grid_cols, Colormap::Gray, &title))
+}
+
+/// The smallest (rows, columns) ranges holding every marked position of every field; the
+/// whole input when none is marked.
+fn bounds<'a>(fields: impl Iterator<Item = &'a Vec<bool>>, d: Dims) -> ((usize, usize), (usize, usize)) {
+    let (h, w) = (d.h.max(1), d.w);
+    let (mut r, mut c) = ((h, 0), (w, 0));
+    for field in fields {
+        for (k, _) in field.iter().enumerate().filter(|(_, on)| **on) {
+            let (i, j) = (k / w, k % w);
+            (r.0, r.1, c.0, c.1) = (r.0.min(i), r.1.max(i + 1), c.0.min(j), c.1.max(j + 1));
+        }
+    }
+    if r.0 >= r.1 {
+        ((0, h), (0, w))
+    } else {
+        (r, c)
+    }
+}
+
+/// Rows `rows` and columns `cols` of every channel of `x`.
+fn crop(x: &[f32], d: Dims, rows: (usize, usize), cols: (usize, usize)) -> Vec<f32> {
+    let (h, w) = (d.h.max(1), d.w);
+    (0..d.c)
+        .flat_map(|c| (rows.0..rows.1).flat_map(move |i| (cols.0..cols.1).map(move |j| x[(c * h + i) * w + j])))
+        .collect()
 }
 
 #[cfg(test)]
@@ -141,23 +302,81 @@ mod tests {
         m
     }
 
-    #[test]
-    fn on_a_single_tap_filter_the_mass_goes_to_the_tap() {
-        // Input and kernel the same size: the activation is the input at the tap, alone.
-        let s = Settings { steps: 50, jitter: 0, ..Default::default() };
-        let r = maximize(&single_tap(3, 5), 0, 0, s).unwrap();
-        let best = (0..9).max_by(|&a, &b| r.input[a].total_cmp(&r.input[b])).unwrap();
-        assert_eq!(best, 5, "{:?}", r.input);
-        assert!(r.input.iter().enumerate().all(|(i, v)| i == 5 || v.abs() < 0.1 * r.input[5]), "{:?}", r.input);
+    fn correlation(a: &[f32], b: &[f32]) -> f64 {
+        let mean = |v: &[f32]| v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
+        let (ma, mb) = (mean(a), mean(b));
+        let cov: f64 = a.iter().zip(b).map(|(&x, &y)| (x as f64 - ma) * (y as f64 - mb)).sum();
+        let var = |v: &[f32], m: f64| v.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>();
+        cov / (var(a, ma) * var(b, mb)).sqrt()
     }
 
     #[test]
-    fn the_activation_rises_over_the_steps_with_jitter() {
+    fn on_a_single_tap_filter_the_mass_goes_to_the_tap() {
+        // Input and kernel the same size: the activation is the input at the tap, alone.
+        for objective in [Objective::Centre, Objective::Mean] {
+            let s = Settings { objective, steps: 50, jitter: 0, ..Default::default() };
+            let r = maximize(&single_tap(3, 5), 0, 0, s).unwrap();
+            let best = (0..9).max_by(|&a, &b| r.input[a].total_cmp(&r.input[b])).unwrap();
+            assert_eq!(best, 5, "{:?}", r.input);
+            assert!(r.input.iter().enumerate().all(|(i, v)| i == 5 || v.abs() < 0.1 * r.input[5]), "{:?}", r.input);
+        }
+    }
+
+    #[test]
+    fn a_filter_shaped_like_a_bar_is_maximised_by_a_bar() {
+        // A 5×5 horizontal-bar detector (+1 on its middle row, −0.25 elsewhere) on 9×9 inputs
+        // in [0, 1]: its centre unit sees rows and columns 2..7, where the input must become
+        // the bar, with the total-variation penalty on. (A jitter of 1 smears it over three
+        // rows: correlation 0.59.)
+        let mut m = Model::<f32>::new("conv2d(1,k=5,bias=false)", Dims::image(1, 9, 9)).unwrap();
+        let bar: Vec<f32> = (0..25).map(|i| if i / 5 == 2 { 1.0 } else { -0.25 }).collect();
+        m.params.copy_from_slice(&bar);
+        let s = Settings { range: Some((0.0, 1.0)), ..Default::default() };
+        let r = maximize(&m, 0, 0, s).unwrap();
+        assert!(r.input.iter().all(|v| (0.0..=1.0).contains(v)), "clamped to the range");
+        let window: Vec<f32> = (0..25).map(|i| r.input[(2 + i / 5) * 9 + 2 + i % 5]).collect();
+        let c = correlation(&window, &bar);
+        assert!(c > 0.8, "correlation {c}: {window:?}");
+    }
+
+    #[test]
+    fn the_mean_activation_rises_over_the_steps_with_jitter() {
         // Tap (0, 2) sees input columns 2..6 only; columns 0 and 1 only through the jitter.
-        let r = maximize(&single_tap(6, 2), 0, 0, Settings { steps: 60, ..Default::default() }).unwrap();
+        let s = Settings { objective: Objective::Mean, steps: 60, jitter: 1, ..Default::default() };
+        let r = maximize(&single_tap(6, 2), 0, 0, s).unwrap();
         assert!(r.trace.last().unwrap() > &(r.trace[0] + 0.5), "{:?}", r.trace);
         let col_mean = |j: usize| (0..6).map(|i| r.input[i * 6 + j]).sum::<f32>() / 6.0;
         assert!(col_mean(3) > 2.0 * col_mean(0).abs(), "{:?}", r.input);
+    }
+
+    #[test]
+    fn the_centre_units_picture_is_cropped_to_its_receptive_field() {
+        // Two 3×3 convs: the centre unit of the second sees a 5×5 window of the 11×11 input.
+        let mut m = Model::<f32>::new("conv2d(2,k=3) relu conv2d(2,k=3)", Dims::image(1, 11, 11)).unwrap();
+        m.init(3);
+        let r = maximize(&m, 2, 0, Settings { steps: 20, ..Default::default() }).unwrap();
+        assert_eq!(bounds([&r.field].into_iter(), m.input), ((3, 8), (3, 8)));
+        let x: Vec<f32> = (0..2 * 3 * 4).map(|v| v as f32).collect();
+        assert_eq!(crop(&x, Dims::image(2, 3, 4), (1, 3), (2, 4)), [6.0, 7.0, 10.0, 11.0, 18.0, 19.0, 22.0, 23.0]);
+        let fig = figure(&m, 2, Settings { steps: 5, ..Default::default() }).unwrap();
+        let sizes: Vec<(usize, usize)> = fig
+            .ops()
+            .iter()
+            .filter_map(|op| match op {
+                crate::plot::figure::Op::Image(.., im) => Some((im.width, im.height)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sizes, [(5, 5), (5, 5)]);
+    }
+
+    #[test]
+    fn total_variation_pulls_neighbours_together() {
+        let d = Dims::image(1, 2, 2);
+        let g = tv_gradient(&[1.0, 0.0, 0.0, 0.0], d, 1e-6);
+        // The high corner goes down along both its edges; each neighbour up along one.
+        assert!((g[0] - 2.0).abs() < 1e-4 && (g[1] + 1.0).abs() < 1e-4 && (g[2] + 1.0).abs() < 1e-4 && g[3] == 0.0);
+        assert!(Objective::parse("centre").is_ok() && Objective::parse("max").is_err());
     }
 
     #[test]

@@ -442,7 +442,8 @@ pub fn image_grid(images: &[ImagePanel], cols: usize, cmap: Colormap, title: &st
     let rows = n.div_ceil(cols);
     let norm = Norm::min_max(images.iter().filter(|im| im.channels != 3).flat_map(|im| im.values.iter()));
     let max_dim = images.iter().map(|im| im.shown_height().max(im.width)).max().unwrap_or(1);
-    let scale = cell_size(max_dim, 140.0, 16.0);
+    // Up to 28 px a cell, so a tiny crop (a 2×2 receptive field) is still seen.
+    let scale = cell_size(max_dim, 140.0, 28.0);
     // A 1-D signal would be a hairline: give each channel row at least 12 px.
     let scale_y = if images.iter().all(|im| im.height == 1) { scale.max(12.0) } else { scale };
     let max_w = images.iter().map(|im| im.width).max().unwrap_or(1) as f32 * scale;
