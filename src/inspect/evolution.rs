@@ -122,24 +122,27 @@ pub fn figure(run: &Path, layer: &str, channels: &Channels) -> Result<Figure> {
         let (outs, ins) = resolve(channels, o, c, &name)?;
         note = shown(&outs, o, &ins, c);
         // Each output channel's kernels (its inputs side by side) as a tile; tiles in a grid
-        // about as wide as tall, one white (zero) cell between them.
+        // about as wide as tall, one grey gap cell (no data, unlike white zero) between them.
         let (tw, th) = (ins.len() * kw + 1, kh + 1);
         let n = outs.len();
         let cols = (((n * th) as f64 / tw as f64).sqrt().ceil() as usize).clamp(1, n);
         let rows = n.div_ceil(cols);
         let (width, height) = (cols * tw - 1, rows * th - 1);
         let mut block = vec![0f32; width * height];
+        let mut gaps = vec![true; width * height];
         for (t, &oi) in outs.iter().enumerate() {
             let (r0, c0) = (t / cols * th, t % cols * tw);
             for (k, &ci) in ins.iter().enumerate() {
                 for i in 0..kh {
                     for j in 0..kw {
-                        block[(r0 + i) * width + c0 + k * kw + j] = v[((oi * c + ci) * kh + i) * kw + j];
+                        let at = (r0 + i) * width + c0 + k * kw + j;
+                        block[at] = v[((oi * c + ci) * kh + i) * kw + j];
+                        gaps[at] = false;
                     }
                 }
             }
         }
-        panels.push(Panel::new("", height, width, block));
+        panels.push(Panel::new("", height, width, block).with_gaps(gaps));
     }
     let labels: Vec<String> = frames.iter().map(|(e, _, _)| format!("epoch {e}")).collect();
     let title = if note.is_empty() {

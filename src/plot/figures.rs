@@ -21,18 +21,37 @@ pub struct Panel {
     pub cols: usize,
     /// `rows * cols` values, row-major.
     pub values: Vec<f32>,
+    /// Cells that are no data (separators between tiles), drawn in [`GAP_COLOUR`]; empty for
+    /// none.
+    pub gaps: Vec<bool>,
 }
+
+/// The colour of a panel's gap cells: a neutral mid grey, which no diverging map (bwr,
+/// seismic) nor viridis contains, so a gap never reads as a value (white is bwr's zero).
+pub const GAP_COLOUR: Rgb = [128, 128, 128];
 
 impl Panel {
     /// # Panics
     /// If `values.len() != rows * cols`.
     pub fn new(title: impl Into<String>, rows: usize, cols: usize, values: Vec<f32>) -> Panel {
         assert_eq!(values.len(), rows * cols, "panel values must be rows * cols");
-        Panel { title: title.into(), rows, cols, values }
+        Panel { title: title.into(), rows, cols, values, gaps: vec![] }
+    }
+
+    /// The same panel with `gaps` (one flag per cell) marked as no data.
+    pub fn with_gaps(mut self, gaps: Vec<bool>) -> Panel {
+        self.gaps = gaps;
+        self
     }
 
     fn image(&self, cmap: Colormap, norm: &Norm) -> Image {
-        let mut pixels: Vec<Rgb> = self.values.iter().map(|&v| cmap.map(norm.apply(v))).collect();
+        let gap = |i: usize| self.gaps.get(i).copied().unwrap_or(false);
+        let mut pixels: Vec<Rgb> = self
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| if gap(i) { GAP_COLOUR } else { cmap.map(norm.apply(v)) })
+            .collect();
         // Tolerate a wrong length from a struct literal: missing cells show as NaN.
         pixels.resize(self.rows * self.cols, cmap.map(f32::NAN));
         Image { width: self.cols, height: self.rows, pixels }
@@ -647,6 +666,19 @@ mod tests {
             .filter_map(|op| if let Op::Text(_, _, t, _) = op { Some(t.as_str()) } else { None })
             .collect();
         assert!(["cat", "dog", "cow", "ch 0", "ch 1"].iter().all(|t| texts.contains(t)), "{texts:?}");
+    }
+
+    #[test]
+    fn gap_cells_are_grey_and_no_bwr_colour_is() {
+        let p = Panel::new("", 1, 3, vec![0.0, 0.0, 1.0]).with_gaps(vec![false, true, false]);
+        let im = p.image(Colormap::Bwr, &Norm::Symmetric { vmax: 1.0 });
+        assert_eq!(im.pixels, [Colormap::Bwr.map(0.5), GAP_COLOUR, Colormap::Bwr.map(1.0)]);
+        for cmap in [Colormap::Bwr, Colormap::Seismic, Colormap::Viridis] {
+            let far = (0..=1000)
+                .map(|k| cmap.map(k as f32 / 1000.0))
+                .all(|c| c.iter().zip(GAP_COLOUR).map(|(&a, b)| (a as i32 - b as i32).abs()).max().unwrap() > 20);
+            assert!(far, "{cmap:?} has a colour near the gap grey");
+        }
     }
 
     #[test]

@@ -21,5 +21,5 @@ pub use colormap::{Colormap, Norm, Scale};
 pub use figure::Figure;
 pub use figures::{
     confusion_matrix, film_strip, heatmap_grid, image_grid, kernel_grid, named_tensors, named_tensors_grouped, plural,
-    weight_grid, weight_matrix, wrap_columns, ImagePanel, Panel,
+    weight_grid, weight_matrix, wrap_columns, ImagePanel, Panel, GAP_COLOUR,
 };
