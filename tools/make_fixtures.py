@@ -121,8 +121,9 @@ def build(spec, input_shape):
             cls = nn.Conv1d if name == "conv1d" else nn.Conv2d
             m = cls(c, int(args[0]), kw["k"], stride=kw.get("s", 1), padding=kw.get("p", 0),
                     dilation=kw.get("d", 1), bias=kw.get("bias", True))
-        elif name in ("maxpool1d", "maxpool2d", "avgpool2d"):
-            cls = {"maxpool1d": nn.MaxPool1d, "maxpool2d": nn.MaxPool2d, "avgpool2d": nn.AvgPool2d}[name]
+        elif name in ("maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d"):
+            cls = {"maxpool1d": nn.MaxPool1d, "maxpool2d": nn.MaxPool2d, "avgpool1d": nn.AvgPool1d,
+                   "avgpool2d": nn.AvgPool2d}[name]
             m = cls(int(args[0]), stride=kw.get("s"), padding=kw.get("p", 0))
         elif name == "adaptivemaxpool1d":
             m = nn.AdaptiveMaxPool1d(int(args[0]))
@@ -681,6 +682,16 @@ EXPLAIN_CASES = [
         "conv2d(6,k=3,p=1) relu maxpool2d(2) conv2d(8,k=3,p=1) relu maxpool2d(2) flatten linear(10)", [1, 28, 28], 4, 3)),
     ("torch", "explain_rgb_bn", explain(
         "conv2d(4,k=3) batchnorm2d relu conv2d(5,k=3,s=2) relu adaptiveavgpool2d(1) flatten linear(3)", [3, 12, 12], 4, 2)),
+    # Two-channel 1-D input through batch norm and average pooling; Grad-CAM on the last ReLU
+    # (target 0: the other two give an all-zero map, which would check little).
+    ("torch", "explain_conv1d_bn_avgpool", explain(
+        "conv1d(4,k=3,p=1) batchnorm1d relu avgpool1d(2) conv1d(6,k=3) relu flatten linear(3)", [2, 24], 5, 0)),
+    # Batch norm and average pooling in 2-D; Grad-CAM on the pooling layer's output.
+    ("torch", "explain_bn2d_avgpool", explain(
+        "conv2d(4,k=3,p=1) batchnorm2d relu avgpool2d(2) conv2d(6,k=3) relu flatten linear(4)", [1, 12, 12], 3, 2)),
+    # Two convs, Grad-CAM on a chosen early layer (the first conv), not the default last one.
+    ("torch", "explain_twoconv_layer0", explain(
+        "conv2d(3,k=3) relu conv2d(5,k=3) relu flatten linear(2)", [1, 10, 10], 0, 1)),
 ]
 
 # ----------------------------------------------------------------------------------------------
