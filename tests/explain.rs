@@ -138,6 +138,29 @@ fn smoothgrad_with_zero_noise_is_the_saliency_and_noise_is_seeded() {
 }
 
 #[test]
+fn smoothgrad_with_zero_noise_is_the_saliency_on_signals_and_linear_models_too() {
+    for (spec, input) in [
+        ("conv1d(3,k=3,p=1) batchnorm1d relu avgpool1d(2) flatten linear(2)", Dims::signal(2, 14)),
+        ("flatten linear(3)", Dims::image(2, 4, 5)),
+        ("flatten linear(3)", Dims::signal(2, 9)),
+    ] {
+        let m = model(spec, input, 6);
+        let x = sample(input, 4);
+        let saliency = run(&m, &x, Options::new(Method::Saliency));
+        let zero = run(&m, &x, with(Method::SmoothGrad, |o| (o.noise, o.samples) = (Some(0.0), Some(3))));
+        assert_eq!(zero.map, saliency.map, "{spec} on {input}");
+        if spec.starts_with("flatten") {
+            // Linear: the saliency is max over channels of |w[t]| at each position.
+            let t = saliency.target;
+            let w = &m.layer_params(1)[t * input.len()..(t + 1) * input.len()];
+            let p = input.len() / 2;
+            let want: Vec<f32> = (0..p).map(|i| w[i].abs().max(w[p + i].abs())).collect();
+            assert_eq!(saliency.map, want, "{spec} on {input}");
+        }
+    }
+}
+
+#[test]
 fn gradcam_before_global_average_pooling_is_the_class_activation_map() {
     // Zhou et al.'s CAM: with A → global average → linear, ∂s/∂A_k = W[t,k] / P everywhere, so
     // Grad-CAM = relu(Σ_k W[t,k] A_k) / P.
