@@ -94,10 +94,9 @@ fn maximize_draws_one_panel_per_filter_and_explains_a_wrong_layer() {
     let o = convlab(&["plot", "maximize", r, "--layer", "0", "--steps", "0", "--out", svg.to_str().unwrap()]);
     assert!(!o.status.success() && text(&o).contains("--steps"), "{}", text(&o));
     // The centre unit by default, cropped to its receptive field; the whole plane's mean on request.
-    let doc = std::fs::read_to_string(&svg_ok(r, &d, &["--layer", "0", "--steps", "5"])).unwrap();
+    let doc = std::fs::read_to_string(svg_ok(r, &d, &["--layer", "0", "--steps", "5"])).unwrap();
     assert!(doc.contains("centre unit") && doc.contains("field: rows") && doc.contains("values 0–"), "title");
-    let doc =
-        std::fs::read_to_string(&svg_ok(r, &d, &["--layer", "0", "--steps", "5", "--objective", "mean"])).unwrap();
+    let doc = std::fs::read_to_string(svg_ok(r, &d, &["--layer", "0", "--steps", "5", "--objective", "mean"])).unwrap();
     assert!(doc.contains("mean output") && !doc.contains("field:"), "mean objective title");
     let o = convlab(&["plot", "maximize", r, "--layer", "0", "--objective", "max", "--out", svg.to_str().unwrap()]);
     assert!(!o.status.success() && text(&o).contains("use centre"), "{}", text(&o));
