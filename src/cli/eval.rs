@@ -31,13 +31,19 @@ pub fn run(a: Args) -> crate::Result<i32> {
             println!("  {:<12} {:6.2}%  ({} samples)", c.name, 100.0 * c.accuracy, c.samples);
         }
         let c = e.classes;
+        // Rows and columns named by class (the model's or the data's names), each column as
+        // wide as its name.
+        let task = crate::inspect::task_of(&subject.model, &ds);
+        let names: Vec<String> = (0..c).map(|i| task.name(i)).collect();
+        let first = names.iter().map(|n| n.chars().count()).max().unwrap_or(1).max(4);
+        let width = |n: &str| n.chars().count().max(5) + 1;
         println!("\nconfusion matrix (rows: true class, columns: predicted):");
-        print!("{:>6}", "");
-        (0..c).for_each(|j| print!("{j:>6}"));
+        print!("{:>first$}", "");
+        names.iter().for_each(|n| print!("{n:>w$}", w = width(n)));
         println!();
-        for i in 0..c {
-            print!("{i:>6}");
-            (0..c).for_each(|j| print!("{:>6}", e.confusion[i * c + j]));
+        for (i, row_name) in names.iter().enumerate() {
+            print!("{row_name:>first$}");
+            names.iter().enumerate().for_each(|(j, n)| print!("{:>w$}", e.confusion[i * c + j], w = width(n)));
             println!();
         }
     }

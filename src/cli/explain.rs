@@ -123,11 +123,17 @@ pub fn run(a: Args) -> crate::Result<i32> {
     let e = explain(&s.model, &x, &opts)?;
     let caption = match &data {
         Some(ds) => Caption::of_data(ds, a.index, e.target),
-        None => Caption { class_name: None, sample },
+        // An image or a row has no data set naming its classes: the model file's task does.
+        None => {
+            let task = s.model.task.as_ref().filter(|t| t.is_classifier() && !t.class_names.is_empty());
+            Caption { class_name: task.map(|t| t.name(e.target)), sample }
+        }
     };
     let fig = figure(&e, &x, s.model.input, &caption);
     fig.save(&a.out)?;
-    println!("{} for output {}: score {:.6}  ({})", e.method.name(), e.target, e.score, caption.sample);
+    let named = caption.class_name.as_ref().filter(|n| **n != e.target.to_string());
+    let target = named.map(|n| format!("{} ({n})", e.target)).unwrap_or_else(|| e.target.to_string());
+    println!("{} for output {target}: score {:.6}  ({})", e.method.name(), e.score, caption.sample);
     println!("wrote {} ({}×{})", a.out.display(), fig.width(), fig.height());
     if let Some(path) = &a.json {
         let text = serde_json::to_string(&e.to_json()).expect("numbers and strings serialise");
