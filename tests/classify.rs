@@ -169,7 +169,11 @@ fn a_binary_classifier_is_measured_and_drawn_as_a_classifier() {
         .lines()
         .skip_while(|l| !l.starts_with("confusion matrix"))
         .skip(2)
-        .map(|l| l.split_whitespace().skip(1).map(|v| v.parse().unwrap()).collect())
+        // Row names are class names ("not 3" has a space, and a digit): the counts are the last two.
+        .map(|l| {
+            let mut v: Vec<usize> = l.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+            v.split_off(v.len().saturating_sub(2))
+        })
         .collect();
     assert!(rows.len() == 2 && rows.iter().all(|r| r.len() == 2), "{eval}");
     let total: usize = rows.iter().flatten().sum();
