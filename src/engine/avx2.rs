@@ -11,11 +11,31 @@ pub const AVX2: bool = cfg!(all(target_arch = "x86_64", target_feature = "avx2",
 mod kernels {
     use std::arch::x86_64::*;
 
-    /// Lane `l` set (all ones) when `l < n`, for masked loads and stores of the first n lanes.
+    /// The first `n` values at `p` (zero past them). Masked moves (`vmaskmovps`) are avoided:
+    /// AMD CPUs run the storing one in microcode, and it was a third of the direct conv's time.
     #[inline(always)]
-    unsafe fn lanes(n: usize) -> __m256i {
-        let n = n.min(8) as i32;
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+    unsafe fn load_n(p: *const f32, n: usize) -> __m256 {
+        if n >= 8 {
+            return _mm256_loadu_ps(p);
+        }
+        let mut t = [0f32; 8];
+        for (i, v) in t.iter_mut().enumerate().take(n) {
+            *v = *p.add(i);
+        }
+        _mm256_loadu_ps(t.as_ptr())
+    }
+
+    /// Stores the first `n` lanes of `v` at `p`.
+    #[inline(always)]
+    unsafe fn store_n(p: *mut f32, n: usize, v: __m256) {
+        if n >= 8 {
+            return _mm256_storeu_ps(p, v);
+        }
+        let mut t = [0f32; 8];
+        _mm256_storeu_ps(t.as_mut_ptr(), v);
+        for (i, &v) in t.iter().enumerate().take(n) {
+            *p.add(i) = v;
+        }
     }
 
     /// Lane `l` set when bit `l` of `bits` is.
@@ -28,8 +48,8 @@ mod kernels {
     /// The even and odd elements of `p[..2n]` (n ≤ 8), as two vectors (zero past n).
     #[inline(always)]
     unsafe fn load_pairs(p: *const f32, n: usize) -> (__m256, __m256) {
-        let lo = _mm256_maskload_ps(p, lanes(2 * n));
-        let hi = _mm256_maskload_ps(p.wrapping_add(8), lanes((2 * n).saturating_sub(8)));
+        let lo = load_n(p, 2 * n);
+        let hi = load_n(p.wrapping_add(8), (2 * n).saturating_sub(8));
         // Within each 128-bit half, then the 64-bit quarters into order.
         let fix = |v: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(v)));
         (fix(_mm256_shuffle_ps::<0x88>(lo, hi)), fix(_mm256_shuffle_ps::<0xDD>(lo, hi)))
@@ -39,12 +59,8 @@ mod kernels {
     #[inline(always)]
     unsafe fn store_pairs(p: *mut f32, n: usize, even: __m256, odd: __m256) {
         let (lo, hi) = (_mm256_unpacklo_ps(even, odd), _mm256_unpackhi_ps(even, odd));
-        _mm256_maskstore_ps(p, lanes(2 * n), _mm256_permute2f128_ps::<0x20>(lo, hi));
-        _mm256_maskstore_ps(
-            p.wrapping_add(8),
-            lanes((2 * n).saturating_sub(8)),
-            _mm256_permute2f128_ps::<0x31>(lo, hi),
-        );
+        store_n(p, 2 * n, _mm256_permute2f128_ps::<0x20>(lo, hi));
+        store_n(p.wrapping_add(8), (2 * n).saturating_sub(8), _mm256_permute2f128_ps::<0x31>(lo, hi));
     }
 
     #[inline(always)]
@@ -106,17 +122,24 @@ mod kernels {
         }
     }
 
-    /// `dst[..n] = src[..n]` for short rows, inline (a memcpy call per row was the cost).
+    /// `dst[..n] = src[..n]` for short rows, inline (a memcpy call per row was the cost):
+    /// whole vectors, the last one overlapping the one before when n is not a multiple of 8.
     #[inline]
     pub fn copy_short(src: &[f32], dst: &mut [f32]) {
         let n = dst.len();
         assert!(src.len() >= n);
-        for k in (0..n).step_by(8) {
-            // SAFETY: masked to the slices' common length.
-            unsafe {
-                let m = lanes(n - k);
-                _mm256_maskstore_ps(dst.as_mut_ptr().add(k), m, _mm256_maskload_ps(src.as_ptr().add(k), m));
+        if n < 8 {
+            return dst.copy_from_slice(&src[..n]);
+        }
+        let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
+        // SAFETY: every load and store covers 8 values at k ≤ n - 8, inside both slices.
+        unsafe {
+            let mut k = 0;
+            while k + 8 < n {
+                _mm256_storeu_ps(d.add(k), _mm256_loadu_ps(s.add(k)));
+                k += 8;
             }
+            _mm256_storeu_ps(d.add(n - 8), _mm256_loadu_ps(s.add(n - 8)));
         }
     }
 
@@ -128,12 +151,12 @@ mod kernels {
         assert!(codes.as_ref().is_none_or(|c| c.len() >= 2 * n.div_ceil(16)));
         for k in (0..n).step_by(8) {
             let m = (n - k).min(8);
-            // SAFETY: lanes past 2n (resp. n) are masked off; loads and stores stay in the slices.
+            // SAFETY: loads and stores cover the first 2m (resp. m) values only, inside the slices.
             unsafe {
                 let (a, b) = load_pairs(top.as_ptr().add(2 * k), m);
                 let (c, d) = load_pairs(bottom.as_ptr().add(2 * k), m);
                 let best = fold(fold(fold(a, b), c), d);
-                _mm256_maskstore_ps(y.as_mut_ptr().add(k), lanes(m), best);
+                store_n(y.as_mut_ptr().add(k), m, best);
                 if let Some(codes) = codes.as_deref_mut() {
                     let ta = is_max(a, best);
                     let tb = is_max(b, best) & !ta;
@@ -161,10 +184,10 @@ mod kernels {
         assert!(d_top.len() >= 2 * n && d_bottom.len() >= 2 * n);
         for k in (0..n).step_by(8) {
             let m = (n - k).min(8);
-            // SAFETY: loads and stores are masked to the first m (resp. 2m) lanes.
+            // SAFETY: loads and stores cover the first m (resp. 2m) values only.
             unsafe {
-                let mx = _mm256_maskload_ps(y.as_ptr().add(k), lanes(m));
-                let g = _mm256_maskload_ps(dy.as_ptr().add(k), lanes(m));
+                let mx = load_n(y.as_ptr().add(k), m);
+                let g = load_n(dy.as_ptr().add(k), m);
                 let g = _mm256_and_ps(_mm256_cmp_ps::<_CMP_NLE_UQ>(mx, _mm256_setzero_ps()), g);
                 let (w, shift) = (2 * (k / 16), k % 16);
                 let (col, row) = (u32::from(codes[w] >> shift) & 0xff, u32::from(codes[w + 1] >> shift) & 0xff);
