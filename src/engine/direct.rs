@@ -6,11 +6,12 @@
 //! The input is copied once into a zero-padded plane of width `wp`. On that plane every kernel
 //! tap is a constant offset, so the output over the "extended grid" `q = oh·wp + ow` (including
 //! `wp - out_w` junk columns per row) is a sum of shifted contiguous vectors: register tiles of
-//! 8 channels × 32 outputs (`simd::direct_8` for f32; a plain loop for f64). Outputs are then
+//! 8 channels × 32 outputs (`simd::direct_8` for f32; 4 × 16 with `avx2::direct_8` on CPUs
+//! without AVX-512; a plain loop for f64 and elsewhere). Outputs are then
 //! compacted to `out_h × out_w`.
 
 use super::im2col::Geometry;
-use super::{simd, Float};
+use super::{avx2, simd, Float};
 
 /// Outputs per register tile: the extended grid is rounded up to it.
 const TILE: usize = 32;
@@ -90,6 +91,8 @@ pub fn pad_input<T: Float>(g: &Geometry, p: &Plan, x: &[T], xpad: &mut [T]) {
 fn copy_row<T: Float>(src: &[T], dst: &mut [T]) {
     if let (true, Some(s), Some(d)) = (simd::AVX512, simd::f32s(src), simd::f32s_mut(dst)) {
         simd::copy_short(s, d);
+    } else if let (true, Some(s), Some(d)) = (avx2::AVX2, simd::f32s(src), simd::f32s_mut(dst)) {
+        avx2::copy_short(s, d);
     } else {
         dst.copy_from_slice(src);
     }
@@ -184,10 +187,11 @@ pub fn forward<T: Float>(g: &Geometry, p: &Plan, out_c: usize, wt: &[T], xpad: &
         let (w8, b) = wb.split_at(taps * BLOCK);
         let ext = &mut ext[o0 * p.ext_stride..(o0 + chans) * p.ext_stride];
         if let (true, Some(xf), Some(wf), Some(bf), Some(ef)) =
-            (simd::AVX512, simd::f32s(xpad), simd::f32s(w8), simd::f32s(b), simd::f32s_mut(ext))
+            (simd::AVX512 || avx2::AVX2, simd::f32s(xpad), simd::f32s(w8), simd::f32s(b), simd::f32s_mut(ext))
         {
             let bf: &[f32; BLOCK] = bf.try_into().expect("BLOCK biases");
-            simd::direct_8(xf, offs, wf, bf, chans, ef, p.ext_stride);
+            let kernel = if simd::AVX512 { simd::direct_8 } else { avx2::direct_8 };
+            kernel(xf, offs, wf, bf, chans, ef, p.ext_stride);
             continue;
         }
         // Taps summed in order from zero, bias added last: the GEMM path's rounding.

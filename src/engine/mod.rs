@@ -1,5 +1,6 @@
 //! The numeric core: element type, shapes and matrix products that every layer builds on.
 
+pub mod avx2;
 pub mod chunk_dw;
 pub mod dims;
 pub mod direct;

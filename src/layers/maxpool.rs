@@ -6,8 +6,8 @@
 //! first NaN when the maximum is NaN), which is exactly the input the first-max rule picks.
 //! A ReLU followed by a max-pool runs fused, in `relu_maxpool`.
 use crate::engine::im2col::Geometry;
-use crate::engine::simd;
 use crate::engine::Float;
+use crate::engine::{avx2, simd};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct MaxPool {
@@ -247,6 +247,11 @@ pub(super) fn max_2x2<T: Float>(
             (simd::AVX512, simd::f32s(top), simd::f32s(bottom), simd::f32s_mut(ys))
         {
             simd::max_2x2_row(t, b, y, cs);
+            continue;
+        }
+        if let (true, Some(t), Some(b), Some(y)) = (avx2::AVX2, simd::f32s(top), simd::f32s(bottom), simd::f32s_mut(ys))
+        {
+            avx2::max_2x2_row(t, b, y, cs);
             continue;
         }
         if let Some(cs) = cs.as_deref_mut() {

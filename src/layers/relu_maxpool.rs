@@ -12,8 +12,8 @@
 use super::activation::relu;
 use super::maxpool::{max_2x2, MaxPoolScratch};
 use super::{Activation, MaxPool};
-use crate::engine::simd;
 use crate::engine::Float;
+use crate::engine::{avx2, simd};
 
 impl MaxPool {
     /// Code words per plane of the fused 2×2 path: two 16-bit masks per 16 outputs of a row
@@ -119,6 +119,9 @@ fn route_2x2_codes<T: Float>(
         if let (true, Some(y), Some(g)) = (simd::AVX512, simd::f32s(ys), simd::f32s(gs)) {
             let (dt, db) = (simd::f32s_mut(d_top).unwrap(), simd::f32s_mut(d_bottom).unwrap());
             simd::route_2x2_row_codes(y, g, cs, dt, db);
+        } else if let (true, Some(y), Some(g)) = (avx2::AVX2, simd::f32s(ys), simd::f32s(gs)) {
+            let (dt, db) = (simd::f32s_mut(d_top).unwrap(), simd::f32s_mut(d_bottom).unwrap());
+            avx2::route_2x2_row_codes(y, g, cs, dt, db);
         } else {
             for (k, (&m, &g)) in ys.iter().zip(gs).enumerate() {
                 let g = if m <= T::ZERO { T::ZERO } else { g };
