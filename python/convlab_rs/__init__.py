@@ -16,7 +16,8 @@ import numpy as _np
 from . import _native
 from ._native import Figure, __version__, lab
 
-__all__ = ["Model", "Figure", "load", "lab", "explain", "data", "plot", "__version__"]
+__all__ = ["Model", "Figure", "load", "lab", "explain", "sweep", "simulate", "recover", "data", "plot",
+           "__version__"]
 
 
 def _as_x(X, input_shape):
@@ -201,4 +202,5 @@ def load(path, spec=None, input=None):
 
 
 from . import data, plot  # noqa: E402  (they use Model)
+from ._studies import recover, simulate, sweep  # noqa: E402
 

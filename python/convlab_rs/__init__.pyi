@@ -76,3 +76,65 @@ def explain(
 def lab(name: str, out: PathType = "runs", threads: int = 0, force: bool = False) -> List[Dict[str, object]]:
     """Runs a tutorial's workflow (pattern1d, sim1d, digits, lines, mnist-lab, simplecnn) as `convlab lab`,
     printing the notebook's lines; returns [{"folder", "history"}] per run."""
+def sweep(
+    lab: Optional[str] = None,
+    config: Optional[PathType] = None,
+    grid: Optional[Dict[str, Sequence[object]]] = None,
+    seeds: Optional[int] = None,
+    seed_start: Optional[int] = None,
+    success: Optional[str] = None,
+    data_seed: Optional[int] = None,
+    out: Optional[PathType] = None,
+    shard: Optional[str] = None,
+    jobs: int = 0,
+    force: bool = False,
+    progress: bool = True,
+    *,
+    data: Optional[str] = None,
+    data_dir: Optional[str] = None,
+    model: Optional[str] = None,
+    optimizer: Optional[str] = None,
+    epochs: Optional[int] = None,
+    batch_size: Union[int, str, None] = None,
+    loss: Optional[str] = None,
+    rng: Optional[str] = None,
+    test_fraction: Optional[float] = None,
+    schedule: Optional[str] = None,
+    early_stop: Optional[str] = None,
+    clip_grad_norm: Optional[float] = None,
+) -> Dict[str, object]:
+    """Trains a grid of settings × seeds (as `convlab sweep`); returns {"runs": [dict per run],
+    "summary": [dict per grid point], "table", "success", "fingerprint", "folder", "files"}."""
+
+def simulate(
+    model: str = "sim1d-linear",
+    input: Optional[Sequence[int]] = None,
+    n: int = 1000,
+    noise: float = 1.0,
+    seed: int = 1337,
+    bias: Optional[float] = None,
+    truth: Optional[PathType] = None,
+    out: Optional[PathType] = None,
+    force: bool = False,
+) -> Dict[str, object]:
+    """Data from a known network (as `convlab simulate`); returns {"X", "y" (NumPy), "truth"
+    (Model), "info", "folder"}; saves into out when given."""
+
+def recover(
+    dir: PathType,
+    model: Optional[str] = None,
+    replicates: int = 5,
+    optimizer: str = "adam(lr=0.02)",
+    epochs: int = 500,
+    batch_size: Union[int, str, None] = None,
+    seed: int = 1,
+    test_fraction: float = 0.2,
+    truth: Optional[PathType] = None,
+    jobs: int = 0,
+    out: Optional[PathType] = None,
+    force: bool = False,
+    progress: bool = True,
+) -> Dict[str, object]:
+    """Fits replicates to a simulation and compares them with the truth (as `convlab recover`);
+    returns {"summary", "replicates", "recovery", "table", "explanation", "models" (Models),
+    "report" (report.md), "folder", "files"}."""

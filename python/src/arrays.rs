@@ -16,6 +16,25 @@ pub fn slice<'a>(x: &'a PyReadonlyArrayDyn<'_, f32>) -> PyResult<&'a [f32]> {
     x.as_slice().map_err(|_| PyValueError::new_err("X must be C-contiguous (np.ascontiguousarray(X))"))
 }
 
+/// `values` copied into a data set's own buffer, large ones by several threads: for tens of
+/// megabytes the copy's cost is mostly the first touch of the new pages, which threads share.
+fn copy(values: &[f32]) -> Vec<f32> {
+    const PER_THREAD: usize = 1 << 22;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(values.len() / PER_THREAD).max(1);
+    if threads == 1 {
+        return values.to_vec();
+    }
+    // Zeroed memory from the allocator is mapped lazily: each thread faults in its own part.
+    let mut out = vec![0f32; values.len()];
+    let chunk = values.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        for (dst, src) in out.chunks_mut(chunk).zip(values.chunks(chunk)) {
+            s.spawn(move || dst.copy_from_slice(src));
+        }
+    });
+    out
+}
+
 /// A data set from X (N, C, L) or (N, C, H, W) and y: class labels (`classes`, N) or targets
 /// (`values`, N × width).
 pub fn dataset(
@@ -53,13 +72,7 @@ pub fn dataset(
     if rows != n {
         return Err(PyValueError::new_err(format!("{name}: X has {n} samples but y has {rows}")));
     }
-    Ok(Dataset {
-        name: name.into(),
-        x: slice(x)?.to_vec(),
-        sample_shape: shape[1..].to_vec(),
-        targets,
-        class_names: None,
-    })
+    Ok(Dataset { name: name.into(), x: copy(slice(x)?), sample_shape: shape[1..].to_vec(), targets, class_names: None })
 }
 
 /// X as an (N, *sample_shape) array.

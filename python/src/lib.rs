@@ -8,8 +8,10 @@ mod errors;
 mod explain;
 mod figure;
 mod history;
+mod interrupt;
 mod labs;
 mod model;
+mod study;
 
 use pyo3::prelude::*;
 
@@ -21,6 +23,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(labs::lab, m)?)?;
     m.add_function(wrap_pyfunction!(explain::explain, m)?)?;
     m.add_function(wrap_pyfunction!(arrays::load_data, m)?)?;
+    m.add_function(wrap_pyfunction!(study::sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(study::simulate, m)?)?;
+    m.add_function(wrap_pyfunction!(study::recover, m)?)?;
     m.add_function(wrap_pyfunction!(figure::plot_filters, m)?)?;
     m.add_function(wrap_pyfunction!(figure::plot_curves, m)?)?;
     m.add_function(wrap_pyfunction!(figure::plot_activations, m)?)?;

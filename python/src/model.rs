@@ -2,10 +2,11 @@
 
 use crate::arrays::{dataset, matrix, slice};
 use crate::errors::OrPy;
+use crate::interrupt::interruptible;
 use convlab::model::{io, presets, summary, Task};
 use convlab::train::config::{RunConfig, TrainingSettings};
-use convlab::train::run::{default_loss, target_of, train_interruptible, Prepared};
-use convlab::{Loss, OptimizerConfig};
+use convlab::train::run::{train_interruptible, Prepared};
+use convlab::Loss;
 use numpy::{
     PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods,
 };
@@ -13,8 +14,6 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 /// A small CNN: a spec in convlab's notation fitted to an input shape, with its weights.
 #[pyclass(module = "convlab_rs._native")]
@@ -30,6 +29,11 @@ fn shape_text(input: &[usize]) -> String {
 }
 
 impl Model {
+    /// A model of convlab's (a simulation's truth, a recovered fit).
+    pub fn wrap(inner: convlab::Model<f32>) -> Self {
+        Model { inner, seed: 0 }
+    }
+
     fn rows(&self, x: &PyReadonlyArrayDyn<'_, f32>) -> PyResult<usize> {
         let want = self.inner.input.to_vec();
         let shape = x.shape();
@@ -124,40 +128,19 @@ impl Model {
     ) -> PyResult<Bound<'py, PyDict>> {
         self.rows(&x)?;
         let train_set = dataset("train", &x, classes, values)?;
-        let mut test_set = match &test_x {
+        let test_set = match &test_x {
             Some(tx) => {
                 self.rows(tx)?;
-                dataset("test", tx, test_classes, test_values)?
+                Some(dataset("test", tx, test_classes, test_values)?)
             }
-            None => convlab::Dataset { x: vec![], ..train_set.clone() },
+            None => None,
         };
-        if test_x.is_none() {
-            test_set.targets = match &train_set.targets {
-                convlab::Targets::Classes { num_classes, .. } => {
-                    convlab::Targets::Classes { labels: vec![], num_classes: *num_classes }
-                }
-                convlab::Targets::Values { width, .. } => convlab::Targets::Values { values: vec![], width: *width },
-            };
-        }
-        // Both sides count the same classes, whichever holds the largest label.
-        let mut split = convlab::data::Split { train: train_set, test: Some(test_set) };
-        convlab::data::split::unify_num_classes(&mut split);
-        let convlab::data::Split { train: train_set, test: Some(test_set) } = split else {
-            unreachable!("the test set was given above")
-        };
-        let loss = match loss {
-            Some(name) => Loss::parse(name).or_py()?,
-            None => default_loss(&train_set.targets),
-        };
-        let k = self.inner.output().len();
-        for ds in [&train_set, &test_set] {
-            loss.check(ds.len(), k, target_of(ds)).map_err(|e| e.context(&ds.name)).or_py()?;
-        }
+        let loss = loss.map(Loss::parse).transpose().or_py()?;
         let training = TrainingSettings {
             optimizer: optimizer.into(),
             epochs,
             batch_size,
-            loss: Some(loss),
+            loss,
             schedule,
             early_stop,
             clip_grad_norm,
@@ -165,11 +148,9 @@ impl Model {
         };
         let cfg = RunConfig { training, seed: seed.unwrap_or(self.seed), threads, ..RunConfig::default() };
         cfg.validate().or_py()?;
-        let optimizer = OptimizerConfig::parse(optimizer).or_py()?;
-        let mut model = self.inner.clone();
-        model.task = Some(Task::new(loss, k, None));
-        let prepared = Prepared { train: train_set, test: test_set, model, loss, optimizer };
-        let (outcome, signal) = train_on_own_thread(py, &cfg, &prepared, !progress);
+        let prepared = Prepared::from_datasets(train_set, test_set, self.inner.clone(), loss, optimizer).or_py()?;
+        let (outcome, signal) =
+            interruptible(py, |stop| train_interruptible(&cfg, &prepared, prepared.model.clone(), !progress, stop));
         let outcome = outcome.or_py()?;
         let mut trained = outcome.model;
         trained.task = prepared.model.task.clone();
@@ -304,33 +285,6 @@ impl Model {
     fn save(&self, path: PathBuf) -> PyResult<()> {
         io::save(&self.inner, &path).or_py()
     }
-}
-
-/// Runs the training on a thread of its own while this one, without the GIL, wakes every 20 ms
-/// to let Python look at its signals: on Ctrl-C the run is told to stop after the step under
-/// way, and the signal's error (KeyboardInterrupt) comes back beside the outcome.
-fn train_on_own_thread(
-    py: Python<'_>,
-    cfg: &RunConfig,
-    prepared: &Prepared,
-    quiet: bool,
-) -> (convlab::Result<convlab::train::run::Outcome>, PyResult<()>) {
-    let stop = AtomicBool::new(false);
-    let mut signal = Ok(());
-    let outcome = std::thread::scope(|s| {
-        let worker = s.spawn(|| train_interruptible(cfg, prepared, quiet, &stop));
-        while !worker.is_finished() {
-            py.detach(|| std::thread::sleep(Duration::from_millis(20)));
-            if signal.is_ok() {
-                if let Err(e) = py.check_signals() {
-                    stop.store(true, Ordering::Relaxed);
-                    signal = Err(e);
-                }
-            }
-        }
-        worker.join().unwrap_or_else(|_| Err(convlab::Error::numeric("the training thread panicked")))
-    });
-    (outcome, signal)
 }
 
 /// A model from a convlab model file or a run folder.

@@ -1,7 +1,7 @@
 """fit against `convlab bench` on the same workloads, alternating, fastest of N each
 (not a test: a measurement; the machine is shared, so compare only within one sitting).
 
-    python python/tests/fit_vs_bench.py [RUNS] [CONVLAB]
+    python python/tests/fit_vs_bench.py [RUNS] [CONVLAB] [WORKLOAD,...]
 """
 
 import json
@@ -16,6 +16,7 @@ import convlab_rs as cl
 
 runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 convlab = sys.argv[2] if len(sys.argv) > 2 else "target/release/convlab"
+only = sys.argv[3].split(",") if len(sys.argv) > 3 else None
 X, y, _, _ = cl.data.load("fashion-mnist")
 P, py_, _, _ = cl.data.load("pattern1d")
 work = {
@@ -39,6 +40,8 @@ def cli_train_epochs(name, opt, epochs, batch, data):
 print("fit: Model.fit, whole call; its epochs: the seconds fit's history records;")
 print("train: convlab train's epochs (with a test evaluation each); bench: convlab bench (fixed order, no gather)")
 for name, (make, X_, y_, opt, epochs, batch, data) in work.items():
+    if only and name not in only:
+        continue
     fit_times, epoch_times, bench_times, train_times = [], [], [], []
     for _ in range(runs):
         m = make()

@@ -1,8 +1,9 @@
 //! `convlab recover DIR`: fit replicates to a simulation and compare them with the truth.
 
-use crate::study::recover::{recover, RecoverOptions};
-use crate::study::recover_report::{explanation, table, write};
+use crate::study::recover::{self, RecoverOptions};
+use crate::study::recover_report::{explanation, heading, table};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -41,7 +42,6 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> crate::Result<i32> {
-    crate::data::limits::check_jobs(a.jobs)?;
     let batch_size = crate::train::config::parse_batch_size(&a.batch_size)?;
     let opts = RecoverOptions {
         model: a.model.clone(),
@@ -54,41 +54,16 @@ pub fn run(a: Args) -> crate::Result<i32> {
         jobs: a.jobs,
         truth: a.truth.clone(),
     };
-    // Each fitted model gets its own folder, so fits of several models sit side by side.
-    let out_dir = a.out.clone().unwrap_or_else(|| match &a.model {
-        None => a.dir.join("recover"),
-        Some(m) => {
-            let name: String =
-                m.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(40).collect();
-            a.dir.join(format!("recover-{name}"))
-        }
-    });
-    std::fs::create_dir_all(&out_dir).map_err(|e| crate::Error::create(&out_dir, e))?;
-    let _lock = crate::fs::lock_dir(&out_dir)?;
-    crate::train::folder::refuse_overwrite(&out_dir.join("recover.json"), a.force)?;
-    let rec = recover(&a.dir, &opts)?;
-    println!(
-        "truth: `{}` ({} parameters), {} samples, noise sd {}",
-        rec.truth_spec, rec.truth_parameters, rec.simulation.n, rec.simulation.noise
-    );
-    println!(
-        "fit:   `{}` ({} parameters), {}, {} epochs, {} train / {} test samples, {} replicates\n",
-        rec.model,
-        rec.model_parameters,
-        rec.optimizer,
-        rec.epochs,
-        rec.train_samples,
-        rec.test_samples,
-        rec.replicates.len()
-    );
-    print!("{}", table(&rec));
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let report = recover::run(&a.dir, &opts, a.out.as_deref(), a.force, &command, &AtomicBool::new(false))?;
+    let rec = &report.recovery;
+    println!("{}", heading(rec));
+    print!("{}", table(rec));
     println!();
-    for para in explanation(&rec).lines() {
+    for para in explanation(rec).lines() {
         println!("- {para}");
     }
-    let out = out_dir;
-    let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let files = write(&rec, &out, &command)?;
+    let files = report.files;
     println!("\nwrote {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
     Ok(0)
 }

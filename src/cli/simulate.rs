@@ -1,7 +1,7 @@
 //! `convlab simulate`: data from a known network, with its true parameters, for `recover`.
 
 use crate::model::presets;
-use crate::study::simulate::{save, simulate, SimSpec, DATA_FILE, INFO_FILE, TRUTH_FILE};
+use crate::study::simulate::{SimSpec, DATA_FILE, INFO_FILE, TRUTH_FILE};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -37,22 +37,8 @@ pub struct Args {
 
 pub fn run(a: Args) -> crate::Result<i32> {
     let (spec, input) = presets::spec_and_input(&a.model, a.input.as_deref())?;
-    if a.truth.is_some() && a.bias.is_some() {
-        return Err(crate::Error::config(
-            "--bias sets the output bias of drawn parameters; with --truth the file gives every parameter",
-        ));
-    }
-    crate::train::folder::refuse_overwrite(&a.out.join(crate::study::simulate::DATA_FILE), a.force)?;
-    let sim = simulate(&SimSpec {
-        model: spec,
-        input,
-        n: a.n,
-        noise: a.noise,
-        seed: a.seed,
-        bias: a.bias.unwrap_or(-0.5),
-        truth: a.truth,
-    })?;
-    save(&sim, &a.out)?;
+    let spec = SimSpec { model: spec, input, n: a.n, noise: a.noise, seed: a.seed, bias: a.bias, truth: a.truth };
+    let sim = crate::study::simulate::run(&spec, &a.out, a.force)?;
     let t = &sim.truth;
     println!(
         "simulated {} samples of {} → {} from `{}` ({} parameters, {}), noise sd {}, seed {}",

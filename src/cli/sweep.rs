@@ -1,10 +1,10 @@
 //! `convlab sweep`: run a grid of trainings over seeds (or a shard of it), and `sweep merge`.
 
 use super::training_args::TrainingArgs;
-use crate::study::sweep::results::{self, file_name, Header};
-use crate::study::sweep::{grid, write_outputs, Plan, Shard, SweepConfig};
+use crate::study::sweep::{self, default_dir, grid, results, write_outputs, Plan, Shard, SweepConfig};
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 #[derive(clap::Args)]
@@ -75,14 +75,7 @@ struct RunArgs {
 }
 
 fn config_of(a: &RunArgs) -> crate::Result<SweepConfig> {
-    let mut c = match (&a.config, &a.lab) {
-        (Some(p), _) => SweepConfig::from_toml(&std::fs::read_to_string(p).map_err(|e| crate::Error::read(p, e))?)?,
-        (None, Some(lab)) => SweepConfig::from_run(&(crate::train::labs::find(lab)?.config)()),
-        (None, None) => SweepConfig::default(),
-    };
-    if let (Some(_), Some(lab)) = (&a.config, &a.lab) {
-        return Err(crate::Error::config(format!("give either --config or --lab {lab}, not both")));
-    }
+    let mut c = SweepConfig::base(a.config.as_deref(), a.lab.as_deref())?;
     a.training.apply(&mut c.training)?;
     if let Some(v) = a.seeds {
         c.seeds = v;
@@ -113,67 +106,40 @@ pub fn run(a: Args) -> crate::Result<i32> {
     let a = a.run;
     let shard = a.shard.as_deref().map(Shard::parse).transpose()?.unwrap_or(Shard::ALL);
     crate::data::limits::check_jobs(a.jobs)?;
-    let config = config_of(&a)?;
-    let plan = Plan::new(config)?;
-    // Distinct defaults: a lab's sweep, a config file's sweep and a data set's sweep.
-    let name = match (&a.lab, &a.config) {
-        (Some(lab), _) => lab.clone(),
-        (None, Some(file)) => file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or("sweep".into()),
-        (None, None) => plan.config.training.data.chars().take_while(|c| c.is_ascii_alphanumeric()).collect(),
-    };
-    let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("sweeps").join(name));
-    std::fs::create_dir_all(&dir).map_err(|e| crate::Error::create(&dir, e))?;
-    // The shards of one sweep write their own files into one folder, side by side (a job
-    // array): each locks only its own part.
-    let _lock = if shard == Shard::ALL {
-        crate::fs::lock_dir(&dir)?
-    } else {
-        crate::fs::lock_in(&dir, &format!(".{}.lock", file_name(shard)))?
-    };
-    let existing = if shard == Shard::ALL { dir.join("summary.json") } else { dir.join(file_name(shard)) };
-    crate::train::folder::refuse_overwrite(&existing, a.force)?;
+    let plan = Plan::new(config_of(&a)?)?;
+    let dir =
+        a.out.clone().unwrap_or_else(|| default_dir(a.lab.as_deref(), a.config.as_deref(), &plan.config.training.data));
     let total = plan.total_runs();
     let mine = (0..total).filter(|&r| shard.owns(r)).count();
-    let jobs = if a.jobs == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { a.jobs };
     if !a.quiet {
-        println!(
-            "sweep {}: {} grid point{} × {} seeds = {total} runs{}; {jobs} at a time, one thread each",
-            plan.config.fingerprint(),
-            plan.points.len(),
-            if plan.points.len() == 1 { "" } else { "s" },
-            plan.config.seeds,
-            if shard == Shard::ALL {
-                String::new()
-            } else {
-                format!(", shard {}/{} runs {mine}", shard.index, shard.count)
-            },
-        );
+        println!("{}", plan.header(shard, a.jobs));
     }
     let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| indicatif::ProgressBar::new(mine as u64));
     let start = Instant::now();
-    let runs = plan.run(shard, jobs, || {
+    let done = || {
         if let Some(b) = &bar {
             b.inc(1)
         }
-    })?;
+    };
+    let outcome = sweep::run(&plan, &dir, shard, a.jobs, a.force, done, &AtomicBool::new(false))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     let secs = start.elapsed().as_secs_f64();
-    if shard != Shard::ALL {
-        std::fs::create_dir_all(&dir).map_err(|e| crate::Error::create(&dir, e))?;
-        let path = dir.join(file_name(shard));
-        results::write(&path, &Header::new(&plan.config, shard, total), &runs)?;
-        println!("shard {}/{}: {mine} runs in {secs:.1} s → {}", shard.index, shard.count, path.display());
-        println!("when every shard is done: convlab sweep merge {}", dir.display());
-        return Ok(0);
+    match (outcome.written, outcome.shard_file) {
+        (Some(w), _) => {
+            print!("{}", w.table);
+            println!(
+                "{total} runs in {secs:.1} s; wrote {}",
+                w.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        (None, path) => {
+            let path = path.unwrap_or_default();
+            println!("shard {}/{}: {mine} runs in {secs:.1} s → {}", shard.index, shard.count, path.display());
+            println!("when every shard is done: convlab sweep merge {}", dir.display());
+        }
     }
-    let (table, files) = write_outputs(&dir, &plan.config, &plan.points, &runs)?;
-    print!("{table}");
-    println!(
-        "{total} runs in {secs:.1} s; wrote {}",
-        files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
-    );
     Ok(0)
 }
 
@@ -192,9 +158,9 @@ fn merge(m: MergeArgs) -> crate::Result<i32> {
     std::fs::create_dir_all(&dir).map_err(|e| crate::Error::create(&dir, e))?;
     let _lock = crate::fs::lock_dir(&dir)?;
     crate::train::folder::refuse_overwrite(&dir.join("summary.json"), m.force)?;
-    let (table, out) = write_outputs(&dir, &header.config, &points, &runs)?;
+    let w = write_outputs(&dir, &header.config, &points, &runs)?;
     println!("merged {} shards ({} runs) of sweep {}", files.len(), runs.len(), header.fingerprint);
-    print!("{table}");
-    println!("wrote {}", out.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
+    print!("{}", w.table);
+    println!("wrote {}", w.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
     Ok(0)
 }

@@ -10,12 +10,12 @@ use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
 use crate::losses::Loss;
 use crate::model::{presets, Model};
-use crate::optim::OptimizerConfig;
 use crate::train::config::{RunConfig, TrainingSettings};
-use crate::train::run::{train_from, Prepared};
+use crate::train::run::{train_interruptible, Prepared};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 #[derive(Clone, Debug)]
 pub struct RecoverOptions {
@@ -74,7 +74,9 @@ fn samples(ds: &Dataset) -> (Vec<f64>, Vec<f64>) {
     (ds.x.iter().map(|&v| v as f64).collect(), y)
 }
 
-pub fn recover(dir: &Path, o: &RecoverOptions) -> Result<Recovery> {
+/// Fits the replicates and compares each with the truth; once `stop` is set (a Python caller's
+/// Ctrl-C), the replicates end after their step under way and this returns an error.
+pub fn recover(dir: &Path, o: &RecoverOptions, stop: &AtomicBool) -> Result<Recovery> {
     if o.replicates == 0 {
         return Err(Error::config("--replicates must be at least 1"));
     }
@@ -101,7 +103,6 @@ pub fn recover(dir: &Path, o: &RecoverOptions) -> Result<Recovery> {
             template.output().len()
         )));
     }
-    let optimizer = OptimizerConfig::parse(&o.optimizer)?;
     let all = Dataset {
         name: "simulation".into(),
         x: sim.x.clone(),
@@ -112,7 +113,7 @@ pub fn recover(dir: &Path, o: &RecoverOptions) -> Result<Recovery> {
     // One fixed split for all replicates, so they differ only in their starting point.
     let split = split_seeded(&all, o.test_fraction, 0)?;
     let test = split.test.ok_or(Error::config("--test-fraction leaves no test set; raise it"))?;
-    let p = Prepared { train: split.train, test, model: template.clone(), loss: Loss::Mse, optimizer };
+    let p = Prepared::from_datasets(split.train, Some(test), template.clone(), Some(Loss::Mse), &o.optimizer)?;
     let training = TrainingSettings {
         optimizer: o.optimizer.clone(),
         epochs: o.epochs,
@@ -125,8 +126,11 @@ pub fn recover(dir: &Path, o: &RecoverOptions) -> Result<Recovery> {
         let seed = o.seed + r as u64;
         let mut start = template.clone();
         start.init(seed);
-        let out = train_from(&RunConfig { seed, ..base.clone() }, &p, start, None, false, true)
+        let out = train_interruptible(&RunConfig { seed, ..base.clone() }, &p, start, true, stop)
             .map_err(|e| Error::numeric(format!("replicate {} (seed {seed}): {e}", r + 1)))?;
+        if out.interrupted {
+            return Err(Error::config("recover was interrupted before its replicates finished; nothing was written"));
+        }
         let last = out.metrics.last().map(|m| m.train_loss).unwrap_or(f64::NAN);
         Ok((out.model, last))
     };
@@ -168,4 +172,46 @@ pub fn recover(dir: &Path, o: &RecoverOptions) -> Result<Recovery> {
         models: fitted.into_iter().map(|(m, _)| m).collect(),
         test_predictions: (test_y, first),
     })
+}
+
+/// A recovery and where its report went.
+pub struct Report {
+    pub recovery: Recovery,
+    /// The report folder: `recover.json`, `report.md` and the scatter plots.
+    pub dir: PathBuf,
+    pub files: Vec<PathBuf>,
+}
+
+/// The report folder of a recovery from `dir`: `DIR/recover`, or `DIR/recover-MODEL` for a
+/// model other than the truth's, so fits of several models sit side by side.
+pub fn default_out(dir: &Path, model: Option<&str>) -> PathBuf {
+    match model {
+        None => dir.join("recover"),
+        Some(m) => {
+            let name: String =
+                m.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(40).collect();
+            dir.join(format!("recover-{name}"))
+        }
+    }
+}
+
+/// `convlab recover` (and Python's `recover`): checks that `out` (default [`default_out`]) holds
+/// no earlier report unless `force`, fits and compares ([`recover`]), and writes the report,
+/// which records `command`.
+pub fn run(
+    dir: &Path,
+    o: &RecoverOptions,
+    out: Option<&Path>,
+    force: bool,
+    command: &str,
+    stop: &AtomicBool,
+) -> Result<Report> {
+    crate::data::limits::check_jobs(o.jobs)?;
+    let out = out.map(Path::to_path_buf).unwrap_or_else(|| default_out(dir, o.model.as_deref()));
+    std::fs::create_dir_all(&out).map_err(|e| Error::create(&out, e))?;
+    let _lock = crate::fs::lock_dir(&out)?;
+    crate::train::folder::refuse_overwrite(&out.join("recover.json"), force)?;
+    let recovery = recover(dir, o, stop)?;
+    let files = super::recover_report::write(&recovery, &out, command)?;
+    Ok(Report { recovery, dir: out, files })
 }

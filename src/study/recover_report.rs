@@ -189,14 +189,37 @@ fn f32s(v: &[f64]) -> Vec<f32> {
     v.iter().map(|&x| x as f32).collect()
 }
 
+/// What `recover.json` holds: the recovery, each replicate's comparison and the medians.
+pub fn to_json(rec: &Recovery) -> serde_json::Value {
+    let mut json = serde_json::to_value(rec).expect("a Recovery always serialises");
+    json["summary"] = serde_json::to_value(summary(rec)).expect("a summary always serialises");
+    json
+}
+
+/// The two lines above the table: the truth, and the fit.
+pub fn heading(rec: &Recovery) -> String {
+    format!(
+        "truth: `{}` ({} parameters), {} samples, noise sd {}\nfit:   `{}` ({} parameters), {}, {} epochs, {} train / {} test samples, {} replicates\n",
+        rec.truth_spec,
+        rec.truth_parameters,
+        rec.simulation.n,
+        rec.simulation.noise,
+        rec.model,
+        rec.model_parameters,
+        rec.optimizer,
+        rec.epochs,
+        rec.train_samples,
+        rec.test_samples,
+        rec.replicates.len()
+    )
+}
+
 /// Writes `recover.json`, the plots and `report.md` into `out`; returns the files written.
 pub fn write(rec: &Recovery, out: &Path, command: &str) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).map_err(|e| Error::create(out, e))?;
     let mut files = vec![];
-    let mut json = serde_json::to_value(rec).expect("a Recovery always serialises");
-    json["summary"] = serde_json::to_value(summary(rec)).expect("a summary always serialises");
     let path = out.join("recover.json");
-    let text = serde_json::to_string_pretty(&json).expect("a JSON value always serialises");
+    let text = serde_json::to_string_pretty(&to_json(rec)).expect("a JSON value always serialises");
     crate::fs::write_atomic(&path, format!("{text}\n").as_bytes())?;
     files.push(path);
     // All replicates on one plot: the spread shows how (un)identifiable each view is.

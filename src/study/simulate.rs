@@ -25,8 +25,9 @@ pub struct SimSpec {
     /// Standard deviation of the Gaussian noise added to every output.
     pub noise: f64,
     pub seed: u32,
-    /// The output layer's bias when the truth is drawn (the tutorial's −0.5).
-    pub bias: f64,
+    /// The output layer's bias when the truth is drawn (default: the tutorial's −0.5); not with
+    /// `truth`, which gives every parameter.
+    pub bias: Option<f64>,
     /// Read the true parameters from this file instead of drawing them.
     pub truth: Option<PathBuf>,
 }
@@ -64,15 +65,24 @@ fn output_layer(model: &Model<f32>) -> Option<usize> {
     model.layers.iter().rposition(|l| matches!(l.op, Op::Linear(_)))
 }
 
+/// The tutorial's output bias.
+pub const DEFAULT_BIAS: f64 = -0.5;
+
 pub fn simulate(s: &SimSpec) -> Result<Simulation> {
+    if s.truth.is_some() && s.bias.is_some() {
+        return Err(Error::config(
+            "--bias sets the output bias of drawn parameters; with --truth the file gives every parameter",
+        ));
+    }
+    let bias = s.bias.unwrap_or(DEFAULT_BIAS);
     if s.n == 0 {
         return Err(Error::config("--n must be at least 1"));
     }
     if !(s.noise.is_finite() && s.noise >= 0.0) {
         return Err(Error::config(format!("--noise must be a finite standard deviation ≥ 0, not {}", s.noise)));
     }
-    if !s.bias.is_finite() {
-        return Err(Error::config(format!("--bias must be a finite number, not {}", s.bias)));
+    if !bias.is_finite() {
+        return Err(Error::config(format!("--bias must be a finite number, not {bias}")));
     }
     crate::data::limits::check_data_bytes(
         &format!("--n {} samples of {} as 64-bit floats", s.n, s.input),
@@ -104,7 +114,7 @@ pub fn simulate(s: &SimSpec) -> Result<Simulation> {
                 let values = truth64.tensor_mut(t);
                 match &truth.layers[t.layer].op {
                     Op::BatchNorm(_) => {} // identity: scale 1, shift 0
-                    _ if Some(t.layer) == out_layer && t.name.ends_with(".bias") => values.fill(s.bias),
+                    _ if Some(t.layer) == out_layer && t.name.ends_with(".bias") => values.fill(bias),
                     _ => rs.normal_fill(0.0, 1.0, values),
                 }
             }
@@ -121,7 +131,7 @@ pub fn simulate(s: &SimSpec) -> Result<Simulation> {
         n: s.n,
         noise: s.noise,
         seed: s.seed,
-        bias: s.truth.is_none().then_some(s.bias),
+        bias: s.truth.is_none().then_some(bias),
         truth_from: s.truth.as_ref().map(|p| p.display().to_string()),
     };
     let to32 = |v: Vec<f64>| v.into_iter().map(|a| a as f32).collect();
@@ -131,6 +141,15 @@ pub fn simulate(s: &SimSpec) -> Result<Simulation> {
 pub const DATA_FILE: &str = "data.npz";
 pub const TRUTH_FILE: &str = "truth.safetensors";
 pub const INFO_FILE: &str = "simulation.json";
+
+/// `convlab simulate` (and Python's `simulate`): simulates and saves into `dir`, refusing to
+/// overwrite an earlier simulation there unless `force`.
+pub fn run(s: &SimSpec, dir: &Path, force: bool) -> Result<Simulation> {
+    crate::train::folder::refuse_overwrite(&dir.join(DATA_FILE), force)?;
+    let sim = simulate(s)?;
+    save(&sim, dir)?;
+    Ok(sim)
+}
 
 /// Writes `data.npz` (X, y), `truth.safetensors` and `simulation.json` into `dir`.
 pub fn save(sim: &Simulation, dir: &Path) -> Result<()> {
@@ -220,7 +239,7 @@ mod tests {
             n: 1000,
             noise: 1.0,
             seed: 1337,
-            bias: -0.5,
+            bias: None,
             truth: None,
         }
     }

@@ -4,7 +4,7 @@
 use super::config::RunConfig;
 use crate::data::source::DataSource;
 use crate::data::split::{split_seeded, unify_num_classes};
-use crate::data::{synthetic, Dataset, Targets};
+use crate::data::{synthetic, Dataset, Split, Targets};
 use crate::engine::Dims;
 use crate::error::{Error, Result};
 use crate::losses::{Loss, Target};
@@ -111,14 +111,50 @@ pub fn build_model(model: &str, train: &Dataset) -> Result<Model<f32>> {
 pub fn prepare(cfg: &RunConfig) -> Result<Prepared> {
     cfg.validate()?;
     let (train, test) = load_run_data(cfg, &cfg.training.data, cfg.training.data_dir.as_deref().map(Path::new))?;
-    let mut model = build_model(&cfg.training.model, &train)?;
-    let loss = cfg.training.loss.unwrap_or_else(|| default_loss(&train.targets));
-    let k = model.output().len();
-    // Recorded in every model file the run writes, so the file alone predicts classes.
-    model.task = Some(Task::new(loss, k, train.class_names.as_deref()));
-    for ds in [&train, &test] {
-        loss.check(ds.len(), k, target_of(ds)).map_err(|e| e.context(&ds.name))?;
+    let model = build_model(&cfg.training.model, &train)?;
+    Prepared::from_datasets(train, Some(test), model, cfg.training.loss, &cfg.training.optimizer)
+}
+
+impl Prepared {
+    /// A run from data sets in hand (what `prepare` loaded, or a Python caller's arrays): both
+    /// sets count the same classes, the loss is `loss` or the one the targets imply, the model
+    /// records its task, the loss is checked against both sets, and the optimizer is parsed.
+    /// Without `test`, the run evaluates nothing after its epochs.
+    pub fn from_datasets(
+        train: Dataset,
+        test: Option<Dataset>,
+        mut model: Model<f32>,
+        loss: Option<Loss>,
+        optimizer: &str,
+    ) -> Result<Prepared> {
+        let test = test.unwrap_or_else(|| empty_like(&train, "test"));
+        let mut split = Split { train, test: Some(test) };
+        unify_num_classes(&mut split);
+        let Split { train, test: Some(test) } = split else { unreachable!("the test set was given above") };
+        let loss = loss.unwrap_or_else(|| default_loss(&train.targets));
+        let k = model.output().len();
+        // Recorded in every model file the run writes, so the file alone predicts classes.
+        model.task = Some(Task::new(loss, k, train.class_names.as_deref()));
+        for ds in [&train, &test] {
+            loss.check(ds.len(), k, target_of(ds)).map_err(|e| e.context(&ds.name))?;
+        }
+        let optimizer = OptimizerConfig::parse(optimizer)?;
+        Ok(Prepared { train, test, model, loss, optimizer })
     }
-    let optimizer = OptimizerConfig::parse(&cfg.training.optimizer)?;
-    Ok(Prepared { train, test, model, loss, optimizer })
+}
+
+/// A data set of no samples with `ds`'s sample shape and kind of targets (without copying its
+/// samples, which may be hundreds of megabytes).
+fn empty_like(ds: &Dataset, name: &str) -> Dataset {
+    let targets = match &ds.targets {
+        Targets::Classes { num_classes, .. } => Targets::Classes { labels: vec![], num_classes: *num_classes },
+        Targets::Values { width, .. } => Targets::Values { values: vec![], width: *width },
+    };
+    Dataset {
+        name: name.into(),
+        x: vec![],
+        sample_shape: ds.sample_shape.clone(),
+        targets,
+        class_names: ds.class_names.clone(),
+    }
 }

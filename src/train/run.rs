@@ -89,10 +89,16 @@ pub fn train_from(
     run_loop(cfg, p, start, folder, resume, quiet, &AtomicBool::new(false))
 }
 
-/// As `train` without a run folder, checking `stop` before every step: once it is set, the run
-/// ends after the step under way, with [`Outcome::interrupted`] (a Python caller's Ctrl-C).
-pub fn train_interruptible(cfg: &RunConfig, p: &Prepared, quiet: bool, stop: &AtomicBool) -> Result<Outcome> {
-    run_loop(cfg, p, p.model.clone(), None, false, quiet, stop)
+/// As `train_from` without a run folder, checking `stop` before every step: once it is set, the
+/// run ends after the step under way, with [`Outcome::interrupted`] (a Python caller's Ctrl-C).
+pub fn train_interruptible(
+    cfg: &RunConfig,
+    p: &Prepared,
+    start: Model<f32>,
+    quiet: bool,
+    stop: &AtomicBool,
+) -> Result<Outcome> {
+    run_loop(cfg, p, start, None, false, quiet, stop)
 }
 
 fn run_loop(

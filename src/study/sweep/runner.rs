@@ -7,11 +7,15 @@ use super::config::SweepConfig;
 use super::criterion::Criterion;
 use super::grid::{apply, points, Point};
 use crate::error::{Error, Result};
-use crate::train::run::{prepare, train_from, Prepared};
+use crate::train::run::{prepare, train_interruptible, Prepared};
 use crate::train::step::has_accuracy;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A run that `stop` ended early (its result is not kept).
+const INTERRUPTED: &str = "interrupted";
 
 /// A sweep ready to run: the resolved configuration, its points, their data and models.
 pub struct Plan {
@@ -19,6 +23,15 @@ pub struct Plan {
     pub points: Vec<Point>,
     pub criterion: Criterion,
     prepared: Vec<Prepared>,
+}
+
+/// `--jobs`: 0 is all cores.
+pub fn resolve_jobs(jobs: usize) -> usize {
+    if jobs == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    } else {
+        jobs
+    }
 }
 
 /// What one run left: its place in the sweep and how training ended.
@@ -124,7 +137,26 @@ impl Plan {
         self.points.len() * self.config.seeds
     }
 
-    fn run_one(&self, run: usize) -> RunResult {
+    /// The line a sweep starts with: its fingerprint, grid points, seeds, runs and threads.
+    pub fn header(&self, shard: Shard, jobs: usize) -> String {
+        let total = self.total_runs();
+        let mine = (0..total).filter(|&r| shard.owns(r)).count();
+        format!(
+            "sweep {}: {} grid point{} × {} seeds = {total} runs{}; {} at a time, one thread each",
+            self.config.fingerprint(),
+            self.points.len(),
+            if self.points.len() == 1 { "" } else { "s" },
+            self.config.seeds,
+            if shard == Shard::ALL {
+                String::new()
+            } else {
+                format!(", shard {}/{} runs {mine}", shard.index, shard.count)
+            },
+            resolve_jobs(jobs)
+        )
+    }
+
+    fn run_one(&self, run: usize, stop: &AtomicBool) -> RunResult {
         let (p, offset) = (run / self.config.seeds, run % self.config.seeds);
         let seed = self.config.seed_start + offset as u64;
         let mut result = RunResult {
@@ -150,7 +182,8 @@ impl Plan {
         let prep = &self.prepared[p];
         let mut model = prep.model.clone();
         cfg.init(&mut model, seed);
-        match train_from(&cfg, prep, model, None, false, true) {
+        match train_interruptible(&cfg, prep, model, true, stop) {
+            Ok(out) if out.interrupted => result.error = Some(INTERRUPTED.into()),
             Ok(out) => {
                 if let Some(m) = out.metrics.last() {
                     result.final_train_loss = Some(m.train_loss);
@@ -165,24 +198,30 @@ impl Plan {
         result
     }
 
-    /// Runs this shard's runs on `jobs` threads (0 = all cores), calling `done` after each.
-    pub fn run(&self, shard: Shard, jobs: usize, done: impl Fn() + Sync) -> Result<Vec<RunResult>> {
+    /// Runs this shard's runs on `jobs` threads (0 = all cores), calling `done` after each. Once
+    /// `stop` is set (a Python caller's Ctrl-C), runs end after their step under way, the rest
+    /// do not start, and this returns an error.
+    pub fn run(&self, shard: Shard, jobs: usize, done: impl Fn() + Sync, stop: &AtomicBool) -> Result<Vec<RunResult>> {
         let runs: Vec<usize> = (0..self.total_runs()).filter(|&r| shard.owns(r)).collect();
         crate::data::limits::check_jobs(jobs)?;
-        let jobs = if jobs == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { jobs };
+        let jobs = resolve_jobs(jobs);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs)
             .build()
             .map_err(|e| Error::config(format!("cannot start {jobs} threads: {e}")))?;
-        Ok(pool.install(|| {
+        let results: Vec<RunResult> = pool.install(|| {
             runs.par_iter()
                 .map(|&r| {
-                    let out = self.run_one(r);
+                    let out = self.run_one(r, stop);
                     done();
                     out
                 })
                 .collect()
-        }))
+        });
+        if stop.load(Ordering::Relaxed) {
+            return Err(Error::config("the sweep was interrupted before its runs finished; nothing was written"));
+        }
+        Ok(results)
     }
 }
 
