@@ -33,12 +33,12 @@ pub(crate) fn ranked(
     r
 }
 
-/// `#12 true 3 · p=0.07 (says 5)`: a ranked sample, its true class, the probability given to
+/// `#12 true 3 · p(true)=0.07 (says 5)`: a ranked sample, its true class, the probability given to
 /// it and, when wrong, the predicted class.
 pub(crate) fn caption(task: &Task, labels: &[u32], (i, p, pred): (usize, f32, usize)) -> String {
     let truth = labels[i] as usize;
     let says = if pred != truth { format!(" (says {})", task.name(pred)) } else { String::new() };
-    format!("#{i} true {} · p={p:.2}{says}", task.name(truth))
+    format!("#{i} true {} · p(true)={p:.2}{says}", task.name(truth))
 }
 
 pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize, seed: u64) -> Result<Figure> {
