@@ -573,10 +573,17 @@ fn simplecnn_lab_prints_accuracies_as_tutorial_001() {
         "Test accuracy before training: 0.",
         "[Epoch 001] train_acc: 0.",
         "[Epoch 005] train_acc: 0.",
-        "Test accuracy after training: 0.8",
     ] {
         assert!(t.contains(line), "missing `{line}` in:\n{t}");
     }
+    // Tutorial 001's SimpleCNN reaches about 0.90 on Fashion-MNIST's test set after 5 epochs of
+    // Adam; the last digits move with the summation order of the machine's kernels.
+    let accuracy: f64 = t
+        .lines()
+        .find_map(|l| l.strip_prefix("Test accuracy after training: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `Test accuracy after training:` line in:\n{t}"));
+    assert!((0.85..0.95).contains(&accuracy), "test accuracy {accuracy} is not about 0.90:\n{t}");
 }
 
 #[test]
