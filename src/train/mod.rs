@@ -14,4 +14,4 @@ pub mod session;
 pub mod snapshots;
 pub mod step;
 
-pub use step::{argmax, StepStats, Trainer};
+pub use step::{argmax, Samples, StepStats, Trainer};

@@ -7,7 +7,7 @@ use super::config::RunConfig;
 use super::early_stop::{self, Metric, StopRecord, Watch};
 use super::folder::{EpochMetrics, RunFolder};
 use super::progress::{pct, Progress};
-use super::step::{has_accuracy, Trainer};
+use super::step::{has_accuracy, Samples, Trainer};
 use crate::data::Targets;
 use crate::error::{Error, Result};
 use crate::losses::Target;
@@ -149,8 +149,7 @@ fn run_loop(
         (steps_per_epoch * (cfg.training.epochs + 1 - first_epoch.min(cfg.training.epochs + 1))) as u64,
         quiet,
     );
-    // Batch buffers, allocated once.
-    let mut bx = vec![0f32; batch * in_len];
+    // Batch targets, allocated once (the trainer's shards copy the samples themselves).
     let mut bl = vec![0u32; batch];
     let mut bv = vec![0f32; batch * k];
     let mut order: Vec<usize> = (0..n).collect();
@@ -193,9 +192,12 @@ fn run_loop(
                     lr = sch.apply(&mut trainer.optimizer, epoch - 1, trainer.step);
                 }
                 let m = chunk.len();
-                for (j, &i) in chunk.iter().enumerate() {
-                    bx[j * in_len..(j + 1) * in_len].copy_from_slice(p.train.sample(i));
-                }
+                // A full batch is the data set in order: no copy.
+                let samples = if batch < n {
+                    Samples::Rows { data: &p.train.x, rows: chunk }
+                } else {
+                    Samples::Contiguous(&p.train.x[..m * in_len])
+                };
                 let target = match &p.train.targets {
                     Targets::Classes { labels, .. } => {
                         chunk.iter().enumerate().for_each(|(j, &i)| bl[j] = labels[i]);
@@ -208,7 +210,7 @@ fn run_loop(
                         Target::Values(&bv[..m * width])
                     }
                 };
-                match trainer.train_step(&bx[..m * in_len], target, m) {
+                match trainer.train_step_on(samples, target, m) {
                     Ok(st) => {
                         loss_sum += st.loss * m as f64;
                         correct += st.correct;

@@ -25,6 +25,41 @@ const MIN_FLOPS_TO_SHARD: usize = 4_000_000;
 const MAX_SHARDS: usize = 4;
 const MIN_SAMPLES_PER_SHARD: usize = 4;
 
+/// A step's input samples: contiguous, or rows of a data set picked by index (a shuffled
+/// batch), which each shard copies for itself, so that the copy runs on every thread.
+#[derive(Clone, Copy, Debug)]
+pub enum Samples<'a, T> {
+    Contiguous(&'a [T]),
+    Rows { data: &'a [T], rows: &'a [usize] },
+}
+
+/// What a shard keeps besides its workspace.
+#[derive(Clone, Debug, Default)]
+struct Shard<T> {
+    /// Loss sum and correctly classified samples of the last pass.
+    stats: (f64, usize),
+    /// The shard's samples copied from `Samples::Rows` (allocated on first use).
+    gathered: Vec<T>,
+}
+
+impl<T: Float> Shard<T> {
+    /// The shard's samples `r` of `x` (`in_len` values each), copied here when they are rows.
+    fn inputs<'a>(gathered: &'a mut Vec<T>, x: Samples<'a, T>, r: Range<usize>, in_len: usize) -> &'a [T] {
+        match x {
+            Samples::Contiguous(x) => &x[r.start * in_len..r.end * in_len],
+            Samples::Rows { data, rows } => {
+                if gathered.len() < r.len() * in_len {
+                    gathered.resize(r.len() * in_len, T::ZERO);
+                }
+                for (dst, &row) in gathered.chunks_exact_mut(in_len).zip(&rows[r.clone()]) {
+                    dst.copy_from_slice(&data[row * in_len..(row + 1) * in_len]);
+                }
+                &gathered[..r.len() * in_len]
+            }
+        }
+    }
+}
+
 pub struct Trainer<T: Float> {
     pub model: Model<T>,
     pub optimizer: Optimizer<T>,
@@ -36,8 +71,7 @@ pub struct Trainer<T: Float> {
     /// Scale each step's gradient to at most this global 2-norm (`--clip-grad-norm`).
     pub clip_grad_norm: Option<f64>,
     workspaces: Vec<Workspace<T>>,
-    /// Per shard: loss sum and correctly classified samples of the last pass.
-    shard_stats: Vec<(f64, usize)>,
+    shards: Vec<Shard<T>>,
     max_shards: usize,
     max_batch: usize,
     pool: Option<Arc<rayon::ThreadPool>>,
@@ -89,7 +123,7 @@ impl<T: Float> Trainer<T> {
             step: 0,
             clip_grad_norm: None,
             workspaces,
-            shard_stats: vec![(0.0, 0); max_shards],
+            shards: vec![Shard::default(); max_shards],
             max_shards,
             max_batch,
             pool,
@@ -124,7 +158,15 @@ impl<T: Float> Trainer<T> {
     /// count, both from before the update. A NaN or infinite loss is [`Error::Numeric`] and
     /// leaves the parameters as they were; targets that do not fit are [`Error::Shape`].
     pub fn train_step(&mut self, x: &[T], target: Target<T>, n: usize) -> Result<StepStats> {
+        self.train_step_on(Samples::Contiguous(x), target, n)
+    }
+
+    /// `train_step` on samples given contiguously or as rows of a data set.
+    pub fn train_step_on(&mut self, x: Samples<'_, T>, target: Target<T>, n: usize) -> Result<StepStats> {
         assert!(n >= 1 && n <= self.max_batch, "batch of {n} outside 1..={}", self.max_batch);
+        if let Samples::Rows { rows, .. } = x {
+            assert_eq!(rows.len(), n, "one row index per sample");
+        }
         let k = self.model.output().len();
         self.loss.check(n, k, target)?;
         let shards = self.shards_for(n);
@@ -132,9 +174,10 @@ impl<T: Float> Trainer<T> {
         let scale = T::from_f64(1.0 / count as f64);
         let (model, loss, in_len) = (&self.model, self.loss, self.model.input.len());
         let key = MaskKey { seed: self.seed, step: self.step, layer: 0, first_sample: 0 };
-        for_shards(&self.pool, &mut self.workspaces[..shards], &mut self.shard_stats[..shards], |i, ws, stats| {
+        for_shards(&self.pool, &mut self.workspaces[..shards], &mut self.shards[..shards], |i, ws, shard| {
             let r = shard_range(n, shards, i);
-            let xs = &x[r.start * in_len..r.end * in_len];
+            let Shard { stats, gathered } = shard;
+            let xs = Shard::inputs(gathered, x, r.clone(), in_len);
             ws.forward(model, xs, r.len(), Mode::Train, MaskKey { first_sample: r.start as u64, ..key });
             let t = match target {
                 Target::Classes(l) => Target::Classes(&l[r.clone()]),
@@ -145,8 +188,8 @@ impl<T: Float> Trainer<T> {
             ws.dparams.fill(T::ZERO);
             ws.backward(model, xs, Mode::Train);
         });
-        let total: f64 = self.shard_stats[..shards].iter().map(|s| s.0).sum();
-        let correct = self.shard_stats[..shards].iter().map(|s| s.1).sum();
+        let total: f64 = self.shards[..shards].iter().map(|s| s.stats.0).sum();
+        let correct = self.shards[..shards].iter().map(|s| s.stats.1).sum();
         let mean = total / count as f64;
         if !mean.is_finite() {
             return Err(Error::numeric(format!("the loss became {mean}")));
@@ -185,7 +228,7 @@ impl<T: Float> Trainer<T> {
             let m = end - start;
             let shards = self.shards_for(m);
             let (model, loss) = (&self.model, self.loss);
-            for_shards(&self.pool, &mut self.workspaces[..shards], &mut self.shard_stats[..shards], |i, ws, stats| {
+            for_shards(&self.pool, &mut self.workspaces[..shards], &mut self.shards[..shards], |i, ws, shard| {
                 let r = shard_range(m, shards, i);
                 let (a, b) = (start + r.start, start + r.end);
                 ws.forward(model, &x[a * in_len..b * in_len], r.len(), Mode::Eval, MaskKey::default());
@@ -194,10 +237,10 @@ impl<T: Float> Trainer<T> {
                     Target::Values(v) => Target::Values(&v[a * k..b * k]),
                 };
                 let out = ws.output(model);
-                *stats = (loss.sum_and_grad(out, k, t, None), count_correct(loss, out, k, t));
+                shard.stats = (loss.sum_and_grad(out, k, t, None), count_correct(loss, out, k, t));
             });
-            loss_sum += self.shard_stats[..shards].iter().map(|s| s.0).sum::<f64>();
-            correct += self.shard_stats[..shards].iter().map(|s| s.1).sum::<usize>();
+            loss_sum += self.shards[..shards].iter().map(|s| s.stats.0).sum::<f64>();
+            correct += self.shards[..shards].iter().map(|s| s.stats.1).sum::<usize>();
             start = end;
         }
         let acc = has_accuracy(self.loss, k).then(|| correct as f64 / n as f64);
@@ -205,17 +248,17 @@ impl<T: Float> Trainer<T> {
     }
 }
 
-/// Runs `job(shard index, workspace, loss slot)` over the shards, in parallel when a pool exists.
+/// Runs `job(shard index, workspace, shard)` over the shards, in parallel when a pool exists.
 fn for_shards<T: Float>(
     pool: &Option<Arc<rayon::ThreadPool>>,
     ws: &mut [Workspace<T>],
-    stats: &mut [(f64, usize)],
-    job: impl Fn(usize, &mut Workspace<T>, &mut (f64, usize)) + Sync + Send,
+    shards: &mut [Shard<T>],
+    job: impl Fn(usize, &mut Workspace<T>, &mut Shard<T>) + Sync + Send,
 ) {
     match pool {
         Some(pool) if ws.len() > 1 => pool
-            .install(|| ws.par_iter_mut().zip(stats.par_iter_mut()).enumerate().for_each(|(i, (w, l))| job(i, w, l))),
-        _ => ws.iter_mut().zip(stats.iter_mut()).enumerate().for_each(|(i, (w, l))| job(i, w, l)),
+            .install(|| ws.par_iter_mut().zip(shards.par_iter_mut()).enumerate().for_each(|(i, (w, s))| job(i, w, s))),
+        _ => ws.iter_mut().zip(shards.iter_mut()).enumerate().for_each(|(i, (w, s))| job(i, w, s)),
     }
 }
 
@@ -260,6 +303,32 @@ pub fn argmax<T: Float>(row: &[T]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rows picked from a data set train exactly as the same samples copied side by side, on
+    /// a model large enough to be cut into shards that run on two threads.
+    #[test]
+    fn rows_train_as_their_contiguous_copy() {
+        use crate::{Dims, OptimizerConfig};
+        let spec = "conv2d(16,k=3,p=1) relu maxpool2d(2) flatten linear(3)";
+        let make = || {
+            let mut m = Model::<f32>::new(spec, Dims::image(1, 16, 16)).unwrap();
+            m.init(3);
+            let opt = OptimizerConfig::parse("adam(lr=1e-2)").unwrap().build();
+            Trainer::new(m, opt, Loss::CrossEntropy, 32, 2, 0).unwrap()
+        };
+        let (mut by_rows, mut copied) = (make(), make());
+        assert!(by_rows.shards_for(32) > 1, "the test needs several shards");
+        let data: Vec<f32> = (0..64 * 256).map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0).collect();
+        let labels: Vec<u32> = (0..32).map(|i| i % 3).collect();
+        for step in 0..2 {
+            let rows: Vec<usize> = (0..32).map(|i| (i * 37 + step * 11) % 64).collect();
+            let x: Vec<f32> = rows.iter().flat_map(|&r| data[r * 256..(r + 1) * 256].iter().copied()).collect();
+            let a = by_rows.train_step_on(Samples::Rows { data: &data, rows: &rows }, Target::Classes(&labels), 32);
+            let b = copied.train_step(&x, Target::Classes(&labels), 32);
+            assert_eq!(a.unwrap(), b.unwrap());
+        }
+        assert_eq!(by_rows.model.params, copied.model.params);
+    }
 
     #[test]
     fn shards_cover_the_batch_exactly() {
