@@ -2,7 +2,7 @@
 //! C-contiguous with a channel axis, and y either uint32 classes (1-D) or float32 targets (2-D).
 
 use crate::errors::OrPy;
-use convlab::data::{Dataset, Targets};
+use convlab::data::{Dataset, SharedValues, Targets, Values};
 use numpy::{
     PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn,
     PyUntypedArrayMethods,
@@ -10,29 +10,40 @@ use numpy::{
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
+use std::sync::Arc;
 
 /// The values of a C-contiguous array (the Python layer guarantees it), without a copy.
 pub fn slice<'a>(x: &'a PyReadonlyArrayDyn<'_, f32>) -> PyResult<&'a [f32]> {
     x.as_slice().map_err(|_| PyValueError::new_err("X must be C-contiguous (np.ascontiguousarray(X))"))
 }
 
-/// `values` copied into a data set's own buffer, large ones by several threads: for tens of
-/// megabytes the copy's cost is mostly the first touch of the new pages, which threads share.
-fn copy(values: &[f32]) -> Vec<f32> {
-    const PER_THREAD: usize = 1 << 22;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(values.len() / PER_THREAD).max(1);
-    if threads == 1 {
-        return values.to_vec();
+/// X's values where NumPy keeps them: the data set holds a reference to the array, which
+/// keeps it alive, and reads its buffer without a copy (as `torch.from_numpy` shares memory).
+struct NumpyValues {
+    _owner: Py<PyArrayDyn<f32>>,
+    ptr: *const f32,
+    len: usize,
+}
+
+// SAFETY: the buffer is only read, and NumPy neither frees nor moves it while `_owner` holds
+// a reference (an in-place resize of a referenced array is refused). Python code that writes
+// into X while `fit` runs races with it, as it would with PyTorch's shared tensors.
+unsafe impl Send for NumpyValues {}
+unsafe impl Sync for NumpyValues {}
+
+impl SharedValues for NumpyValues {
+    fn values(&self) -> &[f32] {
+        // SAFETY: see above; ptr and len come from the C-contiguous array `_owner`.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
-    // Zeroed memory from the allocator is mapped lazily: each thread faults in its own part.
-    let mut out = vec![0f32; values.len()];
-    let chunk = values.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        for (dst, src) in out.chunks_mut(chunk).zip(values.chunks(chunk)) {
-            s.spawn(move || dst.copy_from_slice(src));
-        }
-    });
-    out
+}
+
+/// X shared with the data set, without a copy.
+fn shared(x: &PyReadonlyArrayDyn<'_, f32>) -> PyResult<Values> {
+    let values = slice(x)?;
+    let (ptr, len) = (values.as_ptr(), values.len());
+    let owner: Bound<'_, PyArrayDyn<f32>> = (**x).clone();
+    Ok(Values::Shared(Arc::new(NumpyValues { _owner: owner.unbind(), ptr, len })))
 }
 
 /// A data set from X (N, C, L) or (N, C, H, W) and y: class labels (`classes`, N) or targets
@@ -72,7 +83,7 @@ pub fn dataset(
     if rows != n {
         return Err(PyValueError::new_err(format!("{name}: X has {n} samples but y has {rows}")));
     }
-    Ok(Dataset { name: name.into(), x: copy(slice(x)?), sample_shape: shape[1..].to_vec(), targets, class_names: None })
+    Ok(Dataset { name: name.into(), x: shared(x)?, sample_shape: shape[1..].to_vec(), targets, class_names: None })
 }
 
 /// X as an (N, *sample_shape) array.

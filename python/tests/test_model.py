@@ -33,6 +33,23 @@ def test_fit_gives_the_labs_numbers_and_equals_the_cli_bit_for_bit(cli, tmp_path
     assert np.array_equal(cl.load(run).predict(Xt), m.predict(Xt))
 
 
+def test_fit_reads_float32_x_without_a_copy():
+    # A 256 MB X: a copy would raise the peak memory of the process by as much again.
+    script = textwrap.dedent("""
+        import resource, numpy as np, convlab_rs as cl
+        X = np.random.default_rng(0).random((65536, 1, 1024), dtype=np.float32)
+        y = X[:, 0, :1].copy()
+        m = cl.Model("flatten linear(1)", input=(1, 1024), seed=0)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        m.fit(X, y, optimizer="sgd(lr=1e-4)", epochs=1, batch_size=1024, progress=False)
+        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    grew_mb = int(out.stdout.split()[-1])
+    assert grew_mb < 128, f"fit raised the peak memory by {grew_mb} MB for a 256 MB X"
+
+
 def test_numpy_in_and_out():
     X, y, Xt, yt = cl.data.load("digits")
     assert X.dtype == np.float32 and X.shape[1:] == (1, 8, 8) and y.dtype == np.int64

@@ -61,7 +61,11 @@ pub fn images(data_dir: Option<&std::path::Path>) -> crate::Result<Images> {
                 return Err(crate::Error::data("Fashion-MNIST loaded without class labels; fetch it again"));
             };
             let n = labels.len();
-            Ok(Images { x: split.train.x, labels, source: format!("Fashion-MNIST training set ({n} images)") })
+            Ok(Images {
+                x: split.train.x.into_vec(),
+                labels,
+                source: format!("Fashion-MNIST training set ({n} images)"),
+            })
         }
         Err(e) if data_dir.is_some() => Err(e.context("bench --data-dir")),
         Err(_) => {

@@ -1,5 +1,7 @@
 //! The in-memory form every data source loads into.
 
+use super::Values;
+
 /// What a sample's target is: a class index, or a vector of real values (regression).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Targets {
@@ -15,7 +17,7 @@ pub struct Dataset {
     /// Human-readable name, e.g. `fashion-mnist (train)`.
     pub name: String,
     /// Pixel or signal values, `len() * sample_shape.iter().product()` of them.
-    pub x: Vec<f32>,
+    pub x: Values,
     /// Shape of one sample: `[C, H, W]` for images, `[C, L]` for 1-D signals.
     pub sample_shape: Vec<usize>,
     pub targets: Targets,

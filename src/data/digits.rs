@@ -64,7 +64,7 @@ fn parse_digits_csv(bytes: &[u8]) -> Result<Dataset> {
     }
     Ok(Dataset {
         name: "digits".into(),
-        x,
+        x: x.into(),
         sample_shape: vec![1, 8, 8],
         targets: Targets::Classes { labels, num_classes: 10 },
         class_names: Some((0..10).map(|d| d.to_string()).collect()),

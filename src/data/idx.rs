@@ -234,7 +234,7 @@ pub fn load_idx_pair(images_path: &Path, labels_path: &Path) -> Result<Dataset> 
     let num_classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
     Ok(Dataset {
         name: images_path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-        x: images.pixels,
+        x: images.pixels.into(),
         sample_shape: vec![1, images.rows, images.cols],
         targets: Targets::Classes { labels, num_classes },
         class_names: None,

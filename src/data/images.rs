@@ -240,7 +240,7 @@ pub fn load_image_folder(dir: &Path) -> Result<Dataset> {
     }
     Ok(Dataset {
         name: dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| dir.display().to_string()),
-        x,
+        x: x.into(),
         sample_shape: vec![channels, h, w],
         targets: Targets::Classes { labels, num_classes: class_names.len() },
         class_names: Some(class_names),

@@ -15,7 +15,9 @@ pub mod source;
 pub mod split;
 pub mod synthetic;
 pub mod tutorial;
+pub mod values;
 pub mod zip;
 
 pub use dataset::{Dataset, Split, Targets};
 pub use source::DataSource;
+pub use values::{SharedValues, Values};

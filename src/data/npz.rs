@@ -127,7 +127,7 @@ fn build(x: NpyArray, y: &NpyArray, label: &str, name: String) -> Result<Dataset
         )));
     }
     let targets = targets(y, n).map_err(|e| e.context(label))?;
-    Ok(Dataset { name, x: values, sample_shape, targets, class_names: None })
+    Ok(Dataset { name, x: values.into(), sample_shape, targets, class_names: None })
 }
 
 /// Loads the arrays `X` and `y` of an `.npz` file. (`x` and `Y` are accepted too.)

@@ -38,7 +38,7 @@ pub fn subset(ds: &Dataset, indices: &[usize], name: String) -> Dataset {
             Targets::Values { values: v, width: *width }
         }
     };
-    Dataset { name, x, sample_shape: ds.sample_shape.clone(), targets, class_names: ds.class_names.clone() }
+    Dataset { name, x: x.into(), sample_shape: ds.sample_shape.clone(), targets, class_names: ds.class_names.clone() }
 }
 
 /// Splits `ds` into train and test after a seeded shuffle; `round(len * test_fraction)`

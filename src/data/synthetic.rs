@@ -72,7 +72,7 @@ fn pattern1d(p: &Params) -> Result<Split> {
         let (x, y) = tutorial::pattern1d(seed, n, width);
         Dataset {
             name: format!("pattern1d ({part})"),
-            x,
+            x: x.into(),
             sample_shape: vec![1, width],
             targets: Targets::Values { values: y, width: 1 },
             class_names: None,
@@ -111,7 +111,7 @@ pub fn sim1d_with_truth(p: &Params) -> Result<(Split, tutorial::Sim1d)> {
     let sim = tutorial::sim1d(seed, n, channels, length, filters, kernel, noise, bias);
     let all = Dataset {
         name: "sim1d".into(),
-        x: sim.x.clone(),
+        x: sim.x.clone().into(),
         sample_shape: vec![channels, length],
         targets: Targets::Values { values: sim.y.clone(), width: 1 },
         class_names: None,
@@ -136,7 +136,7 @@ fn lines(p: &Params) -> Result<Split> {
         let (x, y) = tutorial::lines(seed, n, offset, prob);
         Dataset {
             name: format!("lines ({part})"),
-            x,
+            x: x.into(),
             sample_shape: vec![1, 11, 11],
             targets: Targets::Classes { labels: y, num_classes: 2 },
             class_names: Some(vec!["vertical".into(), "horizontal".into()]),

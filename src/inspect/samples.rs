@@ -104,7 +104,7 @@ mod tests {
     use super::*;
 
     fn set(name: &str, x: Vec<f32>, targets: Targets) -> Dataset {
-        Dataset { name: name.into(), x, sample_shape: vec![1, 2], targets, class_names: None }
+        Dataset { name: name.into(), x: x.into(), sample_shape: vec![1, 2], targets, class_names: None }
     }
 
     fn sorted_set() -> Dataset {

@@ -105,7 +105,7 @@ pub fn recover(dir: &Path, o: &RecoverOptions, stop: &AtomicBool) -> Result<Reco
     }
     let all = Dataset {
         name: "simulation".into(),
-        x: sim.x.clone(),
+        x: sim.x.clone().into(),
         sample_shape: input.to_vec(),
         targets: Targets::Values { values: sim.y.clone(), width: k },
         class_names: None,

@@ -152,7 +152,7 @@ fn empty_like(ds: &Dataset, name: &str) -> Dataset {
     };
     Dataset {
         name: name.into(),
-        x: vec![],
+        x: Vec::new().into(),
         sample_shape: ds.sample_shape.clone(),
         targets,
         class_names: ds.class_names.clone(),
