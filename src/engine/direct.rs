@@ -73,10 +73,13 @@ const MAX_TAPS: usize = 512;
 /// Output channels per register tile.
 const BLOCK: usize = 8;
 
-/// Copies one sample's C planes into zero-padded planes of `hp × wp`.
+/// Copies one sample's C planes into the interiors of zero-padded planes of `hp × wp`. Only
+/// the interiors are written: the padding and the tile after the planes keep the zeros `xpad`
+/// was allocated with (filling it per sample cost as much as the copy), so nothing else may
+/// write into `xpad`.
 pub fn pad_input<T: Float>(g: &Geometry, p: &Plan, x: &[T], xpad: &mut [T]) {
     let xpad = &mut xpad[..p.xpad_len(g.c)];
-    xpad.fill(T::ZERO);
+    debug_assert!(xpad[..g.wh.pad_before * p.wp + g.ww.pad_before].iter().all(|v| *v == T::ZERO));
     for c in 0..g.c {
         for h in 0..g.h {
             let src = &x[(c * g.h + h) * g.w..(c * g.h + h + 1) * g.w];
@@ -180,6 +183,13 @@ pub fn arrange_transposed<T: Float>(g: &Geometry, t: &Geometry, w: &[T], wt: &mu
 /// `y (O × out_h × out_w) = W ⋆ xpad + b` for one sample, with `wt` from `arrange`; `ext` is
 /// scratch of `ext_total`.
 pub fn forward<T: Float>(g: &Geometry, p: &Plan, out_c: usize, wt: &[T], xpad: &[T], ext: &mut [T], y: &mut [T]) {
+    convolve(g, p, out_c, wt, xpad, ext);
+    compact(g, p, out_c, ext, y);
+}
+
+/// `W ⋆ xpad + b` for one sample on the extended grid: channel o's output row oh starts at
+/// `ext[o · ext_stride + oh · wp]`.
+pub fn convolve<T: Float>(g: &Geometry, p: &Plan, out_c: usize, wt: &[T], xpad: &[T], ext: &mut [T]) {
     let taps = g.col_rows();
     let offs = &p.offs[..taps];
     for (blk, wb) in wt.chunks_exact((taps + 1) * BLOCK).take(out_c.div_ceil(BLOCK)).enumerate() {
@@ -206,7 +216,10 @@ pub fn forward<T: Float>(g: &Geometry, p: &Plan, out_c: usize, wt: &[T], xpad: &
             e.iter_mut().for_each(|v| *v = b[o] + *v);
         }
     }
-    // Compact the extended grid.
+}
+
+/// The extended grid's outputs as `O × out_h × out_w`.
+pub fn compact<T: Float>(g: &Geometry, p: &Plan, out_c: usize, ext: &[T], y: &mut [T]) {
     let plane = g.out_h * g.out_w;
     for o in 0..out_c {
         for oh in 0..g.out_h {

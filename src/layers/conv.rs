@@ -13,7 +13,8 @@
 //!   (the 1-D lab's) for a whole chunk of samples at once, where per-sample im2col and GEMM
 //!   calls cost far more than their arithmetic.
 
-use super::Chunk;
+use super::maxpool::MaxPoolScratch;
+use super::{Chunk, MaxPool};
 use crate::engine::gemm::{matmul, matmul_col_major, Mat};
 use crate::engine::im2col::{col2im, im2col, Geometry};
 use crate::engine::{chunk_dw, direct};
@@ -40,14 +41,15 @@ pub struct ConvScratch<T> {
     /// Direct forward: the weights arranged tap-major with the bias (`direct::arrange`), on
     /// the first chunk of a batch and reused by the later chunks.
     arranged: Vec<T>,
-    /// Direct forward: one sample's zero-padded input planes.
+    /// Direct forward: one sample's zero-padded input planes (the zeros from allocation:
+    /// `direct::pad_input` writes only the interiors).
     x_pad: Vec<T>,
     /// Direct forward: one sample's outputs on the extended grid, before compaction.
     y_ext: Vec<T>,
     /// Direct input gradient: the flipped, channel-swapped weights (`direct::arrange_transposed`),
     /// arranged on the first chunk of a batch.
     flipped: Vec<T>,
-    /// Direct input gradient: one sample's zero-padded dY planes.
+    /// Direct input gradient: one sample's zero-padded dY planes (as `x_pad`).
     dy_pad: Vec<T>,
     /// Direct input gradient: one sample's dX on the extended grid, before compaction.
     dx_ext: Vec<T>,
@@ -153,6 +155,45 @@ impl Conv {
             }
             im2col(g, &x[i * in_len..(i + 1) * in_len], cols);
             matmul(yi, Mat::rows(w, self.out_channels, rows), Mat::rows(cols, rows, cols_n), self.bias);
+        }
+    }
+
+    /// Whether `forward_pooled` applies: the direct path, whose extended grid a 2×2 pool can
+    /// read in place.
+    pub fn pools_on_its_grid(&self) -> bool {
+        direct::suits(&self.geom)
+    }
+
+    /// This convolution, then ReLU and the 2×2 `pool` (`MaxPool::fused_forward`), for `n`
+    /// samples: the pool reads each sample's extended grid while it is in L1, so the
+    /// convolution's own output is never written. `y` receives the pool's output; the pool's
+    /// winners go into `ps` for the samples from `first` on. Needs `pools_on_its_grid`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_pooled<T: Float>(
+        &self,
+        p: &[T],
+        x: &[T],
+        n: usize,
+        s: &mut ConvScratch<T>,
+        first_chunk: bool,
+        pool: &MaxPool,
+        y: &mut [T],
+        ps: &mut MaxPoolScratch,
+        first: usize,
+    ) {
+        let g = &self.geom;
+        assert!(self.pools_on_its_grid() && pool.is_2x2(), "forward_pooled needs the direct path and a 2×2 pool");
+        let plan = direct::plan(g);
+        let (w, b) = p.split_at(self.weight_len());
+        if first_chunk {
+            direct::arrange(g, self.out_channels, w, self.bias.then_some(b), &mut s.arranged);
+        }
+        let (in_len, out_len) = (g.c * g.h * g.w, self.out_channels * pool.out_plane());
+        for i in 0..n {
+            direct::pad_input(g, &plan, &x[i * in_len..(i + 1) * in_len], &mut s.x_pad);
+            direct::convolve(g, &plan, self.out_channels, &s.arranged, &s.x_pad, &mut s.y_ext);
+            let yi = &mut y[i * out_len..(i + 1) * out_len];
+            pool.fused_forward_2x2_strided(&s.y_ext, (plan.wp, plan.ext_stride), yi, 1, ps, first + i);
         }
     }
 

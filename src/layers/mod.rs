@@ -82,6 +82,14 @@ impl<T> Scratch<T> {
         }
     }
 
+    /// A convolution's scratch; panics for another layer's (a workspace bug).
+    pub fn conv_mut(&mut self) -> &mut ConvScratch<T> {
+        match self {
+            Scratch::Conv(s) => s,
+            _ => panic!("not a convolution's scratch"),
+        }
+    }
+
     pub fn max_pool_mut(&mut self) -> &mut MaxPoolScratch {
         match self {
             Scratch::MaxPool(s) => s,

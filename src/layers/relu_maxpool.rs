@@ -69,10 +69,27 @@ impl MaxPool {
             self.forward(x, y, n, s);
             return y[..n * g.c * out_plane].iter_mut().for_each(|v| *v = relu(*v));
         }
-        let words = self.code_words();
+        self.fused_forward_2x2_strided(x, (g.w, plane), y, n, s, first);
+    }
+
+    /// `fused_forward` of a 2×2 pool over input planes laid out with rows `row_stride` and
+    /// planes `plane_stride` values apart (a direct convolution's extended grid, see
+    /// `Conv::forward_pooled`), so the convolution's output need not be compacted first.
+    pub fn fused_forward_2x2_strided<T: Float>(
+        &self,
+        x: &[T],
+        (row_stride, plane_stride): (usize, usize),
+        y: &mut [T],
+        n: usize,
+        s: &mut MaxPoolScratch,
+        first: usize,
+    ) {
+        let g = &self.geom;
+        debug_assert!(self.is_2x2() && row_stride >= g.w && plane_stride >= g.h * row_stride - (row_stride - g.w));
+        let (words, out_plane) = (self.code_words(), self.out_plane());
         let codes = s.codes[first * g.c * words..].chunks_exact_mut(words);
-        for ((xp, yp), cp) in x.chunks_exact(plane).zip(y.chunks_exact_mut(out_plane)).zip(codes).take(n * g.c) {
-            max_2x2(xp, g.w, g.out_h, g.out_w, yp, Some(cp));
+        for (p, (yp, cp)) in y.chunks_exact_mut(out_plane).zip(codes).take(n * g.c).enumerate() {
+            max_2x2(&x[p * plane_stride..], row_stride, g.out_h, g.out_w, yp, Some(cp));
             yp.iter_mut().for_each(|v| *v = relu(*v));
         }
     }

@@ -25,6 +25,10 @@
 //!    (the pool is taken first and the ReLU on the pooled values), and a conv inside the
 //!    prefix whose output only such a fused ReLU + 2×2 pool reads keeps one chunk of output
 //!    (the pool records its winners, so the backward pass never reads it).
+//! 7. **Pooled convolutions** (`pooled_conv`), in lean plans: such a conv on the direct path
+//!    runs the fused ReLU + 2×2 pool itself, on each sample's extended grid while it is in L1
+//!    (`Conv::forward_pooled`), and writes no output of its own; the pool's forward call is
+//!    skipped (its backward runs as before).
 
 use crate::layers::{is_per_sample, Activation, Layer, MaxPool, Op};
 use std::ops::Range;
@@ -62,6 +66,8 @@ pub struct Plan {
     pub chunk_grad: Vec<bool>,
     /// `chunk_act[b]`: buffer b's output holds one chunk of samples, from 0 (lean plans only).
     pub chunk_act: Vec<bool>,
+    /// `pooled_conv[i]`: conv i runs the fused ReLU + pool at i + 1, i + 2 forward.
+    pub pooled_conv: Vec<bool>,
     /// Fused ReLUs write no output of their own.
     pub lean: bool,
 }
@@ -90,20 +96,22 @@ impl Plan {
         let per_sample: usize = (0..prefix).map(own_len).sum();
         let chunk = (CHUNK_BYTES / (2 * elem_bytes * per_sample.max(1))).clamp(1, capacity.max(1));
         let chunk_grad = (0..n).map(|b| b < prefix && buf[b] == b && b != buf[prefix - 1]).collect();
-        let chunk_act = (0..n)
+        let chunk_act: Vec<bool> = (0..n)
             .map(|i| {
                 let pool_2x2 = relu_then_pool(layers, i + 1).is_some_and(MaxPool::is_2x2);
                 lean && matches!(layers[i].op, Op::Conv(_)) && pool_2x2 && i + 2 < prefix
             })
             .collect();
-        Plan { role, buf, prefix, chunk, chunk_grad, chunk_act, lean }
+        let pooled_conv =
+            (0..n).map(|i| chunk_act[i] && matches!(&layers[i].op, Op::Conv(c) if c.pools_on_its_grid())).collect();
+        Plan { role, buf, prefix, chunk, chunk_grad, chunk_act, pooled_conv, lean }
     }
 
     /// The same plan with every ReLU and max-pool running on its own, so that every layer's
     /// output gradient is written (explanations read a ReLU's). Not for lean plans, whose
     /// chunk-sized conv outputs only a fused pool may follow.
     pub fn unfused(mut self) -> Self {
-        assert!(!self.lean, "a lean plan stays fused");
+        assert!(!self.lean && !self.pooled_conv.contains(&true), "a lean plan stays fused");
         for r in &mut self.role {
             if matches!(r, Role::FusedRelu | Role::FusedPool) {
                 *r = Role::Own;
@@ -168,6 +176,7 @@ mod tests {
         assert_eq!(p.chunk, 13); // 512 KiB / (2 × 4 B × (8·16·16 + 8·16·16 + 8·8·8 + 4·8·8))
         assert_eq!(p.chunk_grad, [true, true, true, false, false, false, false, false]);
         assert_eq!(p.chunk_act, [true, false, false, false, false, false, false, false]);
+        assert_eq!(p.pooled_conv, p.chunk_act, "the 3×3 conv is on the direct path");
         assert!(!Plan::new(&layers, 100, 4, false).chunk_act.contains(&true));
         let unfused = Plan::new(&layers, 100, 4, false).unfused();
         assert_eq!(unfused.role, [Own, Own, Own, Own, Own, Own, Alias, Own]);

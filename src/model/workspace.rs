@@ -150,6 +150,32 @@ impl<T: Float> Workspace<T> {
                 continue; // a flatten has nothing to do; a fused ReLU runs with its pool
             }
             let (li, lo) = (layer.input.len(), layer.output.len());
+            if role == Role::FusedPool && i >= 2 && plan.pooled_conv[i - 2] {
+                continue; // it ran with its conv
+            }
+            if plan.pooled_conv[i] {
+                // This conv, then the fused ReLU + pool at i + 1, i + 2 on its extended grid.
+                let (Op::Conv(conv), Op::MaxPool(pool)) = (&layer.op, &model.layers[i + 2].op) else {
+                    unreachable!("the plan pools only a conv followed by a fused ReLU + max-pool")
+                };
+                let in_at = if i == 0 { s.start * li..s.end * li } else { plan.act_at(buf[i - 1], &s, li) };
+                let pool_at = plan.act_at(i + 2, &s, model.layers[i + 2].output.len());
+                let (before, after) = self.acts.split_at_mut(i);
+                let input: &[T] = if i == 0 { x } else { &before[buf[i - 1]] };
+                let (conv_scratch, pool_scratch) = self.scratch.split_at_mut(i + 2);
+                conv.forward_pooled(
+                    model.layer_params(i),
+                    &input[in_at],
+                    s.len(),
+                    conv_scratch[i].conv_mut(),
+                    s.start == 0,
+                    pool,
+                    &mut after[2][pool_at],
+                    pool_scratch[0].max_pool_mut(),
+                    s.start,
+                );
+                continue;
+            }
             if role == Role::FusedPool {
                 // The ReLU (layer r = i - 1) and this pool, from the ReLU's input.
                 let (r, rl) = (i - 1, model.layers[i - 1].input.len());
