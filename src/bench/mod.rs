@@ -106,25 +106,42 @@ pub mod alloc_count {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+    std::thread_local! {
+        // `const`, with no destructor: reading it never allocates, so the allocator may.
+        static ON_THIS_THREAD: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
+    fn counted() {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // A thread being torn down has no slot left; its allocations count only globally.
+        let _ = ON_THIS_THREAD.try_with(|c| c.set(c.get() + 1));
+    }
 
     pub struct CountingAllocator;
 
     unsafe impl GlobalAlloc for CountingAllocator {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            counted();
             System.alloc(layout)
         }
         unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
             System.dealloc(ptr, layout)
         }
         unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            counted();
             System.realloc(ptr, layout, new_size)
         }
     }
 
+    /// Allocations by every thread (bench: a step's work runs on several).
     pub fn count() -> u64 {
         ALLOCATIONS.load(Ordering::Relaxed)
+    }
+
+    /// Allocations by the calling thread only: what a single-threaded step made, whatever the
+    /// test harness's other threads do meanwhile.
+    pub fn count_on_this_thread() -> u64 {
+        ON_THIS_THREAD.with(|c| c.get())
     }
 }
 
