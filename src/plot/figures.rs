@@ -8,8 +8,8 @@ use super::canvas::{Anchor, Image, Stroke, Surface, TextStyle, VAnchor};
 use super::colormap::{Colormap, Norm, Rgb, Scale};
 use super::figure::Figure;
 use super::parts::{
-    draw_title, line_height, text_width, title_height, ColorBar, FRAME, LABEL_SIZE, MARGIN, MIN_WIDTH,
-    PANEL_TITLE_SIZE, SEPARATOR, TEXT, TICK_SIZE,
+    draw_title, line_height, text_width, title_height, title_width, wrap_title, ColorBar, FRAME, LABEL_SIZE, MARGIN,
+    MIN_WIDTH, PANEL_TITLE_SIZE, SEPARATOR, TEXT, TICK_SIZE,
 };
 
 /// One matrix to show as a heatmap (e.g. one kernel slice, or a 1×k strip).
@@ -69,6 +69,8 @@ pub struct ImagePanel {
     pub values: Vec<f32>,
 }
 
+/// The width a title may take over a narrower picture before it wraps.
+const TITLE_WRAP: f32 = 640.0;
 /// Horizontal gap between panels, and vertical gap between rows.
 const GAP: f32 = 16.0;
 /// Gap between the plotted content and the colour bar.
@@ -453,16 +455,22 @@ impl ImagePanel {
 /// Images in a grid of `cols` columns with a label under each, for sample
 /// grids and easy/hard examples. Grey images share one min–max scale.
 pub fn image_grid(images: &[ImagePanel], cols: usize, cmap: Colormap, title: &str) -> Figure {
+    let norm = Norm::min_max(images.iter().filter(|im| im.channels != 3).flat_map(|im| im.values.iter()));
+    image_grid_on(images, cols, cmap, norm, title)
+}
+
+/// [`image_grid`] on a given grey scale, e.g. the data's range, so one value is one grey
+/// whatever the panels hold.
+pub fn image_grid_on(images: &[ImagePanel], cols: usize, cmap: Colormap, norm: Norm, title: &str) -> Figure {
     if images.is_empty() {
         return empty_figure(title);
     }
     let n = images.len();
     let cols = cols.clamp(1, n);
     let rows = n.div_ceil(cols);
-    let norm = Norm::min_max(images.iter().filter(|im| im.channels != 3).flat_map(|im| im.values.iter()));
     let max_dim = images.iter().map(|im| im.shown_height().max(im.width)).max().unwrap_or(1);
-    // Up to 28 px a cell, so a tiny crop (a 2×2 receptive field) is still seen.
-    let scale = cell_size(max_dim, 140.0, 28.0);
+    // Up to 48 px a cell, so a tiny crop (a 2×2 receptive field) is still seen.
+    let scale = cell_size(max_dim, 140.0, 48.0);
     // A 1-D signal would be a hairline: give each channel row at least 12 px.
     let scale_y = if images.iter().all(|im| im.height == 1) { scale.max(12.0) } else { scale };
     let max_w = images.iter().map(|im| im.width).max().unwrap_or(1) as f32 * scale;
@@ -473,7 +481,9 @@ pub fn image_grid(images: &[ImagePanel], cols: usize, cmap: Colormap, title: &st
     let slot_h = max_h + label_row + GAP;
     let grid_w = cols as f32 * slot_w - GAP;
     let grid_h = rows as f32 * slot_h - GAP;
-    let fig_w = (grid_w + 2.0 * MARGIN).max(MIN_WIDTH).max(text_width(title, 17.0) + 2.0 * MARGIN).ceil();
+    // A long title over a small grid wraps rather than widening the figure into blank sides.
+    let title = &wrap_title(title, (grid_w + 2.0 * MARGIN).max(TITLE_WRAP));
+    let fig_w = (grid_w + 2.0 * MARGIN).max(MIN_WIDTH).max(title_width(title) + 2.0 * MARGIN).ceil();
     let top = MARGIN + title_height(title);
     let fig_h = (top + grid_h + MARGIN).ceil();
     let mut fig = Figure::new(fig_w as u32, fig_h as u32);
@@ -615,6 +625,34 @@ mod tests {
         assert_eq!(ims.len(), 2);
         assert_eq!(ims[0].pixels[0], ims[1].pixels[1]);
         assert_ne!(ims[0].pixels[0], ims[0].pixels[1]);
+    }
+
+    #[test]
+    fn a_small_grid_under_a_long_title_wraps_the_title_and_draws_its_cells_large() {
+        // The lines lab's first layer: two 2×2 receptive fields under a title of about 980 px.
+        let panel = |f: usize| ImagePanel {
+            label: format!("filter {f}"),
+            height: 2,
+            width: 2,
+            channels: 1,
+            values: vec![0.0, 1.0, 0.5, 0.25],
+        };
+        let title = "layer 0 conv2d(2,k=2): the input that maximises each filter's centre unit · its field: rows 5–6, cols 5–6 · values 0–1";
+        let fig = image_grid_on(&[panel(0), panel(1)], 2, Colormap::Gray, Norm::Linear { vmin: 0.0, vmax: 1.0 }, title);
+        assert!(
+            fig.width() as f32 <= TITLE_WRAP + 2.0 * MARGIN && (fig.width() as f32) < title_width(title),
+            "{} px wide",
+            fig.width()
+        );
+        let texts: Vec<&str> = fig
+            .ops()
+            .iter()
+            .filter_map(|op| if let Op::Text(_, _, t, _) = op { Some(t.as_str()) } else { None })
+            .collect();
+        assert!(texts.contains(&"its field: rows 5–6, cols 5–6 · values 0–1"), "{texts:?}");
+        assert!(cells(&fig).iter().all(|(_, cell)| *cell >= 40.0), "a 2×2 crop is drawn large");
+        // On the given scale: 0.5 is mid-grey whatever the panels' own range.
+        assert_eq!(images(&fig)[0].pixels[2], Colormap::Gray.map(0.5));
     }
 
     #[test]
