@@ -69,6 +69,10 @@ pub struct ImagePanel {
     pub values: Vec<f32>,
 }
 
+/// The smallest cell of a film strip's weights, in px.
+pub const FILM_CELL: f32 = 12.0;
+/// About the widest a figure should be before it wraps, in px.
+const MAX_FIGURE_WIDTH: f32 = 2400.0;
 /// The width a title may take over a narrower picture before it wraps.
 const TITLE_WRAP: f32 = 640.0;
 /// Horizontal gap between panels, and vertical gap between rows.
@@ -338,12 +342,16 @@ pub fn plural(n: usize, what: &str) -> String {
 /// evenly (at most 10 frames, about 2400 px, per row; no frame alone on the last row).
 pub fn film_strip(frames: &[Panel], labels: &[String], title: &str) -> Figure {
     let max_dim = frames.iter().map(|p| p.rows.max(p.cols)).max().unwrap_or(1);
-    let cell = cell_size(max_dim, DEFAULT_CELLS.target, 40.0);
-    let widest = frames.iter().map(|p| p.cols).max().unwrap_or(1) as f32 * cell;
+    let widest_cols = frames.iter().map(|p| p.cols).max().unwrap_or(1) as f32;
+    // At least FILM_CELL px a weight, so each kernel reads at a slide's size, unless one
+    // frame would then be wider than a figure may be.
+    let min_cell = FILM_CELL.min((MAX_FIGURE_WIDTH / widest_cols).floor()).max(1.0);
+    let cells = Cells { target: DEFAULT_CELLS.target, min_cell };
+    let widest = widest_cols * cell_size(max_dim, cells.target, 40.0).max(min_cell);
     let label_w = labels.iter().map(|l| text_width(l, TICK_SIZE)).fold(0.0, f32::max);
     let cols = wrap_columns(frames.len(), widest.max(label_w) + GAP, 10);
     let text = GridText { below: labels, rows: &[] };
-    panel_grid(frames, text, cols, Colormap::Bwr, Scale::Symmetric, title)
+    sized_panel_grid(frames, text, cols, Colormap::Bwr, Scale::Symmetric, title, cells)
 }
 
 /// Tall heatmaps side by side with their names above and one shared
@@ -653,6 +661,21 @@ mod tests {
         assert!(cells(&fig).iter().all(|(_, cell)| *cell >= 40.0), "a 2×2 crop is drawn large");
         // On the given scale: 0.5 is mid-grey whatever the panels' own range.
         assert_eq!(images(&fig)[0].pixels[2], Colormap::Gray.map(0.5));
+    }
+
+    #[test]
+    fn film_strip_weights_are_at_least_12_px_and_wide_frames_wrap_within_2400_px() {
+        // mnist-lab's eight 5×5 kernels as one frame (23 × 11 cells) over 6 epochs, then 11.
+        for epochs in [6, 11] {
+            let frames: Vec<Panel> = (0..epochs).map(|_| Panel::new("", 23, 11, vec![0.1; 23 * 11])).collect();
+            let labels: Vec<String> = (0..epochs).map(|e| format!("epoch {e}")).collect();
+            let fig = film_strip(&frames, &labels, "t");
+            assert!(cells(&fig).iter().all(|(_, cell)| *cell >= FILM_CELL), "{epochs} epochs");
+            assert!(fig.width() <= 2400, "{epochs} epochs: {} px", fig.width());
+        }
+        // A frame too wide for 12 px cells shrinks to fit instead.
+        let wide = [Panel::new("", 2, 400, vec![0.1; 800])];
+        assert!(film_strip(&wide, &["epoch 0".into()], "t").width() <= 2400 + 200);
     }
 
     #[test]
