@@ -5,8 +5,8 @@
 //! works offline anywhere.
 
 use super::{
-    activations, class_labels, confusion, curves, evolution, examples, filters, model_diagram, scatter, task_of,
-    tensors, Subject,
+    activations, class_labels, confusion, curves, evolution, examples, filters, maximize, model_diagram, scatter,
+    task_of, tensors, Subject,
 };
 use crate::error::Result;
 use crate::model::summary::summary;
@@ -250,6 +250,16 @@ pub fn build(dir: &Path) -> Result<String> {
             "First layer's kernels before and after training",
             "Both on one scale: what training changed.",
             fig,
+        );
+    }
+    // What the first conv layer's filters look for, within the training data's range.
+    if let Some(first) = s.model.layers.iter().position(|l| matches!(l.op, crate::layers::Op::Conv(_))) {
+        let settings = maximize::Settings { range: Some(maximize::range_of(&train.x)), ..Default::default() };
+        section(
+            &mut html,
+            &format!("What each filter of layer {first} looks for"),
+            "The input that maximises each filter's centre unit, by gradient ascent with an L2 pull to a mid grey (or 0): for a first layer its kernel in grey levels, on the data's own grey scale.",
+            maximize::figure(&s.model, first, settings),
         );
     }
     if let Some(labels) = &labels {
