@@ -69,6 +69,8 @@ pub struct ImagePanel {
     pub values: Vec<f32>,
 }
 
+/// The smallest height of a one-row panel (a 1-D signal's feature map), in px.
+const SIGNAL_ROW: f32 = 24.0;
 /// The smallest cell of a film strip's weights, in px.
 pub const FILM_CELL: f32 = 12.0;
 /// About the widest a figure should be before it wraps, in px.
@@ -159,8 +161,10 @@ fn sized_panel_grid(
         cell = (1600.0 / cols as f32 - GAP) / max_w;
         cell = cell.floor().max(cells.min_cell);
     }
+    // A 1-D signal's panel is one row of cells: at least SIGNAL_ROW px tall, not a hairline.
+    let cell_h = if panels.iter().all(|p| p.rows == 1) { cell.max(SIGNAL_ROW) } else { cell };
     let max_pw = panels.iter().map(|p| p.cols).max().unwrap_or(1) as f32 * cell;
-    let max_ph = panels.iter().map(|p| p.rows).max().unwrap_or(1) as f32 * cell;
+    let max_ph = panels.iter().map(|p| p.rows).max().unwrap_or(1) as f32 * cell_h;
     let title_w = panels.iter().map(|p| text_width(&p.title, PANEL_TITLE_SIZE)).fold(0.0, f32::max);
     let label_w = text.below.iter().map(|l| text_width(l, TICK_SIZE)).fold(0.0, f32::max);
     let row_label_w = text.rows.iter().map(|l| text_width(l, PANEL_TITLE_SIZE)).fold(0.0, f32::max);
@@ -210,12 +214,12 @@ fn sized_panel_grid(
     }
     for (i, p) in panels.iter().enumerate() {
         let (r, c) = (i / cols, i % cols);
-        let (pw, ph) = (p.cols as f32 * cell, p.rows as f32 * cell);
+        let (pw, ph) = (p.cols as f32 * cell, p.rows as f32 * cell_h);
         let cx = ox + row_label_space + c as f32 * slot_w + (slot_w - GAP) / 2.0;
         let px = (cx - pw / 2.0).round();
         let py = (oy + row_tops[r] + title_rows[r] + (max_ph - ph) / 2.0).round();
         fig.text(cx, py - TEXT_GAP, &p.title, title_style);
-        draw_heatmap(&mut fig, px, py, cell, cell, &p.image(cmap, &norm));
+        draw_heatmap(&mut fig, px, py, cell, cell_h, &p.image(cmap, &norm));
         if let Some(label) = text.below.get(i) {
             fig.text(cx, py + ph + TEXT_GAP, label, label_style);
         }
@@ -676,6 +680,26 @@ mod tests {
         // A frame too wide for 12 px cells shrinks to fit instead.
         let wide = [Panel::new("", 2, 400, vec![0.1; 800])];
         assert!(film_strip(&wide, &["epoch 0".into()], "t").width() <= 2400 + 200);
+    }
+
+    #[test]
+    fn one_row_feature_maps_are_drawn_at_least_24_px_tall() {
+        // pattern1d's 4 × 20 maps: 8 px square cells would make hairlines.
+        let maps: Vec<Panel> = (0..4).map(|c| Panel::new(format!("ch {c}"), 1, 20, vec![0.5; 20])).collect();
+        let fig = heatmap_grid(&maps, 4, Colormap::Bwr, Scale::Symmetric, "t");
+        let heights: Vec<f32> =
+            fig.ops().iter().filter_map(|op| if let Op::Image(_, _, _, h, _) = op { Some(*h) } else { None }).collect();
+        assert_eq!(heights.len(), 4);
+        assert!(heights.iter().all(|&h| h >= SIGNAL_ROW), "{heights:?}");
+        // An image's cells stay square.
+        let fig = heatmap_grid(&[Panel::new("", 2, 20, vec![0.5; 40])], 1, Colormap::Bwr, Scale::Symmetric, "t");
+        let sizes: Vec<(f32, f32)> = fig
+            .ops()
+            .iter()
+            .filter_map(|op| if let Op::Image(_, _, w, h, _) = op { Some((*w, *h)) } else { None })
+            .collect();
+        assert_eq!(sizes.len(), 1);
+        assert!((sizes[0].0 / 20.0 - sizes[0].1 / 2.0).abs() < 1e-3, "{sizes:?}");
     }
 
     #[test]
