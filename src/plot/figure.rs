@@ -19,16 +19,16 @@ pub enum Op {
     Image(f32, f32, f32, f32, Image),
 }
 
-/// `op` moved down by `dy` pixels.
-fn shifted(op: &Op, dy: f32) -> Op {
+/// `op` moved right by `dx` and down by `dy` pixels.
+fn shifted(op: &Op, dx: f32, dy: f32) -> Op {
     match op.clone() {
-        Op::FillRect(x, y, w, h, c) => Op::FillRect(x, y + dy, w, h, c),
-        Op::OutlineRect(x, y, w, h, lw, c) => Op::OutlineRect(x, y + dy, w, h, lw, c),
-        Op::Gradient(x, y, w, h, s) => Op::Gradient(x, y + dy, w, h, s),
-        Op::Polyline(p, s) => Op::Polyline(p.into_iter().map(|(x, y)| (x, y + dy)).collect(), s),
-        Op::Circle(x, y, r, c, a) => Op::Circle(x, y + dy, r, c, a),
-        Op::Text(x, y, t, s) => Op::Text(x, y + dy, t, s),
-        Op::Image(x, y, w, h, i) => Op::Image(x, y + dy, w, h, i),
+        Op::FillRect(x, y, w, h, c) => Op::FillRect(x + dx, y + dy, w, h, c),
+        Op::OutlineRect(x, y, w, h, lw, c) => Op::OutlineRect(x + dx, y + dy, w, h, lw, c),
+        Op::Gradient(x, y, w, h, s) => Op::Gradient(x + dx, y + dy, w, h, s),
+        Op::Polyline(p, s) => Op::Polyline(p.into_iter().map(|(x, y)| (x + dx, y + dy)).collect(), s),
+        Op::Circle(x, y, r, c, a) => Op::Circle(x + dx, y + dy, r, c, a),
+        Op::Text(x, y, t, s) => Op::Text(x + dx, y + dy, t, s),
+        Op::Image(x, y, w, h, i) => Op::Image(x + dx, y + dy, w, h, i),
     }
 }
 
@@ -93,14 +93,16 @@ impl Figure {
         }
     }
 
-    /// Figures one under another, left-aligned, on one white page (e.g. one per layer).
+    /// Figures one under another, each centred, on one white page (e.g. one per layer): a
+    /// narrow part sits in the middle of a slide, not against its left edge.
     pub fn stack(figures: &[Figure]) -> Figure {
         let width = figures.iter().map(|f| f.width).max().unwrap_or(1);
         let height = figures.iter().map(|f| f.height).sum::<u32>().max(1);
         let mut out = Figure::new(width, height);
         let mut dy = 0.0;
         for f in figures {
-            out.ops.extend(f.ops.iter().map(|op| shifted(op, dy)));
+            let dx = ((width - f.width) / 2) as f32;
+            out.ops.extend(f.ops.iter().map(|op| shifted(op, dx, dy)));
             dy += f.height as f32;
         }
         out
@@ -167,5 +169,21 @@ impl Surface for Figure {
     }
     fn image(&mut self, x: f32, y: f32, w: f32, h: f32, image: &Image) {
         self.ops.push(Op::Image(x, y, w, h, image.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stacked_figures_are_centred_one_under_another() {
+        let mut wide = Figure::new(400, 50);
+        wide.fill_rect(0.0, 0.0, 400.0, 50.0, [0, 0, 0]);
+        let mut narrow = Figure::new(100, 30);
+        narrow.fill_rect(0.0, 0.0, 100.0, 30.0, [0, 0, 0]);
+        let page = Figure::stack(&[wide, narrow]);
+        assert_eq!((page.width(), page.height()), (400, 80));
+        assert_eq!(page.ops().last(), Some(&Op::FillRect(150.0, 50.0, 100.0, 30.0, [0, 0, 0])));
     }
 }
