@@ -108,6 +108,34 @@ impl Figure {
         out
     }
 
+    /// Figures left to right in rows no wider than `max_width` (each row centred, its parts
+    /// top-aligned), rows one under another: a small model's narrow layers share a row
+    /// instead of making a page three times taller than wide. A figure wider than
+    /// `max_width` has a row of its own.
+    pub fn flow(figures: &[Figure], max_width: u32) -> Figure {
+        let mut rows: Vec<Vec<&Figure>> = vec![];
+        for f in figures {
+            match rows.last_mut() {
+                Some(row) if row.iter().map(|g| g.width).sum::<u32>() + f.width <= max_width => row.push(f),
+                _ => rows.push(vec![f]),
+            }
+        }
+        let row_w = |row: &Vec<&Figure>| row.iter().map(|g| g.width).sum::<u32>();
+        let width = rows.iter().map(row_w).max().unwrap_or(1).max(1);
+        let height = rows.iter().map(|row| row.iter().map(|g| g.height).max().unwrap_or(0)).sum::<u32>().max(1);
+        let mut out = Figure::new(width, height);
+        let mut dy = 0.0;
+        for row in &rows {
+            let mut dx = ((width - row_w(row)) / 2) as f32;
+            for f in row {
+                out.ops.extend(f.ops.iter().map(|op| shifted(op, dx, dy)));
+                dx += f.width as f32;
+            }
+            dy += row.iter().map(|g| g.height).max().unwrap_or(0) as f32;
+        }
+        out
+    }
+
     /// Rasterises the figure.
     pub fn to_canvas(&self) -> Canvas {
         let mut c = Canvas::new(self.width, self.height, [255, 255, 255]);
@@ -185,5 +213,22 @@ mod tests {
         let page = Figure::stack(&[wide, narrow]);
         assert_eq!((page.width(), page.height()), (400, 80));
         assert_eq!(page.ops().last(), Some(&Op::FillRect(150.0, 50.0, 100.0, 30.0, [0, 0, 0])));
+    }
+
+    #[test]
+    fn narrow_figures_flow_into_rows_within_the_width() {
+        let block = |w: u32, h: u32| {
+            let mut f = Figure::new(w, h);
+            f.fill_rect(0.0, 0.0, w as f32, h as f32, [0, 0, 0]);
+            f
+        };
+        // 300 + 300 fit in 700, the third starts a row, centred; the row is as tall as its tallest.
+        let page = Figure::flow(&[block(300, 50), block(300, 80), block(200, 40)], 700);
+        assert_eq!((page.width(), page.height()), (600, 120));
+        let blacks: Vec<&Op> = page.ops().iter().filter(|op| matches!(op, Op::FillRect(.., [0, 0, 0]))).collect();
+        assert_eq!(blacks[1], &Op::FillRect(300.0, 0.0, 300.0, 80.0, [0, 0, 0]));
+        assert_eq!(blacks[2], &Op::FillRect(200.0, 80.0, 200.0, 40.0, [0, 0, 0]));
+        // Too wide for any row: one a row.
+        assert_eq!(Figure::flow(&[block(900, 10), block(900, 10)], 700).height(), 20);
     }
 }
