@@ -30,7 +30,17 @@ pub(crate) fn ranked(out: &[f32], k: usize, task: &Task, labels: &[u32], seed: u
 pub(crate) fn caption(task: &Task, labels: &[u32], (i, p, pred): (usize, f32, usize)) -> String {
     let truth = labels[i] as usize;
     let says = if pred != truth { format!(" (says {})", task.name(pred)) } else { String::new() };
-    format!("#{i} true {} · p(true)={p:.2}{says}", task.name(truth))
+    format!("#{i} true {} · p(true)={}{says}", task.name(truth), probability(p))
+}
+
+/// Two decimals, or two significant digits below 0.01, so the hardest examples' tiny
+/// probabilities read 0.0031, not an all-alike 0.00.
+fn probability(p: f32) -> String {
+    if p > 0.0 && p < 0.005 {
+        crate::plot::parts::format_sig(p as f64, 2)
+    } else {
+        format!("{p:.2}")
+    }
 }
 
 pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize, seed: u64) -> Result<Figure> {
@@ -85,4 +95,19 @@ pub fn figure_of(
     let title = format!("{hardest} hardest and {easiest} easiest of {} (p = probability of the true class)", ds.name);
     // Rows of 4 keep captions readable at 100 %; the hardest fill the first rows.
     Ok(image_grid(&panels, panels.len().clamp(1, 4), Colormap::Gray, &title))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::probability;
+
+    #[test]
+    fn tiny_probabilities_keep_two_significant_digits() {
+        assert_eq!(probability(0.00314), "0.0031");
+        assert_eq!(probability(2.5e-7), "2.5e-7");
+        assert_eq!(
+            (probability(0.0), probability(0.07), probability(0.996)),
+            ("0.00".into(), "0.07".into(), "1.00".into())
+        );
+    }
 }
