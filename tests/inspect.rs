@@ -192,6 +192,7 @@ fn pictures_say_what_they_show() {
         "before and after training",
         "<th style=\"text-align:left\">batch_size</th>",
         "<h2>The hardest test examples explained</h2>",
+        "<h2>What each filter of layer 0 looks for</h2>",
     ] {
         assert!(html.contains(section), "report lacks {section}");
     }

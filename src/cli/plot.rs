@@ -31,7 +31,7 @@ pub enum Kind {
     Samples,
     /// Every parameter tensor's values over the epochs (train with --snapshot-every N)
     Histograms,
-    /// Per filter of conv layer --layer L, the input that maximises its centre unit (or its mean, --objective mean): gradient ascent with total variation and L2 decay, within the data's range
+    /// Per filter of conv layer --layer L, the input that maximises its centre unit (or its mean, --objective mean): gradient ascent with total variation and an L2 pull to the start, within the data's range
     Maximize,
     /// The architecture as a diagram: one box per layer (RUN may be a preset name or a spec, with --input)
     Model,
@@ -93,7 +93,7 @@ pub struct Args {
     #[arg(long, default_value = "centre")]
     objective: String,
     /// For `maximize`: weight of the total-variation penalty (0: none)
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = 0.1)]
     tv: f32,
     /// For `maximize`: largest random roll of the input per step, in positions
     #[arg(long, default_value_t = 0)]

@@ -8,6 +8,9 @@ use crate::layers::Mode;
 use crate::model::{Model, Workspace};
 use crate::plot::{heatmap_grid, plural, Colormap, Figure, Panel, Scale};
 
+/// How wide a row of layers may be: a slide's width at 100 %.
+const FLOW_WIDTH: u32 = 1600;
+
 /// Panels for one C×H×W (or C×L, or F) tensor: one per channel.
 fn panels(values: &[f32], dims: crate::engine::Dims, prefix: &str) -> Vec<Panel> {
     match dims.rank {
@@ -79,5 +82,7 @@ pub fn figure(model: &Model<f32>, ds: &Dataset, index: usize, cmap: Colormap) ->
             &format!("layer {i}: {} → {}", l.text, l.output),
         ));
     }
-    Ok(Figure::stack(&figs))
+    // The sample on top; the layers in reading order, narrow ones side by side.
+    let layers = figs.split_off(1);
+    Ok(Figure::stack(&[figs.remove(0), Figure::flow(&layers, FLOW_WIDTH)]))
 }

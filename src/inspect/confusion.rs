@@ -1,7 +1,7 @@
 //! `plot confusion`: the confusion matrix of a classifier on a data set, with counts. A binary
 //! classifier (one BCE logit) has a 2×2 matrix.
 
-use super::{class_labels, outputs, task_of};
+use super::{check_outputs, class_labels, outputs, task_of};
 use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -9,6 +9,12 @@ use crate::plot::{confusion_matrix, Figure};
 
 /// Counts `[true][predicted]`, row-major, over `c` classes.
 pub fn counts(model: &Model<f32>, ds: &Dataset) -> Result<(Vec<u32>, usize)> {
+    counts_of(model, ds, &outputs(model, ds, ds.len()))
+}
+
+/// [`counts`] from the model's outputs `out` on all of `ds`.
+pub fn counts_of(model: &Model<f32>, ds: &Dataset, out: &[f32]) -> Result<(Vec<u32>, usize)> {
+    check_outputs(model, ds, out)?;
     let task = task_of(model, ds);
     let Some(labels) = class_labels(&task, ds) else {
         return Err(Error::data(format!(
@@ -24,14 +30,20 @@ pub fn counts(model: &Model<f32>, ds: &Dataset) -> Result<(Vec<u32>, usize)> {
     };
     let c = data_classes.max(task.classes);
     let mut m = vec![0u32; c * c];
-    for (row, &l) in outputs(model, ds, ds.len()).chunks_exact(k).zip(&labels) {
+    for (row, &l) in out.chunks_exact(k).zip(&labels) {
         m[l as usize * c + task.predicted(row)] += 1;
     }
     Ok((m, c))
 }
 
 pub fn figure(model: &Model<f32>, ds: &Dataset) -> Result<Figure> {
-    let (m, c) = counts(model, ds)?;
+    figure_of(model, ds, &outputs(model, ds, ds.len()))
+}
+
+/// [`figure`] from the model's outputs `out` on all of `ds`, computed once by a caller that
+/// needs them for other figures too (the report).
+pub fn figure_of(model: &Model<f32>, ds: &Dataset, out: &[f32]) -> Result<Figure> {
+    let (m, c) = counts_of(model, ds, out)?;
     let task = task_of(model, ds);
     let names: Vec<String> = (0..c).map(|i| task.name(i)).collect();
     Ok(confusion_matrix(&m, c, &names, &format!("confusion matrix, {}", ds.name)))

@@ -86,6 +86,45 @@ fn shown(outs: &[usize], o: usize, ins: &[usize], c: usize) -> String {
     parts.join(", ")
 }
 
+/// One frame: the chosen kernels of a `… × c × kh × kw` weight `v`.
+fn frame(v: &[f32], (c, kh, kw): (usize, usize, usize), outs: &[usize], ins: &[usize]) -> Panel {
+    // Each output channel's kernels (its inputs side by side) as a tile, one grey gap cell
+    // (no data, unlike white zero) between kernels. One input: tiles in a grid about as
+    // wide as tall with the fewest empty slots; several: a row per output channel, a
+    // column per input, as `plot filters` draws them.
+    let sep = usize::from(ins.len() > 1);
+    let (tw, th) = (ins.len() * (kw + sep) - sep + 1, kh + 1);
+    let n = outs.len();
+    let cols = if sep == 1 { 1 } else { tile_columns(n, tw, th) };
+    let rows = n.div_ceil(cols);
+    let (width, height) = (cols * tw - 1, rows * th - 1);
+    let mut block = vec![0f32; width * height];
+    let mut gaps = vec![true; width * height];
+    for (t, &oi) in outs.iter().enumerate() {
+        let (r0, c0) = (t / cols * th, t % cols * tw);
+        for (k, &ci) in ins.iter().enumerate() {
+            for i in 0..kh {
+                for j in 0..kw {
+                    let at = (r0 + i) * width + c0 + k * (kw + sep) + j;
+                    block[at] = v[((oi * c + ci) * kh + i) * kw + j];
+                    gaps[at] = false;
+                }
+            }
+        }
+    }
+    Panel::new("", height, width, block).with_gaps(gaps)
+}
+
+/// Columns of `n` tiles of `tw × th` cells: near a square grid, the fewest empty slots, then
+/// the nearest to square, then the fewest columns, as frames line up side by side (8 square
+/// tiles in 2 columns of 4, not 3 × 3 with a hole).
+fn tile_columns(n: usize, tw: usize, th: usize) -> usize {
+    let square = (((n * th) as f64 / tw.max(1) as f64).sqrt().ceil() as usize).clamp(1, n.max(1));
+    (square.saturating_sub(1).max(1)..=(square + 1).min(n.max(1)))
+        .min_by_key(|&c| (n.div_ceil(c) * c - n, c.abs_diff(square), c))
+        .unwrap_or(square)
+}
+
 /// `layer` is the layer index (`0`) or tensor name (`0.weight`).
 pub fn figure(run: &Path, layer: &str, channels: &Channels) -> Result<Figure> {
     let path = run.join(FILE);
@@ -121,28 +160,7 @@ pub fn figure(run: &Path, layer: &str, channels: &Channels) -> Result<Figure> {
         }
         let (outs, ins) = resolve(channels, o, c, &name)?;
         note = shown(&outs, o, &ins, c);
-        // Each output channel's kernels (its inputs side by side) as a tile; tiles in a grid
-        // about as wide as tall, one grey gap cell (no data, unlike white zero) between them.
-        let (tw, th) = (ins.len() * kw + 1, kh + 1);
-        let n = outs.len();
-        let cols = (((n * th) as f64 / tw as f64).sqrt().ceil() as usize).clamp(1, n);
-        let rows = n.div_ceil(cols);
-        let (width, height) = (cols * tw - 1, rows * th - 1);
-        let mut block = vec![0f32; width * height];
-        let mut gaps = vec![true; width * height];
-        for (t, &oi) in outs.iter().enumerate() {
-            let (r0, c0) = (t / cols * th, t % cols * tw);
-            for (k, &ci) in ins.iter().enumerate() {
-                for i in 0..kh {
-                    for j in 0..kw {
-                        let at = (r0 + i) * width + c0 + k * kw + j;
-                        block[at] = v[((oi * c + ci) * kh + i) * kw + j];
-                        gaps[at] = false;
-                    }
-                }
-            }
-        }
-        panels.push(Panel::new("", height, width, block).with_gaps(gaps));
+        panels.push(frame(v, (c, kh, kw), &outs, &ins));
     }
     let labels: Vec<String> = frames.iter().map(|(e, _, _)| format!("epoch {e}")).collect();
     let title = if note.is_empty() {
@@ -174,5 +192,21 @@ mod tests {
         assert_eq!(shown(&outs, 4, &ins, 2), "");
         assert!(resolve(&Channels { out: Some(vec![40]), input: None }, 32, 16, "3.weight").is_err());
         assert!(resolve(&Channels { out: None, input: Some(16) }, 32, 16, "3.weight").is_err());
+    }
+
+    #[test]
+    fn kernels_tile_without_holes_and_several_inputs_get_a_gap_between_them() {
+        // Eight 5×5 kernels of one input: 2 columns of 4 tiles, no empty slot.
+        let one: Vec<f32> = (0..8 * 25).map(|v| v as f32).collect();
+        let p = frame(&one, (1, 5, 5), &(0..8).collect::<Vec<_>>(), &[0]);
+        assert_eq!((p.rows, p.cols), (4 * 6 - 1, 2 * 6 - 1));
+        assert_eq!(p.gaps.iter().filter(|g| !**g).count(), 8 * 25, "every weight drawn once, no hole");
+        // Two outputs of two 3×3 inputs: a row per output, a gap column between the inputs.
+        let two: Vec<f32> = (0..2 * 2 * 9).map(|v| v as f32 + 1.0).collect();
+        let p = frame(&two, (2, 3, 3), &[0, 1], &[0, 1]);
+        assert_eq!((p.rows, p.cols), (7, 7));
+        assert!((0..3).all(|i| p.gaps[i * 7 + 3]), "a gap column between input 0 and input 1");
+        assert_eq!(p.values[4], 10.0, "input 1's first weight right of the gap");
+        assert_eq!((tile_columns(8, 6, 6), tile_columns(9, 4, 4), tile_columns(1, 4, 4)), (2, 3, 1));
     }
 }

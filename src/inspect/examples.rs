@@ -4,23 +4,15 @@
 //! Ties (a well-fitted model gives many samples p = 1.00) are broken by a seeded shuffle, so
 //! data sorted by class does not show its first samples only.
 
-use super::{class_labels, outputs, task_of};
+use super::{check_outputs, class_labels, outputs, task_of};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Model, Task};
 use crate::plot::{image_grid, Colormap, Figure, ImagePanel};
 
 /// Sample indices sorted from hardest (lowest p(true class)) to easiest, with that probability
-/// and the predicted class.
-pub(crate) fn ranked(
-    model: &Model<f32>,
-    task: &Task,
-    ds: &Dataset,
-    labels: &[u32],
-    seed: u64,
-) -> Vec<(usize, f32, usize)> {
-    let k = model.output().len();
-    let out = outputs(model, ds, ds.len());
+/// and the predicted class, from the model's outputs `out` (`k` a sample).
+pub(crate) fn ranked(out: &[f32], k: usize, task: &Task, labels: &[u32], seed: u64) -> Vec<(usize, f32, usize)> {
     let mut r: Vec<(usize, f32, usize)> = out
         .chunks_exact(k)
         .zip(labels)
@@ -38,10 +30,34 @@ pub(crate) fn ranked(
 pub(crate) fn caption(task: &Task, labels: &[u32], (i, p, pred): (usize, f32, usize)) -> String {
     let truth = labels[i] as usize;
     let says = if pred != truth { format!(" (says {})", task.name(pred)) } else { String::new() };
-    format!("#{i} true {} · p(true)={p:.2}{says}", task.name(truth))
+    format!("#{i} true {} · p(true)={}{says}", task.name(truth), probability(p))
+}
+
+/// Two decimals, or two significant digits below 0.01, so the hardest examples' tiny
+/// probabilities read 0.0031, not an all-alike 0.00.
+fn probability(p: f32) -> String {
+    if p > 0.0 && p < 0.005 {
+        crate::plot::parts::format_sig(p as f64, 2)
+    } else {
+        format!("{p:.2}")
+    }
 }
 
 pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize, seed: u64) -> Result<Figure> {
+    figure_of(model, ds, &outputs(model, ds, ds.len()), hardest, easiest, seed)
+}
+
+/// [`figure`] from the model's outputs on all of `ds`, computed once by a caller that needs
+/// them for other figures too (the report).
+pub fn figure_of(
+    model: &Model<f32>,
+    ds: &Dataset,
+    out: &[f32],
+    hardest: usize,
+    easiest: usize,
+    seed: u64,
+) -> Result<Figure> {
+    check_outputs(model, ds, out)?;
     let task = task_of(model, ds);
     let Some(labels) = class_labels(&task, ds) else {
         return Err(Error::data(format!(
@@ -49,7 +65,7 @@ pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize, 
             ds.name
         )));
     };
-    let r = ranked(model, &task, ds, &labels, seed);
+    let r = ranked(out, model.output().len(), &task, &labels, seed);
     let dims = &ds.sample_shape;
     let (c, h, w) = match dims[..] {
         [c, h, w] => (c, h, w),
@@ -79,4 +95,19 @@ pub fn figure(model: &Model<f32>, ds: &Dataset, hardest: usize, easiest: usize, 
     let title = format!("{hardest} hardest and {easiest} easiest of {} (p = probability of the true class)", ds.name);
     // Rows of 4 keep captions readable at 100 %; the hardest fill the first rows.
     Ok(image_grid(&panels, panels.len().clamp(1, 4), Colormap::Gray, &title))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::probability;
+
+    #[test]
+    fn tiny_probabilities_keep_two_significant_digits() {
+        assert_eq!(probability(0.00314), "0.0031");
+        assert_eq!(probability(2.5e-7), "2.5e-7");
+        assert_eq!(
+            (probability(0.0), probability(0.07), probability(0.996)),
+            ("0.00".into(), "0.07".into(), "1.00".into())
+        );
+    }
 }

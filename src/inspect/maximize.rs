@@ -7,16 +7,23 @@
 //! matches within its receptive field. The mean over the whole plane (`--objective mean`) is
 //! the older choice; on an early conv layer it is often maximised by a flat input.
 //! The ascent adds a total-variation penalty (neighbouring values alike, so noise that barely
-//! moves the objective is smoothed away) and L2 decay, clamps the input to the data's range,
-//! and can jitter it (a random roll of up to N positions each step; off by default, as an
-//! early filter's receptive field is often only a few positions wide). The centre unit's
-//! pictures are cropped to the positions it sees (its receptive field), the rest being blank.
+//! moves the objective is smoothed away) and an L2 pull back to the start, clamps the input to
+//! the data's range, and can jitter it (a random roll of up to N positions each step; off by
+//! default, as an early filter's receptive field is often only a few positions wide). The
+//! centre unit's pictures are cropped to the positions it sees (its receptive field).
+//!
+//! Why the L2 pull is strong: a conv's output is linear in its input, so without it the
+//! maximum within a box is always at the box's corners, every pixel black or white. With the
+//! gradient scaled to max |g| = 1 and the pull balancing it where the input has moved the
+//! range's reach, the result settles at `start + reach · g / max |g|`: for a first layer the
+//! filter's own pattern in grey levels about a mid grey, its strongest weight at the range's
+//! edge (see [`start_and_reach`]).
 
 use crate::engine::{Dims, Rank};
 use crate::error::{Error, Result};
 use crate::layers::{Mode, Op};
 use crate::model::{Model, Workspace};
-use crate::plot::{image_grid, Colormap, Figure, ImagePanel};
+use crate::plot::{image_grid_on, Colormap, Figure, ImagePanel, Norm};
 use crate::rng::Rng;
 
 /// What the ascent maximises, for filter `f` of the layer.
@@ -52,13 +59,12 @@ impl Objective {
 pub struct Settings {
     pub objective: Objective,
     pub steps: usize,
-    /// Each step moves the input by `step` times its objective gradient normalised to
-    /// mean |g| = 1, less `tv` times the total variation's gradient.
+    /// Each step moves the input by `step · reach` times its objective gradient normalised
+    /// to max |g| = 1, less `tv` times the total variation's gradient, less the L2 pull
+    /// `(x − start) / reach` (reach: how far the range lets the input move from its start).
     pub step: f32,
     /// Weight of the total-variation penalty, against the normalised objective gradient.
     pub tv: f32,
-    /// Each step multiplies the input by `1 − decay`.
-    pub decay: f32,
     /// Largest random roll of the input per step, in positions (0: none).
     pub jitter: usize,
     /// The input is kept within (lowest, highest), e.g. the training data's range.
@@ -68,16 +74,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings {
-            objective: Objective::Centre,
-            steps: 200,
-            step: 0.05,
-            tv: 0.3,
-            decay: 0.01,
-            jitter: 0,
-            range: None,
-            seed: 0,
-        }
+        Settings { objective: Objective::Centre, steps: 200, step: 0.05, tv: 0.1, jitter: 0, range: None, seed: 0 }
     }
 }
 
@@ -178,8 +175,7 @@ pub fn maximize(model: &Model<f32>, layer: usize, f: usize, s: Settings) -> Resu
         Some((a, b)) if a <= b => (a, b),
         _ => (f32::NEG_INFINITY, f32::INFINITY),
     };
-    // Small noise about 0, or about the range's nearest value to 0 when 0 is outside it.
-    let start = 0f32.clamp(lo, hi);
+    let (start, reach) = start_and_reach(lo, hi);
     let spread = if hi > lo && hi.is_finite() && lo.is_finite() { 0.01 * (hi - lo) } else { 0.01 };
     let mut x: Vec<f32> = (0..d.len()).map(|_| (start + spread * rng.normal() as f32).clamp(lo, hi)).collect();
     let mut trace = Vec::with_capacity(s.steps);
@@ -194,15 +190,32 @@ pub fn maximize(model: &Model<f32>, layer: usize, f: usize, s: Settings) -> Resu
         for (k, v) in g.iter().enumerate() {
             field[k % plane] |= *v != 0.0;
         }
-        let scale = g.iter().map(|v| v.abs()).sum::<f32>() / g.len() as f32;
+        // Scaled by the largest |g|, not the mean: positions outside the field have g = 0.
+        let scale = g.iter().fold(0f32, |m, v| m.max(v.abs()));
         let gain = if scale > 0.0 && scale.is_finite() { 1.0 / scale } else { 0.0 };
         let tv = tv_gradient(&x, d, 10.0 * spread);
         for ((v, gv), tv) in x.iter_mut().zip(&g).zip(&tv) {
-            *v = ((*v + s.step * (gain * gv - s.tv * tv)) * (1.0 - s.decay)).clamp(lo, hi);
+            let pull = (*v - start) / reach;
+            *v = (*v + s.step * reach * (gain * gv - s.tv * tv - pull)).clamp(lo, hi);
         }
         trace.push(value_and_grad(&m, &mut ws, &x, f, s.objective).0);
     }
     Ok(Maximized { input: x, trace, field })
+}
+
+/// Where the ascent starts (small noise about it) and how far it may move from there within
+/// (lo, hi): from 0 when the range is signed (0 is "nothing"), else from the range's middle,
+/// a mid grey as Lucid starts, so a filter's negative weights show as well as its positive;
+/// from 0 by 1 when unbounded.
+fn start_and_reach(lo: f32, hi: f32) -> (f32, f32) {
+    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return (0f32.clamp(lo, hi), 1.0);
+    }
+    if lo < 0.0 && hi > 0.0 {
+        (0.0, (-lo).min(hi))
+    } else {
+        ((lo + hi) / 2.0, (hi - lo) / 2.0)
+    }
 }
 
 /// One panel per filter of conv layer `layer`: the input that maximises its mean activation.
@@ -219,7 +232,7 @@ pub fn figure(model: &Model<f32>, layer: usize, s: Settings) -> Result<Figure> {
         return Err(Error::config("--steps must be between 1 and 100000"));
     }
     if !(s.tv.is_finite() && s.tv >= 0.0) {
-        return Err(Error::config(format!("--tv {}: give the total-variation weight as a number ≥ 0, e.g. 0.3", s.tv)));
+        return Err(Error::config(format!("--tv {}: give the total-variation weight as a number ≥ 0, e.g. 0.1", s.tv)));
     }
     let d = model.input;
     let found: Vec<Maximized> = (0..conv.out_channels).map(|f| maximize(model, layer, f, s)).collect::<Result<_>>()?;
@@ -233,14 +246,14 @@ pub fn figure(model: &Model<f32>, layer: usize, s: Settings) -> Result<Figure> {
     for (f, r) in found.into_iter().enumerate() {
         let last = r.trace.last().copied().unwrap_or(0.0);
         panels.push(ImagePanel {
-            label: format!("filter {f} · {last:.3}"),
+            label: format!("filter {f} · {}", crate::plot::parts::format_sig(last as f64, 3)),
             height: rows.1 - rows.0,
             width: cols.1 - cols.0,
             channels: d.c,
             values: crop(&r.input, d, rows, cols),
         });
     }
-    let grid_cols = (panels.len() as f64).sqrt().ceil() as usize;
+    let grid_cols = even_columns(panels.len());
     let field = if !cropped {
         String::new()
     } else if d.rank == Rank::Image {
@@ -248,20 +261,35 @@ pub fn figure(model: &Model<f32>, layer: usize, s: Settings) -> Result<Figure> {
     } else {
         format!(" · its field: positions {}–{}", cols.0, cols.1 - 1)
     };
-    let within = match s.range {
-        Some((lo, hi)) if lo <= hi => format!(
-            " · values {}–{}",
-            crate::plot::parts::format_sig(lo as f64, 3),
-            crate::plot::parts::format_sig(hi as f64, 3)
-        ),
-        _ => String::new(),
+    let sig = |v: f32| crate::plot::parts::format_sig(v as f64, 3);
+    // The data's own grey scale, zero mid-grey when the data is signed; without a range,
+    // the ascent starts at 0, so its results are signed too.
+    let (norm, within) = match s.range {
+        Some((lo, hi)) if lo < 0.0 && hi > 0.0 => {
+            let vmax = lo.abs().max(hi);
+            (
+                Norm::Symmetric { vmax },
+                format!(" · values {}–{} · black −{}, white {}", sig(lo), sig(hi), sig(vmax), sig(vmax)),
+            )
+        }
+        Some((lo, hi)) if lo < hi => {
+            (Norm::Linear { vmin: lo, vmax: hi }, format!(" · values {}–{}", sig(lo), sig(hi)))
+        }
+        _ => (Norm::symmetric(panels.iter().flat_map(|p| p.values.iter())), String::new()),
     };
     let title = format!(
         "layer {layer} {}: the input that maximises {}{field}{within}",
         model.layers[layer].text,
         s.objective.describe()
     );
-    Ok(image_grid(&panels, grid_cols, Colormap::Gray, &title))
+    Ok(image_grid_on(&panels, grid_cols, Colormap::Gray, norm, &title))
+}
+
+/// Columns for `n` panels, about as many as rows, that leave the fewest empty slots in the
+/// last row (32 filters in 4 rows of 8, not 6 of 6 with 2 left over).
+fn even_columns(n: usize) -> usize {
+    let square = (n as f64).sqrt().ceil() as usize;
+    (square..=square + 2).min_by_key(|&c| n.div_ceil(c.max(1)) * c - n).unwrap_or(1).max(1)
 }
 
 /// The smallest (rows, columns) ranges holding every marked position of every field; the
@@ -337,6 +365,29 @@ mod tests {
         let window: Vec<f32> = (0..25).map(|i| r.input[(2 + i / 5) * 9 + 2 + i % 5]).collect();
         let c = correlation(&window, &bar);
         assert!(c > 0.8, "correlation {c}: {window:?}");
+        // Grey levels, not a black-and-white box corner: the bar near the top of the range
+        // (total variation pulls it down a little), the rest below the mid grey it starts at
+        // (their weights are negative).
+        let off_bar: Vec<f32> = window.iter().enumerate().filter(|(i, _)| i / 5 != 2).map(|(_, &v)| v).collect();
+        assert!(off_bar.iter().all(|&v| v > 0.2 && v < 0.5), "{window:?}");
+        assert!(window[10..15].iter().all(|&v| v > 0.8), "{window:?}");
+    }
+
+    #[test]
+    fn without_total_variation_a_first_layers_result_is_its_kernel_scaled_to_the_range() {
+        // Linear in the input: the L2 pull balances the gradient at start + reach · w / max |w|.
+        let mut m = Model::<f32>::new("conv2d(1,k=3,bias=false)", Dims::image(1, 3, 3)).unwrap();
+        let w = [0.5f32, -1.0, 0.25, 0.0, 2.0, -0.5, 1.0, -2.0, 0.1];
+        m.params.copy_from_slice(&w);
+        for (range, start, reach) in [((-1.0, 3.0), 0.0, 1.0), ((0.0, 1.0), 0.5, 0.5)] {
+            let s = Settings { tv: 0.0, steps: 400, range: Some(range), ..Default::default() };
+            let r = maximize(&m, 0, 0, s).unwrap();
+            for (x, wv) in r.input.iter().zip(&w) {
+                assert!((x - (start + reach * wv / 2.0)).abs() < 1e-3, "{range:?}: {:?}", r.input);
+            }
+        }
+        assert_eq!(start_and_reach(-3.84, 3.07), (0.0, 3.07));
+        assert_eq!((even_columns(32), even_columns(8), even_columns(2), even_columns(1)), (8, 4, 2, 1));
     }
 
     #[test]

@@ -132,6 +132,23 @@ fn not_a_run(dir: &Path) -> Error {
     ))
 }
 
+/// Checks that `out` holds `model`'s outputs for every sample of `ds`, as [`outputs`] gives
+/// them, before a figure reads them.
+pub(crate) fn check_outputs(model: &Model<f32>, ds: &Dataset, out: &[f32]) -> crate::error::Result<()> {
+    let expected = ds.len() * model.output().len();
+    if out.len() == expected {
+        Ok(())
+    } else {
+        Err(crate::error::Error::config(format!(
+            "{} outputs given for {} samples of {} with {} outputs each ({expected} expected)",
+            out.len(),
+            ds.len(),
+            ds.name,
+            model.output().len()
+        )))
+    }
+}
+
 /// The model's outputs for the first `n` samples of `ds`, in evaluation mode.
 pub fn outputs(model: &Model<f32>, ds: &Dataset, n: usize) -> Vec<f32> {
     let n = n.min(ds.len());

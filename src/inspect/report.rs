@@ -5,8 +5,8 @@
 //! works offline anywhere.
 
 use super::{
-    activations, class_labels, confusion, curves, evolution, examples, filters, model_diagram, scatter, task_of,
-    tensors, Subject,
+    activations, class_labels, confusion, curves, evolution, examples, filters, maximize, model_diagram, scatter,
+    task_of, tensors, Subject,
 };
 use crate::error::Result;
 use crate::model::summary::summary;
@@ -188,8 +188,10 @@ pub fn build(dir: &Path) -> Result<String> {
     // regression gets the scatter of predictions against targets.
     let labels = class_labels(&task_of(&s.model, &test), &test);
     let classes = labels.is_some();
+    // The test set's outputs, once, for the confusion matrix and both example figures.
+    let test_out = if classes { super::outputs(&s.model, &test, test.len()) } else { vec![] };
     if classes {
-        section(&mut html, "Confusion matrix (test set)", "", confusion::figure(&s.model, &test));
+        section(&mut html, "Confusion matrix (test set)", "", confusion::figure_of(&s.model, &test, &test_out));
     }
     // Filters: one picture per layer, so each keeps its own colour scale.
     let _ = write!(html, "<section><h2>Filters and weights</h2><p class=\"note\">Red is positive, blue negative, white zero; one symmetric scale per layer.</p>");
@@ -222,12 +224,17 @@ pub fn build(dir: &Path) -> Result<String> {
         }
     }
     if classes {
-        section(&mut html, "Hardest and easiest test examples", "", examples::figure(&s.model, &test, 8, 4, 0));
+        section(
+            &mut html,
+            "Hardest and easiest test examples",
+            "",
+            examples::figure_of(&s.model, &test, &test_out, 8, 4, 0),
+        );
         section(
             &mut html,
             "The hardest test examples explained",
             "Where the evidence for the predicted class lies: Grad-CAM on the last spatial layer, drawn over the input, and the saliency map (the largest |∂ score / ∂ input| over the channels). A correct model need not look only at the object: the absence of other evidence counts too.",
-            crate::inspect::explain::examples::figure(&s.model, &test, 8, 0),
+            crate::inspect::explain::examples::figure_of(&s.model, &test, &test_out, 8, 0),
         );
     } else {
         section(&mut html, "Predictions against targets (test set)", "", scatter::predictions(&s.model, &test));
@@ -243,6 +250,16 @@ pub fn build(dir: &Path) -> Result<String> {
             "First layer's kernels before and after training",
             "Both on one scale: what training changed.",
             fig,
+        );
+    }
+    // What the first conv layer's filters look for, within the training data's range.
+    if let Some(first) = s.model.layers.iter().position(|l| matches!(l.op, crate::layers::Op::Conv(_))) {
+        let settings = maximize::Settings { range: Some(maximize::range_of(&train.x)), ..Default::default() };
+        section(
+            &mut html,
+            &format!("What each filter of layer {first} looks for"),
+            "The input that maximises each filter's centre unit, by gradient ascent with an L2 pull to a mid grey (or 0): for a first layer its kernel in grey levels, on the data's own grey scale.",
+            maximize::figure(&s.model, first, settings),
         );
     }
     if let Some(labels) = &labels {

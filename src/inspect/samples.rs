@@ -93,7 +93,8 @@ pub fn figure(ds: &Dataset, count: usize, seed: u64) -> Result<Figure> {
     let panels = picked.iter().map(|&i| panel(ds, i, label(ds, i))).collect::<Result<Vec<_>>>()?;
     let n = panels.len();
     let slot = (ds.sample_shape.last().copied().unwrap_or(1) as f32 * 6.0).clamp(60.0, 160.0);
-    let cols = wrap_columns(n, slot, 8);
+    // Up to 10 a row, so the default 50 fill 5 rows of 10 (8 a row left 2 on a seventh).
+    let cols = wrap_columns(n, slot, 10);
     let how = if class_of(ds, 0).is_some() { "classes in turn" } else { "at random" };
     let title = format!("{n} samples of {} (seed {seed}, {how})", ds.name);
     Ok(image_grid(&panels, cols, Colormap::Gray, &title))
@@ -130,5 +131,30 @@ mod tests {
         assert_eq!(label(&ds, 1), "y=1");
         let reg = set("reg", vec![0.0; 4], Targets::Values { values: vec![0.5, 1.25], width: 1 });
         assert_eq!(label(&reg, 1), "y=1.25");
+    }
+
+    #[test]
+    fn the_default_fifty_samples_fill_five_rows_of_ten() {
+        // 64 images of 8×8, two classes: the figure shows 50 in 5 full rows.
+        let labels: Vec<u32> = (0..64).map(|i| i % 2).collect();
+        let ds = Dataset {
+            name: "grid".into(),
+            x: vec![0.5; 64 * 64],
+            sample_shape: vec![1, 8, 8],
+            targets: Targets::Classes { labels, num_classes: 2 },
+            class_names: None,
+        };
+        let fig = figure(&ds, 50, 0).unwrap();
+        let mut tops: Vec<i64> = vec![];
+        for op in fig.ops() {
+            if let crate::plot::figure::Op::Image(_, y, ..) = op {
+                tops.push(y.round() as i64);
+            }
+        }
+        assert_eq!(tops.len(), 50);
+        let mut rows = tops.clone();
+        rows.dedup();
+        assert_eq!(rows.len(), 5, "rows at {rows:?}");
+        assert!(rows.iter().all(|r| tops.iter().filter(|t| *t == r).count() == 10));
     }
 }

@@ -8,8 +8,8 @@ use super::canvas::{Anchor, Image, Stroke, Surface, TextStyle, VAnchor};
 use super::colormap::{Colormap, Norm, Rgb, Scale};
 use super::figure::Figure;
 use super::parts::{
-    draw_title, line_height, text_width, title_height, ColorBar, FRAME, LABEL_SIZE, MARGIN, MIN_WIDTH,
-    PANEL_TITLE_SIZE, SEPARATOR, TEXT, TICK_SIZE,
+    draw_title, line_height, text_width, title_height, title_width, wrap_title, ColorBar, FRAME, LABEL_SIZE, MARGIN,
+    MIN_WIDTH, PANEL_TITLE_SIZE, SEPARATOR, TEXT, TICK_SIZE,
 };
 
 /// One matrix to show as a heatmap (e.g. one kernel slice, or a 1×k strip).
@@ -69,6 +69,14 @@ pub struct ImagePanel {
     pub values: Vec<f32>,
 }
 
+/// The smallest height of a one-row panel (a 1-D signal's feature map), in px.
+const SIGNAL_ROW: f32 = 24.0;
+/// The smallest cell of a film strip's weights, in px.
+pub const FILM_CELL: f32 = 12.0;
+/// About the widest a figure should be before it wraps, in px.
+const MAX_FIGURE_WIDTH: f32 = 2400.0;
+/// The width a title may take over a narrower picture before it wraps.
+const TITLE_WRAP: f32 = 640.0;
 /// Horizontal gap between panels, and vertical gap between rows.
 const GAP: f32 = 16.0;
 /// Gap between the plotted content and the colour bar.
@@ -153,8 +161,10 @@ fn sized_panel_grid(
         cell = (1600.0 / cols as f32 - GAP) / max_w;
         cell = cell.floor().max(cells.min_cell);
     }
+    // A 1-D signal's panel is one row of cells: at least SIGNAL_ROW px tall, not a hairline.
+    let cell_h = if panels.iter().all(|p| p.rows == 1) { cell.max(SIGNAL_ROW) } else { cell };
     let max_pw = panels.iter().map(|p| p.cols).max().unwrap_or(1) as f32 * cell;
-    let max_ph = panels.iter().map(|p| p.rows).max().unwrap_or(1) as f32 * cell;
+    let max_ph = panels.iter().map(|p| p.rows).max().unwrap_or(1) as f32 * cell_h;
     let title_w = panels.iter().map(|p| text_width(&p.title, PANEL_TITLE_SIZE)).fold(0.0, f32::max);
     let label_w = text.below.iter().map(|l| text_width(l, TICK_SIZE)).fold(0.0, f32::max);
     let row_label_w = text.rows.iter().map(|l| text_width(l, PANEL_TITLE_SIZE)).fold(0.0, f32::max);
@@ -204,12 +214,12 @@ fn sized_panel_grid(
     }
     for (i, p) in panels.iter().enumerate() {
         let (r, c) = (i / cols, i % cols);
-        let (pw, ph) = (p.cols as f32 * cell, p.rows as f32 * cell);
+        let (pw, ph) = (p.cols as f32 * cell, p.rows as f32 * cell_h);
         let cx = ox + row_label_space + c as f32 * slot_w + (slot_w - GAP) / 2.0;
         let px = (cx - pw / 2.0).round();
         let py = (oy + row_tops[r] + title_rows[r] + (max_ph - ph) / 2.0).round();
         fig.text(cx, py - TEXT_GAP, &p.title, title_style);
-        draw_heatmap(&mut fig, px, py, cell, cell, &p.image(cmap, &norm));
+        draw_heatmap(&mut fig, px, py, cell, cell_h, &p.image(cmap, &norm));
         if let Some(label) = text.below.get(i) {
             fig.text(cx, py + ph + TEXT_GAP, label, label_style);
         }
@@ -336,12 +346,16 @@ pub fn plural(n: usize, what: &str) -> String {
 /// evenly (at most 10 frames, about 2400 px, per row; no frame alone on the last row).
 pub fn film_strip(frames: &[Panel], labels: &[String], title: &str) -> Figure {
     let max_dim = frames.iter().map(|p| p.rows.max(p.cols)).max().unwrap_or(1);
-    let cell = cell_size(max_dim, DEFAULT_CELLS.target, 40.0);
-    let widest = frames.iter().map(|p| p.cols).max().unwrap_or(1) as f32 * cell;
+    let widest_cols = frames.iter().map(|p| p.cols).max().unwrap_or(1) as f32;
+    // At least FILM_CELL px a weight, so each kernel reads at a slide's size, unless one
+    // frame would then be wider than a figure may be.
+    let min_cell = FILM_CELL.min((MAX_FIGURE_WIDTH / widest_cols).floor()).max(1.0);
+    let cells = Cells { target: DEFAULT_CELLS.target, min_cell };
+    let widest = widest_cols * cell_size(max_dim, cells.target, 40.0).max(min_cell);
     let label_w = labels.iter().map(|l| text_width(l, TICK_SIZE)).fold(0.0, f32::max);
     let cols = wrap_columns(frames.len(), widest.max(label_w) + GAP, 10);
     let text = GridText { below: labels, rows: &[] };
-    panel_grid(frames, text, cols, Colormap::Bwr, Scale::Symmetric, title)
+    sized_panel_grid(frames, text, cols, Colormap::Bwr, Scale::Symmetric, title, cells)
 }
 
 /// Tall heatmaps side by side with their names above and one shared
@@ -453,16 +467,22 @@ impl ImagePanel {
 /// Images in a grid of `cols` columns with a label under each, for sample
 /// grids and easy/hard examples. Grey images share one min–max scale.
 pub fn image_grid(images: &[ImagePanel], cols: usize, cmap: Colormap, title: &str) -> Figure {
+    let norm = Norm::min_max(images.iter().filter(|im| im.channels != 3).flat_map(|im| im.values.iter()));
+    image_grid_on(images, cols, cmap, norm, title)
+}
+
+/// [`image_grid`] on a given grey scale, e.g. the data's range, so one value is one grey
+/// whatever the panels hold.
+pub fn image_grid_on(images: &[ImagePanel], cols: usize, cmap: Colormap, norm: Norm, title: &str) -> Figure {
     if images.is_empty() {
         return empty_figure(title);
     }
     let n = images.len();
     let cols = cols.clamp(1, n);
     let rows = n.div_ceil(cols);
-    let norm = Norm::min_max(images.iter().filter(|im| im.channels != 3).flat_map(|im| im.values.iter()));
     let max_dim = images.iter().map(|im| im.shown_height().max(im.width)).max().unwrap_or(1);
-    // Up to 28 px a cell, so a tiny crop (a 2×2 receptive field) is still seen.
-    let scale = cell_size(max_dim, 140.0, 28.0);
+    // Up to 48 px a cell, so a tiny crop (a 2×2 receptive field) is still seen.
+    let scale = cell_size(max_dim, 140.0, 48.0);
     // A 1-D signal would be a hairline: give each channel row at least 12 px.
     let scale_y = if images.iter().all(|im| im.height == 1) { scale.max(12.0) } else { scale };
     let max_w = images.iter().map(|im| im.width).max().unwrap_or(1) as f32 * scale;
@@ -473,7 +493,9 @@ pub fn image_grid(images: &[ImagePanel], cols: usize, cmap: Colormap, title: &st
     let slot_h = max_h + label_row + GAP;
     let grid_w = cols as f32 * slot_w - GAP;
     let grid_h = rows as f32 * slot_h - GAP;
-    let fig_w = (grid_w + 2.0 * MARGIN).max(MIN_WIDTH).max(text_width(title, 17.0) + 2.0 * MARGIN).ceil();
+    // A long title over a small grid wraps rather than widening the figure into blank sides.
+    let title = &wrap_title(title, (grid_w + 2.0 * MARGIN).max(TITLE_WRAP));
+    let fig_w = (grid_w + 2.0 * MARGIN).max(MIN_WIDTH).max(title_width(title) + 2.0 * MARGIN).ceil();
     let top = MARGIN + title_height(title);
     let fig_h = (top + grid_h + MARGIN).ceil();
     let mut fig = Figure::new(fig_w as u32, fig_h as u32);
@@ -615,6 +637,69 @@ mod tests {
         assert_eq!(ims.len(), 2);
         assert_eq!(ims[0].pixels[0], ims[1].pixels[1]);
         assert_ne!(ims[0].pixels[0], ims[0].pixels[1]);
+    }
+
+    #[test]
+    fn a_small_grid_under_a_long_title_wraps_the_title_and_draws_its_cells_large() {
+        // The lines lab's first layer: two 2×2 receptive fields under a title of about 980 px.
+        let panel = |f: usize| ImagePanel {
+            label: format!("filter {f}"),
+            height: 2,
+            width: 2,
+            channels: 1,
+            values: vec![0.0, 1.0, 0.5, 0.25],
+        };
+        let title = "layer 0 conv2d(2,k=2): the input that maximises each filter's centre unit · its field: rows 5–6, cols 5–6 · values 0–1";
+        let fig = image_grid_on(&[panel(0), panel(1)], 2, Colormap::Gray, Norm::Linear { vmin: 0.0, vmax: 1.0 }, title);
+        assert!(
+            fig.width() as f32 <= TITLE_WRAP + 2.0 * MARGIN && (fig.width() as f32) < title_width(title),
+            "{} px wide",
+            fig.width()
+        );
+        let texts: Vec<&str> = fig
+            .ops()
+            .iter()
+            .filter_map(|op| if let Op::Text(_, _, t, _) = op { Some(t.as_str()) } else { None })
+            .collect();
+        assert!(texts.contains(&"its field: rows 5–6, cols 5–6 · values 0–1"), "{texts:?}");
+        assert!(cells(&fig).iter().all(|(_, cell)| *cell >= 40.0), "a 2×2 crop is drawn large");
+        // On the given scale: 0.5 is mid-grey whatever the panels' own range.
+        assert_eq!(images(&fig)[0].pixels[2], Colormap::Gray.map(0.5));
+    }
+
+    #[test]
+    fn film_strip_weights_are_at_least_12_px_and_wide_frames_wrap_within_2400_px() {
+        // mnist-lab's eight 5×5 kernels as one frame (23 × 11 cells) over 6 epochs, then 11.
+        for epochs in [6, 11] {
+            let frames: Vec<Panel> = (0..epochs).map(|_| Panel::new("", 23, 11, vec![0.1; 23 * 11])).collect();
+            let labels: Vec<String> = (0..epochs).map(|e| format!("epoch {e}")).collect();
+            let fig = film_strip(&frames, &labels, "t");
+            assert!(cells(&fig).iter().all(|(_, cell)| *cell >= FILM_CELL), "{epochs} epochs");
+            assert!(fig.width() <= 2400, "{epochs} epochs: {} px", fig.width());
+        }
+        // A frame too wide for 12 px cells shrinks to fit instead.
+        let wide = [Panel::new("", 2, 400, vec![0.1; 800])];
+        assert!(film_strip(&wide, &["epoch 0".into()], "t").width() <= 2400 + 200);
+    }
+
+    #[test]
+    fn one_row_feature_maps_are_drawn_at_least_24_px_tall() {
+        // pattern1d's 4 × 20 maps: 8 px square cells would make hairlines.
+        let maps: Vec<Panel> = (0..4).map(|c| Panel::new(format!("ch {c}"), 1, 20, vec![0.5; 20])).collect();
+        let fig = heatmap_grid(&maps, 4, Colormap::Bwr, Scale::Symmetric, "t");
+        let heights: Vec<f32> =
+            fig.ops().iter().filter_map(|op| if let Op::Image(_, _, _, h, _) = op { Some(*h) } else { None }).collect();
+        assert_eq!(heights.len(), 4);
+        assert!(heights.iter().all(|&h| h >= SIGNAL_ROW), "{heights:?}");
+        // An image's cells stay square.
+        let fig = heatmap_grid(&[Panel::new("", 2, 20, vec![0.5; 40])], 1, Colormap::Bwr, Scale::Symmetric, "t");
+        let sizes: Vec<(f32, f32)> = fig
+            .ops()
+            .iter()
+            .filter_map(|op| if let Op::Image(_, _, w, h, _) = op { Some((*w, *h)) } else { None })
+            .collect();
+        assert_eq!(sizes.len(), 1);
+        assert!((sizes[0].0 / 20.0 - sizes[0].1 / 2.0).abs() < 1e-3, "{sizes:?}");
     }
 
     #[test]

@@ -20,6 +20,6 @@ pub use charts::{line_chart, line_chart_with, scatter, ChartOptions, Series, YAx
 pub use colormap::{Colormap, Norm, Scale};
 pub use figure::Figure;
 pub use figures::{
-    confusion_matrix, film_strip, heatmap_grid, image_grid, kernel_grid, named_tensors, named_tensors_grouped, plural,
-    weight_grid, weight_matrix, wrap_columns, ImagePanel, Panel, GAP_COLOUR,
+    confusion_matrix, film_strip, heatmap_grid, image_grid, image_grid_on, kernel_grid, named_tensors,
+    named_tensors_grouped, plural, weight_grid, weight_matrix, wrap_columns, ImagePanel, Panel, GAP_COLOUR,
 };

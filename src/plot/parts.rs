@@ -131,13 +131,16 @@ pub fn format_sig(v: f64, sig: usize) -> String {
     minus(s)
 }
 
-/// Draws a centred figure title with its top at `y`; returns the height used.
+/// Draws a centred figure title with its top at `y`, a line per `\n` (see [`wrap_title`]);
+/// returns the height used.
 pub fn draw_title(s: &mut dyn Surface, center_x: f32, y: f32, title: &str) -> f32 {
     if title.is_empty() {
         return 0.0;
     }
     let style = TextStyle::new(TITLE_SIZE).color(TEXT).anchor(Anchor::Middle, VAnchor::Top);
-    s.text(center_x, y, title, style);
+    for (k, line) in title.lines().enumerate() {
+        s.text(center_x, y + k as f32 * line_height(TITLE_SIZE), line, style);
+    }
     title_height(title)
 }
 
@@ -146,8 +149,42 @@ pub fn title_height(title: &str) -> f32 {
     if title.is_empty() {
         0.0
     } else {
-        line_height(TITLE_SIZE) + 10.0
+        title.lines().count().max(1) as f32 * line_height(TITLE_SIZE) + 10.0
     }
+}
+
+/// Width of [`draw_title`]'s widest line.
+pub fn title_width(title: &str) -> f32 {
+    title.lines().map(|l| text_width(l, TITLE_SIZE)).fold(0.0, f32::max)
+}
+
+/// `title` broken into lines of at most `max_w` px where it can be, between its " · "
+/// clauses, so a long title over a small picture does not set the figure's width.
+pub fn wrap_title(title: &str, max_w: f32) -> String {
+    if title_width(title) <= max_w {
+        return title.to_string();
+    }
+    // The clauses, each keeping its separator at its end.
+    let mut clauses: Vec<&str> = vec![];
+    let mut rest = title;
+    while let Some(at) = rest.find(" · ").map(|i| i + " · ".len()) {
+        clauses.push(&rest[..at]);
+        rest = &rest[at..];
+    }
+    clauses.push(rest);
+    let mut lines: Vec<String> = vec![];
+    let mut line = String::new();
+    for clause in clauses {
+        let joined = format!("{line}{clause}");
+        if !line.is_empty() && text_width(joined.trim_end(), TITLE_SIZE) > max_w {
+            lines.push(line.trim_end().trim_end_matches('·').trim_end().to_string());
+            line = clause.to_string();
+        } else {
+            line = joined;
+        }
+    }
+    lines.push(line.trim_end().to_string());
+    lines.join("\n")
 }
 
 /// A vertical colour bar with labelled ticks on its right.
@@ -242,5 +279,22 @@ mod tests {
         assert_eq!(format_sig(-1.0, 3), "−1");
         assert_eq!(format_sig(123.456, 3), "123");
         assert_eq!(format_sig(2.5e-6, 2), "2.5e-6");
+    }
+
+    #[test]
+    fn a_long_title_wraps_between_its_clauses() {
+        let title = "layer 0 conv2d(2,k=2): the input that maximises each filter's centre unit · its field: rows 5–6, cols 5–6 · values 0–1";
+        let wrapped = wrap_title(title, 640.0);
+        let lines: Vec<&str> = wrapped.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "layer 0 conv2d(2,k=2): the input that maximises each filter's centre unit",
+                "its field: rows 5–6, cols 5–6 · values 0–1"
+            ]
+        );
+        assert!(title_width(&wrapped) <= 640.0 && title_width(title) > 640.0);
+        assert_eq!(title_height(&wrapped), 2.0 * line_height(TITLE_SIZE) + 10.0);
+        assert_eq!(wrap_title("short · title", 640.0), "short · title", "a title that fits stays one line");
     }
 }

@@ -13,7 +13,7 @@ use crate::data::Dataset;
 use crate::engine::{Dims, Rank};
 use crate::error::{Error, Result};
 use crate::inspect::examples::{caption, ranked};
-use crate::inspect::{class_labels, task_of};
+use crate::inspect::{check_outputs, class_labels, outputs, task_of};
 use crate::model::Model;
 use crate::plot::canvas::{Anchor, Surface, TextStyle, VAnchor};
 use crate::plot::colormap::Rgb;
@@ -68,6 +68,13 @@ fn columns(n: usize, block_w: f32) -> usize {
 /// The `count` hardest samples of `ds` (lowest probability of the true class, ties broken by
 /// `seed` as `plot examples` breaks them), each with its Grad-CAM and saliency.
 pub fn figure(model: &Model<f32>, ds: &Dataset, count: usize, seed: u64) -> Result<Figure> {
+    figure_of(model, ds, &outputs(model, ds, ds.len()), count, seed)
+}
+
+/// [`figure`] from the model's outputs `out` on all of `ds`, computed once by a caller that
+/// needs them for other figures too (the report).
+pub fn figure_of(model: &Model<f32>, ds: &Dataset, out: &[f32], count: usize, seed: u64) -> Result<Figure> {
+    check_outputs(model, ds, out)?;
     let task = task_of(model, ds);
     let Some(labels) = class_labels(&task, ds) else {
         return Err(Error::data(format!("{} has no classes, so no hardest examples to explain", ds.name)));
@@ -83,7 +90,7 @@ pub fn figure(model: &Model<f32>, ds: &Dataset, count: usize, seed: u64) -> Resu
     }
     let layer = gradcam::default_layer(model).ok();
     let mut shown = vec![];
-    for &r in ranked(model, &task, ds, &labels, seed).iter().take(count) {
+    for &r in ranked(out, model.output().len(), &task, &labels, seed).iter().take(count) {
         let x = ds.sample(r.0).to_vec();
         let saliency = explain(model, &x, &Options::new(Method::Saliency))?.map;
         let cam = match layer {
@@ -217,7 +224,32 @@ mod tests {
     fn hardest(m: &Model<f32>, ds: &Dataset, k: usize) -> Vec<(usize, String)> {
         let task = task_of(m, ds);
         let labels = class_labels(&task, ds).unwrap();
-        ranked(m, &task, ds, &labels, 0).into_iter().take(k).map(|r| (r.0, caption(&task, &labels, r))).collect()
+        ranked(&outputs(m, ds, ds.len()), m.output().len(), &task, &labels, 0)
+            .into_iter()
+            .take(k)
+            .map(|r| (r.0, caption(&task, &labels, r)))
+            .collect()
+    }
+
+    #[test]
+    fn outputs_computed_once_give_the_same_figures_and_wrong_ones_are_refused() {
+        // The report computes the test outputs once for three figures: each must come out as
+        // the figure that computes its own.
+        let input = Dims::image(1, 6, 6);
+        let mut m = Model::<f32>::new("conv2d(3,k=3,p=1) relu flatten linear(2)", input).unwrap();
+        m.init(5);
+        let ds = data(input, 8, 2);
+        let out = outputs(&m, &ds, ds.len());
+        assert_eq!(figure_of(&m, &ds, &out, 3, 0).unwrap().to_svg(), figure(&m, &ds, 3, 0).unwrap().to_svg());
+        let examples = crate::inspect::examples::figure_of(&m, &ds, &out, 2, 2, 0).unwrap();
+        assert_eq!(examples.to_svg(), crate::inspect::examples::figure(&m, &ds, 2, 2, 0).unwrap().to_svg());
+        let confusion = crate::inspect::confusion::figure_of(&m, &ds, &out).unwrap();
+        assert_eq!(confusion.to_svg(), crate::inspect::confusion::figure(&m, &ds).unwrap().to_svg());
+        let short = &out[..out.len() - 2];
+        let e = figure_of(&m, &ds, short, 3, 0).err().unwrap().to_string();
+        assert!(e.contains("16 expected"), "{e}");
+        assert!(crate::inspect::confusion::figure_of(&m, &ds, short).is_err());
+        assert!(crate::inspect::examples::figure_of(&m, &ds, short, 2, 2, 0).is_err());
     }
 
     #[test]

@@ -271,9 +271,18 @@ impl<'a> SignalPlot<'a> {
         self.left + self.plot_w
     }
 
-    /// From the plot's top to the last strip's bottom.
+    /// The channels' key above the plot: only when there are several.
+    fn legend_height(&self) -> f32 {
+        if self.channels > 1 {
+            line_height(TICK_SIZE) + STRIP_GAP
+        } else {
+            0.0
+        }
+    }
+
+    /// From the key's (or the plot's) top to the last strip's bottom.
     pub(crate) fn body_height(&self) -> f32 {
-        self.plot_h + STRIP_GAP + self.strips.len() as f32 * (STRIP_H + STRIP_GAP) - STRIP_GAP
+        self.legend_height() + self.plot_h + STRIP_GAP + self.strips.len() as f32 * (STRIP_H + STRIP_GAP) - STRIP_GAP
     }
 
     pub(crate) fn height(&self) -> f32 {
@@ -285,6 +294,21 @@ impl<'a> SignalPlot<'a> {
     pub(crate) fn draw(&self, fig: &mut Figure, x0: f32, top: f32) -> f32 {
         let (l, plot_w, plot_h) = (self.len, self.plot_w, self.plot_h);
         let ox = x0 + self.left;
+        // Which line is which channel, in a row above the plot's right end, when there are
+        // several (inside the plot it would hide points).
+        if self.channels > 1 {
+            let key = TextStyle::new(TICK_SIZE).color(TEXT).anchor(Anchor::Start, VAnchor::Middle);
+            let names: Vec<String> = (0..self.channels).map(|k| format!("channel {k}")).collect();
+            let entry_w = |n: &String| 20.0 + text_width(n, TICK_SIZE) + 14.0;
+            let mut x = ox + plot_w - names.iter().map(entry_w).sum::<f32>() + 14.0;
+            let y = top + line_height(TICK_SIZE) / 2.0;
+            for (k, name) in names.iter().enumerate() {
+                fig.line(x, y, x + 16.0, y, Stroke::solid(1.5, PALETTE[k % PALETTE.len()]));
+                fig.text(x + 20.0, y, name, key);
+                x += entry_w(name);
+            }
+        }
+        let top = top + self.legend_height();
         // Position i sits at the centre of its cell, so the strip's cells line up under the plot.
         let px = |i: f32| ox + (i + 0.5) / l as f32 * plot_w;
         let py = |v: f32| top + plot_h - ((v as f64 - self.ylo) / (self.yhi - self.ylo)) as f32 * plot_h;
@@ -365,5 +389,37 @@ mod tests {
         assert_eq!(out[2], [2, 4, 210]);
         let seq = overlay(&base, &[0.0], Colormap::Viridis, &Norm::Linear { vmin: 0.0, vmax: 1.0 });
         assert_eq!(seq[0], [10, 20, 30]);
+    }
+
+    #[test]
+    fn a_two_channel_signal_names_its_lines_above_the_plot() {
+        let texts = |channels: usize| {
+            let x = vec![0.5f32; channels * 6];
+            let plot = SignalPlot::new(&x, Dims::signal(channels, 6), vec![], 240.0, 100.0);
+            let mut fig = Figure::new(400, 300);
+            plot.draw(&mut fig, 0.0, 20.0);
+            let words: Vec<String> = fig
+                .ops()
+                .iter()
+                .filter_map(|op| {
+                    if let crate::plot::figure::Op::Text(_, y, t, _) = op {
+                        Some(format!("{t}@{y}"))
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            (words, plot.body_height())
+        };
+        let (two, tall) = texts(2);
+        let key: Vec<&String> = two.iter().filter(|t| t.starts_with("channel ")).collect();
+        assert_eq!(key.len(), 2, "{two:?}");
+        // The key sits above the plot (top 20), not over its points.
+        assert!(key
+            .iter()
+            .all(|t| t.split('@').nth(1).unwrap().parse::<f32>().unwrap() < 20.0 + line_height(TICK_SIZE)));
+        let (one, short) = texts(1);
+        assert!(!one.iter().any(|t| t.starts_with("channel ")), "one channel needs no key");
+        assert!(tall > short, "the key's row is part of the layout");
     }
 }
