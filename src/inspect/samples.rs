@@ -139,7 +139,7 @@ mod tests {
         let labels: Vec<u32> = (0..64).map(|i| i % 2).collect();
         let ds = Dataset {
             name: "grid".into(),
-            x: vec![0.5; 64 * 64],
+            x: vec![0.5; 64 * 64].into(),
             sample_shape: vec![1, 8, 8],
             targets: Targets::Classes { labels, num_classes: 2 },
             class_names: None,
