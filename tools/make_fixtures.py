@@ -244,6 +244,8 @@ LAYER_CASES = [
     ("torch", "conv2d_asymmetric", conv("conv2d", 2, 3, [3, 5], [2, 1], [1, 2], [1, 2], True, [2, 2, 10, 13])),
     ("torch", "conv2d_full_kernel", conv("conv2d", 1, 1, [8, 8], [1, 1], [0, 0], [1, 1], True, [3, 1, 8, 8])),
     ("torch", "conv2d_lab", conv("conv2d", 1, 8, [5, 5], [1, 1], [2, 2], [1, 1], True, [4, 1, 28, 28])),
+    # SimpleCNN's second convolution, which convlab computes with Winograd F(2×2, 3×3).
+    ("torch", "conv2d_winograd", conv("conv2d", 16, 32, [3, 3], [1, 1], [1, 1], [1, 1], True, [2, 16, 14, 14])),
     ("torch", "maxpool1d_full_width", pool("maxpool1d", [20], [20], [0], [5, 4, 20])),
     ("torch", "maxpool2d_k2s1", pool("maxpool2d", [2, 2], [1, 1], [0, 0], [2, 2, 10, 10])),
     ("torch", "maxpool2d_k2s2", pool("maxpool2d", [2, 2], [2, 2], [0, 0], [2, 3, 8, 9])),

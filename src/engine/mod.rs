@@ -8,6 +8,7 @@ pub mod float;
 pub mod gemm;
 pub mod im2col;
 pub mod simd;
+pub mod winograd;
 
 pub use dims::{Dims, Rank, Window};
 pub use float::{flush_subnormal, sum_lanes, Float};

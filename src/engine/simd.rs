@@ -24,7 +24,7 @@ pub fn f32s_mut<T: 'static>(x: &mut [T]) -> Option<&mut [f32]> {
 pub const AVX512: bool = cfg!(all(target_arch = "x86_64", target_feature = "avx512f"));
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-mod avx512 {
+pub(crate) mod avx512 {
     use std::arch::x86_64::*;
 
     const EVEN: [i32; 16] = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30];
@@ -69,14 +69,14 @@ mod avx512 {
 
     /// `v` replaces `best` when larger, or when it is the first NaN (as `maxpool::wins`).
     #[inline(always)]
-    unsafe fn fold(best: __m512, v: __m512) -> __m512 {
+    pub(crate) unsafe fn fold(best: __m512, v: __m512) -> __m512 {
         let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best) | (is_nan(v) & !is_nan(best));
         _mm512_mask_blend_ps(take, best, v)
     }
 
     /// Whether each `v` equals the maximum `m` (NaN matches NaN).
     #[inline(always)]
-    unsafe fn is_max(v: __m512, m: __m512) -> u16 {
+    pub(crate) unsafe fn is_max(v: __m512, m: __m512) -> u16 {
         _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(v, m) | (is_nan(v) & is_nan(m))
     }
 

@@ -17,7 +17,7 @@
 //! gradient scaled to max |g| = 1 and the pull balancing it where the input has moved the
 //! range's reach, the result settles at `start + reach · g / max |g|`: for a first layer the
 //! filter's own pattern in grey levels about a mid grey, its strongest weight at the range's
-//! edge (see [`start_and_reach`]).
+//! edge (see `start_and_reach`).
 
 use crate::engine::{Dims, Rank};
 use crate::error::{Error, Result};

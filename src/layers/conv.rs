@@ -1,11 +1,15 @@
 //! Conv1d and Conv2d. A 1-D convolution is a 2-D one over a 1×L plane with a 1×k kernel.
 //!
-//! Three algorithms, chosen per layer from its geometry alone (so the choice, and with it the
+//! Four algorithms, chosen per layer from its geometry alone (so the choice, and with it the
 //! rounding, never depends on the batch or the chunking):
+//! - **Winograd F(2×2, 3×3)** (`engine::winograd`), the forward pass of 3×3, stride-1,
+//!   padding-1 convolutions with many channels (SimpleCNN's second): 2.25x fewer multiplies,
+//!   and with a 2×2 pool after it the pool is taken on each output tile (`forward_pooled`);
 //! - **direct convolution** (`engine::direct`), for stride 1 when it `suits` the geometry
 //!   (few inputs per output, or an extended output grid at most a quarter larger than the
-//!   output): the forward pass, and the input gradient, which is itself a direct convolution
-//!   of dY with the flipped weights when `direct::transposed` suits too;
+//!   output): the forward pass where Winograd does not apply, and the input gradient, which
+//!   is itself a direct convolution of dY with the flipped weights when `direct::transposed`
+//!   suits too;
 //! - **im2col + GEMM** (`engine::im2col`, `engine::gemm`), one matrix product per sample:
 //!   the forward pass and input gradient (through `col2im`) where the direct path does not
 //!   apply, and the weight gradient of every convolution that is not tiny;
@@ -17,7 +21,7 @@ use super::maxpool::MaxPoolScratch;
 use super::{Chunk, MaxPool};
 use crate::engine::gemm::{matmul, matmul_col_major, Mat};
 use crate::engine::im2col::{col2im, im2col, Geometry};
-use crate::engine::{chunk_dw, direct};
+use crate::engine::{chunk_dw, direct, winograd};
 use crate::engine::{sum_lanes, Float};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -44,8 +48,17 @@ pub struct ConvScratch<T> {
     /// Direct forward: one sample's zero-padded input planes (the zeros from allocation:
     /// `direct::pad_input` writes only the interiors).
     x_pad: Vec<T>,
-    /// Direct forward: one sample's outputs on the extended grid, before compaction.
+    /// Direct and Winograd forward: one sample's outputs on the extended grid, before
+    /// compaction.
     y_ext: Vec<T>,
+    /// Winograd forward: the transformed weights U (`winograd::transform_weights`), on the
+    /// first chunk of a batch and reused by the later chunks.
+    transformed: Vec<T>,
+    /// Winograd forward: one sample's input channels-last and zero-padded (the zeros from
+    /// allocation: `winograd::to_hwc` writes only the interior).
+    x_hwc: Vec<T>,
+    /// Winograd forward: one tile row's transformed inputs, products and outputs.
+    tile_row: Vec<T>,
     /// Direct input gradient: the flipped, channel-swapped weights (`direct::arrange_transposed`),
     /// arranged on the first chunk of a batch.
     flipped: Vec<T>,
@@ -98,7 +111,12 @@ impl Conv {
             s.cols = zeros(columns);
             s.dw_acc = zeros(self.weight_len());
         }
-        if direct::suits(g) {
+        if self.winograd() {
+            s.transformed = zeros(winograd::transformed_len(g, o));
+            s.x_hwc = zeros(winograd::hwc_len(g));
+            s.tile_row = zeros(winograd::row_scratch_len(g, o));
+            s.y_ext = zeros(direct::plan(g).ext_total(o));
+        } else if direct::suits(g) {
             let plan = direct::plan(g);
             s.arranged = zeros(direct::arranged_len(g, o));
             s.x_pad = zeros(plan.xpad_len(g.c));
@@ -117,6 +135,10 @@ impl Conv {
         }
         s
     }
+    /// Whether the forward pass is Winograd's (`winograd::suits`), rather than direct.
+    fn winograd(&self) -> bool {
+        winograd::suits(&self.geom, self.out_channels)
+    }
     /// Whether the weight gradient is computed a chunk of samples at a time (`chunk_dw`).
     fn chunked_dw(&self) -> bool {
         chunk_dw::suits(&self.geom, self.out_channels)
@@ -133,6 +155,17 @@ impl Conv {
         let (rows, cols_n) = (g.col_rows(), g.col_cols());
         let (in_len, out_len) = (g.c * g.h * g.w, self.out_channels * cols_n);
         let (w, b) = p.split_at(self.weight_len());
+        if self.winograd() {
+            let plan = direct::plan(g);
+            if first {
+                winograd::transform_weights(g, self.out_channels, w, &mut s.transformed);
+            }
+            for i in 0..n {
+                self.winograd_sample(&plan, &x[i * in_len..(i + 1) * in_len], b, s);
+                direct::compact(g, &plan, self.out_channels, &s.y_ext, &mut y[i * out_len..(i + 1) * out_len]);
+            }
+            return;
+        }
         if direct::suits(g) {
             let plan = direct::plan(g);
             if first {
@@ -158,10 +191,18 @@ impl Conv {
         }
     }
 
-    /// Whether `forward_pooled` applies: the direct path, whose extended grid a 2×2 pool can
-    /// read in place.
+    /// One sample's Winograd convolution into `s.y_ext`, the direct path's extended grid.
+    fn winograd_sample<T: Float>(&self, plan: &direct::Plan, x: &[T], b: &[T], s: &mut ConvScratch<T>) {
+        let g = &self.geom;
+        winograd::to_hwc(g, x, &mut s.x_hwc);
+        let bias = self.bias.then_some(b);
+        winograd::convolve(g, plan, self.out_channels, &s.transformed, bias, &s.x_hwc, &mut s.tile_row, &mut s.y_ext);
+    }
+
+    /// Whether `forward_pooled` applies: the direct or Winograd path, whose extended grid a
+    /// 2×2 pool can read in place.
     pub fn pools_on_its_grid(&self) -> bool {
-        direct::suits(&self.geom)
+        direct::suits(&self.geom) || self.winograd()
     }
 
     /// This convolution, then ReLU and the 2×2 `pool` (`MaxPool::fused_forward`), for `n`
@@ -182,17 +223,30 @@ impl Conv {
         first: usize,
     ) {
         let g = &self.geom;
-        assert!(self.pools_on_its_grid() && pool.is_2x2(), "forward_pooled needs the direct path and a 2×2 pool");
+        assert!(self.pools_on_its_grid() && pool.is_2x2(), "forward_pooled needs an extended grid and a 2×2 pool");
         let plan = direct::plan(g);
         let (w, b) = p.split_at(self.weight_len());
-        if first_chunk {
+        let winograd = self.winograd();
+        if first_chunk && winograd {
+            winograd::transform_weights(g, self.out_channels, w, &mut s.transformed);
+        } else if first_chunk {
             direct::arrange(g, self.out_channels, w, self.bias.then_some(b), &mut s.arranged);
         }
         let (in_len, out_len) = (g.c * g.h * g.w, self.out_channels * pool.out_plane());
         for i in 0..n {
-            direct::pad_input(g, &plan, &x[i * in_len..(i + 1) * in_len], &mut s.x_pad);
-            direct::convolve(g, &plan, self.out_channels, &s.arranged, &s.x_pad, &mut s.y_ext);
+            let xi = &x[i * in_len..(i + 1) * in_len];
             let yi = &mut y[i * out_len..(i + 1) * out_len];
+            if winograd {
+                winograd::to_hwc(g, xi, &mut s.x_hwc);
+                let (u, bias, codes) = (&s.transformed, self.bias.then_some(b), pool.codes_of(ps, first + i));
+                if winograd::convolve_pooled(g, self.out_channels, u, bias, &s.x_hwc, &mut s.tile_row, yi, codes) {
+                    continue;
+                }
+                winograd::convolve(g, &plan, self.out_channels, u, bias, &s.x_hwc, &mut s.tile_row, &mut s.y_ext);
+            } else {
+                direct::pad_input(g, &plan, xi, &mut s.x_pad);
+                direct::convolve(g, &plan, self.out_channels, &s.arranged, &s.x_pad, &mut s.y_ext);
+            }
             pool.fused_forward_2x2_strided(&s.y_ext, (plan.wp, plan.ext_stride), yi, 1, ps, first + i);
         }
     }
@@ -292,5 +346,45 @@ impl Conv {
                 *d += sum_lanes(l);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Window;
+    use crate::layers::maxpool::tests::pool;
+
+    /// The Winograd convolution with its pool fused (`winograd::convolve_pooled`) against the
+    /// convolution's output pooled by `MaxPool::fused_forward`: the same values and winners to
+    /// the bit, on a random sample, one whose outputs all tie (zero input) and one with a NaN.
+    #[test]
+    fn winograd_pooled_forward_equals_convolution_then_pool() {
+        let (c, h, w, o, n) = (16, 14, 14, 32, 3);
+        let win = Window::simple(3, 1, 1);
+        let conv = Conv {
+            geom: Geometry { c, h, w, wh: win, ww: win, out_h: h, out_w: w },
+            out_channels: o,
+            bias: true,
+            one_d: false,
+        };
+        assert!(conv.winograd() && conv.pools_on_its_grid());
+        let mp = pool(o, h, w);
+        let p: Vec<f32> = (0..conv.weight_len() + o).map(|i| (i as f32 * 0.61).sin() * 0.2).collect();
+        let mut x: Vec<f32> = (0..n * c * h * w).map(|i| (i as f32 * 0.37).cos()).collect();
+        x[c * h * w..2 * c * h * w].fill(0.0);
+        x[2 * c * h * w + 100] = f32::NAN;
+        let out_len = o * mp.out_plane();
+        let mut s = conv.scratch::<f32>(n);
+        let mut full = vec![0.0; n * o * h * w];
+        conv.forward(&p, &x, &mut full, n, &mut s, true);
+        let (mut want, mut ps_want) = (vec![0.0; n * out_len], mp.scratch(n));
+        mp.fused_forward(&full, &mut want, n, &mut ps_want, 0);
+        let (mut got, mut ps_got) = (vec![1.0; n * out_len], mp.scratch(n));
+        conv.forward_pooled(&p, &x, n, &mut s, true, &mp, &mut got, &mut ps_got, 0);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want));
+        assert_eq!(ps_got.codes, ps_want.codes);
+        assert!(want[2 * out_len..].iter().any(|v| v.is_nan()), "the NaN reaches the pooled output");
     }
 }

@@ -22,6 +22,12 @@ impl MaxPool {
         self.geom.out_h * 2 * self.geom.out_w.div_ceil(16)
     }
 
+    /// The fused 2×2 path's winners for one sample of the batch: its C planes of code words.
+    pub(super) fn codes_of<'s>(&self, s: &'s mut MaxPoolScratch, sample: usize) -> &'s mut [u16] {
+        let words = self.geom.c * self.code_words();
+        &mut s.codes[sample * words..][..words]
+    }
+
     /// Winners of the fused ReLU + 2×2 path, for `capacity` samples: 2 bits per output, so the
     /// backward pass needs neither the pool's input nor another pass over it.
     pub(super) fn codes_len(&self, capacity: usize) -> usize {
