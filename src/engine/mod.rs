@@ -6,6 +6,7 @@ pub mod dims;
 pub mod direct;
 pub mod float;
 pub mod gemm;
+pub mod hwc_dw;
 pub mod im2col;
 pub mod simd;
 pub mod winograd;

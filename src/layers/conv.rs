@@ -5,6 +5,7 @@
 //! - **Winograd F(2×2, 3×3)** (`engine::winograd`), the forward pass of 3×3, stride-1,
 //!   padding-1 convolutions with many channels (SimpleCNN's second): 2.25x fewer multiplies,
 //!   and with a 2×2 pool after it the pool is taken on each output tile (`forward_pooled`);
+//!   these layers' weight gradient comes from the same channels-last input (`engine::hwc_dw`);
 //! - **direct convolution** (`engine::direct`), for stride 1 when it `suits` the geometry
 //!   (few inputs per output, or an extended output grid at most a quarter larger than the
 //!   output): the forward pass where Winograd does not apply, and the input gradient, which
@@ -12,7 +13,7 @@
 //!   suits too;
 //! - **im2col + GEMM** (`engine::im2col`, `engine::gemm`), one matrix product per sample:
 //!   the forward pass and input gradient (through `col2im`) where the direct path does not
-//!   apply, and the weight gradient of every convolution that is not tiny;
+//!   apply, and the weight gradient of every other convolution that is not tiny;
 //! - **`chunk_dw`** (`engine::chunk_dw`), the weight gradient of tiny stride-1 convolutions
 //!   (the 1-D lab's) for a whole chunk of samples at once, where per-sample im2col and GEMM
 //!   calls cost far more than their arithmetic.
@@ -21,7 +22,7 @@ use super::maxpool::MaxPoolScratch;
 use super::{Chunk, MaxPool};
 use crate::engine::gemm::{matmul, matmul_col_major, Mat};
 use crate::engine::im2col::{col2im, im2col, Geometry};
-use crate::engine::{chunk_dw, direct, winograd};
+use crate::engine::{chunk_dw, direct, hwc_dw, winograd};
 use crate::engine::{sum_lanes, Float};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -67,8 +68,9 @@ pub struct ConvScratch<T> {
     /// Direct input gradient: one sample's dX on the extended grid, before compaction.
     dx_ext: Vec<T>,
     /// Weight gradient, summed over the whole batch (every chunk) before it is added to dW:
-    /// dWᵀ (K×O) on the GEMM path; on the `chunk_dw` path `chunk_dw::LANES` partial sums per
-    /// weight, then as many per output channel for the bias.
+    /// dWᵀ (K×O) on the GEMM path; `[tap][o][c]` on the Winograd layers' channels-last path
+    /// (`hwc_dw`); on the `chunk_dw` path `chunk_dw::LANES` partial sums per weight, then as
+    /// many per output channel for the bias.
     dw_acc: Vec<T>,
     /// `chunk_dw`: a chunk's inputs laid side by side in zero-padded slots.
     chunk_x: Vec<T>,
@@ -107,6 +109,8 @@ impl Conv {
             s.chunk_x = zeros(chunk_dw::x_len(g, capacity));
             s.chunk_dy = zeros(chunk_dw::dy_len(g, o, capacity));
             s.dw_acc = zeros((self.weight_len() + o) * chunk_dw::LANES);
+        } else if self.winograd() {
+            s.dw_acc = zeros(hwc_dw::acc_len(g, o));
         } else {
             s.cols = zeros(columns);
             s.dw_acc = zeros(self.weight_len());
@@ -121,7 +125,7 @@ impl Conv {
             s.arranged = zeros(direct::arranged_len(g, o));
             s.x_pad = zeros(plan.xpad_len(g.c));
             s.y_ext = zeros(plan.ext_total(o));
-        } else if s.cols.is_empty() {
+        } else if s.cols.is_empty() && !self.winograd() {
             s.cols = zeros(columns);
         }
         match direct::transposed(g, o) {
@@ -140,8 +144,9 @@ impl Conv {
         winograd::suits(&self.geom, self.out_channels)
     }
     /// Whether the weight gradient is computed a chunk of samples at a time (`chunk_dw`).
+    /// (Winograd layers take theirs from the channels-last input instead, `hwc_dw`.)
     fn chunked_dw(&self) -> bool {
-        chunk_dw::suits(&self.geom, self.out_channels)
+        chunk_dw::suits(&self.geom, self.out_channels) && !self.winograd()
     }
     /// Multiply-adds ×2 per sample, forward.
     pub fn flops(&self) -> usize {
@@ -274,7 +279,9 @@ impl Conv {
         let (in_len, out_len) = (g.c * g.h * g.w, self.out_channels * cols_n);
         let w = &p[..self.weight_len()];
         let (dw, db) = dp.split_at_mut(self.weight_len());
-        let ConvScratch { cols: cols_buf, dcols, flipped, dy_pad, dx_ext, dw_acc: dwt, chunk_x, chunk_dy, .. } = s;
+        let ConvScratch {
+            cols: cols_buf, dcols, flipped, dy_pad, dx_ext, dw_acc: dwt, chunk_x, chunk_dy, x_hwc, ..
+        } = s;
         // The input gradient as a direct convolution of dY, when that suits (see `direct`).
         let transposed = dx.as_ref().and_then(|_| direct::transposed(g, self.out_channels));
         let plan_t = transposed.as_ref().map(direct::plan);
@@ -283,7 +290,7 @@ impl Conv {
         }
         // dWᵀ (K×O) summed over the samples, then added to dW once: see `matmul_col_major`.
         // On the chunked path (`chunk_dw`) it holds LANES partial sums per weight instead.
-        let chunked = self.chunked_dw();
+        let (chunked, winograd) = (self.chunked_dw(), self.winograd());
         let (dwt, bias_lanes) = if chunked {
             let lanes = chunk_dw::LANES;
             dwt[..(self.weight_len() + self.out_channels) * lanes].split_at_mut(self.weight_len() * lanes)
@@ -305,7 +312,11 @@ impl Conv {
                     db[o] += sum_lanes(row);
                 }
             }
-            if !chunked {
+            if winograd {
+                // From the channels-last input, rebuilt per sample as the forward pass built it.
+                winograd::to_hwc(g, &x[i * in_len..(i + 1) * in_len], x_hwc);
+                hwc_dw::accumulate(g, self.out_channels, x_hwc, dyi, dwt);
+            } else if !chunked {
                 // Recomputing the columns keeps the working set small (see engine notes).
                 let cols = &mut cols_buf[..rows * cols_n];
                 im2col(g, &x[i * in_len..(i + 1) * in_len], cols);
@@ -334,6 +345,9 @@ impl Conv {
         }
         if !chunk.last {
             return;
+        }
+        if winograd {
+            return hwc_dw::add_to_weights(g, self.out_channels, dwt, dw);
         }
         for (o, row) in dw.chunks_exact_mut(rows).enumerate() {
             for (k, d) in row.iter_mut().enumerate() {
