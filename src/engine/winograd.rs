@@ -19,8 +19,10 @@ use super::im2col::Geometry;
 use super::simd::{f32s, f32s_mut};
 use super::Float;
 
-/// Output channels per register block of the channel product (two AVX-512 vectors of f32).
+/// Output channels per register block of the channel product: two AVX-512 vectors of f32, or
+/// one (`KB_NARROW`) where the channel count is an odd multiple of 16.
 const KB: usize = 32;
+const KB_NARROW: usize = 16;
 /// Input channels per step of the transforms (one AVX-512 vector of f32).
 const CB: usize = 16;
 /// Tiles per register block of the channel product: 7 × 32 accumulators fill 14 registers.
@@ -28,7 +30,8 @@ const TB: usize = 7;
 
 /// Whether the geometry is one this module computes: 3×3, stride 1, no dilation, padding 1 on
 /// every side, an even output (whole 2×2 tiles), channel counts the blocks divide, and enough
-/// input channels for the transforms to pay (SimpleCNN's 16→32 convolution, not its first).
+/// input channels for the transforms to pay (SimpleCNN's 16→32 convolution and its input
+/// gradient, 32→16, not its first convolution).
 pub fn suits(g: &Geometry, out_c: usize) -> bool {
     let window_fits =
         |w: &super::Window| w.kernel == 3 && w.stride == 1 && w.dilation == 1 && w.pad_before == 1 && w.pad_after == 1;
@@ -37,7 +40,15 @@ pub fn suits(g: &Geometry, out_c: usize) -> bool {
         && g.out_h.is_multiple_of(2)
         && g.out_w.is_multiple_of(2)
         && g.c.is_multiple_of(CB)
-        && out_c.is_multiple_of(KB)
+        && out_c.is_multiple_of(KB_NARROW)
+}
+
+/// The input gradient of a convolution `g` with `out_c` outputs that `suits`, as a convolution
+/// of dY (3×3, padding 1 again) with the flipped, channel-swapped weights
+/// (`transform_weights_transposed`), when that suits too.
+pub fn transposed(g: &Geometry, out_c: usize) -> Option<Geometry> {
+    let t = Geometry { c: out_c, h: g.out_h, w: g.out_w, wh: g.wh, ww: g.ww, out_h: g.h, out_w: g.w };
+    (suits(g, out_c) && suits(&t, g.c)).then_some(t)
 }
 
 /// Length of the transformed weights: 16 positions × C × O.
@@ -50,32 +61,54 @@ pub fn hwc_len(g: &Geometry) -> usize {
     (g.h + 2) * (g.w + 2) * g.c
 }
 
-/// Length of the per-tile-row scratch `convolve` needs: V (16 × tiles × C), M (16 × tiles × O)
-/// and the row's outputs channels-last (2 × W × O, W rounded up to whole vectors).
+/// Length of the scratch `convolve` needs for up to two tile rows at a time: V (16 × tiles ×
+/// C), M (16 × tiles × O) and the rows' outputs channels-last (4 × W × O, W rounded up to
+/// whole vectors).
 pub fn row_scratch_len(g: &Geometry, out_c: usize) -> usize {
-    let tiles = g.out_w / 2;
-    16 * tiles * g.c + 16 * tiles * out_c + 2 * g.out_w.next_multiple_of(16) * out_c
+    let tiles = 2 * (g.out_w / 2);
+    16 * tiles * g.c + 16 * tiles * out_c + 4 * g.out_w.next_multiple_of(16) * out_c
 }
 
 /// `U[ξ][c][o] = (G g Gᵀ)[ξ]` for each kernel `g = w[o][c]`, `G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]]`.
 pub fn transform_weights<T: Float>(g: &Geometry, out_c: usize, w: &[T], u: &mut [T]) {
     let c_n = g.c;
-    let half = T::from_f64(0.5);
-    // G applied to the three values of a column (or row) of the kernel.
-    let gt = |a: T, b: T, c: T| [a, half * (a + b + c), half * (a - b + c), c];
     for o in 0..out_c {
         for c in 0..c_n {
-            let k = &w[(o * c_n + c) * 9..][..9];
-            // G g: 4 rows × 3 columns.
-            let cols = [gt(k[0], k[3], k[6]), gt(k[1], k[4], k[7]), gt(k[2], k[5], k[8])];
-            for i in 0..4 {
-                let row = gt(cols[0][i], cols[1][i], cols[2][i]);
-                for (j, &v) in row.iter().enumerate() {
-                    u[((4 * i + j) * c_n + c) * out_c + o] = v;
-                }
+            let k: &[T; 9] = w[(o * c_n + c) * 9..][..9].try_into().expect("3×3 kernels");
+            for (xi, v) in transform_kernel(k).into_iter().enumerate() {
+                u[(xi * c_n + c) * out_c + o] = v;
             }
         }
     }
+}
+
+/// `transform_weights` for the input gradient over `transposed(g, out_c)`: its output channel
+/// c and input channel o take `w[o][c]` flipped in both spatial directions.
+pub fn transform_weights_transposed<T: Float>(g: &Geometry, out_c: usize, w: &[T], u: &mut [T]) {
+    let c_n = g.c;
+    for o in 0..out_c {
+        for c in 0..c_n {
+            let mut k: [T; 9] = w[(o * c_n + c) * 9..][..9].try_into().expect("3×3 kernels");
+            k.reverse(); // reversed rows and columns: the spatial flip
+            for (xi, v) in transform_kernel(&k).into_iter().enumerate() {
+                u[(xi * out_c + o) * c_n + c] = v;
+            }
+        }
+    }
+}
+
+/// `G k Gᵀ` of one 3×3 kernel (row-major), as its 16 positions ξ = 4i + j.
+fn transform_kernel<T: Float>(k: &[T; 9]) -> [T; 16] {
+    let half = T::from_f64(0.5);
+    // G applied to the three values of a column (or row) of the kernel.
+    let gt = |a: T, b: T, c: T| [a, half * (a + b + c), half * (a - b + c), c];
+    // G k: 4 rows × 3 columns.
+    let cols = [gt(k[0], k[3], k[6]), gt(k[1], k[4], k[7]), gt(k[2], k[5], k[8])];
+    let mut u = [T::ZERO; 16];
+    for i in 0..4 {
+        u[4 * i..4 * i + 4].copy_from_slice(&gt(cols[0][i], cols[1][i], cols[2][i]));
+    }
+    u
 }
 
 /// One sample's C × H × W input into the interior of `xh`, laid out (H+2) × (W+2) × C. The
@@ -229,31 +262,39 @@ fn transform_input_row<T: Float>(g: &Geometry, th: usize, xh: &[T], v: &mut [T])
 /// `M[t][o] = Σ_c V[t][c]·U[c][o]` for one position ξ: register blocks of `TB` tiles × `KB`
 /// output channels, the channels summed in order.
 fn channel_product<T: Float>(v: &[T], u: &[T], c_n: usize, out_c: usize, tiles: usize, m: &mut [T]) {
-    for k0 in (0..out_c).step_by(KB) {
+    if out_c.is_multiple_of(KB) {
+        channel_blocks::<T, KB>(v, u, c_n, out_c, tiles, m)
+    } else {
+        channel_blocks::<T, KB_NARROW>(v, u, c_n, out_c, tiles, m)
+    }
+}
+
+fn channel_blocks<T: Float, const K: usize>(v: &[T], u: &[T], c_n: usize, out_c: usize, tiles: usize, m: &mut [T]) {
+    for k0 in (0..out_c).step_by(K) {
         let mut t0 = 0;
         while t0 < tiles {
             let n = TB.min(tiles - t0);
             let (vb, mb) = (&v[t0 * c_n..], &mut m[t0 * out_c..]);
             match n {
-                7 => block::<T, 7>(vb, u, c_n, out_c, k0, mb),
-                6 => block::<T, 6>(vb, u, c_n, out_c, k0, mb),
-                5 => block::<T, 5>(vb, u, c_n, out_c, k0, mb),
-                4 => block::<T, 4>(vb, u, c_n, out_c, k0, mb),
-                3 => block::<T, 3>(vb, u, c_n, out_c, k0, mb),
-                2 => block::<T, 2>(vb, u, c_n, out_c, k0, mb),
-                _ => block::<T, 1>(vb, u, c_n, out_c, k0, mb),
+                7 => block::<T, 7, K>(vb, u, c_n, out_c, k0, mb),
+                6 => block::<T, 6, K>(vb, u, c_n, out_c, k0, mb),
+                5 => block::<T, 5, K>(vb, u, c_n, out_c, k0, mb),
+                4 => block::<T, 4, K>(vb, u, c_n, out_c, k0, mb),
+                3 => block::<T, 3, K>(vb, u, c_n, out_c, k0, mb),
+                2 => block::<T, 2, K>(vb, u, c_n, out_c, k0, mb),
+                _ => block::<T, 1, K>(vb, u, c_n, out_c, k0, mb),
             }
             t0 += n;
         }
     }
 }
 
-/// One register block of `channel_product`: N tiles × KB channels from `k0`.
+/// One register block of `channel_product`: N tiles × K channels from `k0`.
 #[inline(always)]
-fn block<T: Float, const N: usize>(v: &[T], u: &[T], c_n: usize, out_c: usize, k0: usize, m: &mut [T]) {
-    let mut acc = [[T::ZERO; KB]; N];
+fn block<T: Float, const N: usize, const K: usize>(v: &[T], u: &[T], c_n: usize, out_c: usize, k0: usize, m: &mut [T]) {
+    let mut acc = [[T::ZERO; K]; N];
     for c in 0..c_n {
-        let ur: &[T; KB] = u[c * out_c + k0..][..KB].try_into().expect("KB channels");
+        let ur: &[T; K] = u[c * out_c + k0..][..K].try_into().expect("K channels");
         for (t, a) in acc.iter_mut().enumerate() {
             let b = v[t * c_n + c];
             for (x, &w) in a.iter_mut().zip(ur) {
@@ -262,7 +303,7 @@ fn block<T: Float, const N: usize>(v: &[T], u: &[T], c_n: usize, out_c: usize, k
         }
     }
     for (t, a) in acc.iter().enumerate() {
-        m[t * out_c + k0..][..KB].copy_from_slice(a);
+        m[t * out_c + k0..][..K].copy_from_slice(a);
     }
 }
 
@@ -298,7 +339,9 @@ mod tests {
     /// Against im2col + GEMM: within rounding in f32 (the transforms' additions) and to
     /// 1e-12 in f64, which shows the algebra is exact.
     fn check<T: Float>() {
-        for (c, h, w, o) in [(16, 14, 14, 32), (32, 6, 10, 64), (16, 2, 16, 32)] {
+        for (c, h, w, o) in
+            [(16, 14, 14, 32), (32, 6, 10, 64), (16, 2, 16, 32), (32, 14, 14, 16), (16, 4, 8, 48), (32, 10, 6, 16)]
+        {
             let win = Window::simple(3, 1, 1);
             let g = Geometry { c, h, w, wh: win, ww: win, out_h: h, out_w: w };
             assert!(suits(&g, o));
@@ -331,10 +374,45 @@ mod tests {
         }
     }
 
+    /// The input gradient over `transposed` against `Wᵀ·dY` then col2im, in f32 and f64.
+    fn check_transposed<T: Float>() {
+        for (c, h, w, o) in [(16, 14, 14, 32), (32, 6, 10, 16)] {
+            let win = Window::simple(3, 1, 1);
+            let g = Geometry { c, h, w, wh: win, ww: win, out_h: h, out_w: w };
+            let t = transposed(&g, o).expect("suits");
+            let wt: Vec<T> = (0..o * c * 9).map(|i| T::from_f64((i as f64 * 0.71).cos() * 0.3)).collect();
+            let dy: Vec<T> = (0..o * h * w).map(|i| T::from_f64((i as f64 * 0.37).sin())).collect();
+            let mut dcols = vec![T::ZERO; g.col_rows() * g.col_cols()];
+            matmul(&mut dcols, Mat::rows(&wt, o, g.col_rows()).t(), Mat::rows(&dy, o, g.col_cols()), false);
+            let mut want = vec![T::ZERO; c * h * w];
+            crate::engine::im2col::col2im(&g, &mut dcols, &mut want);
+            let p = direct::plan(&t);
+            let mut u = vec![T::ZERO; transformed_len(&t, c)];
+            transform_weights_transposed(&g, o, &wt, &mut u);
+            let mut xh = vec![T::ZERO; hwc_len(&t)];
+            to_hwc(&t, &dy, &mut xh);
+            let (mut row, mut ext) = (vec![T::ZERO; row_scratch_len(&t, c)], vec![T::ZERO; p.ext_total(c)]);
+            convolve(&t, &p, c, &u, None, &xh, &mut row, &mut ext);
+            let mut dx = vec![T::ZERO; c * h * w];
+            direct::compact(&t, &p, c, &ext, &mut dx);
+            let tol = if std::mem::size_of::<T>() == 4 { 2e-5 } else { 1e-12 };
+            for (i, (a, e)) in dx.iter().zip(&want).enumerate() {
+                let err = (a.to_f64() - e.to_f64()).abs();
+                assert!(err <= tol * (1.0 + e.to_f64().abs()), "{c}x{h}x{w}←{o} at {i}: {a} vs {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn winograd_input_gradient_matches_gemm_and_col2im() {
+        check_transposed::<f32>();
+        check_transposed::<f64>();
+    }
+
     /// The AVX-512 kernels do the generic code's arithmetic in its order: equal to the bit.
     #[test]
     fn vector_kernels_equal_the_generic_code() {
-        for (c, h, w, o) in [(16, 14, 14, 32), (32, 6, 18, 64)] {
+        for (c, h, w, o) in [(16, 14, 14, 32), (32, 6, 18, 64), (32, 14, 14, 16), (16, 4, 8, 48), (32, 10, 36, 16)] {
             let win = Window::simple(3, 1, 1);
             let g = Geometry { c, h, w, wh: win, ww: win, out_h: h, out_w: w };
             let x: Vec<f32> = (0..c * h * w).map(|i| (i as f32 * 0.37).sin()).collect();
@@ -428,7 +506,10 @@ mod tests {
         assert!(!suits(&g(16, 13, 13, Window::simple(3, 1, 1)), 32), "odd output");
         assert!(!suits(&g(16, 14, 14, Window::simple(3, 2, 1)), 32), "stride 2");
         assert!(!suits(&g(16, 14, 14, Window::simple(5, 1, 2)), 32), "5×5");
-        assert!(!suits(&g(16, 14, 14, Window::simple(3, 1, 1)), 16), "16 outputs");
+        assert!(!suits(&g(16, 14, 14, Window::simple(3, 1, 1)), 8), "8 outputs");
+        assert!(!suits(&g(8, 14, 14, Window::simple(3, 1, 1)), 32), "8 inputs");
+        assert!(transposed(&g(16, 14, 14, Window::simple(3, 1, 1)), 32).is_some());
+        assert!(transposed(&g(16, 14, 14, Window::simple(3, 1, 1)), 40).is_none(), "40 is no multiple of 16");
     }
 }
 
@@ -506,7 +587,8 @@ mod avx512 {
         }
     }
 
-    /// `super::convolve` for f32.
+    /// `super::convolve` for f32. With 16 output channels (one vector) two tile rows go at a
+    /// time, so that the channel products have 14 accumulators rather than 7.
     #[allow(clippy::too_many_arguments)]
     pub fn convolve(
         g: &Geometry,
@@ -518,24 +600,26 @@ mod avx512 {
         row: &mut [f32],
         ext: &mut [f32],
     ) {
-        let (c_n, tiles) = (g.c, g.out_w / 2);
+        let (c_n, tiles, th_n) = (g.c, g.out_w / 2, g.out_h / 2);
         assert!(super::suits(g, out_c) && u.len() >= super::transformed_len(g, out_c));
         assert!(xh.len() >= super::hwc_len(g) && row.len() >= super::row_scratch_len(g, out_c));
         assert!(ext.len() >= (out_c - 1) * p.ext_stride + (g.out_h - 1) * p.wp + g.out_w && p.wp >= g.out_w);
         assert!(bias.is_none_or(|b| b.len() >= out_c));
-        let (v, rest) = row.split_at_mut(16 * tiles * c_n);
-        let (m, out) = rest.split_at_mut(16 * tiles * out_c);
+        let rows_per_pass = if out_c.is_multiple_of(KB) { 1 } else { 2 };
+        let (v, rest) = row.split_at_mut(16 * 2 * tiles * c_n);
+        let (m, out) = rest.split_at_mut(16 * 2 * tiles * out_c);
+        let owp = g.out_w.next_multiple_of(16);
         // SAFETY: every index below is inside the lengths asserted above (the layouts of
         // `super::row_scratch_len`, `hwc_len` and the extended grid).
         unsafe {
-            for th in 0..g.out_h / 2 {
-                input_row(g, th, xh.as_ptr(), v.as_mut_ptr());
-                products(g, out_c, u.as_ptr(), v.as_ptr(), m.as_mut_ptr());
-                let owp = g.out_w.next_multiple_of(16);
-                output_row(g, owp, out_c, m.as_ptr(), bias, out.as_mut_ptr());
-                // The row's outputs, channels-last, onto the grid: 16 columns × 16 channels
+            for th in (0..th_n).step_by(rows_per_pass) {
+                let rows = rows_per_pass.min(th_n - th);
+                input_rows(g, th, rows, xh.as_ptr(), v.as_mut_ptr());
+                products(rows * tiles, c_n, out_c, u.as_ptr(), v.as_ptr(), m.as_mut_ptr());
+                output_rows(g, rows, owp, out_c, m.as_ptr(), bias, out.as_mut_ptr());
+                // The rows' outputs, channels-last, onto the grid: 16 columns × 16 channels
                 // transposed in registers.
-                for r in 0..2 {
+                for r in 0..2 * rows {
                     for w0 in (0..g.out_w).step_by(16) {
                         let cols = (g.out_w - w0).min(16);
                         for k0 in (0..out_c).step_by(16) {
@@ -583,8 +667,8 @@ mod avx512 {
         // SAFETY: indices inside the lengths asserted above.
         unsafe {
             for th in 0..ph {
-                input_row(g, th, xh.as_ptr(), v.as_mut_ptr());
-                products(g, out_c, u.as_ptr(), v.as_ptr(), m.as_mut_ptr());
+                input_rows(g, th, 1, xh.as_ptr(), v.as_mut_ptr());
+                products(tiles, c_n, out_c, u.as_ptr(), v.as_ptr(), m.as_mut_ptr());
                 for k0 in (0..out_c).step_by(16) {
                     // Each window's winner as `simd::max_2x2_row` records it, per tile.
                     let (mut right, mut bottom) = ([0u16; 16], [0u16; 16]);
@@ -630,26 +714,51 @@ mod avx512 {
         }
     }
 
-    /// `M[ξ]·U[ξ]` for the 16 positions of one tile row: `super::channel_product` for each.
+    /// `M[ξ]·U[ξ]` for the 16 positions of `tiles` tiles: `super::channel_product` for each,
+    /// in register blocks of up to 7 tiles × 32 channels or 14 tiles × 16.
     #[inline(always)]
-    unsafe fn products(g: &Geometry, out_c: usize, u: *const f32, v: *const f32, m: *mut f32) {
-        let (c_n, tiles) = (g.c, g.out_w / 2);
+    unsafe fn products(tiles: usize, c_n: usize, out_c: usize, u: *const f32, v: *const f32, m: *mut f32) {
+        // The channel count as a constant where it is a common one: V's tiles then sit at
+        // constant offsets from one pointer, where a runtime stride made the compiler chain
+        // the 14 addresses through dependent adds (1 FMA per cycle instead of 2).
+        match (out_c.is_multiple_of(KB), c_n) {
+            (true, 16) => products_in_blocks::<2, TB, 16>(tiles, c_n, out_c, u, v, m),
+            (true, 32) => products_in_blocks::<2, TB, 32>(tiles, c_n, out_c, u, v, m),
+            (true, _) => products_in_blocks::<2, TB, 0>(tiles, c_n, out_c, u, v, m),
+            (false, 16) => products_in_blocks::<1, { 2 * TB }, 16>(tiles, c_n, out_c, u, v, m),
+            (false, 32) => products_in_blocks::<1, { 2 * TB }, 32>(tiles, c_n, out_c, u, v, m),
+            (false, _) => products_in_blocks::<1, { 2 * TB }, 0>(tiles, c_n, out_c, u, v, m),
+        }
+    }
+
+    /// `products` in blocks of up to `MAX_N` tiles × 16·V channels; `CN` is the number of
+    /// input channels when known at compile time (0: `c_n`).
+    #[inline(always)]
+    unsafe fn products_in_blocks<const V: usize, const MAX_N: usize, const CN: usize>(
+        tiles: usize,
+        c_n: usize,
+        out_c: usize,
+        u: *const f32,
+        v: *const f32,
+        m: *mut f32,
+    ) {
         for xi in 0..16 {
             let (vx, ux) = (v.add(xi * tiles * c_n), u.add(xi * c_n * out_c));
             let mx = m.add(xi * tiles * out_c);
-            for k0 in (0..out_c).step_by(KB) {
+            for k0 in (0..out_c).step_by(16 * V) {
                 let mut t0 = 0;
                 while t0 < tiles {
-                    let n = TB.min(tiles - t0);
-                    let (vb, mb) = (vx.add(t0 * c_n), mx.add(t0 * out_c + k0));
+                    let n = if tiles - t0 >= MAX_N { MAX_N } else { TB.min(tiles - t0) };
+                    let (vb, ub, mb) = (vx.add(t0 * c_n), ux.add(k0), mx.add(t0 * out_c + k0));
                     match n {
-                        7 => block::<7>(vb, ux.add(k0), c_n, out_c, mb),
-                        6 => block::<6>(vb, ux.add(k0), c_n, out_c, mb),
-                        5 => block::<5>(vb, ux.add(k0), c_n, out_c, mb),
-                        4 => block::<4>(vb, ux.add(k0), c_n, out_c, mb),
-                        3 => block::<3>(vb, ux.add(k0), c_n, out_c, mb),
-                        2 => block::<2>(vb, ux.add(k0), c_n, out_c, mb),
-                        _ => block::<1>(vb, ux.add(k0), c_n, out_c, mb),
+                        14 => block::<14, V, CN>(vb, ub, c_n, out_c, mb),
+                        7 => block::<7, V, CN>(vb, ub, c_n, out_c, mb),
+                        6 => block::<6, V, CN>(vb, ub, c_n, out_c, mb),
+                        5 => block::<5, V, CN>(vb, ub, c_n, out_c, mb),
+                        4 => block::<4, V, CN>(vb, ub, c_n, out_c, mb),
+                        3 => block::<3, V, CN>(vb, ub, c_n, out_c, mb),
+                        2 => block::<2, V, CN>(vb, ub, c_n, out_c, mb),
+                        _ => block::<1, V, CN>(vb, ub, c_n, out_c, mb),
                     }
                     t0 += n;
                 }
@@ -657,13 +766,16 @@ mod avx512 {
         }
     }
 
-    /// `super::transform_input_row`, 16 channels per vector.
+    /// `super::transform_input_row` for `rows` tile rows from `th`, 16 channels per vector:
+    /// tile t of row th + r is tile r·tiles + t of V.
     #[inline(always)]
-    unsafe fn input_row(g: &Geometry, th: usize, xh: *const f32, v: *mut f32) {
+    unsafe fn input_rows(g: &Geometry, th: usize, rows: usize, xh: *const f32, v: *mut f32) {
         let (c_n, wp, tiles) = (g.c, g.w + 2, g.out_w / 2);
-        for t in 0..tiles {
+        let pass_tiles = rows * tiles;
+        for q in 0..pass_tiles {
+            let (row, t) = (th + q / tiles, q % tiles);
             for c0 in (0..c_n).step_by(CB) {
-                let at = |i: usize, j: usize| _mm512_loadu_ps(xh.add(((2 * th + i) * wp + 2 * t + j) * c_n + c0));
+                let at = |i: usize, j: usize| _mm512_loadu_ps(xh.add(((2 * row + i) * wp + 2 * t + j) * c_n + c0));
                 let mut s = [[_mm512_setzero_ps(); 4]; 4];
                 #[allow(clippy::needless_range_loop)] // j: the tile's column, as in the formulas
                 for j in 0..4 {
@@ -681,43 +793,65 @@ mod avx512 {
                         _mm512_sub_ps(si[1], si[3]),
                     ];
                     for (j, oj) in o.iter().enumerate() {
-                        _mm512_storeu_ps(v.add(((4 * i + j) * tiles + t) * c_n + c0), *oj);
+                        _mm512_storeu_ps(v.add(((4 * i + j) * pass_tiles + q) * c_n + c0), *oj);
                     }
                 }
             }
         }
     }
 
-    /// `super::block`: N tiles × 32 channels, accumulators in registers.
+    /// `super::block`: N tiles × 16·V channels, accumulators in registers.
     #[inline(always)]
-    unsafe fn block<const N: usize>(v: *const f32, u: *const f32, c_n: usize, out_c: usize, m: *mut f32) {
-        let mut acc = [[_mm512_setzero_ps(); 2]; N];
+    unsafe fn block<const N: usize, const V: usize, const CN: usize>(
+        v: *const f32,
+        u: *const f32,
+        c_n: usize,
+        out_c: usize,
+        m: *mut f32,
+    ) {
+        let c_n = if CN == 0 { c_n } else { CN };
+        let mut acc = [[_mm512_setzero_ps(); V]; N];
         for c in 0..c_n {
-            let (u0, u1) = (_mm512_loadu_ps(u.add(c * out_c)), _mm512_loadu_ps(u.add(c * out_c + 16)));
+            let uv: [__m512; V] = std::array::from_fn(|j| _mm512_loadu_ps(u.add(c * out_c + 16 * j)));
+            let vc = v.add(c);
             for (t, a) in acc.iter_mut().enumerate() {
-                let b = _mm512_set1_ps(*v.add(t * c_n + c));
-                a[0] = _mm512_fmadd_ps(b, u0, a[0]);
-                a[1] = _mm512_fmadd_ps(b, u1, a[1]);
+                let b = _mm512_set1_ps(*vc.add(t * c_n));
+                for (aj, &uj) in a.iter_mut().zip(&uv) {
+                    *aj = _mm512_fmadd_ps(b, uj, *aj);
+                }
             }
         }
         for (t, a) in acc.iter().enumerate() {
-            _mm512_storeu_ps(m.add(t * out_c), a[0]);
-            _mm512_storeu_ps(m.add(t * out_c + 16), a[1]);
+            for (j, aj) in a.iter().enumerate() {
+                _mm512_storeu_ps(m.add(t * out_c + 16 * j), *aj);
+            }
         }
     }
 
-    /// `super::transform_output_row`, 16 channels per vector.
+    /// `super::transform_output_row` for `rows` tile rows (tile q = r·tiles + t of M), 16
+    /// channels per vector: output row 2r + s of the pass at `out[(2r + s)·owp·O ..]`.
     #[inline(always)]
-    unsafe fn output_row(g: &Geometry, owp: usize, out_c: usize, m: *const f32, bias: Option<&[f32]>, out: *mut f32) {
+    unsafe fn output_rows(
+        g: &Geometry,
+        rows: usize,
+        owp: usize,
+        out_c: usize,
+        m: *const f32,
+        bias: Option<&[f32]>,
+        out: *mut f32,
+    ) {
         let tiles = g.out_w / 2;
-        for t in 0..tiles {
+        let pass_tiles = rows * tiles;
+        for q in 0..pass_tiles {
+            let (r, t) = (q / tiles, q % tiles);
+            let (top, bottom) = (out.add(2 * r * owp * out_c), out.add((2 * r + 1) * owp * out_c));
             for o in (0..out_c).step_by(16) {
                 let b = bias.map_or(_mm512_setzero_ps(), |b| _mm512_loadu_ps(b.as_ptr().add(o)));
-                let [y00, y01, y10, y11] = output_tile(m, tiles, t, out_c, o, b);
-                _mm512_storeu_ps(out.add((2 * t) * out_c + o), y00);
-                _mm512_storeu_ps(out.add((2 * t + 1) * out_c + o), y01);
-                _mm512_storeu_ps(out.add((owp + 2 * t) * out_c + o), y10);
-                _mm512_storeu_ps(out.add((owp + 2 * t + 1) * out_c + o), y11);
+                let [y00, y01, y10, y11] = output_tile(m, pass_tiles, q, out_c, o, b);
+                _mm512_storeu_ps(top.add((2 * t) * out_c + o), y00);
+                _mm512_storeu_ps(top.add((2 * t + 1) * out_c + o), y01);
+                _mm512_storeu_ps(bottom.add((2 * t) * out_c + o), y10);
+                _mm512_storeu_ps(bottom.add((2 * t + 1) * out_c + o), y11);
             }
         }
     }

@@ -5,7 +5,9 @@
 //! - **Winograd F(2×2, 3×3)** (`engine::winograd`), the forward pass of 3×3, stride-1,
 //!   padding-1 convolutions with many channels (SimpleCNN's second): 2.25x fewer multiplies,
 //!   and with a 2×2 pool after it the pool is taken on each output tile (`forward_pooled`);
-//!   these layers' weight gradient comes from the same channels-last input (`engine::hwc_dw`);
+//!   also their input gradient, a Winograd convolution of dY with the flipped weights
+//!   (`winograd::transposed`), while their weight gradient comes from the same channels-last
+//!   input (`engine::hwc_dw`);
 //! - **direct convolution** (`engine::direct`), for stride 1 when it `suits` the geometry
 //!   (few inputs per output, or an extended output grid at most a quarter larger than the
 //!   output): the forward pass where Winograd does not apply, and the input gradient, which
@@ -65,8 +67,16 @@ pub struct ConvScratch<T> {
     flipped: Vec<T>,
     /// Direct input gradient: one sample's zero-padded dY planes (as `x_pad`).
     dy_pad: Vec<T>,
-    /// Direct input gradient: one sample's dX on the extended grid, before compaction.
+    /// Direct and Winograd input gradient: one sample's dX on the extended grid, before
+    /// compaction.
     dx_ext: Vec<T>,
+    /// Winograd input gradient: the flipped, channel-swapped weights transformed
+    /// (`winograd::transform_weights_transposed`), on the first chunk of a batch.
+    flipped_transformed: Vec<T>,
+    /// Winograd input gradient: one sample's dY channels-last and zero-padded (as `x_hwc`).
+    dy_hwc: Vec<T>,
+    /// Winograd input gradient: two tile rows' transformed dY, products and outputs.
+    dy_tile_row: Vec<T>,
     /// Weight gradient, summed over the whole batch (every chunk) before it is added to dW:
     /// dWᵀ (K×O) on the GEMM path; `[tap][o][c]` on the Winograd layers' channels-last path
     /// (`hwc_dw`); on the `chunk_dw` path `chunk_dw::LANES` partial sums per weight, then as
@@ -127,6 +137,13 @@ impl Conv {
             s.y_ext = zeros(plan.ext_total(o));
         } else if s.cols.is_empty() && !self.winograd() {
             s.cols = zeros(columns);
+        }
+        if let Some(t) = winograd::transposed(g, o) {
+            s.flipped_transformed = zeros(winograd::transformed_len(&t, g.c));
+            s.dy_hwc = zeros(winograd::hwc_len(&t));
+            s.dy_tile_row = zeros(winograd::row_scratch_len(&t, g.c));
+            s.dx_ext = zeros(direct::plan(&t).ext_total(g.c));
+            return s;
         }
         match direct::transposed(g, o) {
             Some(t) => {
@@ -280,13 +297,28 @@ impl Conv {
         let w = &p[..self.weight_len()];
         let (dw, db) = dp.split_at_mut(self.weight_len());
         let ConvScratch {
-            cols: cols_buf, dcols, flipped, dy_pad, dx_ext, dw_acc: dwt, chunk_x, chunk_dy, x_hwc, ..
+            cols: cols_buf,
+            dcols,
+            flipped,
+            dy_pad,
+            dx_ext,
+            flipped_transformed,
+            dy_hwc,
+            dy_tile_row,
+            dw_acc: dwt,
+            chunk_x,
+            chunk_dy,
+            x_hwc,
+            ..
         } = s;
-        // The input gradient as a direct convolution of dY, when that suits (see `direct`).
-        let transposed = dx.as_ref().and_then(|_| direct::transposed(g, self.out_channels));
+        // The input gradient as a convolution of dY, Winograd's or direct, when one suits.
+        let winograd_t = dx.as_ref().and_then(|_| winograd::transposed(g, self.out_channels));
+        let transposed = winograd_t.or_else(|| dx.as_ref().and_then(|_| direct::transposed(g, self.out_channels)));
         let plan_t = transposed.as_ref().map(direct::plan);
-        if let (Some(t), true) = (&transposed, chunk.first) {
-            direct::arrange_transposed(g, t, w, flipped);
+        match (&winograd_t, &transposed, chunk.first) {
+            (Some(_), _, true) => winograd::transform_weights_transposed(g, self.out_channels, w, flipped_transformed),
+            (None, Some(t), true) => direct::arrange_transposed(g, t, w, flipped),
+            _ => {}
         }
         // dWᵀ (K×O) summed over the samples, then added to dW once: see `matmul_col_major`.
         // On the chunked path (`chunk_dw`) it holds LANES partial sums per weight instead.
@@ -328,8 +360,15 @@ impl Conv {
                 );
             }
             if let (Some(dx), Some(t), Some(pt)) = (dx.as_deref_mut(), &transposed, &plan_t) {
-                direct::pad_input(t, pt, dyi, dy_pad);
-                direct::forward(t, pt, g.c, flipped, dy_pad, dx_ext, &mut dx[i * in_len..(i + 1) * in_len]);
+                let dxi = &mut dx[i * in_len..(i + 1) * in_len];
+                if winograd_t.is_some() {
+                    winograd::to_hwc(t, dyi, dy_hwc);
+                    winograd::convolve(t, pt, g.c, flipped_transformed, None, dy_hwc, dy_tile_row, dx_ext);
+                    direct::compact(t, pt, g.c, dx_ext, dxi);
+                } else {
+                    direct::pad_input(t, pt, dyi, dy_pad);
+                    direct::forward(t, pt, g.c, flipped, dy_pad, dx_ext, dxi);
+                }
             } else if let Some(dx) = dx.as_deref_mut() {
                 let dcols = &mut dcols[..rows * cols_n];
                 matmul(
@@ -400,5 +439,41 @@ mod tests {
         assert_eq!(bits(&got), bits(&want));
         assert_eq!(ps_got.codes, ps_want.codes);
         assert!(want[2 * out_len..].iter().any(|v| v.is_nan()), "the NaN reaches the pooled output");
+    }
+
+    /// The Winograd layers' backward (input gradient by Winograd over the transposed geometry,
+    /// weight gradient from the channels-last input) against `Wᵀ·dY` then col2im and dY·colsᵀ,
+    /// over two samples.
+    #[test]
+    fn winograd_layers_backward_matches_im2col_and_gemm() {
+        let (c, h, w, o, n) = (16, 6, 8, 32, 2);
+        let win = Window::simple(3, 1, 1);
+        let g = Geometry { c, h, w, wh: win, ww: win, out_h: h, out_w: w };
+        let conv = Conv { geom: g, out_channels: o, bias: true, one_d: false };
+        assert!(winograd::transposed(&g, o).is_some());
+        let p: Vec<f64> = (0..conv.weight_len() + o).map(|i| (i as f64 * 0.61).sin() * 0.2).collect();
+        let x: Vec<f64> = (0..n * c * h * w).map(|i| (i as f64 * 0.37).cos()).collect();
+        let dy: Vec<f64> = (0..n * o * h * w).map(|i| (i as f64 * 0.23).sin()).collect();
+        let mut s = conv.scratch::<f64>(n);
+        let (mut dx, mut dp) = (vec![0.0; x.len()], vec![0.0; p.len()]);
+        conv.backward(&p, &x, &dy, Some(&mut dx), &mut dp, n, &mut s, Chunk::WHOLE);
+        let (rows, cols_n) = (g.col_rows(), g.col_cols());
+        let mut dw_want = vec![0.0; o * rows];
+        for i in 0..n {
+            let (xi, dyi) = (&x[i * c * h * w..][..c * h * w], &dy[i * o * h * w..][..o * h * w]);
+            let mut dcols = vec![0.0; rows * cols_n];
+            matmul(&mut dcols, Mat::rows(&p[..conv.weight_len()], o, rows).t(), Mat::rows(dyi, o, cols_n), false);
+            let mut want = vec![0.0; c * h * w];
+            col2im(&g, &mut dcols, &mut want);
+            for (a, e) in dx[i * c * h * w..][..c * h * w].iter().zip(&want) {
+                assert!((a - e).abs() < 1e-12, "dx {a} vs {e}");
+            }
+            let mut cols = vec![0.0; rows * cols_n];
+            im2col(&g, xi, &mut cols);
+            matmul(&mut dw_want, Mat::rows(dyi, o, cols_n), Mat::rows(&cols, rows, cols_n).t(), true);
+        }
+        for (a, e) in dp[..conv.weight_len()].iter().zip(&dw_want) {
+            assert!((a - e).abs() < 1e-11, "dw {a} vs {e}");
+        }
     }
 }
