@@ -17,9 +17,6 @@ use super::im2col::Geometry;
 use super::simd::{f32s, f32s_mut};
 use super::Float;
 
-/// Output channels per register block.
-const OB: usize = 8;
-
 /// Length of the accumulator: 9 taps × O × C, laid out `[i·3 + j][o][c]`.
 pub fn acc_len(g: &Geometry, out_c: usize) -> usize {
     9 * out_c * g.c
@@ -75,8 +72,11 @@ pub fn add_to_weights<T: Float>(g: &Geometry, out_c: usize, acc: &[T], dw: &mut 
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 mod avx512 {
-    use super::{Geometry, OB};
+    use super::Geometry;
     use std::arch::x86_64::*;
+
+    /// Output channels per register block.
+    const OB: usize = 8;
 
     /// `super::accumulate` for f32: C a multiple of 16, O of 8 (as `winograd::suits` has it).
     pub fn accumulate(g: &Geometry, out_c: usize, xh: &[f32], dy: &[f32], acc: &mut [f32]) {
