@@ -67,10 +67,12 @@ pub(crate) mod avx512 {
         _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v)
     }
 
-    /// `v` replaces `best` when larger, or when it is the first NaN (as `maxpool::wins`).
+    /// `v` replaces `best` when larger, or when it is the first NaN (as `maxpool::wins`):
+    /// "not v ≤ best" holds for v > best and whenever either is NaN, and "best is a number"
+    /// keeps a first NaN. Two compares where (v > best) | (v NaN & best not) took three.
     #[inline(always)]
     pub(crate) unsafe fn fold(best: __m512, v: __m512) -> __m512 {
-        let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best) | (is_nan(v) & !is_nan(best));
+        let take = _mm512_cmp_ps_mask::<_CMP_NLE_UQ>(v, best) & _mm512_cmp_ps_mask::<_CMP_ORD_Q>(best, best);
         _mm512_mask_blend_ps(take, best, v)
     }
 
