@@ -24,6 +24,13 @@ fn conv_layers() {
     assert_grads("conv2d(2,k=3x2,s=2x1,p=1x0,d=1x2) flatten", img, Loss::Mse);
     assert_grads("conv2d(2,k=4,p=same,bias=false) flatten", img, Loss::Mse);
     assert_grads("conv1d(3,k=3,s=2,p=2,d=2) flatten", Dims::signal(2, 11), Loss::Mse);
+    // Channel counts that take the Winograd path (forward and input gradient, 16→16, 16→32)
+    // and its channels-last weight gradient.
+    assert_grads(
+        "conv2d(32,k=3,p=1) relu maxpool2d(2) conv2d(16,k=3,p=1) flatten linear(2)",
+        Dims::image(16, 4, 6),
+        Loss::Mse,
+    );
 }
 
 #[test]

@@ -413,7 +413,15 @@ mod tests {
     /// the bit, on a random sample, one whose outputs all tie (zero input) and one with a NaN.
     #[test]
     fn winograd_pooled_forward_equals_convolution_then_pool() {
-        let (c, h, w, o, n) = (16, 14, 14, 32, 3);
+        // SimpleCNN's conv2; one too wide for the fused kernel (it falls back to conv then
+        // pool); 16 outputs (one vector per tile).
+        for (c, h, w, o) in [(16, 14, 14, 32), (16, 6, 40, 32), (32, 4, 6, 16)] {
+            pooled_case(c, h, w, o);
+        }
+    }
+
+    fn pooled_case(c: usize, h: usize, w: usize, o: usize) {
+        let n = 3;
         let win = Window::simple(3, 1, 1);
         let conv = Conv {
             geom: Geometry { c, h, w, wh: win, ww: win, out_h: h, out_w: w },
@@ -426,7 +434,7 @@ mod tests {
         let p: Vec<f32> = (0..conv.weight_len() + o).map(|i| (i as f32 * 0.61).sin() * 0.2).collect();
         let mut x: Vec<f32> = (0..n * c * h * w).map(|i| (i as f32 * 0.37).cos()).collect();
         x[c * h * w..2 * c * h * w].fill(0.0);
-        x[2 * c * h * w + 100] = f32::NAN;
+        x[2 * c * h * w + c * h * w / 2] = f32::NAN;
         let out_len = o * mp.out_plane();
         let mut s = conv.scratch::<f32>(n);
         let mut full = vec![0.0; n * o * h * w];
@@ -436,8 +444,8 @@ mod tests {
         let (mut got, mut ps_got) = (vec![1.0; n * out_len], mp.scratch(n));
         conv.forward_pooled(&p, &x, n, &mut s, true, &mp, &mut got, &mut ps_got, 0);
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&got), bits(&want));
-        assert_eq!(ps_got.codes, ps_want.codes);
+        assert_eq!(bits(&got), bits(&want), "{c}x{h}x{w}→{o}");
+        assert_eq!(ps_got.codes, ps_want.codes, "{c}x{h}x{w}→{o}");
         assert!(want[2 * out_len..].iter().any(|v| v.is_nan()), "the NaN reaches the pooled output");
     }
 
