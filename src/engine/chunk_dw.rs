@@ -91,8 +91,11 @@ pub fn accumulate<T: Float>(
                 let tap = (c * kh + ki) * kw + kj;
                 let from = c * span + ki * g.wh.dilation * wp + kj * g.ww.dilation;
                 let shifted = &xs[from..from + span];
-                for (o, d) in dys.chunks_exact(span).enumerate() {
-                    dot_into(d, shifted, &mut acc[(tap * out_c + o) * LANES..][..LANES]);
+                // Up to 4 output channels per pass over the shifted input.
+                for o0 in (0..out_c).step_by(4) {
+                    let rows = 4.min(out_c - o0);
+                    let d = &dys[o0 * span..(o0 + rows) * span];
+                    dots_into(d, shifted, &mut acc[(tap * out_c + o0) * LANES..][..rows * LANES]);
                 }
             }
         }
@@ -108,14 +111,17 @@ fn sum_into<T: Float>(a: &[T], acc: &mut [T]) {
     }
 }
 
-/// `acc[k % LANES] += a[k]·b[k]` (lengths a multiple of LANES).
-fn dot_into<T: Float>(a: &[T], b: &[T], acc: &mut [T]) {
-    if let (true, Some(a), Some(b), Some(acc)) = (simd::AVX512, simd::f32s(a), simd::f32s(b), simd::f32s_mut(acc)) {
-        return simd::dot_into(a, b, acc);
+/// For each row r of `rows` (`rows.len() / b.len()` of them, up to 4):
+/// `acc[r·LANES + k % LANES] += rows[r][k]·b[k]` (lengths a multiple of LANES).
+fn dots_into<T: Float>(rows: &[T], b: &[T], acc: &mut [T]) {
+    if let (true, Some(r), Some(b), Some(acc)) = (simd::AVX512, simd::f32s(rows), simd::f32s(b), simd::f32s_mut(acc)) {
+        return simd::dots_into(r, b, acc);
     }
-    for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
-        for l in 0..LANES {
-            acc[l] = x[l].mul_add(y[l], acc[l]); // fused, as the AVX-512 kernel
+    for (a, acc) in rows.chunks_exact(b.len()).zip(acc.chunks_exact_mut(LANES)) {
+        for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
+            for l in 0..LANES {
+                acc[l] = x[l].mul_add(y[l], acc[l]); // fused, as the AVX-512 kernel
+            }
         }
     }
 }

@@ -229,22 +229,40 @@ pub(crate) mod avx512 {
         }
     }
 
-    /// `acc[k % 32] += a[k]·b[k]` for slices whose length is a multiple of 32: two
-    /// independent chains of FMAs (one chain waits on each FMA's latency).
+    /// For each of the `rows.len() / b.len()` (1 to 4) rows r of `rows`:
+    /// `acc[32r + k % 32] += rows[r][k]·b[k]`, lengths a multiple of 32. Two chains of FMAs per
+    /// row, all rows in one pass over b: with one row the chains waited on the FMA latency.
     #[inline]
-    pub fn dot_into(a: &[f32], b: &[f32], acc: &mut [f32]) {
-        assert!(a.len() == b.len() && a.len().is_multiple_of(32) && acc.len() >= 32);
-        // SAFETY: every load is a whole 16-lane block inside a, b and acc, as asserted.
+    pub fn dots_into(rows: &[f32], b: &[f32], acc: &mut [f32]) {
+        match rows.len() / b.len().max(1) {
+            4 => dots_into_n::<4>(rows, b, acc),
+            3 => dots_into_n::<3>(rows, b, acc),
+            2 => dots_into_n::<2>(rows, b, acc),
+            _ => dots_into_n::<1>(rows, b, acc),
+        }
+    }
+
+    #[inline(always)]
+    fn dots_into_n<const R: usize>(rows: &[f32], b: &[f32], acc: &mut [f32]) {
+        let n = b.len();
+        assert!(n.is_multiple_of(32) && rows.len() == R * n && acc.len() >= 32 * R);
+        // SAFETY: every load is a whole 16-lane block inside rows, b and acc, as asserted.
         unsafe {
-            let mut s0 = _mm512_loadu_ps(acc.as_ptr());
-            let mut s1 = _mm512_loadu_ps(acc.as_ptr().add(16));
-            for k in (0..a.len()).step_by(32) {
-                let (a, b) = (a.as_ptr().add(k), b.as_ptr().add(k));
-                s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a), _mm512_loadu_ps(b), s0);
-                s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a.add(16)), _mm512_loadu_ps(b.add(16)), s1);
+            let mut s: [[__m512; 2]; R] = std::array::from_fn(|r| {
+                [_mm512_loadu_ps(acc.as_ptr().add(32 * r)), _mm512_loadu_ps(acc.as_ptr().add(32 * r + 16))]
+            });
+            for k in (0..n).step_by(32) {
+                let (b0, b1) = (_mm512_loadu_ps(b.as_ptr().add(k)), _mm512_loadu_ps(b.as_ptr().add(k + 16)));
+                for (r, sr) in s.iter_mut().enumerate() {
+                    let a = rows.as_ptr().add(r * n + k);
+                    sr[0] = _mm512_fmadd_ps(_mm512_loadu_ps(a), b0, sr[0]);
+                    sr[1] = _mm512_fmadd_ps(_mm512_loadu_ps(a.add(16)), b1, sr[1]);
+                }
             }
-            _mm512_storeu_ps(acc.as_mut_ptr(), s0);
-            _mm512_storeu_ps(acc.as_mut_ptr().add(16), s1);
+            for (r, sr) in s.iter().enumerate() {
+                _mm512_storeu_ps(acc.as_mut_ptr().add(32 * r), sr[0]);
+                _mm512_storeu_ps(acc.as_mut_ptr().add(32 * r + 16), sr[1]);
+            }
         }
     }
 
@@ -333,7 +351,7 @@ pub(crate) mod avx512 {
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 pub use avx512::{
-    copy_short, direct_8, dot_into, first_max, first_max_16, max_2x2_row, route_2x2_row, route_2x2_row_codes, sum,
+    copy_short, direct_8, dots_into, first_max, first_max_16, max_2x2_row, route_2x2_row, route_2x2_row_codes, sum,
 };
 
 /// Stand-ins so callers compile everywhere; never called when `AVX512` is false.
@@ -358,7 +376,7 @@ pub fn route_2x2_row_codes(_: &[f32], _: &[f32], _: &[u16], _: &mut [f32], _: &m
     unreachable!("AVX-512 kernel called on a build without it")
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
-pub fn dot_into(_: &[f32], _: &[f32], _: &mut [f32]) {
+pub fn dots_into(_: &[f32], _: &[f32], _: &mut [f32]) {
     unreachable!("AVX-512 kernel called on a build without it")
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
