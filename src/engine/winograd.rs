@@ -1,5 +1,6 @@
-//! Winograd F(2×2, 3×3): the forward pass of a 3×3, stride-1, padding-1 convolution with
-//! 16 multiplies per 2×2 output tile and input channel instead of 36 (Lavin & Gray, 2015).
+//! Winograd F(2×2, 3×3): a 3×3, stride-1, padding-1 convolution with 16 multiplies per 2×2
+//! output tile and input channel instead of 36 (Lavin & Gray, 2015). It serves the forward pass
+//! and, over `transposed` geometry with the flipped weights, the input gradient.
 //!
 //! Per sample: the input goes channels-last into a zero-padded plane (`to_hwc`), so every
 //! transform below runs along contiguous channels. Each 4×4 input tile d becomes V = Bᵀ d B,
@@ -11,7 +12,8 @@
 //!
 //! The transforms add and subtract (G halves), so the result differs from the direct sum only
 //! by rounding: the tests bound it against the direct path, and the PyTorch fixtures (1e-5)
-//! hold. One tile row of the output is done at a time, so V and M stay in L1.
+//! hold. One tile row of the output is done at a time (two with 16 output channels, so the
+//! channel products keep 14 accumulators), so V and M stay in L1.
 
 use super::direct::Plan;
 use super::im2col::Geometry;
