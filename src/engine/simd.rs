@@ -33,8 +33,9 @@ pub(crate) mod avx512 {
     const LO: [i32; 16] = [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23];
     const HI: [i32; 16] = [8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31];
 
+    /// The lowest `n` of 16 lanes (all from 16 on).
     #[inline(always)]
-    fn mask(n: usize) -> u16 {
+    pub(crate) fn mask(n: usize) -> u16 {
         if n >= 16 {
             0xffff
         } else {

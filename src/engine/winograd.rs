@@ -340,6 +340,33 @@ mod tests {
 
     /// Against im2col + GEMM: within rounding in f32 (the transforms' additions) and to
     /// 1e-12 in f64, which shows the algebra is exact.
+    /// One sample through the pipeline as `Conv` runs it: `to_hwc`, `convolve`, `compact`
+    /// (over `g`, which may be a `transposed` geometry; `u` from the matching transform). With
+    /// `generic`, the plain-Rust code even where AVX-512 kernels exist. Returns the
+    /// channels-last input and the output.
+    fn winograd_output<T: Float>(
+        g: &Geometry,
+        o: usize,
+        u: &[T],
+        bias: Option<&[T]>,
+        x: &[T],
+        generic: bool,
+    ) -> (Vec<T>, Vec<T>) {
+        let p = direct::plan(g);
+        let mut xh = vec![T::ZERO; hwc_len(g)];
+        let (mut row, mut ext) = (vec![T::ZERO; row_scratch_len(g, o)], vec![T::ZERO; p.ext_total(o)]);
+        if generic {
+            to_hwc_generic(g, x, &mut xh);
+            convolve_generic(g, &p, o, u, bias, &xh, &mut row, &mut ext);
+        } else {
+            to_hwc(g, x, &mut xh);
+            convolve(g, &p, o, u, bias, &xh, &mut row, &mut ext);
+        }
+        let mut y = vec![T::ZERO; o * g.out_h * g.out_w];
+        direct::compact(g, &p, o, &ext, &mut y);
+        (xh, y)
+    }
+
     fn check<T: Float>() {
         for (c, h, w, o) in
             [(16, 14, 14, 32), (32, 6, 10, 64), (16, 2, 16, 32), (32, 14, 14, 16), (16, 4, 8, 48), (32, 10, 6, 16)]
@@ -350,16 +377,9 @@ mod tests {
             let x: Vec<T> = (0..c * h * w).map(|i| T::from_f64((i as f64 * 0.37).sin())).collect();
             let wt: Vec<T> = (0..o * c * 9).map(|i| T::from_f64((i as f64 * 0.71).cos() * 0.3)).collect();
             let b: Vec<T> = (0..o).map(|i| T::from_f64(i as f64 * 0.1 - 1.0)).collect();
-            let p = direct::plan(&g);
             let mut u = vec![T::ZERO; transformed_len(&g, o)];
             transform_weights(&g, o, &wt, &mut u);
-            let mut xh = vec![T::ZERO; hwc_len(&g)];
-            to_hwc(&g, &x, &mut xh);
-            let mut row = vec![T::ZERO; row_scratch_len(&g, o)];
-            let mut ext = vec![T::ZERO; p.ext_total(o)];
-            convolve(&g, &p, o, &u, Some(&b), &xh, &mut row, &mut ext);
-            let mut y = vec![T::ZERO; o * h * w];
-            direct::compact(&g, &p, o, &ext, &mut y);
+            let (_, y) = winograd_output(&g, o, &u, Some(&b), &x, false);
 
             let mut cols = vec![T::ZERO; g.col_rows() * g.col_cols()];
             im2col(&g, &x, &mut cols);
@@ -388,15 +408,9 @@ mod tests {
             matmul(&mut dcols, Mat::rows(&wt, o, g.col_rows()).t(), Mat::rows(&dy, o, g.col_cols()), false);
             let mut want = vec![T::ZERO; c * h * w];
             crate::engine::im2col::col2im(&g, &mut dcols, &mut want);
-            let p = direct::plan(&t);
             let mut u = vec![T::ZERO; transformed_len(&t, c)];
             transform_weights_transposed(&g, o, &wt, &mut u);
-            let mut xh = vec![T::ZERO; hwc_len(&t)];
-            to_hwc(&t, &dy, &mut xh);
-            let (mut row, mut ext) = (vec![T::ZERO; row_scratch_len(&t, c)], vec![T::ZERO; p.ext_total(c)]);
-            convolve(&t, &p, c, &u, None, &xh, &mut row, &mut ext);
-            let mut dx = vec![T::ZERO; c * h * w];
-            direct::compact(&t, &p, c, &ext, &mut dx);
+            let (_, dx) = winograd_output(&t, c, &u, None, &dy, false);
             let tol = if std::mem::size_of::<T>() == 4 { 2e-5 } else { 1e-12 };
             for (i, (a, e)) in dx.iter().zip(&want).enumerate() {
                 let err = (a.to_f64() - e.to_f64()).abs();
@@ -420,24 +434,9 @@ mod tests {
             let x: Vec<f32> = (0..c * h * w).map(|i| (i as f32 * 0.37).sin()).collect();
             let wt: Vec<f32> = (0..o * c * 9).map(|i| (i as f32 * 0.71).cos() * 0.3).collect();
             let b: Vec<f32> = (0..o).map(|i| i as f32 * 0.1 - 1.0).collect();
-            let p = direct::plan(&g);
             let mut u = vec![0.0; transformed_len(&g, o)];
             transform_weights(&g, o, &wt, &mut u);
-            let run = |generic: bool| {
-                let mut xh = vec![0.0; hwc_len(&g)];
-                let mut row = vec![0.0; row_scratch_len(&g, o)];
-                let mut ext = vec![0.0; p.ext_total(o)];
-                if generic {
-                    to_hwc_generic(&g, &x, &mut xh);
-                    convolve_generic(&g, &p, o, &u, Some(&b), &xh, &mut row, &mut ext);
-                } else {
-                    to_hwc(&g, &x, &mut xh);
-                    convolve(&g, &p, o, &u, Some(&b), &xh, &mut row, &mut ext);
-                }
-                let mut y = vec![0.0; o * h * w];
-                direct::compact(&g, &p, o, &ext, &mut y);
-                (xh, y)
-            };
+            let run = |generic| winograd_output(&g, o, &u, Some(&b), &x, generic);
             let (want, got) = (run(true), run(false));
             assert_eq!(want.0, got.0, "to_hwc");
             assert!(want.1.iter().zip(&got.1).all(|(a, b)| a.to_bits() == b.to_bits()), "{c}x{h}x{w}→{o}");
@@ -475,15 +474,9 @@ mod tests {
             y
         }
         let exact = gemm(&g, o, &x64, &w64);
-        let p = direct::plan(&g);
         let mut u = vec![0f32; transformed_len(&g, o)];
         transform_weights(&g, o, &w32, &mut u);
-        let mut xh = vec![0f32; hwc_len(&g)];
-        to_hwc(&g, &x32, &mut xh);
-        let (mut row, mut ext) = (vec![0f32; row_scratch_len(&g, o)], vec![0f32; p.ext_total(o)]);
-        convolve(&g, &p, o, &u, None, &xh, &mut row, &mut ext);
-        let mut wino = vec![0f32; o * h * w];
-        direct::compact(&g, &p, o, &ext, &mut wino);
+        let (_, wino) = winograd_output(&g, o, &u, None, &x32, false);
         let scale = exact.iter().fold(0f64, |m, v| m.max(v.abs()));
         let rel = |y: &[f32]| y.iter().zip(&exact).fold(0f64, |m, (a, e)| m.max((*a as f64 - e).abs())) / scale;
         let (e_wino, e_gemm) = (rel(&wino), rel(&gemm(&g, o, &x32, &w32)));
@@ -521,17 +514,8 @@ mod tests {
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 mod avx512 {
     use super::{Geometry, Plan, CB, KB, TB};
-    use crate::engine::simd::avx512::{fold, is_max};
+    use crate::engine::simd::avx512::{fold, is_max, mask};
     use std::arch::x86_64::*;
-
-    #[inline(always)]
-    fn mask(n: usize) -> u16 {
-        if n >= 16 {
-            0xffff
-        } else {
-            ((1u32 << n) - 1) as u16
-        }
-    }
 
     /// Transposes the 16×16 block held in `r` (row i in `r[i]`).
     #[inline(always)]

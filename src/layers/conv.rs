@@ -135,7 +135,7 @@ impl Conv {
             s.arranged = zeros(direct::arranged_len(g, o));
             s.x_pad = zeros(plan.xpad_len(g.c));
             s.y_ext = zeros(plan.ext_total(o));
-        } else if s.cols.is_empty() && !self.winograd() {
+        } else if s.cols.is_empty() {
             s.cols = zeros(columns);
         }
         if let Some(t) = winograd::transposed(g, o) {
