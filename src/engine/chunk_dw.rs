@@ -102,6 +102,95 @@ pub fn accumulate<T: Float>(
     }
 }
 
+/// The winners of a max-pool that follows the convolution, with a ReLU between them when
+/// `relu`: the convolution's output gradient is `dy[k]` at `at[k]`, the winner of pool output k
+/// (an index into the convolution's output plane), and zero everywhere else (also where `relu`
+/// and the pool's output `y[k] ≤ 0`). `pool` is the pool's geometry; its windows must not
+/// overlap, so no output takes two gradients.
+pub struct Winners<'a, T> {
+    pub pool: &'a Geometry,
+    pub at: &'a [u32],
+    pub y: &'a [T],
+    pub dy: &'a [T],
+    pub relu: bool,
+}
+
+/// `accumulate` for a chunk whose dY is zero but at the winners of `win` (a max-pool with
+/// windows of 20 keeps one gradient in 20): the nonzero products only, added to the same
+/// partial sums in the same order, so `acc` and `bias_acc` come out bit for bit as
+/// `accumulate` would leave them, without laying out dY or the input. (The one difference: a
+/// zero gradient times an infinite input, NaN in `accumulate`, is skipped; inputs are finite.)
+///
+/// The order: in `accumulate` partial sum l of a weight takes the positions k ≡ l (mod LANES)
+/// of the chunk in increasing k = i·slot + q, sample by sample, then along the extended grid
+/// (q = oh·wp + ow). Here each sample's winners are visited in increasing q too: pool rows top
+/// to bottom, the output rows of a pool row's band top to bottom (the bands do not overlap),
+/// and the windows along each row left to right.
+pub fn accumulate_winners<T: Float>(
+    g: &Geometry,
+    out_c: usize,
+    x: &[T],
+    n: usize,
+    win: &Winners<T>,
+    acc: &mut [T],
+    mut bias_acc: Option<&mut [T]>,
+) {
+    let (pool, (_, wp)) = (win.pool, padded(g));
+    debug_assert!(pool.c == out_c && pool.h == g.out_h && pool.w == g.out_w);
+    let (plane, pool_plane) = (g.h * g.w, pool.out_h * pool.out_w);
+    let (kh, kw) = (g.wh.kernel, g.ww.kernel);
+    let extent = pool.wh.dilation * (pool.wh.kernel - 1) + 1;
+    for i in 0..n {
+        let sample = &x[i * g.c * plane..(i + 1) * g.c * plane];
+        for o in 0..out_c {
+            let first = (i * out_c + o) * pool_plane;
+            for r in 0..pool.out_h {
+                // The output rows that pool row r's windows cover.
+                let top = (r * pool.wh.stride) as isize - pool.wh.pad_before as isize;
+                let rows = top.max(0) as usize..((top + extent as isize).max(0) as usize).min(pool.h);
+                for oh in rows {
+                    for k in first + r * pool.out_w..first + (r + 1) * pool.out_w {
+                        let at = win.at[k] as usize;
+                        if at / pool.w != oh || (win.relu && win.y[k] <= T::ZERO) {
+                            continue;
+                        }
+                        let (d, ow) = (win.dy[k], at % pool.w);
+                        let lane = (oh * wp + ow) % LANES;
+                        if let Some(b) = bias_acc.as_deref_mut() {
+                            b[o * LANES + lane] += d;
+                        }
+                        // Taps in dWᵀ order, (c, ki, kj); one partial sum LANES · out_c apart.
+                        let (mut a, step) = (o * LANES + lane, out_c * LANES);
+                        let left = ow.wrapping_sub(g.ww.pad_before);
+                        let inside = left < g.w && left + (kw - 1) * g.ww.dilation < g.w;
+                        for xc in sample.chunks_exact(plane) {
+                            for ki in 0..kh {
+                                let ih = (oh + ki * g.wh.dilation).wrapping_sub(g.wh.pad_before);
+                                if ih < g.h && inside {
+                                    let row = &xc[ih * g.w + left..];
+                                    for xv in row.iter().step_by(g.ww.dilation).take(kw) {
+                                        acc[a] = d.mul_add(*xv, acc[a]);
+                                        a += step;
+                                    }
+                                    continue;
+                                }
+                                for kj in 0..kw {
+                                    let iw = (ow + kj * g.ww.dilation).wrapping_sub(g.ww.pad_before);
+                                    // Outside the input: the zero padding, still multiplied (a
+                                    // NaN gradient stays NaN, as in `accumulate`).
+                                    let xv = if ih < g.h && iw < g.w { xc[ih * g.w + iw] } else { T::ZERO };
+                                    acc[a] = d.mul_add(xv, acc[a]);
+                                    a += step;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `acc[k % LANES] += a[k]` (length a multiple of LANES).
 fn sum_into<T: Float>(a: &[T], acc: &mut [T]) {
     for x in a.chunks_exact(LANES) {

@@ -388,14 +388,68 @@ impl Conv {
         if winograd {
             return hwc_dw::add_to_weights(g, self.out_channels, dwt, dw);
         }
+        if chunked {
+            return self.add_lanes_to(dwt, bias_lanes, dp);
+        }
         for (o, row) in dw.chunks_exact_mut(rows).enumerate() {
             for (k, d) in row.iter_mut().enumerate() {
-                let at = k * self.out_channels + o;
-                *d += if chunked { sum_lanes(&dwt[at * chunk_dw::LANES..][..chunk_dw::LANES]) } else { dwt[at] };
+                *d += dwt[k * self.out_channels + o];
             }
         }
-        if chunked && self.bias {
-            for (d, l) in db.iter_mut().zip(bias_lanes.chunks_exact(chunk_dw::LANES)) {
+    }
+}
+
+impl Conv {
+    /// Whether the weight gradient may come from the winners of a max-pool after this conv
+    /// (`backward_from_winners`): a tiny conv on the `chunk_dw` path, whose partial sums the
+    /// winners reproduce exactly, with a pool that `routes_to_few`.
+    pub fn learns_from_winners(&self, pool: &MaxPool) -> bool {
+        self.chunked_dw() && pool.routes_to_few()
+    }
+
+    /// `backward` without the input gradient, when this conv's output gradient comes only
+    /// through the fused ReLU + `pool` after it (`learns_from_winners`): dW and db from the
+    /// pool's winners of these `n` samples, the samples `first..` of the pool's batch (`y`,
+    /// `dy`: the pool's output and its gradient for them). The same sums, bit for bit, as
+    /// `backward` on the dense gradient the pool's backward would have written.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_from_winners<T: Float>(
+        &self,
+        x: &[T],
+        pool: &MaxPool,
+        ps: &MaxPoolScratch,
+        (y, dy): (&[T], &[T]),
+        dp: &mut [T],
+        n: usize,
+        s: &mut ConvScratch<T>,
+        (chunk, first): (Chunk, usize),
+    ) {
+        assert!(self.learns_from_winners(pool), "backward_from_winners needs a tiny conv and a sparse pool");
+        let (g, lanes, o) = (&self.geom, chunk_dw::LANES, self.out_channels);
+        let (dwt, bias_lanes) = s.dw_acc[..(self.weight_len() + o) * lanes].split_at_mut(self.weight_len() * lanes);
+        if chunk.first {
+            dwt.fill(T::ZERO);
+            bias_lanes.fill(T::ZERO);
+        }
+        let winners = chunk_dw::Winners { pool: &pool.geom, at: pool.winners(ps, first, n), y, dy, relu: true };
+        let bias = self.bias.then_some(&mut *bias_lanes);
+        chunk_dw::accumulate_winners(g, o, x, n, &winners, dwt, bias);
+        if chunk.last {
+            self.add_lanes_to(dwt, bias_lanes, dp);
+        }
+    }
+
+    /// Adds the `chunk_dw` path's partial sums (dWᵀ and the bias's, `LANES` each) to dW and db.
+    fn add_lanes_to<T: Float>(&self, dwt: &[T], bias_lanes: &[T], dp: &mut [T]) {
+        let (rows, lanes) = (self.geom.col_rows(), chunk_dw::LANES);
+        let (dw, db) = dp.split_at_mut(self.weight_len());
+        for (o, row) in dw.chunks_exact_mut(rows).enumerate() {
+            for (k, d) in row.iter_mut().enumerate() {
+                *d += sum_lanes(&dwt[(k * self.out_channels + o) * lanes..][..lanes]);
+            }
+        }
+        if self.bias {
+            for (d, l) in db.iter_mut().zip(bias_lanes.chunks_exact(lanes)) {
                 *d += sum_lanes(l);
             }
         }

@@ -49,6 +49,23 @@ impl MaxPool {
         self.unpadded() && g.wh.kernel == 2 && g.ww.kernel == 2 && g.wh.stride == 2 && g.ww.stride == 2
     }
 
+    /// Whether the convolution before this pool (and a ReLU) may take its weight gradient
+    /// from the stored winners alone (`Conv::backward_from_winners`): the general path, whose
+    /// windows do not overlap and hold at least 4 inputs, so at most a quarter of the
+    /// convolution's outputs get a gradient.
+    pub fn routes_to_few(&self) -> bool {
+        let g = &self.geom;
+        let apart = |w: &crate::engine::Window| w.stride > w.dilation * (w.kernel - 1);
+        !self.is_2x2() && apart(&g.wh) && apart(&g.ww) && g.wh.kernel * g.ww.kernel >= 4
+    }
+
+    /// The stored winners of the samples `first..first + n` of the last forward call (an index
+    /// into the input plane per output); the general path's only.
+    pub(super) fn winners<'s>(&self, s: &'s MaxPoolScratch, first: usize, n: usize) -> &'s [u32] {
+        let per_sample = self.geom.c * self.out_plane();
+        &s.index[first * per_sample..(first + n) * per_sample]
+    }
+
     /// Winners stored per output (for the backward pass); none for the 2×2 path.
     fn index_len(&self, capacity: usize) -> usize {
         if self.is_2x2() {

@@ -29,6 +29,11 @@
 //!    runs the fused ReLU + 2×2 pool itself, on each sample's extended grid while it is in L1
 //!    (`Conv::forward_pooled`), and writes no output of its own; the pool's forward call is
 //!    skipped (its backward runs as before).
+//! 8. **Weight gradients from a pool's winners** (`from_winners`), in lean plans without an
+//!    input gradient: a first conv on the tiny `chunk_dw` path, followed by a fused ReLU + a
+//!    max-pool whose windows do not overlap (`Conv::learns_from_winners`), gets dW and db
+//!    straight from the pool's stored winners, bit for bit the sums of the dense gradient;
+//!    the pool's backward then writes nothing (the 1-D lab's pool keeps one value in 20).
 
 use crate::layers::{is_per_sample, Activation, Layer, MaxPool, Op};
 use std::ops::Range;
@@ -68,13 +73,17 @@ pub struct Plan {
     pub chunk_act: Vec<bool>,
     /// `pooled_conv[i]`: conv i runs the fused ReLU + pool at i + 1, i + 2 forward.
     pub pooled_conv: Vec<bool>,
+    /// `from_winners[i]`: conv i takes its weight gradient from the winners of the fused
+    /// ReLU + pool at i + 2 (`Conv::backward_from_winners`), and that pool's backward is skipped.
+    pub from_winners: Vec<bool>,
     /// Fused ReLUs write no output of their own.
     pub lean: bool,
 }
 
 impl Plan {
-    /// The plan for `layers` in a workspace of `capacity` samples of `elem_bytes`-byte values.
-    pub fn new(layers: &[Layer], capacity: usize, elem_bytes: usize, lean: bool) -> Self {
+    /// The plan for `layers` in a workspace of `capacity` samples of `elem_bytes`-byte values;
+    /// `input_grad`: the workspace keeps the gradient with respect to the model's input.
+    pub fn new(layers: &[Layer], capacity: usize, elem_bytes: usize, lean: bool, input_grad: bool) -> Self {
         let n = layers.len();
         let mut buf: Vec<usize> = Vec::with_capacity(n);
         let mut role = vec![Role::Own; n];
@@ -104,14 +113,21 @@ impl Plan {
             .collect();
         let pooled_conv =
             (0..n).map(|i| chunk_act[i] && matches!(&layers[i].op, Op::Conv(c) if c.pools_on_its_grid())).collect();
-        Plan { role, buf, prefix, chunk, chunk_grad, chunk_act, pooled_conv, lean }
+        let mut from_winners = vec![false; n];
+        if let (Some(Op::Conv(c)), Some(pool)) = (layers.first().map(|l| &l.op), relu_then_pool(layers, 1)) {
+            from_winners[0] = lean && !input_grad && c.learns_from_winners(pool);
+        }
+        Plan { role, buf, prefix, chunk, chunk_grad, chunk_act, pooled_conv, from_winners, lean }
     }
 
     /// The same plan with every ReLU and max-pool running on its own, so that every layer's
     /// output gradient is written (explanations read a ReLU's). Not for lean plans, whose
     /// chunk-sized conv outputs only a fused pool may follow.
     pub fn unfused(mut self) -> Self {
-        assert!(!self.lean && !self.pooled_conv.contains(&true), "a lean plan stays fused");
+        assert!(
+            !self.lean && !self.pooled_conv.contains(&true) && !self.from_winners.contains(&true),
+            "a lean plan stays fused"
+        );
         for r in &mut self.role {
             if matches!(r, Role::FusedRelu | Role::FusedPool) {
                 *r = Role::Own;
@@ -167,7 +183,7 @@ mod tests {
     fn the_plan_fuses_aliases_and_chunks() {
         let spec = "conv2d(8,k=3,p=1) relu maxpool2d(2) conv2d(4,k=3,p=1) relu maxpool2d(3) flatten linear(3)";
         let layers = build_layers(spec, Dims::image(1, 16, 16)).unwrap();
-        let p = Plan::new(&layers, 100, 4, true);
+        let p = Plan::new(&layers, 100, 4, true, false);
         use Role::*;
         assert_eq!(p.role, [Own, FusedRelu, FusedPool, Own, FusedRelu, FusedPool, Alias, Own]);
         assert_eq!(p.buf, [0, 1, 2, 3, 4, 5, 5, 7]);
@@ -177,8 +193,8 @@ mod tests {
         assert_eq!(p.chunk_grad, [true, true, true, false, false, false, false, false]);
         assert_eq!(p.chunk_act, [true, false, false, false, false, false, false, false]);
         assert_eq!(p.pooled_conv, p.chunk_act, "the 3×3 conv is on the direct path");
-        assert!(!Plan::new(&layers, 100, 4, false).chunk_act.contains(&true));
-        let unfused = Plan::new(&layers, 100, 4, false).unfused();
+        assert!(!Plan::new(&layers, 100, 4, false, false).chunk_act.contains(&true));
+        let unfused = Plan::new(&layers, 100, 4, false, false).unfused();
         assert_eq!(unfused.role, [Own, Own, Own, Own, Own, Own, Alias, Own]);
     }
 }

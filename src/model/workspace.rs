@@ -32,7 +32,7 @@ impl<T: Float> Workspace<T> {
     /// Room for batches of up to `capacity` samples.
     pub fn new(model: &Model<T>, capacity: usize, keep_input_grad: bool) -> Self {
         let capacity = capacity.max(1);
-        let plan = Plan::new(&model.layers, capacity, std::mem::size_of::<T>(), false);
+        let plan = Plan::new(&model.layers, capacity, std::mem::size_of::<T>(), false, keep_input_grad);
         let mut ws = Workspace {
             capacity,
             acts: vec![],
@@ -58,7 +58,7 @@ impl<T: Float> Workspace<T> {
     /// Keeps only what the backward pass needs (a lean plan: see `plan`). For training and
     /// prediction; feature maps are then not all available to inspect.
     pub fn lean(mut self, model: &Model<T>) -> Self {
-        self.plan = Plan::new(&model.layers, self.capacity, std::mem::size_of::<T>(), true);
+        self.plan = Plan::new(&model.layers, self.capacity, std::mem::size_of::<T>(), true, self.dinput.is_some());
         self.allocate(model);
         self
     }
@@ -66,7 +66,8 @@ impl<T: Float> Workspace<T> {
     /// Runs every ReLU and max-pool on its own (see `Plan::unfused`), so `layer_grad` can read
     /// any layer's output gradient. For explanations; training keeps the faster fused pair.
     pub fn unfused(mut self, model: &Model<T>) -> Self {
-        self.plan = Plan::new(&model.layers, self.capacity, std::mem::size_of::<T>(), false).unfused();
+        self.plan =
+            Plan::new(&model.layers, self.capacity, std::mem::size_of::<T>(), false, self.dinput.is_some()).unfused();
         self.allocate(model);
         self
     }
@@ -254,6 +255,30 @@ impl<T: Float> Workspace<T> {
             } else {
                 self.dinput.as_deref_mut().map(|d| &mut d[s.start * first_in..s.end * first_in])
             };
+            if role == Role::FusedPool && i >= 2 && plan.from_winners[i - 2] {
+                continue; // the conv at i - 2 reads the winners itself
+            }
+            if plan.from_winners[i] {
+                // dW and db from the winners of the fused pool at i + 2 (no input gradient).
+                let (Op::Conv(conv), Op::MaxPool(pool)) = (&layer.op, &model.layers[i + 2].op) else {
+                    unreachable!("the plan takes winners only from a fused pool after a conv")
+                };
+                let pool_lo = model.layers[i + 2].output.len();
+                let (y, dy) = (&self.acts[i + 2][plan.act_at(i + 2, &s, pool_lo)], &ga[2][at(i + 2, pool_lo)]);
+                let (conv_scratch, pool_scratch) = self.scratch.split_at_mut(i + 2);
+                let range = model.param_offsets[i]..model.param_offsets[i + 1];
+                conv.backward_from_winners(
+                    &x[s.start * li..s.end * li],
+                    pool,
+                    pool_scratch[0].max_pool(),
+                    (y, dy),
+                    &mut self.dparams[range],
+                    s.len(),
+                    conv_scratch[i].conv_mut(),
+                    (chunk, s.start),
+                );
+                continue;
+            }
             if role == Role::FusedPool {
                 // The gradient before the ReLU, from the pool's output gradient directly.
                 if let (Some(dx), Op::MaxPool(pool)) = (dx, &layer.op) {
@@ -300,6 +325,35 @@ mod tests {
         ws.output_grad_mut(&model).iter_mut().enumerate().for_each(|(i, g)| *g = (i as f32 * 0.37).sin());
         ws.backward(&model, x, Mode::Train);
         (out, ws.dparams.clone(), ws.input_grad(&model).unwrap().to_vec())
+    }
+
+    #[test]
+    fn weight_gradients_from_a_pools_winners_equal_the_dense_ones_bit_for_bit() {
+        let n = 5;
+        for (spec, input) in [
+            ("conv1d(4,k=5,p=2) relu maxpool1d(20) flatten linear(1)", "1,20"),
+            ("conv1d(3,k=3,p=1,d=2) relu maxpool1d(4,s=5) flatten linear(2)", "2,21"),
+            ("conv2d(3,k=3,p=1) relu maxpool2d(3) flatten linear(2)", "1,9,9"),
+            ("conv2d(2,k=3) relu maxpool2d(2,s=3,p=1) flatten linear(2)", "2,8,8"),
+        ] {
+            let mut model = Model::<f32>::new(spec, Dims::parse(input).unwrap()).unwrap();
+            model.init(3);
+            let len = n * model.input.len();
+            // Ties and negatives, so first-maximum and ReLU-at-zero cases occur.
+            let x: Vec<f32> = (0..len).map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.25).collect();
+            let run = |lean: bool| {
+                let ws = Workspace::new(&model, n, false);
+                let mut ws = if lean { ws.lean(&model) } else { ws };
+                assert_eq!(ws.plan.from_winners[0], lean, "{spec}");
+                ws.forward(&model, &x, n, Mode::Train, MaskKey::default());
+                ws.output_grad_mut(&model).iter_mut().enumerate().for_each(|(i, g)| *g = (i as f32 * 0.37).sin());
+                ws.backward(&model, &x, Mode::Train);
+                ws.dparams.clone()
+            };
+            let (dense, winners) = (run(false), run(true));
+            assert!(dense[..4].iter().any(|&g| g != 0.0), "{spec}: the conv gets a gradient");
+            assert_eq!(dense, winners, "{spec}");
+        }
     }
 
     #[test]
