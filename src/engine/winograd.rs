@@ -195,8 +195,9 @@ fn convolve_generic<T: Float>(
 }
 
 /// `convolve` then ReLU and the 2×2 pool, in one pass where an AVX-512 kernel exists for it
-/// (f32, W ≤ 32): `y` receives the pooled O × H/2 × W/2 planes and `codes` the pool's winners
-/// as `MaxPool::fused_forward_2x2_strided` records them, to the bit. Returns false, having
+/// (f32, W ≤ 32): `y` receives the pooled O × H/2 × W/2 planes and `codes` (when given: a
+/// backward pass will follow) the pool's winners as `MaxPool::fused_forward_2x2_strided`
+/// records them, to the bit. Returns false, having
 /// done nothing, elsewhere: then `convolve` and the pool run one after the other.
 #[allow(clippy::too_many_arguments)]
 pub fn convolve_pooled<T: Float>(
@@ -207,7 +208,7 @@ pub fn convolve_pooled<T: Float>(
     xh: &[T],
     row: &mut [T],
     y: &mut [T],
-    codes: &mut [u16],
+    codes: Option<&mut [u16]>,
 ) -> bool {
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
     if let (true, Some(u), Some(xh), Some(row), Some(y)) =
@@ -638,12 +639,12 @@ mod avx512 {
         xh: &[f32],
         row: &mut [f32],
         y: &mut [f32],
-        codes: &mut [u16],
+        mut codes: Option<&mut [u16]>,
     ) {
         let (c_n, tiles, ph) = (g.c, g.out_w / 2, g.out_h / 2);
         assert!(super::suits(g, out_c) && tiles <= 16 && u.len() >= super::transformed_len(g, out_c));
         assert!(xh.len() >= super::hwc_len(g) && row.len() >= super::row_scratch_len(g, out_c));
-        assert!(y.len() >= out_c * ph * tiles && codes.len() >= out_c * ph * 2);
+        assert!(y.len() >= out_c * ph * tiles && codes.as_ref().is_none_or(|c| c.len() >= out_c * ph * 2));
         assert!(bias.is_none_or(|b| b.len() >= out_c));
         let (v, rest) = row.split_at_mut(16 * tiles * c_n);
         // One block of 16 channels of the pooled row, 16 tile slots (those past `tiles` are
@@ -662,11 +663,13 @@ mod avx512 {
                     for t in 0..tiles {
                         let [y00, y01, y10, y11] = output_tile(m.as_ptr(), tiles, t, out_c, k0, b);
                         let best = fold(fold(fold(y00, y01), y10), y11);
-                        let ta = is_max(y00, best);
-                        let tb = is_max(y01, best) & !ta;
-                        let tc = is_max(y10, best) & !(ta | tb);
-                        let td = !(ta | tb | tc);
-                        (right[t], bottom[t]) = (tb | td, tc | td);
+                        if codes.is_some() {
+                            let ta = is_max(y00, best);
+                            let tb = is_max(y01, best) & !ta;
+                            let tc = is_max(y10, best) & !(ta | tb);
+                            let td = !(ta | tb | tc);
+                            (right[t], bottom[t]) = (tb | td, tc | td);
+                        }
                         // ReLU after the pool (`relu`: x ≤ 0 → 0, NaN passes).
                         let positive = _mm512_cmp_ps_mask::<_CMP_NLE_UQ>(best, _mm512_setzero_ps());
                         _mm512_storeu_ps(pooled.as_mut_ptr().add(16 * t), _mm512_maskz_mov_ps(positive, best));
@@ -679,6 +682,7 @@ mod avx512 {
                     for (kk, rv) in r.iter().enumerate() {
                         _mm512_mask_storeu_ps(y.as_mut_ptr().add(((k0 + kk) * ph + th) * tiles), mask(tiles), *rv);
                     }
+                    let Some(codes) = codes.as_deref_mut() else { continue };
                     // The per-tile channel masks, transposed into per-channel words of tile bits.
                     let words = |bits: &[u16; 16]| {
                         let mut acc = _mm512_setzero_si512();

@@ -230,7 +230,8 @@ impl Conv {
     /// This convolution, then ReLU and the 2×2 `pool` (`MaxPool::fused_forward`), for `n`
     /// samples: the pool reads each sample's extended grid while it is in L1, so the
     /// convolution's own output is never written. `y` receives the pool's output; the pool's
-    /// winners go into `ps` for the samples from `first` on. Needs `pools_on_its_grid`.
+    /// winners, when `winners` is given (a backward pass will follow), go into its scratch for
+    /// the samples from its `first` on. Needs `pools_on_its_grid`.
     #[allow(clippy::too_many_arguments)]
     pub fn forward_pooled<T: Float>(
         &self,
@@ -241,8 +242,7 @@ impl Conv {
         first_chunk: bool,
         pool: &MaxPool,
         y: &mut [T],
-        ps: &mut MaxPoolScratch,
-        first: usize,
+        mut winners: Option<(&mut MaxPoolScratch, usize)>,
     ) {
         let g = &self.geom;
         assert!(self.pools_on_its_grid() && pool.is_2x2(), "forward_pooled needs an extended grid and a 2×2 pool");
@@ -260,7 +260,8 @@ impl Conv {
             let yi = &mut y[i * out_len..(i + 1) * out_len];
             if winograd {
                 winograd::to_hwc(g, xi, &mut s.x_hwc);
-                let (u, bias, codes) = (&s.transformed, self.bias.then_some(b), pool.codes_of(ps, first + i));
+                let codes = winners.as_mut().map(|(ps, first)| pool.codes_of(ps, *first + i));
+                let (u, bias) = (&s.transformed, self.bias.then_some(b));
                 if winograd::convolve_pooled(g, self.out_channels, u, bias, &s.x_hwc, &mut s.tile_row, yi, codes) {
                     continue;
                 }
@@ -269,7 +270,8 @@ impl Conv {
                 direct::pad_input(g, &plan, xi, &mut s.x_pad);
                 direct::convolve(g, &plan, self.out_channels, &s.arranged, &s.x_pad, &mut s.y_ext);
             }
-            pool.fused_forward_2x2_strided(&s.y_ext, (plan.wp, plan.ext_stride), yi, 1, ps, first + i);
+            let sample_winners = winners.as_mut().map(|(ps, first)| (&mut **ps, *first + i));
+            pool.fused_forward_2x2_strided(&s.y_ext, (plan.wp, plan.ext_stride), yi, 1, sample_winners);
         }
     }
 
@@ -494,13 +496,17 @@ mod tests {
         let mut full = vec![0.0; n * o * h * w];
         conv.forward(&p, &x, &mut full, n, &mut s, true);
         let (mut want, mut ps_want) = (vec![0.0; n * out_len], mp.scratch(n));
-        mp.fused_forward(&full, &mut want, n, &mut ps_want, 0);
+        mp.fused_forward(&full, &mut want, n, &mut ps_want, Some(0));
         let (mut got, mut ps_got) = (vec![1.0; n * out_len], mp.scratch(n));
-        conv.forward_pooled(&p, &x, n, &mut s, true, &mp, &mut got, &mut ps_got, 0);
+        conv.forward_pooled(&p, &x, n, &mut s, true, &mp, &mut got, Some((&mut ps_got, 0)));
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&got), bits(&want), "{c}x{h}x{w}→{o}");
         assert_eq!(ps_got.codes, ps_want.codes, "{c}x{h}x{w}→{o}");
         assert!(want[2 * out_len..].iter().any(|v| v.is_nan()), "the NaN reaches the pooled output");
+        // Without winners (an evaluation forward): the same outputs.
+        let mut lean = vec![1.0; n * out_len];
+        conv.forward_pooled(&p, &x, n, &mut s, true, &mp, &mut lean, None);
+        assert_eq!(bits(&lean), bits(&want), "{c}x{h}x{w}→{o} without winners");
     }
 
     /// The Winograd layers' backward (input gradient by Winograd over the transposed geometry,

@@ -67,35 +67,46 @@ impl MaxPool {
     }
 
     /// ReLU then this pool computed as the pool then ReLU, which is the same function (max
-    /// commutes with a monotone map; NaN wins both) on a smaller tensor. No ReLU output.
-    pub fn fused_forward<T: Float>(&self, x: &[T], y: &mut [T], n: usize, s: &mut MaxPoolScratch, first: usize) {
+    /// commutes with a monotone map; NaN wins both) on a smaller tensor. No ReLU output. The
+    /// 2×2 pool records its winners for the samples from `first` only when it is given (a
+    /// backward pass will follow).
+    pub fn fused_forward<T: Float>(
+        &self,
+        x: &[T],
+        y: &mut [T],
+        n: usize,
+        s: &mut MaxPoolScratch,
+        first: Option<usize>,
+    ) {
         let g = &self.geom;
         let (plane, out_plane) = (g.h * g.w, self.out_plane());
         if !self.is_2x2() {
             self.forward(x, y, n, s);
             return y[..n * g.c * out_plane].iter_mut().for_each(|v| *v = relu(*v));
         }
-        self.fused_forward_2x2_strided(x, (g.w, plane), y, n, s, first);
+        self.fused_forward_2x2_strided(x, (g.w, plane), y, n, first.map(|f| (s, f)));
     }
 
     /// `fused_forward` of a 2×2 pool over input planes laid out with rows `row_stride` and
     /// planes `plane_stride` values apart (a direct convolution's extended grid, see
-    /// `Conv::forward_pooled`), so the convolution's output need not be compacted first.
+    /// `Conv::forward_pooled`), so the convolution's output need not be compacted first. The
+    /// winners go into the scratch for the samples from `first` when `winners` is given (a
+    /// backward pass will follow).
     pub fn fused_forward_2x2_strided<T: Float>(
         &self,
         x: &[T],
         (row_stride, plane_stride): (usize, usize),
         y: &mut [T],
         n: usize,
-        s: &mut MaxPoolScratch,
-        first: usize,
+        winners: Option<(&mut MaxPoolScratch, usize)>,
     ) {
         let g = &self.geom;
         debug_assert!(self.is_2x2() && row_stride >= g.w && plane_stride >= g.h * row_stride - (row_stride - g.w));
         let (words, out_plane) = (self.code_words(), self.out_plane());
-        let codes = s.codes[first * g.c * words..].chunks_exact_mut(words);
-        for (p, (yp, cp)) in y.chunks_exact_mut(out_plane).zip(codes).take(n * g.c).enumerate() {
-            max_2x2(&x[p * plane_stride..], row_stride, g.out_h, g.out_w, yp, Some(cp));
+        let mut codes = winners.map(|(s, first)| s.codes[first * g.c * words..].chunks_exact_mut(words));
+        for (p, yp) in y.chunks_exact_mut(out_plane).take(n * g.c).enumerate() {
+            let cp = codes.as_mut().map(|c| c.next().expect("code words for every plane"));
+            max_2x2(&x[p * plane_stride..], row_stride, g.out_h, g.out_w, yp, cp);
             yp.iter_mut().for_each(|v| *v = relu(*v));
         }
     }
@@ -195,7 +206,7 @@ mod tests {
         // Lean: the pool on the ReLU's input, then the ReLU; the same gradient.
         let mut s = m.scratch(n);
         let mut y2 = vec![T::ONE; y.len()];
-        m.fused_forward(&x, &mut y2, n, &mut s, 0);
+        m.fused_forward(&x, &mut y2, n, &mut s, Some(0));
         let unsigned_zero =
             |v: &[T]| v.iter().map(|x| if *x == T::ZERO { 0 } else { x.to_f64().to_bits() }).collect::<Vec<_>>();
         assert_eq!(unsigned_zero(&y2), unsigned_zero(&y_ref), "lean fused forward {c}x{h}x{w}");

@@ -26,6 +26,9 @@ pub struct Workspace<T> {
     dinput: Option<Vec<T>>,
     /// Samples in the last forward pass.
     n: usize,
+    /// Whether the last forward pass recorded the max-pools' winners for a backward pass
+    /// (a lean workspace's evaluation forward does not).
+    winners_kept: bool,
 }
 
 impl<T: Float> Workspace<T> {
@@ -41,6 +44,7 @@ impl<T: Float> Workspace<T> {
             dparams: vec![T::ZERO; model.params.len()],
             dinput: keep_input_grad.then(|| vec![T::ZERO; capacity * model.input.len()]),
             n: 0,
+            winners_kept: false,
             plan,
         };
         ws.allocate(model);
@@ -126,6 +130,7 @@ impl<T: Float> Workspace<T> {
         assert!(n <= self.capacity, "batch of {n} exceeds the workspace's {}", self.capacity);
         assert!(x.len() >= n * model.input.len(), "input holds fewer than {n} samples");
         self.n = n;
+        self.winners_kept = !(self.plan.lean && mode == Mode::Eval);
         let (prefix, chunk) = (self.plan.prefix, self.plan.chunk);
         for a in (0..n).step_by(chunk) {
             self.forward_layers(model, x, 0..prefix, a..(a + chunk).min(n), mode, key);
@@ -144,6 +149,8 @@ impl<T: Float> Workspace<T> {
         key: MaskKey,
     ) {
         let (plan, buf) = (&self.plan, &self.plan.buf);
+        // The 2×2 pools' winners, for the samples from the call's first, unless no backward follows.
+        let winners_from = self.winners_kept.then_some(s.start);
         for i in layers {
             let layer = &model.layers[i];
             let role = plan.role[i];
@@ -172,8 +179,7 @@ impl<T: Float> Workspace<T> {
                     s.start == 0,
                     pool,
                     &mut after[2][pool_at],
-                    pool_scratch[0].max_pool_mut(),
-                    s.start,
+                    winners_from.map(|f| (pool_scratch[0].max_pool_mut(), f)),
                 );
                 continue;
             }
@@ -188,7 +194,7 @@ impl<T: Float> Workspace<T> {
                 let Op::MaxPool(pool) = &layer.op else { unreachable!("the plan fuses a ReLU into a max-pool only") };
                 let scratch = self.scratch[i].max_pool_mut();
                 if plan.lean {
-                    pool.fused_forward(&input[in_at], y, s.len(), scratch, s.start);
+                    pool.fused_forward(&input[in_at], y, s.len(), scratch, winners_from);
                 } else {
                     let relu_out = &mut relu_out[0][s.start * rl..s.end * rl];
                     pool.fused_forward_keeping_relu(&input[in_at], relu_out, y, s.len(), scratch, s.start);
@@ -216,6 +222,7 @@ impl<T: Float> Workspace<T> {
     /// Back-propagates the gradient in `output_grad_mut()`, adding parameter gradients into
     /// `dparams` (zero it first for a fresh step). `x` is the input of the last forward pass.
     pub fn backward(&mut self, model: &Model<T>, x: &[T], mode: Mode) {
+        assert!(self.winners_kept, "a lean workspace's evaluation forward keeps no winners to back-propagate through");
         let n = self.n;
         let (prefix, chunk) = (self.plan.prefix, self.plan.chunk);
         self.backward_layers(model, x, prefix..model.layers.len(), 0..n, mode, Chunk::WHOLE);
@@ -325,6 +332,17 @@ mod tests {
         ws.output_grad_mut(&model).iter_mut().enumerate().for_each(|(i, g)| *g = (i as f32 * 0.37).sin());
         ws.backward(&model, x, Mode::Train);
         (out, ws.dparams.clone(), ws.input_grad(&model).unwrap().to_vec())
+    }
+
+    #[test]
+    #[should_panic(expected = "keeps no winners")]
+    fn a_lean_evaluation_forward_cannot_be_back_propagated() {
+        let model =
+            Model::<f32>::new("conv2d(2,k=3,p=1) relu maxpool2d(2) flatten linear(2)", Dims::image(1, 4, 4)).unwrap();
+        let mut ws = Workspace::new(&model, 1, false).lean(&model);
+        let x = vec![0.5; 16];
+        ws.forward(&model, &x, 1, Mode::Eval, MaskKey::default());
+        ws.backward(&model, &x, Mode::Eval);
     }
 
     #[test]
