@@ -267,6 +267,65 @@ pub(crate) mod avx512 {
         }
     }
 
+    /// `direct_dw::accumulate` for f32: blocks of up to 4 taps × 4 output channels, 16
+    /// accumulators, so each position's 4 shifted input loads and 4 dY loads feed 16 FMAs.
+    pub fn direct_dw(offs: &[usize], out_c: usize, n: usize, x: &[f32], dy: &[f32], acc: &mut [f32]) {
+        assert!(n.is_multiple_of(16) && dy.len() >= out_c * n && acc.len() >= offs.len() * out_c * 16);
+        assert!(offs.iter().all(|&off| off + n <= x.len()));
+        for t0 in (0..offs.len()).step_by(4) {
+            let taps = &offs[t0..(t0 + 4).min(offs.len())];
+            for o0 in (0..out_c).step_by(4) {
+                let outs = 4.min(out_c - o0);
+                macro_rules! dispatch {
+                    ($($t:literal $o:literal),*) => {
+                        match (taps.len(), outs) {
+                            $(($t, $o) => direct_dw_block::<$t, $o>(taps, t0, o0, out_c, n, x, dy, acc),)*
+                            _ => unreachable!("blocks of 1 to 4 taps and channels"),
+                        }
+                    };
+                }
+                dispatch!(4 4, 4 3, 4 2, 4 1, 3 4, 3 3, 3 2, 3 1, 2 4, 2 3, 2 2, 2 1, 1 4, 1 3, 1 2, 1 1);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn direct_dw_block<const KT: usize, const KO: usize>(
+        taps: &[usize],
+        t0: usize,
+        o0: usize,
+        out_c: usize,
+        n: usize,
+        x: &[f32],
+        dy: &[f32],
+        acc: &mut [f32],
+    ) {
+        let at = |t: usize, o: usize| ((t0 + t) * out_c + o0 + o) * 16;
+        // SAFETY: asserted by `direct_dw`: each tap reads x[off..off + n], each channel
+        // dy[o·n..(o + 1)·n], and each weight's 16 sums lie inside acc.
+        unsafe {
+            let mut a: [[__m512; KO]; KT] =
+                std::array::from_fn(|t| std::array::from_fn(|o| _mm512_loadu_ps(acc.as_ptr().add(at(t, o)))));
+            let xs: [*const f32; KT] = std::array::from_fn(|t| x.as_ptr().add(taps[t]));
+            let ds: [*const f32; KO] = std::array::from_fn(|o| dy.as_ptr().add((o0 + o) * n));
+            for q in (0..n).step_by(16) {
+                let d: [__m512; KO] = std::array::from_fn(|o| _mm512_loadu_ps(ds[o].add(q)));
+                for (at, xt) in a.iter_mut().zip(&xs) {
+                    let xv = _mm512_loadu_ps(xt.add(q));
+                    for (ao, dv) in at.iter_mut().zip(&d) {
+                        *ao = _mm512_fmadd_ps(*dv, xv, *ao);
+                    }
+                }
+            }
+            for (t, at_) in a.iter().enumerate() {
+                for (o, ao) in at_.iter().enumerate() {
+                    _mm512_storeu_ps(acc.as_mut_ptr().add(at(t, o)), *ao);
+                }
+            }
+        }
+    }
+
     /// The maximum of each 2×2 window of two rows (see `maxpool::max_2x2`). With `codes`, also
     /// each window's winner (the first input equal to the maximum) as two bits:
     /// `codes[2·(k/16)]` bit k%16 is the column (0 left, 1 right), `codes[2·(k/16) + 1]` the row.
@@ -352,7 +411,8 @@ pub(crate) mod avx512 {
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 pub use avx512::{
-    copy_short, direct_8, dots_into, first_max, first_max_16, max_2x2_row, route_2x2_row, route_2x2_row_codes, sum,
+    copy_short, direct_8, direct_dw, dots_into, first_max, first_max_16, max_2x2_row, route_2x2_row,
+    route_2x2_row_codes, sum,
 };
 
 /// Stand-ins so callers compile everywhere; never called when `AVX512` is false.
@@ -378,6 +438,10 @@ pub fn route_2x2_row_codes(_: &[f32], _: &[f32], _: &[u16], _: &mut [f32], _: &m
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
 pub fn dots_into(_: &[f32], _: &[f32], _: &mut [f32]) {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+pub fn direct_dw(_: &[usize], _: usize, _: usize, _: &[f32], _: &[f32], _: &mut [f32]) {
     unreachable!("AVX-512 kernel called on a build without it")
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]

@@ -18,13 +18,16 @@
 //!   apply, and the weight gradient of every other convolution that is not tiny;
 //! - **`chunk_dw`** (`engine::chunk_dw`), the weight gradient of tiny stride-1 convolutions
 //!   (the 1-D lab's) for a whole chunk of samples at once, where per-sample im2col and GEMM
-//!   calls cost far more than their arithmetic.
+//!   calls cost far more than their arithmetic;
+//! - **`direct_dw`** (`engine::direct_dw`), the weight gradient of other direct-path
+//!   convolutions with few inputs per output (first layers), from the padded input plane and
+//!   dY on the extended grid, without im2col's columns.
 
 use super::maxpool::MaxPoolScratch;
 use super::{Chunk, MaxPool};
 use crate::engine::gemm::{matmul, matmul_col_major, Mat};
 use crate::engine::im2col::{col2im, im2col, Geometry};
-use crate::engine::{chunk_dw, direct, hwc_dw, winograd};
+use crate::engine::{chunk_dw, direct, direct_dw, hwc_dw, winograd};
 use crate::engine::{sum_lanes, Float};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -80,8 +83,12 @@ pub struct ConvScratch<T> {
     /// Weight gradient, summed over the whole batch (every chunk) before it is added to dW:
     /// dWᵀ (K×O) on the GEMM path; `[tap][o][c]` on the Winograd layers' channels-last path
     /// (`hwc_dw`); on the `chunk_dw` path `chunk_dw::LANES` partial sums per weight, then as
-    /// many per output channel for the bias.
+    /// many per output channel for the bias; on the `direct_dw` path `direct_dw::LANES`
+    /// partial sums per weight.
     dw_acc: Vec<T>,
+    /// `direct_dw`: one sample's dY on the extended grid (zero in the junk columns, from
+    /// allocation: only the outputs are written).
+    dy_ext: Vec<T>,
     /// `chunk_dw`: a chunk's inputs laid side by side in zero-padded slots.
     chunk_x: Vec<T>,
     /// `chunk_dw`: a chunk's dY on the extended grid.
@@ -121,6 +128,9 @@ impl Conv {
             s.dw_acc = zeros((self.weight_len() + o) * chunk_dw::LANES);
         } else if self.winograd() {
             s.dw_acc = zeros(hwc_dw::acc_len(g, o));
+        } else if self.direct_dw() {
+            s.dw_acc = zeros(direct_dw::acc_len(g, o));
+            s.dy_ext = zeros(direct_dw::dy_ext_len(&direct::plan(g), o));
         } else {
             s.cols = zeros(columns);
             s.dw_acc = zeros(self.weight_len());
@@ -159,6 +169,11 @@ impl Conv {
     /// Whether the forward pass is Winograd's (`winograd::suits`), rather than direct.
     fn winograd(&self) -> bool {
         winograd::suits(&self.geom, self.out_channels)
+    }
+    /// Whether the weight gradient comes from the padded input and dY's extended grid
+    /// (`direct_dw`): a direct-path conv with few taps that is neither Winograd's nor tiny.
+    fn direct_dw(&self) -> bool {
+        direct_dw::suits(&self.geom) && !self.winograd() && !self.chunked_dw()
     }
     /// Whether the weight gradient is computed a chunk of samples at a time (`chunk_dw`).
     /// (Winograd layers take theirs from the channels-last input instead, `hwc_dw`.)
@@ -311,6 +326,8 @@ impl Conv {
             chunk_x,
             chunk_dy,
             x_hwc,
+            x_pad,
+            dy_ext,
             ..
         } = s;
         // The input gradient as a convolution of dY, Winograd's or direct, when one suits.
@@ -324,10 +341,13 @@ impl Conv {
         }
         // dWᵀ (K×O) summed over the samples, then added to dW once: see `matmul_col_major`.
         // On the chunked path (`chunk_dw`) it holds LANES partial sums per weight instead.
-        let (chunked, winograd) = (self.chunked_dw(), self.winograd());
+        let (chunked, winograd, direct_dw) = (self.chunked_dw(), self.winograd(), self.direct_dw());
+        let plan = direct_dw.then(|| direct::plan(g));
         let (dwt, bias_lanes) = if chunked {
             let lanes = chunk_dw::LANES;
             dwt[..(self.weight_len() + self.out_channels) * lanes].split_at_mut(self.weight_len() * lanes)
+        } else if direct_dw {
+            dwt[..direct_dw::acc_len(g, self.out_channels)].split_at_mut(direct_dw::acc_len(g, self.out_channels))
         } else {
             dwt[..self.weight_len()].split_at_mut(self.weight_len())
         };
@@ -350,6 +370,11 @@ impl Conv {
                 // From the channels-last input, rebuilt per sample as the forward pass built it.
                 winograd::to_hwc(g, &x[i * in_len..(i + 1) * in_len], x_hwc);
                 hwc_dw::accumulate(g, self.out_channels, x_hwc, dyi, dwt);
+            } else if let Some(plan) = &plan {
+                // From the padded input, rebuilt per sample as the forward pass built it.
+                direct::pad_input(g, plan, &x[i * in_len..(i + 1) * in_len], x_pad);
+                direct_dw::lay_out_dy(g, plan, self.out_channels, dyi, dy_ext);
+                direct_dw::accumulate(g, plan, self.out_channels, x_pad, dy_ext, dwt);
             } else if !chunked {
                 // Recomputing the columns keeps the working set small (see engine notes).
                 let cols = &mut cols_buf[..rows * cols_n];
@@ -389,6 +414,9 @@ impl Conv {
         }
         if winograd {
             return hwc_dw::add_to_weights(g, self.out_channels, dwt, dw);
+        }
+        if direct_dw {
+            return direct_dw::sum_into_weights(g, self.out_channels, dwt, dw);
         }
         if chunked {
             return self.add_lanes_to(dwt, bias_lanes, dp);
