@@ -6,16 +6,15 @@
 //! transform below runs along contiguous channels. Each 4×4 input tile d becomes V = Bᵀ d B,
 //! each 3×3 kernel g becomes U = G g Gᵀ (once per call, `transform_weights`), and for each of
 //! the 16 positions ξ of the 4×4 tile the products are one small matrix product over the
-//! input channels, `M[ξ] = V[ξ]·U[ξ]`. The 2×2 outputs are Y = Aᵀ M A + bias, written on the
-//! direct path's extended grid (`direct::Plan`) so that `direct::compact` and the fused 2×2
-//! pool read them unchanged.
+//! input channels, `M[ξ] = V[ξ]·U[ξ]`. The 2×2 outputs are Y = Aᵀ M A + bias, written as
+//! dense planes (the forward pass and the input gradient), or on the direct path's extended
+//! grid, which the fused 2×2 pool reads unchanged (`convolve`'s strides).
 //!
 //! The transforms add and subtract (G halves), so the result differs from the direct sum only
 //! by rounding: the tests bound it against the direct path, and the PyTorch fixtures (1e-5)
 //! hold. One tile row of the output is done at a time (two with 16 output channels, so the
 //! channel products keep 14 accumulators), so V and M stay in L1.
 
-use super::direct::Plan;
 use super::im2col::Geometry;
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 use super::simd::{f32s, f32s_mut};
@@ -136,14 +135,14 @@ fn to_hwc_generic<T: Float>(g: &Geometry, x: &[T], xh: &mut [T]) {
     }
 }
 
-/// `W ⋆ x + b` for one sample from its channels-last padded input `xh`, written on the
-/// extended grid `ext` of `p` (channel o's row oh at `o·ext_stride + oh·wp`), as
-/// `direct::convolve` writes it. `u` from `transform_weights`; `row` is scratch of
-/// `row_scratch_len`.
+/// `W ⋆ x + b` for one sample from its channels-last padded input `xh`, written into `out`
+/// with channel o's row oh at `o·plane_stride + oh·row_stride`: dense planes with
+/// `(out_w, out_h·out_w)`, or a direct convolution's extended grid with `(wp, ext_stride)`.
+/// `u` from `transform_weights`; `row` is scratch of `row_scratch_len`.
 #[allow(clippy::too_many_arguments)]
 pub fn convolve<T: Float>(
     g: &Geometry,
-    p: &Plan,
+    strides: (usize, usize),
     out_c: usize,
     u: &[T],
     bias: Option<&[T]>,
@@ -153,9 +152,9 @@ pub fn convolve<T: Float>(
 ) {
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
     if let (Some(u), Some(xh), Some(row), Some(ext)) = (f32s(u), f32s(xh), f32s_mut(row), f32s_mut(ext)) {
-        return avx512::convolve(g, p, out_c, u, bias.map(|b| f32s(b).expect("f32 bias")), xh, row, ext);
+        return avx512::convolve(g, strides, out_c, u, bias.map(|b| f32s(b).expect("f32 bias")), xh, row, ext);
     }
-    convolve_generic(g, p, out_c, u, bias, xh, row, ext)
+    convolve_generic(g, strides, out_c, u, bias, xh, row, ext)
 }
 
 /// `convolve` in plain Rust: f64 (the gradient checks), CPUs without AVX-512, and the
@@ -163,7 +162,7 @@ pub fn convolve<T: Float>(
 #[allow(clippy::too_many_arguments)]
 fn convolve_generic<T: Float>(
     g: &Geometry,
-    p: &Plan,
+    (row_stride, plane_stride): (usize, usize),
     out_c: usize,
     u: &[T],
     bias: Option<&[T]>,
@@ -185,7 +184,7 @@ fn convolve_generic<T: Float>(
         transform_output_row(g, out_c, m, bias, out);
         for o in 0..out_c {
             for r in 0..2 {
-                let dst = &mut ext[o * p.ext_stride + (2 * th + r) * p.wp..][..g.out_w];
+                let dst = &mut ext[o * plane_stride + (2 * th + r) * row_stride..][..g.out_w];
                 for (ow, d) in dst.iter_mut().enumerate() {
                     *d = out[(r * g.out_w + ow) * out_c + o];
                 }
@@ -337,7 +336,7 @@ mod tests {
     use super::*;
     use crate::engine::gemm::{matmul, Mat};
     use crate::engine::im2col::im2col;
-    use crate::engine::{direct, Window};
+    use crate::engine::Window;
 
     /// Against im2col + GEMM: within rounding in f32 (the transforms' additions) and to
     /// 1e-12 in f64, which shows the algebra is exact.
@@ -353,18 +352,16 @@ mod tests {
         x: &[T],
         generic: bool,
     ) -> (Vec<T>, Vec<T>) {
-        let p = direct::plan(g);
         let mut xh = vec![T::ZERO; hwc_len(g)];
-        let (mut row, mut ext) = (vec![T::ZERO; row_scratch_len(g, o)], vec![T::ZERO; p.ext_total(o)]);
+        let (mut row, mut y) = (vec![T::ZERO; row_scratch_len(g, o)], vec![T::ZERO; o * g.out_h * g.out_w]);
+        let dense = (g.out_w, g.out_h * g.out_w);
         if generic {
             to_hwc_generic(g, x, &mut xh);
-            convolve_generic(g, &p, o, u, bias, &xh, &mut row, &mut ext);
+            convolve_generic(g, dense, o, u, bias, &xh, &mut row, &mut y);
         } else {
             to_hwc(g, x, &mut xh);
-            convolve(g, &p, o, u, bias, &xh, &mut row, &mut ext);
+            convolve(g, dense, o, u, bias, &xh, &mut row, &mut y);
         }
-        let mut y = vec![T::ZERO; o * g.out_h * g.out_w];
-        direct::compact(g, &p, o, &ext, &mut y);
         (xh, y)
     }
 
@@ -514,7 +511,7 @@ mod tests {
 /// spilled accumulators, scalar transposes), so the two agree to the bit.
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 mod avx512 {
-    use super::{Geometry, Plan, CB, KB, TB};
+    use super::{Geometry, CB, KB, TB};
     use crate::engine::simd::avx512::{fold, is_max, mask};
     use std::arch::x86_64::*;
 
@@ -579,7 +576,7 @@ mod avx512 {
     #[allow(clippy::too_many_arguments)]
     pub fn convolve(
         g: &Geometry,
-        p: &Plan,
+        (row_stride, plane_stride): (usize, usize),
         out_c: usize,
         u: &[f32],
         bias: Option<&[f32]>,
@@ -590,7 +587,8 @@ mod avx512 {
         let (c_n, tiles, th_n) = (g.c, g.out_w / 2, g.out_h / 2);
         assert!(super::suits(g, out_c) && u.len() >= super::transformed_len(g, out_c));
         assert!(xh.len() >= super::hwc_len(g) && row.len() >= super::row_scratch_len(g, out_c));
-        assert!(ext.len() >= (out_c - 1) * p.ext_stride + (g.out_h - 1) * p.wp + g.out_w && p.wp >= g.out_w);
+        assert!(ext.len() >= (out_c - 1) * plane_stride + (g.out_h - 1) * row_stride + g.out_w);
+        assert!(row_stride >= g.out_w && plane_stride >= (g.out_h - 1) * row_stride + g.out_w);
         assert!(bias.is_none_or(|b| b.len() >= out_c));
         let rows_per_pass = if out_c.is_multiple_of(KB) { 1 } else { 2 };
         let (v, rest) = row.split_at_mut(16 * 2 * tiles * c_n);
@@ -616,7 +614,7 @@ mod avx512 {
                             }
                             transpose16(&mut b);
                             for (kk, bv) in b.iter().enumerate() {
-                                let at = (k0 + kk) * p.ext_stride + (2 * th + r) * p.wp + w0;
+                                let at = (k0 + kk) * plane_stride + (2 * th + r) * row_stride + w0;
                                 _mm512_mask_storeu_ps(ext.as_mut_ptr().add(at), mask(cols), *bv);
                             }
                         }

@@ -70,8 +70,7 @@ pub struct ConvScratch<T> {
     flipped: Vec<T>,
     /// Direct input gradient: one sample's zero-padded dY planes (as `x_pad`).
     dy_pad: Vec<T>,
-    /// Direct and Winograd input gradient: one sample's dX on the extended grid, before
-    /// compaction.
+    /// Direct input gradient: one sample's dX on the extended grid, before compaction.
     dx_ext: Vec<T>,
     /// Winograd input gradient: the flipped, channel-swapped weights transformed
     /// (`winograd::transform_weights_transposed`), on the first chunk of a batch.
@@ -152,7 +151,6 @@ impl Conv {
             s.flipped_transformed = zeros(winograd::transformed_len(&t, g.c));
             s.dy_hwc = zeros(winograd::hwc_len(&t));
             s.dy_tile_row = zeros(winograd::row_scratch_len(&t, g.c));
-            s.dx_ext = zeros(direct::plan(&t).ext_total(g.c));
             return s;
         }
         match direct::transposed(g, o) {
@@ -193,13 +191,11 @@ impl Conv {
         let (in_len, out_len) = (g.c * g.h * g.w, self.out_channels * cols_n);
         let (w, b) = p.split_at(self.weight_len());
         if self.winograd() {
-            let plan = direct::plan(g);
             if first {
                 winograd::transform_weights(g, self.out_channels, w, &mut s.transformed);
             }
             for i in 0..n {
-                self.winograd_sample(&plan, &x[i * in_len..(i + 1) * in_len], b, s);
-                direct::compact(g, &plan, self.out_channels, &s.y_ext, &mut y[i * out_len..(i + 1) * out_len]);
+                self.winograd_sample(&x[i * in_len..(i + 1) * in_len], b, s, &mut y[i * out_len..(i + 1) * out_len]);
             }
             return;
         }
@@ -228,12 +224,12 @@ impl Conv {
         }
     }
 
-    /// One sample's Winograd convolution into `s.y_ext`, the direct path's extended grid.
-    fn winograd_sample<T: Float>(&self, plan: &direct::Plan, x: &[T], b: &[T], s: &mut ConvScratch<T>) {
+    /// One sample's Winograd convolution into `y` (O × out_h × out_w).
+    fn winograd_sample<T: Float>(&self, x: &[T], b: &[T], s: &mut ConvScratch<T>, y: &mut [T]) {
         let g = &self.geom;
         winograd::to_hwc(g, x, &mut s.x_hwc);
-        let bias = self.bias.then_some(b);
-        winograd::convolve(g, plan, self.out_channels, &s.transformed, bias, &s.x_hwc, &mut s.tile_row, &mut s.y_ext);
+        let (bias, dense) = (self.bias.then_some(b), (g.out_w, g.out_h * g.out_w));
+        winograd::convolve(g, dense, self.out_channels, &s.transformed, bias, &s.x_hwc, &mut s.tile_row, y);
     }
 
     /// Whether `forward_pooled` applies: the direct or Winograd path, whose extended grid a
@@ -280,7 +276,8 @@ impl Conv {
                 if winograd::convolve_pooled(g, self.out_channels, u, bias, &s.x_hwc, &mut s.tile_row, yi, codes) {
                     continue;
                 }
-                winograd::convolve(g, &plan, self.out_channels, u, bias, &s.x_hwc, &mut s.tile_row, &mut s.y_ext);
+                let grid = (plan.wp, plan.ext_stride);
+                winograd::convolve(g, grid, self.out_channels, u, bias, &s.x_hwc, &mut s.tile_row, &mut s.y_ext);
             } else {
                 direct::pad_input(g, &plan, xi, &mut s.x_pad);
                 direct::convolve(g, &plan, self.out_channels, &s.arranged, &s.x_pad, &mut s.y_ext);
@@ -390,8 +387,8 @@ impl Conv {
                 let dxi = &mut dx[i * in_len..(i + 1) * in_len];
                 if winograd_t.is_some() {
                     winograd::to_hwc(t, dyi, dy_hwc);
-                    winograd::convolve(t, pt, g.c, flipped_transformed, None, dy_hwc, dy_tile_row, dx_ext);
-                    direct::compact(t, pt, g.c, dx_ext, dxi);
+                    let dense = (t.out_w, t.out_h * t.out_w);
+                    winograd::convolve(t, dense, g.c, flipped_transformed, None, dy_hwc, dy_tile_row, dxi);
                 } else {
                     direct::pad_input(t, pt, dyi, dy_pad);
                     direct::forward(t, pt, g.c, flipped, dy_pad, dx_ext, dxi);
