@@ -127,7 +127,7 @@ impl Conv {
             s.dw_acc = zeros((self.weight_len() + o) * chunk_dw::LANES);
         } else if self.winograd() {
             s.dw_acc = zeros(hwc_dw::acc_len(g, o));
-        } else if self.direct_dw() {
+        } else if self.direct_dw::<T>() {
             s.dw_acc = zeros(direct_dw::acc_len(g, o));
             s.dy_ext = zeros(direct_dw::dy_ext_len(&direct::plan(g), o));
         } else {
@@ -169,9 +169,11 @@ impl Conv {
         winograd::suits(&self.geom, self.out_channels)
     }
     /// Whether the weight gradient comes from the padded input and dY's extended grid
-    /// (`direct_dw`): a direct-path conv with few taps that is neither Winograd's nor tiny.
-    fn direct_dw(&self) -> bool {
-        direct_dw::suits(&self.geom) && !self.winograd() && !self.chunked_dw()
+    /// (`direct_dw`): a direct-path conv with few taps that is neither Winograd's nor tiny, in
+    /// f32 (the AVX-512 kernel's type; f64 keeps im2col + GEMM, faster than the generic loop).
+    fn direct_dw<T: Float>(&self) -> bool {
+        let f32 = std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>();
+        f32 && direct_dw::suits(&self.geom) && !self.winograd() && !self.chunked_dw()
     }
     /// Whether the weight gradient is computed a chunk of samples at a time (`chunk_dw`).
     /// (Winograd layers take theirs from the channels-last input instead, `hwc_dw`.)
@@ -338,7 +340,7 @@ impl Conv {
         }
         // dWᵀ (K×O) summed over the samples, then added to dW once: see `matmul_col_major`.
         // On the chunked path (`chunk_dw`) it holds LANES partial sums per weight instead.
-        let (chunked, winograd, direct_dw) = (self.chunked_dw(), self.winograd(), self.direct_dw());
+        let (chunked, winograd, direct_dw) = (self.chunked_dw(), self.winograd(), self.direct_dw::<T>());
         let plan = direct_dw.then(|| direct::plan(g));
         let (dwt, bias_lanes) = if chunked {
             let lanes = chunk_dw::LANES;
