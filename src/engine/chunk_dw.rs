@@ -235,7 +235,7 @@ mod tests {
             ),
         ];
         for (c, h, w, wh, ww, o) in cases {
-            let g = Geometry { c, h, w, wh, ww, out_h: wh.output_len(h).unwrap(), out_w: ww.output_len(w).unwrap() };
+            let g = Geometry::new(c, h, w, wh, ww).unwrap();
             assert!(suits(&g, o));
             let (n, rows, cols_n) = (7, g.col_rows(), g.col_cols());
             let x: Vec<T> = (0..n * c * h * w).map(|i| T::from_f64((i as f64 * 0.37).sin())).collect();

@@ -245,7 +245,7 @@ mod tests {
             (1, 1, 20, Window::simple(1, 1, 0), Window::simple(5, 1, 2), 4),
         ];
         for (c, h, w, wh, ww, o) in cases {
-            let g = Geometry { c, h, w, wh, ww, out_h: wh.output_len(h).unwrap(), out_w: ww.output_len(w).unwrap() };
+            let g = Geometry::new(c, h, w, wh, ww).unwrap();
             let p = plan(&g);
             let x: Vec<T> = (0..c * h * w).map(|i| T::from_f64((i as f64 * 0.37).sin())).collect();
             let wt: Vec<T> = (0..o * g.col_rows()).map(|i| T::from_f64((i as f64 * 0.71).cos())).collect();
@@ -286,7 +286,7 @@ mod tests {
             (3, 1, 20, Window::simple(1, 1, 0), Window::simple(5, 1, 2), 4),
         ];
         for (c, h, w, wh, ww, o) in cases {
-            let g = Geometry { c, h, w, wh, ww, out_h: wh.output_len(h).unwrap(), out_w: ww.output_len(w).unwrap() };
+            let g = Geometry::new(c, h, w, wh, ww).unwrap();
             let t = transposed(&g, o).expect("the direct path suits these");
             let (rows, cols_n) = (g.col_rows(), g.col_cols());
             let wt: Vec<T> = (0..o * rows).map(|i| T::from_f64((i as f64 * 0.71).cos())).collect();

@@ -143,7 +143,7 @@ mod tests {
 
     fn case<T: Float>(c: usize, h: usize, w: usize, o: usize) -> (Geometry, Vec<T>, Vec<T>) {
         let win = Window::simple(3, 1, 1);
-        let g = Geometry { c, h, w, wh: win, ww: win, out_h: h, out_w: w };
+        let g = Geometry::new(c, h, w, win, win).unwrap();
         let x = (0..c * h * w).map(|i| T::from_f64((i as f64 * 0.37).sin())).collect();
         let dy = (0..o * h * w).map(|i| T::from_f64((i as f64 * 0.23).cos())).collect();
         (g, x, dy)

@@ -19,6 +19,11 @@ pub struct Geometry {
 }
 
 impl Geometry {
+    /// The geometry of windows `wh`, `ww` over C × H × W, or None when a window does not fit.
+    pub fn new(c: usize, h: usize, w: usize, wh: Window, ww: Window) -> Option<Geometry> {
+        Some(Geometry { c, h, w, wh, ww, out_h: wh.output_len(h)?, out_w: ww.output_len(w)? })
+    }
+
     /// Rows of the column matrix: C·kh·kw.
     pub fn col_rows(&self) -> usize {
         self.c * self.wh.kernel * self.ww.kernel
@@ -217,7 +222,7 @@ mod tests {
     use super::*;
 
     fn geometry(c: usize, h: usize, w: usize, wh: Window, ww: Window) -> Geometry {
-        Geometry { c, h, w, wh, ww, out_h: wh.output_len(h).unwrap(), out_w: ww.output_len(w).unwrap() }
+        Geometry::new(c, h, w, wh, ww).unwrap()
     }
 
     /// im2col by the definition, one entry at a time.

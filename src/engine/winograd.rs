@@ -370,7 +370,7 @@ mod tests {
             [(16, 14, 14, 32), (32, 6, 10, 64), (16, 2, 16, 32), (32, 14, 14, 16), (16, 4, 8, 48), (32, 10, 6, 16)]
         {
             let win = Window::simple(3, 1, 1);
-            let g = Geometry { c, h, w, wh: win, ww: win, out_h: h, out_w: w };
+            let g = Geometry::new(c, h, w, win, win).unwrap();
             assert!(suits(&g, o));
             let x: Vec<T> = (0..c * h * w).map(|i| T::from_f64((i as f64 * 0.37).sin())).collect();
             let wt: Vec<T> = (0..o * c * 9).map(|i| T::from_f64((i as f64 * 0.71).cos() * 0.3)).collect();
@@ -398,7 +398,7 @@ mod tests {
     fn check_transposed<T: Float>() {
         for (c, h, w, o) in [(16, 14, 14, 32), (32, 6, 10, 16)] {
             let win = Window::simple(3, 1, 1);
-            let g = Geometry { c, h, w, wh: win, ww: win, out_h: h, out_w: w };
+            let g = Geometry::new(c, h, w, win, win).unwrap();
             let t = transposed(&g, o).expect("suits");
             let wt: Vec<T> = (0..o * c * 9).map(|i| T::from_f64((i as f64 * 0.71).cos() * 0.3)).collect();
             let dy: Vec<T> = (0..o * h * w).map(|i| T::from_f64((i as f64 * 0.37).sin())).collect();
@@ -428,7 +428,7 @@ mod tests {
     fn vector_kernels_equal_the_generic_code() {
         for (c, h, w, o) in [(16, 14, 14, 32), (32, 6, 18, 64), (32, 14, 14, 16), (16, 4, 8, 48), (32, 10, 36, 16)] {
             let win = Window::simple(3, 1, 1);
-            let g = Geometry { c, h, w, wh: win, ww: win, out_h: h, out_w: w };
+            let g = Geometry::new(c, h, w, win, win).unwrap();
             let x: Vec<f32> = (0..c * h * w).map(|i| (i as f32 * 0.37).sin()).collect();
             let wt: Vec<f32> = (0..o * c * 9).map(|i| (i as f32 * 0.71).cos() * 0.3).collect();
             let b: Vec<f32> = (0..o).map(|i| i as f32 * 0.1 - 1.0).collect();
@@ -455,7 +455,7 @@ mod tests {
     fn f32_rounding_stays_far_inside_the_fixtures_tolerance() {
         let (c, h, w, o) = (16, 14, 14, 32);
         let win = Window::simple(3, 1, 1);
-        let g = Geometry { c, h, w, wh: win, ww: win, out_h: h, out_w: w };
+        let g = Geometry::new(c, h, w, win, win).unwrap();
         let mut rng = crate::rng::Rng::new(7);
         let bound = 1.0 / ((c * 9) as f64).sqrt();
         let x64: Vec<f64> = (0..c * h * w).map(|_| rng.uniform()).collect();
@@ -485,15 +485,7 @@ mod tests {
 
     #[test]
     fn suits_only_3x3_stride_1_padding_1_even_outputs() {
-        let g = |c, h, w: usize, win: Window| Geometry {
-            c,
-            h,
-            w,
-            wh: win,
-            ww: win,
-            out_h: win.output_len(h).unwrap(),
-            out_w: win.output_len(w).unwrap(),
-        };
+        let g = |c, h, w: usize, win: Window| Geometry::new(c, h, w, win, win).unwrap();
         assert!(suits(&g(16, 14, 14, Window::simple(3, 1, 1)), 32));
         assert!(!suits(&g(1, 28, 28, Window::simple(3, 1, 1)), 16), "one input channel");
         assert!(!suits(&g(16, 13, 13, Window::simple(3, 1, 1)), 32), "odd output");

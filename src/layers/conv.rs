@@ -506,12 +506,7 @@ mod tests {
     fn pooled_case(c: usize, h: usize, w: usize, o: usize) {
         let n = 3;
         let win = Window::simple(3, 1, 1);
-        let conv = Conv {
-            geom: Geometry { c, h, w, wh: win, ww: win, out_h: h, out_w: w },
-            out_channels: o,
-            bias: true,
-            one_d: false,
-        };
+        let conv = Conv { geom: Geometry::new(c, h, w, win, win).unwrap(), out_channels: o, bias: true, one_d: false };
         assert!(conv.winograd() && conv.pools_on_its_grid());
         let mp = pool(o, h, w);
         let p: Vec<f32> = (0..conv.weight_len() + o).map(|i| (i as f32 * 0.61).sin() * 0.2).collect();
@@ -543,7 +538,7 @@ mod tests {
     fn winograd_layers_backward_matches_im2col_and_gemm() {
         let (c, h, w, o, n) = (16, 6, 8, 32, 2);
         let win = Window::simple(3, 1, 1);
-        let g = Geometry { c, h, w, wh: win, ww: win, out_h: h, out_w: w };
+        let g = Geometry::new(c, h, w, win, win).unwrap();
         let conv = Conv { geom: g, out_channels: o, bias: true, one_d: false };
         assert!(winograd::transposed(&g, o).is_some());
         let p: Vec<f64> = (0..conv.weight_len() + o).map(|i| (i as f64 * 0.61).sin() * 0.2).collect();

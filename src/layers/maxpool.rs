@@ -409,7 +409,7 @@ pub(super) mod tests {
         let cases = [(3, 1, 20, 1, 20, 1, 20), (2, 9, 11, 3, 3, 2, 2), (1, 7, 7, 2, 3, 1, 2), (4, 5, 6, 5, 1, 1, 1)];
         for (c, h, w, kh, kw, sh, sw) in cases {
             let (wh, ww) = (Window::simple(kh, sh, 0), Window::simple(kw, sw, 0));
-            let geom = Geometry { c, h, w, wh, ww, out_h: wh.output_len(h).unwrap(), out_w: ww.output_len(w).unwrap() };
+            let geom = Geometry::new(c, h, w, wh, ww).unwrap();
             let m = MaxPool { geom };
             let (n, plane, out_plane) = (3, h * w, m.out_plane());
             let x: Vec<f32> = tricky(n * c * plane);

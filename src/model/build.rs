@@ -119,11 +119,10 @@ fn nonzero(v: (usize, usize), what: &str) -> Result<(usize, usize)> {
 
 /// The output geometry of a window over `dims`, or the arithmetic of why it does not fit.
 fn geometry(dims: Dims, wh: Window, ww: Window, two_d: bool) -> Result<Geometry> {
-    let oh = wh.output_len(dims.h);
-    let ow = ww.output_len(dims.w);
-    match (oh, ow) {
-        (Some(out_h), Some(out_w)) => Ok(Geometry { c: dims.c, h: dims.h, w: dims.w, wh, ww, out_h, out_w }),
-        _ => {
+    let (oh, ow) = (wh.output_len(dims.h), ww.output_len(dims.w));
+    match Geometry::new(dims.c, dims.h, dims.w, wh, ww) {
+        Some(g) => Ok(g),
+        None => {
             let mut why = vec![];
             if two_d && oh.is_none() {
                 why.push(format!("height {}", wh.arithmetic(dims.h)));
