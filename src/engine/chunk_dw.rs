@@ -10,7 +10,7 @@
 //! same order however the batch is cut into chunks.
 
 use super::im2col::Geometry;
-use super::{simd, Float};
+use super::{simd, sum_lanes, Float};
 
 /// Partial sums per weight: two vectors of 16, so two chains of FMAs run side by side.
 pub const LANES: usize = 32;
@@ -126,6 +126,9 @@ pub struct Winners<'a, T> {
 /// (q = oh·wp + ow). Here each sample's winners are visited in increasing q too: pool rows top
 /// to bottom, the output rows of a pool row's band top to bottom (the bands do not overlap),
 /// and the windows along each row left to right.
+///
+/// `acc` holds the same partial sums laid out per winner rather than per tap: `[o][lane][tap]`
+/// (`winners_acc_len`; `add_winner_sums` adds them to dW), so one winner's taps are adjacent.
 pub fn accumulate_winners<T: Float>(
     g: &Geometry,
     out_c: usize,
@@ -137,8 +140,12 @@ pub fn accumulate_winners<T: Float>(
 ) {
     let (pool, (_, wp)) = (win.pool, padded(g));
     debug_assert!(pool.c == out_c && pool.h == g.out_h && pool.w == g.out_w);
-    let (plane, pool_plane) = (g.h * g.w, pool.out_h * pool.out_w);
+    let (plane, pool_plane, taps) = (g.h * g.w, pool.out_h * pool.out_w, g.col_rows());
     let (kh, kw) = (g.wh.kernel, g.ww.kernel);
+    let acc = &mut acc[..winners_acc_len(g, out_c)];
+    if g.h == 1 {
+        return accumulate_winners_1d(g, out_c, x, n, win, acc, bias_acc);
+    }
     let extent = pool.wh.dilation * (pool.wh.kernel - 1) + 1;
     for i in 0..n {
         let sample = &x[i * g.c * plane..(i + 1) * g.c * plane];
@@ -148,46 +155,110 @@ pub fn accumulate_winners<T: Float>(
                 // The output rows that pool row r's windows cover.
                 let top = (r * pool.wh.stride) as isize - pool.wh.pad_before as isize;
                 let rows = top.max(0) as usize..((top + extent as isize).max(0) as usize).min(pool.h);
+                let windows = first + r * pool.out_w..first + (r + 1) * pool.out_w;
                 for oh in rows {
-                    for k in first + r * pool.out_w..first + (r + 1) * pool.out_w {
-                        let at = win.at[k] as usize;
-                        if at / pool.w != oh || (win.relu && win.y[k] <= T::ZERO) {
+                    // This output row's positions in the plane: a comparison, not a division.
+                    let row_start = oh * pool.w;
+                    for (&at, (&y, &d)) in
+                        win.at[windows.clone()].iter().zip(win.y[windows.clone()].iter().zip(&win.dy[windows.clone()]))
+                    {
+                        let ow = (at as usize).wrapping_sub(row_start);
+                        if ow >= pool.w || (win.relu && y <= T::ZERO) {
                             continue;
                         }
-                        let (d, ow) = (win.dy[k], at % pool.w);
                         let lane = (oh * wp + ow) % LANES;
                         if let Some(b) = bias_acc.as_deref_mut() {
                             b[o * LANES + lane] += d;
                         }
-                        // Taps in dWᵀ order, (c, ki, kj); one partial sum LANES · out_c apart.
-                        let (mut a, step) = (o * LANES + lane, out_c * LANES);
-                        let left = ow.wrapping_sub(g.ww.pad_before);
-                        let inside = left < g.w && left + (kw - 1) * g.ww.dilation < g.w;
-                        for xc in sample.chunks_exact(plane) {
-                            for ki in 0..kh {
+                        let sums = &mut acc[(o * LANES + lane) * taps..][..taps];
+                        let left = ow as isize - g.ww.pad_before as isize;
+                        for (xc, sums) in sample.chunks_exact(plane).zip(sums.chunks_exact_mut(kh * kw)) {
+                            for (ki, sums) in sums.chunks_exact_mut(kw).enumerate() {
                                 let ih = (oh + ki * g.wh.dilation).wrapping_sub(g.wh.pad_before);
-                                if ih < g.h && inside {
-                                    let row = &xc[ih * g.w + left..];
-                                    for xv in row.iter().step_by(g.ww.dilation).take(kw) {
-                                        acc[a] = d.mul_add(*xv, acc[a]);
-                                        a += step;
-                                    }
-                                    continue;
-                                }
-                                for kj in 0..kw {
-                                    let iw = (ow + kj * g.ww.dilation).wrapping_sub(g.ww.pad_before);
-                                    // Outside the input: the zero padding, still multiplied (a
-                                    // NaN gradient stays NaN, as in `accumulate`).
-                                    let xv = if ih < g.h && iw < g.w { xc[ih * g.w + iw] } else { T::ZERO };
-                                    acc[a] = d.mul_add(xv, acc[a]);
-                                    a += step;
-                                }
+                                // Outside the input: the zero padding, still multiplied (a NaN
+                                // gradient stays NaN, as in `accumulate`).
+                                let row = if ih < g.h { &xc[ih * g.w..(ih + 1) * g.w] } else { &[] };
+                                multiply_add_row(sums, d, row, left, g.ww.dilation);
                             }
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// `accumulate_winners` for signals (one row): a channel's windows along that row are all
+/// its winners, in increasing q, so they are read in order with no band to sort them into.
+fn accumulate_winners_1d<T: Float>(
+    g: &Geometry,
+    out_c: usize,
+    x: &[T],
+    n: usize,
+    win: &Winners<T>,
+    acc: &mut [T],
+    mut bias_acc: Option<&mut [T]>,
+) {
+    let (windows, taps, kw) = (win.pool.out_w, g.col_rows(), g.ww.kernel);
+    let per_sample = out_c * windows;
+    let (at, y, dy) = (&win.at[..n * per_sample], &win.y[..n * per_sample], &win.dy[..n * per_sample]);
+    for (i, sample) in x.chunks_exact(g.c * g.w).take(n).enumerate() {
+        for o in 0..out_c {
+            let k0 = (i * out_c + o) * windows;
+            for k in k0..k0 + windows {
+                let (ow, d) = (at[k] as usize, dy[k]);
+                if win.relu && y[k] <= T::ZERO {
+                    continue;
+                }
+                let lane = ow % LANES;
+                if let Some(b) = bias_acc.as_deref_mut() {
+                    b[o * LANES + lane] += d;
+                }
+                let sums = &mut acc[(o * LANES + lane) * taps..][..taps];
+                let left = ow as isize - g.ww.pad_before as isize;
+                for (row, sums) in sample.chunks_exact(g.w).zip(sums.chunks_exact_mut(kw)) {
+                    multiply_add_row(sums, d, row, left, g.ww.dilation);
+                }
+            }
+        }
+    }
+}
+
+/// Partial sums `accumulate_winners` keeps for `out_c` channels.
+pub fn winners_acc_len(g: &Geometry, out_c: usize) -> usize {
+    out_c * LANES * g.col_rows()
+}
+
+/// Adds `accumulate_winners`'s partial sums to dW (O × C·kh·kw), each weight's `LANES` sums
+/// added as `sum_lanes` adds them, so dW is the one `accumulate`'s sums give.
+pub fn add_winner_sums<T: Float>(g: &Geometry, out_c: usize, acc: &[T], dw: &mut [T]) {
+    let taps = g.col_rows();
+    for (o, row) in dw[..out_c * taps].chunks_exact_mut(taps).enumerate() {
+        let channel = &acc[o * LANES * taps..(o + 1) * LANES * taps];
+        for (k, d) in row.iter_mut().enumerate() {
+            let lanes: [T; LANES] = std::array::from_fn(|l| channel[l * taps + k]);
+            *d += sum_lanes(&lanes);
+        }
+    }
+}
+
+/// `sums[j] += d · row[left + j·dilation]` for each tap j, zero where that falls outside `row`
+/// (the zero padding: still multiplied, as `accumulate` does). Scalar: a masked vector
+/// multiply-add per row measured slower (its store does not forward to the next winner's load).
+#[inline]
+fn multiply_add_row<T: Float>(sums: &mut [T], d: T, row: &[T], left: isize, dilation: usize) {
+    let reach = (dilation * (sums.len() - 1)) as isize;
+    if left >= 0 && left + reach < row.len() as isize {
+        // Inside the row: no padding to test for.
+        for (s, &xv) in sums.iter_mut().zip(row[left as usize..].iter().step_by(dilation)) {
+            *s = d.mul_add(xv, *s);
+        }
+        return;
+    }
+    for (j, s) in sums.iter_mut().enumerate() {
+        let at = left + (j * dilation) as isize;
+        let xv = if at >= 0 && (at as usize) < row.len() { row[at as usize] } else { T::ZERO };
+        *s = d.mul_add(xv, *s);
     }
 }
 

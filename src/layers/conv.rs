@@ -464,7 +464,13 @@ impl Conv {
         let bias = self.bias.then_some(&mut *bias_lanes);
         chunk_dw::accumulate_winners(g, o, x, n, &winners, dwt, bias);
         if chunk.last {
-            self.add_lanes_to(dwt, bias_lanes, dp);
+            let (dw, db) = dp.split_at_mut(self.weight_len());
+            chunk_dw::add_winner_sums(g, o, dwt, dw);
+            if self.bias {
+                for (d, l) in db.iter_mut().zip(bias_lanes.chunks_exact(lanes)) {
+                    *d += sum_lanes(l);
+                }
+            }
         }
     }
 

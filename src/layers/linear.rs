@@ -35,7 +35,13 @@ impl Linear {
         let (i_n, o_n) = (self.in_features, self.out_features);
         let (dw, db) = dp.split_at_mut(self.weight_len());
         matmul(dw, Mat::rows(dy, n, o_n).t(), Mat::rows(x, n, i_n), true);
-        if self.bias {
+        if self.bias && o_n < 8 {
+            // Few outputs: each column summed in a register (the same order, sample by
+            // sample), not through memory, where every add waited on the one before.
+            for (j, b) in db.iter_mut().enumerate() {
+                *b = dy[j..n * o_n].iter().step_by(o_n).fold(*b, |acc, &g| acc + g);
+            }
+        } else if self.bias {
             for row in dy[..n * o_n].chunks_exact(o_n) {
                 for (b, &g) in db.iter_mut().zip(row) {
                     *b += g;
