@@ -96,7 +96,68 @@ pub fn pad_input<T: Float>(g: &Geometry, p: &Plan, x: &[T], xpad: &mut [T]) {
     }
 }
 
-/// Offset of each tap (c, i, j) on the padded planes.
+/// Whether `g` is a signal's (Conv1d: one row, a one-row kernel without padding), whose
+/// samples `forward_stacked` convolves together.
+pub fn stacks_signals(g: &Geometry) -> bool {
+    g.h == 1 && g.out_h == 1 && g.wh.kernel == 1 && g.wh.pad_before + g.wh.pad_after == 0
+}
+
+/// Values a stacked call's padded planes and extended grid may hold: a few dozen KiB, so
+/// they stay in L1 and L2 while the kernel runs.
+const STACK_VALUES: usize = 16 * 1024;
+
+/// Samples per `forward_stacked` call for `capacity` samples of the signal geometry `g`.
+pub fn stack_rows(g: &Geometry, out_c: usize, capacity: usize) -> usize {
+    let wp = g.w + g.ww.pad_before + g.ww.pad_after;
+    (STACK_VALUES / (wp * (g.c + out_c))).clamp(1, capacity.max(1))
+}
+
+/// The geometry of `rows` samples of the signal geometry `g` stacked: channel c's plane has
+/// sample i's signal as row i. A tap is then one offset across all the samples.
+pub fn stacked(g: &Geometry, rows: usize) -> Geometry {
+    debug_assert!(stacks_signals(g));
+    Geometry { h: rows, out_h: rows, ..*g }
+}
+
+/// `y (rows × O × out_w) = W ⋆ x + b` for `rows` samples of the signal geometry `g` (`x`:
+/// rows × C × w), as one convolution over their stacked planes (`stacked`, plan `p`): one
+/// kernel call for all of them, where a call per 20-value signal cost more than its
+/// arithmetic (the 1-D lab). Each output is the same sum as `forward`'s, bit for bit.
+#[allow(clippy::too_many_arguments)]
+pub fn forward_stacked<T: Float>(
+    g: &Geometry,
+    p: &Plan,
+    rows: usize,
+    out_c: usize,
+    wt: &[T],
+    x: &[T],
+    (xpad, ext): (&mut [T], &mut [T]),
+    y: &mut [T],
+) {
+    let s = stacked(g, rows);
+    debug_assert!(p.hp == rows && p.wp == g.w + g.ww.pad_before + g.ww.pad_after);
+    // Every value of the planes is written, padding included: the planes' layout changes
+    // with `rows`, so zeros left from an earlier call are not where the padding is now.
+    let xpad = &mut xpad[..p.xpad_len(g.c)];
+    let (right, tail) = (g.ww.pad_before + g.w, g.c * rows * p.wp);
+    for (i, sample) in x.chunks_exact(g.c * g.w).take(rows).enumerate() {
+        for (c, signal) in sample.chunks_exact(g.w).enumerate() {
+            let row = &mut xpad[(c * rows + i) * p.wp..][..p.wp];
+            row[..g.ww.pad_before].fill(T::ZERO);
+            copy_row(signal, &mut row[g.ww.pad_before..right]);
+            row[right..].fill(T::ZERO);
+        }
+    }
+    xpad[tail..].fill(T::ZERO);
+    convolve(&s, p, out_c, wt, xpad, ext);
+    for (i, yi) in y.chunks_exact_mut(out_c * g.out_w).take(rows).enumerate() {
+        for (o, yo) in yi.chunks_exact_mut(g.out_w).enumerate() {
+            copy_row(&ext[o * p.ext_stride + i * p.wp..][..g.out_w], yo);
+        }
+    }
+}
+
+/// Offset of each tap (c, i, j) on the padded planes./// Offset of each tap (c, i, j) on the padded planes.
 fn tap_offsets(g: &Geometry, p: &Plan) -> [usize; MAX_TAPS] {
     let mut offs = [0; MAX_TAPS];
     let mut taps = offs.iter_mut();
@@ -307,6 +368,42 @@ mod tests {
             for (a, b) in dx.iter().zip(&want) {
                 assert!((a.to_f64() - b.to_f64()).abs() < tol, "{c}x{h}x{w}: {a} {b}");
             }
+        }
+    }
+
+    /// Signals convolved stacked, in calls of 3 rows and then of 1 (so the planes' layout
+    /// changes between calls), equal the per-sample `forward` bit for bit.
+    #[test]
+    fn stacked_signals_equal_the_per_sample_convolution() {
+        for (c, w, ww, o) in [
+            (1, 20, Window::simple(5, 1, 2), 4),
+            (3, 9, Window { kernel: 3, stride: 1, pad_before: 0, pad_after: 2, dilation: 2 }, 5),
+        ] {
+            let g = Geometry::new(c, 1, w, Window::simple(1, 1, 0), ww).unwrap();
+            assert!(stacks_signals(&g) && suits(&g));
+            let n = 7;
+            let x: Vec<f32> = (0..n * c * w).map(|i| (i as f32 * 0.37).sin()).collect();
+            let wt: Vec<f32> = (0..o * g.col_rows()).map(|i| (i as f32 * 0.71).cos()).collect();
+            let b: Vec<f32> = (0..o).map(|i| i as f32 * 0.1).collect();
+            let mut arranged = vec![0.0; arranged_len(&g, o)];
+            arrange(&g, o, &wt, Some(&b), &mut arranged);
+            let (p, out_len) = (plan(&g), o * g.out_w);
+            let mut want = vec![0.0; n * out_len];
+            let (mut xpad, mut ext) = (vec![0.0; p.xpad_len(c)], vec![0.0; p.ext_total(o)]);
+            for i in 0..n {
+                pad_input(&g, &p, &x[i * c * w..][..c * w], &mut xpad);
+                forward(&g, &p, o, &arranged, &xpad, &mut ext, &mut want[i * out_len..][..out_len]);
+            }
+            let big = plan(&stacked(&g, 3));
+            let (mut planes, mut grid) = (vec![f32::NAN; big.xpad_len(c)], vec![0.0; big.ext_total(o)]);
+            let mut got = vec![0.0; n * out_len];
+            for (first, rows) in [(0, 3), (3, 1), (4, 3)] {
+                let p = plan(&stacked(&g, rows));
+                let (xs, ys) = (&x[first * c * w..][..rows * c * w], &mut got[first * out_len..][..rows * out_len]);
+                forward_stacked(&g, &p, rows, o, &arranged, xs, (&mut planes, &mut grid), ys);
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{c} channels");
         }
     }
 

@@ -51,11 +51,16 @@ pub struct ConvScratch<T> {
     /// Direct forward: the weights arranged tap-major with the bias (`direct::arrange`), on
     /// the first chunk of a batch and reused by the later chunks.
     arranged: Vec<T>,
-    /// Direct forward: one sample's zero-padded input planes (the zeros from allocation:
-    /// `direct::pad_input` writes only the interiors).
+    /// Direct forward and `direct_dw`: one sample's zero-padded input planes (the zeros from
+    /// allocation: `direct::pad_input` writes only the interiors).
     x_pad: Vec<T>,
+    /// Direct forward of signals: `stack_rows` samples' padded planes stacked
+    /// (`direct::forward_stacked`, which writes the padding too).
+    x_stacked: Vec<T>,
+    /// Samples per `direct::forward_stacked` call.
+    stack_rows: usize,
     /// Direct and Winograd forward: one sample's outputs on the extended grid, before
-    /// compaction.
+    /// compaction; for signals, `stack_rows` samples'.
     y_ext: Vec<T>,
     /// Winograd forward: the transformed weights U (`winograd::transform_weights`), on the
     /// first chunk of a batch and reused by the later chunks.
@@ -139,11 +144,20 @@ impl Conv {
             s.x_hwc = zeros(winograd::hwc_len(g));
             s.tile_row = zeros(winograd::row_scratch_len(g, o));
             s.y_ext = zeros(direct::plan(g).ext_total(o));
+        } else if direct::suits(g) && direct::stacks_signals(g) {
+            s.stack_rows = direct::stack_rows(g, o, capacity);
+            let plan = direct::plan(&direct::stacked(g, s.stack_rows));
+            s.arranged = zeros(direct::arranged_len(g, o));
+            s.x_stacked = zeros(plan.xpad_len(g.c));
+            s.y_ext = zeros(plan.ext_total(o));
         } else if direct::suits(g) {
             let plan = direct::plan(g);
             s.arranged = zeros(direct::arranged_len(g, o));
             s.x_pad = zeros(plan.xpad_len(g.c));
             s.y_ext = zeros(plan.ext_total(o));
+        }
+        if self.direct_dw::<T>() && s.x_pad.is_empty() {
+            s.x_pad = zeros(direct::plan(g).xpad_len(g.c)); // direct_dw's, for stacked signals
         } else if s.cols.is_empty() {
             s.cols = zeros(columns);
         }
@@ -205,6 +219,18 @@ impl Conv {
             let plan = direct::plan(g);
             if first {
                 direct::arrange(g, self.out_channels, w, self.bias.then_some(b), &mut s.arranged);
+            }
+            if direct::stacks_signals(g) {
+                // Signals: `stack_rows` samples per call, their rows stacked into one plane.
+                let per_call = s.stack_rows;
+                for (a, xs) in x[..n * in_len].chunks(per_call * in_len).enumerate() {
+                    let rows = xs.len() / in_len;
+                    let stacked = direct::plan(&direct::stacked(g, rows));
+                    let ys = &mut y[a * per_call * out_len..][..rows * out_len];
+                    let buffers = (&mut s.x_stacked[..], &mut s.y_ext[..]);
+                    direct::forward_stacked(g, &stacked, rows, self.out_channels, &s.arranged, xs, buffers, ys);
+                }
+                return;
             }
             for i in 0..n {
                 direct::pad_input(g, &plan, &x[i * in_len..(i + 1) * in_len], &mut s.x_pad);
