@@ -33,7 +33,7 @@ pub struct Plan {
 pub fn plan(g: &Geometry) -> Plan {
     let (hp, wp, ext_stride) = sizes(g);
     let mut p = Plan { hp, wp, ext_stride, offs: [0; MAX_TAPS] };
-    if suits(g) {
+    if g.col_rows() <= MAX_TAPS {
         p.offs = tap_offsets(g, &p);
     }
     p
@@ -155,6 +155,48 @@ pub fn forward_stacked<T: Float>(
             copy_row(&ext[o * p.ext_stride + i * p.wp..][..g.out_w], yo);
         }
     }
+}
+
+/// The geometry of `rows` samples of the signal geometry `g` interleaved: channel c's plane
+/// holds padded position l of sample i at `l·rows + i`, a `w × rows` image whose kernel runs
+/// down its columns. A tap is one offset for all the samples, the extended grid
+/// (`q = ow·rows + i`) has no junk columns, and 16 samples' values at one position are 16
+/// adjacent values: a pool over the signals takes whole vectors, no gathers
+/// (`MaxPool::fused_forward_interleaved`).
+pub fn interleaved(g: &Geometry, rows: usize) -> Geometry {
+    debug_assert!(stacks_signals(g));
+    let column = crate::engine::Window::simple(1, 1, 0);
+    Geometry { c: g.c, h: g.w, w: rows, wh: g.ww, ww: column, out_h: g.out_w, out_w: rows }
+}
+
+/// `W ⋆ x + b` for `rows` samples of the signal geometry `g` (`x`: rows × C × w) on their
+/// interleaved planes (`p`: the plan of `interleaved(g, rows)`): channel o's output at
+/// position ow of sample i is `ext[o·ext_stride + ow·rows + i]`. Bit for bit `forward`'s sums.
+#[allow(clippy::too_many_arguments)]
+pub fn convolve_interleaved<T: Float>(
+    g: &Geometry,
+    p: &Plan,
+    rows: usize,
+    out_c: usize,
+    wt: &[T],
+    x: &[T],
+    xpad: &mut [T],
+    ext: &mut [T],
+) {
+    debug_assert!(p.wp == rows && p.hp == g.w + g.ww.pad_before + g.ww.pad_after);
+    // All of it written, padding too: its place moves with `rows`.
+    let xpad = &mut xpad[..p.xpad_len(g.c)];
+    xpad.fill(T::ZERO);
+    for (i, sample) in x.chunks_exact(g.c * g.w).take(rows).enumerate() {
+        for (c, signal) in sample.chunks_exact(g.w).enumerate() {
+            // Chunks of one padded position each: pointer steps, no division per value.
+            let positions = xpad[(c * p.hp + g.ww.pad_before) * rows..].chunks_exact_mut(rows);
+            for (at, &v) in positions.zip(signal) {
+                at[i] = v;
+            }
+        }
+    }
+    convolve(&interleaved(g, rows), p, out_c, wt, xpad, ext);
 }
 
 /// Offset of each tap (c, i, j) on the padded planes./// Offset of each tap (c, i, j) on the padded planes.

@@ -230,6 +230,38 @@ pub(crate) mod avx512 {
         }
     }
 
+    /// First maxima of `lanes` (up to 16) adjacent windows laid out down columns: window l's
+    /// element j is `x[start + j·stride + l]`, j in 0..count, scanned with the first-max rule
+    /// (a NaN wins, ties keep the earlier). Returns the maxima and each one's j.
+    #[inline]
+    pub fn first_max_down(
+        x: &[f32],
+        start: usize,
+        stride: usize,
+        count: usize,
+        lanes: usize,
+    ) -> ([f32; 16], [i32; 16]) {
+        assert!(lanes <= 16 && count >= 1 && start + (count - 1) * stride + lanes <= x.len());
+        // SAFETY: every load is masked to `lanes` values, inside x (asserted above).
+        unsafe {
+            let m = mask(lanes);
+            let at = |j: usize| x.as_ptr().add(start + j * stride);
+            let (mut best, mut arg) = (_mm512_maskz_loadu_ps(m, at(0)), _mm512_setzero_si512());
+            for j in 1..count {
+                let v = _mm512_maskz_loadu_ps(m, at(j));
+                let nan_v = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+                let nan_best = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(best, best);
+                let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best) | (nan_v & !nan_best);
+                best = _mm512_mask_mov_ps(best, take, v);
+                arg = _mm512_mask_mov_epi32(arg, take, _mm512_set1_epi32(j as i32));
+            }
+            let (mut y, mut a) = ([0f32; 16], [0i32; 16]);
+            _mm512_storeu_ps(y.as_mut_ptr(), best);
+            _mm512_storeu_si512(a.as_mut_ptr() as *mut _, arg);
+            (y, a)
+        }
+    }
+
     /// For each of the `rows.len() / b.len()` (1 to 4) rows r of `rows`:
     /// `acc[32r + k % 32] += rows[r][k]·b[k]`, lengths a multiple of 32. Two chains of FMAs per
     /// row, all rows in one pass over b: with one row the chains waited on the FMA latency.
@@ -411,7 +443,7 @@ pub(crate) mod avx512 {
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 pub use avx512::{
-    copy_short, direct_8, direct_dw, dots_into, first_max, first_max_16, max_2x2_row, route_2x2_row,
+    copy_short, direct_8, direct_dw, dots_into, first_max, first_max_16, first_max_down, max_2x2_row, route_2x2_row,
     route_2x2_row_codes, sum,
 };
 
@@ -426,6 +458,10 @@ pub fn direct_8(_: &[f32], _: &[usize], _: &[f32], _: &[f32; 8], _: usize, _: &m
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
 pub fn first_max(_: &[f32]) -> (f32, usize) {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+pub fn first_max_down(_: &[f32], _: usize, _: usize, _: usize, _: usize) -> ([f32; 16], [i32; 16]) {
     unreachable!("AVX-512 kernel called on a build without it")
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]

@@ -54,8 +54,10 @@ pub struct ConvScratch<T> {
     /// Direct forward and `direct_dw`: one sample's zero-padded input planes (the zeros from
     /// allocation: `direct::pad_input` writes only the interiors).
     x_pad: Vec<T>,
-    /// Direct forward of signals: `stack_rows` samples' padded planes stacked
-    /// (`direct::forward_stacked`, which writes the padding too).
+    /// Direct forward of signals: `stack_rows` samples' padded planes, stacked by rows
+    /// (`direct::forward_stacked`) or, for a pool that reads the grid, interleaved
+    /// (`direct::convolve_interleaved`): one layout per workspace plan, and both write the
+    /// padding too. (The same length: C·(w + padding)·rows plus a tile.)
     x_stacked: Vec<T>,
     /// Samples per `direct::forward_stacked` call.
     stack_rows: usize,
@@ -266,6 +268,14 @@ impl Conv {
         direct::suits(&self.geom) || self.winograd()
     }
 
+    /// Whether `forward_pooled` applies to this convolution followed by a ReLU and `pool`: a
+    /// 2×2 pool on the direct or Winograd path's extended grid, or a pool over signals on
+    /// their interleaved grid.
+    pub fn pools_on_its_grid_with(&self, pool: &MaxPool) -> bool {
+        let signals = direct::suits(&self.geom) && direct::stacks_signals(&self.geom) && pool.pools_signals();
+        (self.pools_on_its_grid() && pool.is_2x2()) || signals
+    }
+
     /// This convolution, then ReLU and the 2×2 `pool` (`MaxPool::fused_forward`), for `n`
     /// samples: the pool reads each sample's extended grid while it is in L1, so the
     /// convolution's own output is never written. `y` receives the pool's output; the pool's
@@ -284,7 +294,10 @@ impl Conv {
         mut winners: Option<(&mut MaxPoolScratch, usize)>,
     ) {
         let g = &self.geom;
-        assert!(self.pools_on_its_grid() && pool.is_2x2(), "forward_pooled needs an extended grid and a 2×2 pool");
+        assert!(self.pools_on_its_grid_with(pool), "forward_pooled needs an extended grid and a pool that reads it");
+        if !pool.is_2x2() {
+            return self.forward_pooled_signals(p, x, n, s, first_chunk, pool, y, winners);
+        }
         let plan = direct::plan(g);
         let (w, b) = p.split_at(self.weight_len());
         let winograd = self.winograd();
@@ -312,6 +325,37 @@ impl Conv {
             }
             let sample_winners = winners.as_mut().map(|(ps, first)| (&mut **ps, *first + i));
             pool.fused_forward_2x2_strided(&s.y_ext, (plan.wp, plan.ext_stride), yi, 1, sample_winners);
+        }
+    }
+
+    /// `forward_pooled` for signals: `stack_rows` samples at a time convolved on their
+    /// interleaved planes (`direct::convolve_interleaved`) and pooled from that grid.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_pooled_signals<T: Float>(
+        &self,
+        p: &[T],
+        x: &[T],
+        n: usize,
+        s: &mut ConvScratch<T>,
+        first_chunk: bool,
+        pool: &MaxPool,
+        y: &mut [T],
+        mut winners: Option<(&mut MaxPoolScratch, usize)>,
+    ) {
+        let g = &self.geom;
+        let (w, b) = p.split_at(self.weight_len());
+        if first_chunk {
+            direct::arrange(g, self.out_channels, w, self.bias.then_some(b), &mut s.arranged);
+        }
+        let (in_len, out_len, per_call) = (g.c * g.w, self.out_channels * pool.out_plane(), s.stack_rows);
+        for (a, xs) in x[..n * in_len].chunks(per_call * in_len).enumerate() {
+            let rows = xs.len() / in_len;
+            let plan = direct::plan(&direct::interleaved(g, rows));
+            let o = self.out_channels;
+            direct::convolve_interleaved(g, &plan, rows, o, &s.arranged, xs, &mut s.x_stacked, &mut s.y_ext);
+            let ys = &mut y[a * per_call * out_len..][..rows * out_len];
+            let group_winners = winners.as_mut().map(|(ps, first)| (&mut **ps, *first + a * per_call));
+            pool.fused_forward_interleaved(&s.y_ext, (rows, plan.ext_stride), ys, group_winners);
         }
     }
 

@@ -36,7 +36,7 @@ impl MaxPool {
         self.geom.out_h * self.geom.out_w
     }
 
-    fn unpadded(&self) -> bool {
+    pub(crate) fn unpadded(&self) -> bool {
         let g = &self.geom;
         g.wh.pad_before + g.wh.pad_after + g.ww.pad_before + g.ww.pad_after == 0
             && g.wh.dilation == 1

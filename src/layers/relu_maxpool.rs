@@ -111,6 +111,49 @@ impl MaxPool {
         }
     }
 
+    /// Whether `fused_forward_interleaved` applies: a pool over signals (one row) other than
+    /// 2×2, without padding or dilation.
+    pub fn pools_signals(&self) -> bool {
+        self.geom.h == 1 && self.geom.out_h == 1 && !self.is_2x2() && self.unpadded()
+    }
+
+    /// `fused_forward` over signals for `rows` samples, from a convolution's interleaved
+    /// grid (`direct::convolve_interleaved`: channel c's position l of sample i at
+    /// `grid[c·plane_stride + l·rows + i]`), so the convolution's output is never compacted:
+    /// 16 samples' windows are pooled side by side, each element one vector load. `y`
+    /// receives these samples' outputs; the winners go into the scratch for the samples from
+    /// `first` on when `winners` is given (a backward pass will follow). Needs `pools_signals`.
+    pub fn fused_forward_interleaved<T: Float>(
+        &self,
+        grid: &[T],
+        (rows, plane_stride): (usize, usize),
+        y: &mut [T],
+        mut winners: Option<(&mut MaxPoolScratch, usize)>,
+    ) {
+        let g = &self.geom;
+        assert!(self.pools_signals(), "fused_forward_interleaved pools signals only");
+        let (k, stride, out_w) = (g.ww.kernel, g.ww.stride, g.out_w);
+        let per_sample = g.c * out_w;
+        let y = &mut y[..rows * per_sample];
+        let mut index = winners.as_mut().map(|(s, first)| &mut s.index[*first * per_sample..][..rows * per_sample]);
+        for c in 0..g.c {
+            for pw in 0..out_w {
+                let start = c * plane_stride + pw * stride * rows;
+                for i0 in (0..rows).step_by(16) {
+                    let lanes = (rows - i0).min(16);
+                    let (best, at) = first_max_down(grid, start + i0, rows, k, lanes);
+                    for l in 0..lanes {
+                        let out = (i0 + l) * per_sample + c * out_w + pw;
+                        y[out] = relu(best[l]);
+                        if let Some(index) = index.as_deref_mut() {
+                            index[out] = (pw * stride) as u32 + at[l];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The backward of ReLU then this pool, from the winners the fused forward recorded: `y`
     /// is the pool's output and `dx` the gradient before the ReLU. Each gradient goes to its
     /// window's winner unless `y ≤ 0` (a NaN passes, as PyTorch's ReLU backward passes it).
@@ -174,10 +217,63 @@ fn route_2x2_codes<T: Float>(
     dxp[2 * out_h * w..h * w].fill(T::ZERO);
 }
 
+/// `simd::first_max_down` for any float: the first maxima of `lanes` adjacent windows whose
+/// element j is `x[start + j·stride + l]`, and each one's j.
+fn first_max_down<T: Float>(x: &[T], start: usize, stride: usize, count: usize, lanes: usize) -> ([T; 16], [u32; 16]) {
+    if let (true, Some(xf)) = (simd::AVX512, simd::f32s(x)) {
+        let (best, at) = simd::first_max_down(xf, start, stride, count, lanes);
+        return (best.map(T::from_f32), at.map(|j| j as u32));
+    }
+    let (mut best, mut at) = ([T::ZERO; 16], [0u32; 16]);
+    for l in 0..lanes {
+        best[l] = x[start + l];
+        for j in 1..count {
+            let v = x[start + j * stride + l];
+            if v > best[l] || (v.is_nan() && !best[l].is_nan()) {
+                (best[l], at[l]) = (v, j as u32);
+            }
+        }
+    }
+    (best, at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::layers::maxpool::tests::{pool, tricky};
+
+    /// The pool over signals read from an interleaved grid against the general pool then the
+    /// ReLU on the same signals laid out per sample: the same outputs and winners (values
+    /// with ties, signed zeros and NaNs; 19 samples, so a vector of 16 and a tail of 3).
+    fn check_interleaved<T: Float>() {
+        let (c, w, rows) = (2, 11, 19);
+        let win = crate::engine::Window { kernel: 3, stride: 4, pad_before: 0, pad_after: 0, dilation: 1 };
+        let geom = crate::engine::im2col::Geometry::new(c, 1, w, crate::engine::Window::simple(1, 1, 0), win).unwrap();
+        let m = MaxPool { geom };
+        assert!(m.pools_signals());
+        let x = tricky::<T>(rows * c * w);
+        let (mut want, mut s_ref) = (vec![T::ZERO; rows * c * m.out_plane()], m.scratch(rows));
+        m.forward(&x, &mut want, rows, &mut s_ref);
+        want.iter_mut().for_each(|v| *v = relu(*v));
+        // Channel ch's position l of sample i at ch·plane + l·rows + i (a plane with a spare tile).
+        let plane = w * rows + 32;
+        let mut grid = vec![T::ONE; c * plane];
+        for (k, &v) in x.iter().enumerate() {
+            let (i, ch, l) = (k / (c * w), k / w % c, k % w);
+            grid[ch * plane + l * rows + i] = v;
+        }
+        let (mut got, mut s) = (vec![T::ONE; want.len()], m.scratch(rows + 2));
+        m.fused_forward_interleaved(&grid, (rows, plane), &mut got, Some((&mut s, 2)));
+        let bits = |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want));
+        assert_eq!(m.winners(&s, 2, rows), m.winners(&s_ref, 0, rows));
+    }
+
+    #[test]
+    fn signals_pooled_from_an_interleaved_grid_equal_the_general_pool() {
+        check_interleaved::<f32>();
+        check_interleaved::<f64>();
+    }
 
     /// The fused paths against ReLU, pool, pool backward, ReLU backward run one by one.
     fn check<T: Float>(c: usize, h: usize, w: usize) {

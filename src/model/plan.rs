@@ -28,7 +28,8 @@
 //! 7. **Pooled convolutions** (`pooled_conv`), in lean plans: such a conv on the direct path
 //!    runs the fused ReLU + 2×2 pool itself, on each sample's extended grid while it is in L1
 //!    (`Conv::forward_pooled`), and writes no output of its own; the pool's forward call is
-//!    skipped (its backward runs as before).
+//!    skipped (its backward runs as before). So does a Conv1d on the direct path followed by
+//!    a fused ReLU + another unpadded pool, on its samples' interleaved grid (the 1-D lab's).
 //! 8. **Weight gradients from a pool's winners** (`from_winners`), in lean plans without an
 //!    input gradient: a first conv on the tiny `chunk_dw` path, followed by a fused ReLU + a
 //!    max-pool whose windows do not overlap (`Conv::learns_from_winners`), gets dW and db
@@ -111,8 +112,16 @@ impl Plan {
                 lean && matches!(layers[i].op, Op::Conv(_)) && pool_2x2 && i + 2 < prefix
             })
             .collect();
-        let pooled_conv =
-            (0..n).map(|i| chunk_act[i] && matches!(&layers[i].op, Op::Conv(c) if c.pools_on_its_grid())).collect();
+        let pooled_conv = (0..n)
+            .map(|i| {
+                let grid_2x2 = chunk_act[i] && matches!(&layers[i].op, Op::Conv(c) if c.pools_on_its_grid());
+                let signals = match (&layers[i].op, relu_then_pool(layers, i + 1)) {
+                    (Op::Conv(c), Some(pool)) => lean && !pool.is_2x2() && c.pools_on_its_grid_with(pool),
+                    _ => false,
+                };
+                grid_2x2 || signals
+            })
+            .collect();
         let mut from_winners = vec![false; n];
         if let (Some(Op::Conv(c)), Some(pool)) = (layers.first().map(|l| &l.op), relu_then_pool(layers, 1)) {
             from_winners[0] = lean && !input_grad && c.learns_from_winners(pool);

@@ -334,6 +334,38 @@ mod tests {
         (out, ws.dparams.clone(), ws.input_grad(&model).unwrap().to_vec())
     }
 
+    /// A Conv1d that pools its signals on their interleaved grid (lean plans) against the
+    /// unfused layers: the same outputs, parameter gradients and input gradients, bit for bit.
+    /// 23 samples of 2 × 300 make three stacked calls (10, 10 and 3 samples); ties and
+    /// negatives make the first-maximum and ReLU-at-zero cases occur.
+    #[test]
+    fn signals_pooled_on_their_interleaved_grid_equal_the_unfused_layers() {
+        for (spec, input, n) in [
+            ("conv1d(3,k=5,p=2) relu maxpool1d(4) flatten linear(2)", "2,300", 23),
+            ("conv1d(4,k=3,p=1,d=2) relu maxpool1d(3,s=2) flatten linear(2)", "1,40", 37),
+        ] {
+            let mut model = Model::<f32>::new(spec, Dims::parse(input).unwrap()).unwrap();
+            model.init(5);
+            let x: Vec<f32> = (0..n * model.input.len()).map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.25).collect();
+            let run = |lean: bool, input_grad: bool| {
+                let ws = Workspace::new(&model, n, input_grad);
+                let mut ws = if lean { ws.lean(&model) } else { ws.unfused(&model) };
+                assert_eq!(ws.plan.pooled_conv[0], lean, "{spec}");
+                ws.forward(&model, &x, n, Mode::Train, MaskKey::default());
+                let out = ws.output(&model).to_vec();
+                ws.output_grad_mut(&model).iter_mut().enumerate().for_each(|(i, g)| *g = (i as f32 * 0.37).sin());
+                ws.backward(&model, &x, Mode::Train);
+                (out, ws.dparams.clone(), ws.input_grad(&model).map(<[f32]>::to_vec))
+            };
+            // With the input gradient the pool's backward runs; without, the conv reads the winners.
+            for input_grad in [true, false] {
+                let (want, got) = (run(false, input_grad), run(true, input_grad));
+                assert!(want.1[..4].iter().any(|&g| g != 0.0), "{spec}: the conv gets a gradient");
+                assert_eq!(want, got, "{spec}, input gradient {input_grad}");
+            }
+        }
+    }
+
     #[test]
     #[should_panic(expected = "keeps no winners")]
     fn a_lean_evaluation_forward_cannot_be_back_propagated() {
