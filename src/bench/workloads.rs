@@ -1,5 +1,7 @@
-//! The standard workloads of `convlab bench`, with PyTorch 2.15's figures on this machine type
-//! (shared/design/engine-notes.md) and the bar this project set itself.
+//! The standard workloads of `convlab bench`, with PyTorch 2.15's figures measured on
+//! 2026-12-01 on a 2-core Intel Xeon VM with AVX-512 (shared/design/engine-notes.md; other
+//! machines differ: `bench --compare-pytorch` measures them live) and the bar this project set
+//! itself.
 
 pub struct Workload {
     pub name: &'static str,
