@@ -85,10 +85,12 @@ impl<T: Float> Workspace<T> {
     }
 
     /// Output of layer `i` for the last forward pass (`n` samples). Not for a conv that feeds
-    /// a fused ReLU + 2×2 pool in a `lean` workspace, which keeps one chunk only.
+    /// a fused ReLU + max-pool in a `lean` workspace, which keeps one chunk only or, when it
+    /// runs the pool itself (`pooled_conv`), writes no output at all.
     pub fn activation(&self, i: usize, model: &Model<T>) -> &[T] {
         let b = self.plan.buf[i];
-        assert!(!self.plan.chunk_act[b], "layer {i}'s output is not kept in a lean workspace");
+        let kept = !self.plan.chunk_act[b] && !self.plan.pooled_conv[i];
+        assert!(kept, "layer {i}'s output is not kept in a lean workspace");
         &self.acts[b][..self.n * model.layers[i].output.len()]
     }
 
