@@ -199,7 +199,7 @@ pub fn convolve_interleaved<T: Float>(
     convolve(&interleaved(g, rows), p, out_c, wt, xpad, ext);
 }
 
-/// Offset of each tap (c, i, j) on the padded planes./// Offset of each tap (c, i, j) on the padded planes.
+/// Offset of each tap (c, i, j) on the padded planes.
 fn tap_offsets(g: &Geometry, p: &Plan) -> [usize; MAX_TAPS] {
     let mut offs = [0; MAX_TAPS];
     let mut taps = offs.iter_mut();

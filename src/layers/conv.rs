@@ -157,11 +157,11 @@ impl Conv {
             s.arranged = zeros(direct::arranged_len(g, o));
             s.x_pad = zeros(plan.xpad_len(g.c));
             s.y_ext = zeros(plan.ext_total(o));
+        } else if s.cols.is_empty() {
+            s.cols = zeros(columns);
         }
         if self.direct_dw::<T>() && s.x_pad.is_empty() {
             s.x_pad = zeros(direct::plan(g).xpad_len(g.c)); // direct_dw's, for stacked signals
-        } else if s.cols.is_empty() {
-            s.cols = zeros(columns);
         }
         if let Some(t) = winograd::transposed(g, o) {
             s.flipped_transformed = zeros(winograd::transformed_len(&t, g.c));
@@ -218,7 +218,6 @@ impl Conv {
             return;
         }
         if direct::suits(g) {
-            let plan = direct::plan(g);
             if first {
                 direct::arrange(g, self.out_channels, w, self.bias.then_some(b), &mut s.arranged);
             }
@@ -234,6 +233,7 @@ impl Conv {
                 }
                 return;
             }
+            let plan = direct::plan(g);
             for i in 0..n {
                 direct::pad_input(g, &plan, &x[i * in_len..(i + 1) * in_len], &mut s.x_pad);
                 let yi = &mut y[i * out_len..(i + 1) * out_len];
@@ -536,11 +536,7 @@ impl Conv {
         if chunk.last {
             let (dw, db) = dp.split_at_mut(self.weight_len());
             chunk_dw::add_winner_sums(g, o, dwt, dw);
-            if self.bias {
-                for (d, l) in db.iter_mut().zip(bias_lanes.chunks_exact(lanes)) {
-                    *d += sum_lanes(l);
-                }
-            }
+            self.add_bias_lanes_to(bias_lanes, db);
         }
     }
 
@@ -553,8 +549,13 @@ impl Conv {
                 *d += sum_lanes(&dwt[(k * self.out_channels + o) * lanes..][..lanes]);
             }
         }
+        self.add_bias_lanes_to(bias_lanes, db);
+    }
+
+    /// Adds the bias's partial sums (`chunk_dw::LANES` per output channel) to db.
+    fn add_bias_lanes_to<T: Float>(&self, bias_lanes: &[T], db: &mut [T]) {
         if self.bias {
-            for (d, l) in db.iter_mut().zip(bias_lanes.chunks_exact(lanes)) {
+            for (d, l) in db.iter_mut().zip(bias_lanes.chunks_exact(chunk_dw::LANES)) {
                 *d += sum_lanes(l);
             }
         }
