@@ -92,6 +92,10 @@ pub struct ConvScratch<T> {
     /// many per output channel for the bias; on the `direct_dw` path `direct_dw::LANES`
     /// partial sums per weight.
     dw_acc: Vec<T>,
+    /// Winograd weight gradient (`hwc_dw`): one output channel's nonzero dY entries, where
+    /// each one's window starts in the channels-last input and its value.
+    dy_nonzero_at: Vec<u32>,
+    dy_nonzero: Vec<T>,
     /// `direct_dw`: one sample's dY on the extended grid (zero in the junk columns, from
     /// allocation: only the outputs are written).
     dy_ext: Vec<T>,
@@ -134,6 +138,8 @@ impl Conv {
             s.dw_acc = zeros((self.weight_len() + o) * chunk_dw::LANES);
         } else if self.winograd() {
             s.dw_acc = zeros(hwc_dw::acc_len(g, o));
+            s.dy_nonzero_at = vec![0; hwc_dw::list_len(g)];
+            s.dy_nonzero = zeros(hwc_dw::list_len(g));
         } else if self.direct_dw::<T>() {
             s.dw_acc = zeros(direct_dw::acc_len(g, o));
             s.dy_ext = zeros(direct_dw::dy_ext_len(&direct::plan(g), o));
@@ -397,6 +403,8 @@ impl Conv {
             x_hwc,
             x_pad,
             dy_ext,
+            dy_nonzero_at,
+            dy_nonzero,
             ..
         } = s;
         // The input gradient as a convolution of dY, Winograd's or direct, when one suits.
@@ -438,7 +446,8 @@ impl Conv {
             if winograd {
                 // From the channels-last input, rebuilt per sample as the forward pass built it.
                 winograd::to_hwc(g, &x[i * in_len..(i + 1) * in_len], x_hwc);
-                hwc_dw::accumulate(g, self.out_channels, x_hwc, dyi, dwt);
+                let list = hwc_dw::Nonzeros { at: dy_nonzero_at, value: dy_nonzero };
+                hwc_dw::accumulate(g, self.out_channels, x_hwc, dyi, dwt, list);
             } else if let Some(plan) = &plan {
                 // From the padded input, rebuilt per sample as the forward pass built it.
                 direct::pad_input(g, plan, &x[i * in_len..(i + 1) * in_len], x_pad);
