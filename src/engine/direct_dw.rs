@@ -15,9 +15,19 @@
 //! partial sums are added up once per batch (`sum_into_weights`), so the result depends
 //! neither on the chunking nor on the threads, and the generic code and the AVX-512 kernel
 //! give the same bits (the tests hold them equal).
+//!
+//! Behind a ReLU and a 2×2 max-pool at most one output in four has a gradient, and the
+//! pool's winners say which: `Conv::backward_from_winners` lists them per output channel
+//! (`MaxPool::list_winners`) and `add_listed` sums only those. Per entry, the input window's
+//! taps are gathered into one or two vectors by masked loads, one per run of adjacent taps (a
+//! kernel row), and one FMA per vector adds it, times dY, to the channel's sums; the grid's
+//! dense sum spent three multiply-adds in four on zeros there (mnist-lab). Each channel sums
+//! a sample's entries from zero, alternately into two sets (two FMA chains), and adds both to
+//! its `listed` sums (`sum_listed_into_weights`).
 
 use super::direct::Plan;
 use super::im2col::Geometry;
+use super::nonzeros::Nonzeros;
 use super::{simd, sum_lanes, Float};
 
 /// Partial sums per weight: one vector.
@@ -35,6 +45,17 @@ pub fn suits(g: &Geometry) -> bool {
 /// Length of the partial sums: `LANES` per weight, in dWᵀ order (`[tap][o]`).
 pub fn acc_len(g: &Geometry, out_c: usize) -> usize {
     g.col_rows() * out_c * LANES
+}
+
+/// Length of the listed path's sums: per output channel, one per tap (in weight order),
+/// rounded up to whole vectors.
+pub fn listed_len(g: &Geometry, out_c: usize) -> usize {
+    out_c * g.col_rows().next_multiple_of(LANES)
+}
+
+/// Length of each of the two lists of one output channel's entries (`add_listed`).
+pub fn list_len(g: &Geometry) -> usize {
+    Nonzeros::<f32>::len_for(g.out_h * g.out_w)
 }
 
 /// Length of one sample's dY on the extended grid (`out_c` planes of `ext_stride`).
@@ -72,12 +93,238 @@ pub fn accumulate<T: Float>(g: &Geometry, p: &Plan, out_c: usize, xpad: &[T], dy
     }
 }
 
+/// Adds one output channel's listed dY entries of one sample (`entries`: each one's place q
+/// on the extended grid and its value, summed in list order) times the sample's padded input
+/// `xpad` to that channel's listed sums `sums` (`listed_len / out_c` values, one per tap).
+pub fn add_listed<T: Float>(g: &Geometry, p: &Plan, xpad: &[T], (at, value): (&[u32], &[T]), sums: &mut [T]) {
+    let offs = p.tap_offsets(g);
+    assert!(at.len() == value.len() && sums.len() >= g.col_rows().next_multiple_of(LANES));
+    // Every entry's window inside the planes, and 8 values after its last row's start (the
+    // vector kernel reads whole 8-lane rows; the planes' tail tile holds them).
+    let last = at.iter().fold(0, |m, &q| m.max(q)) as usize + offs.iter().max().copied().unwrap_or(0);
+    assert!(last + 8 <= xpad.len(), "entries outside the extended grid");
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    if let (Some(x), Some(v), Some(s)) = (simd::f32s(xpad), simd::f32s(value), simd::f32s_mut(sums)) {
+        // SAFETY: every window's reads are inside xpad, as just asserted.
+        return unsafe { avx512::add_listed(g, offs, x, (at, v), s) };
+    }
+    let mut set = [[T::ZERO; MAX_TAPS]; 2];
+    for (e, (&q, &d)) in at.iter().zip(value).enumerate() {
+        for (s, &off) in set[e % 2].iter_mut().zip(offs) {
+            *s = d.mul_add(xpad[q as usize + off], *s);
+        }
+    }
+    for (t, s) in sums.iter_mut().take(offs.len()).enumerate() {
+        *s += set[0][t] + set[1][t];
+    }
+}
+
 /// Adds the batch's partial sums to dW (O × C·kh·kw).
 pub fn sum_into_weights<T: Float>(g: &Geometry, out_c: usize, acc: &[T], dw: &mut [T]) {
     let taps = g.col_rows();
     for (o, row) in dw.chunks_exact_mut(taps).take(out_c).enumerate() {
         for (t, d) in row.iter_mut().enumerate() {
             *d += sum_lanes(&acc[(t * out_c + o) * LANES..][..LANES]);
+        }
+    }
+}
+
+/// Adds the batch's listed sums (`listed_len`) to dW (O × C·kh·kw).
+pub fn sum_listed_into_weights<T: Float>(g: &Geometry, out_c: usize, listed: &[T], dw: &mut [T]) {
+    let (taps, per_o) = (g.col_rows(), g.col_rows().next_multiple_of(LANES));
+    for (o, row) in dw.chunks_exact_mut(taps).take(out_c).enumerate() {
+        for (t, d) in row.iter_mut().enumerate() {
+            *d += listed[o * per_o + t];
+        }
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+mod avx512 {
+    use super::{Geometry, LANES, MAX_TAPS};
+    use std::arch::x86_64::*;
+
+    /// A run of adjacent taps in one vector: lanes `mask`, lane l reading `xpad[q + base + l]`.
+    #[derive(Clone, Copy)]
+    struct Run {
+        base: isize,
+        mask: u16,
+    }
+
+    /// Each vector's runs (of up to `MAX_TAPS` taps, so two vectors).
+    fn runs(offs: &[usize]) -> [([Run; LANES], usize); 2] {
+        assert!(offs.len() <= MAX_TAPS && MAX_TAPS <= 2 * LANES);
+        let mut r = [([Run { base: 0, mask: 0 }; LANES], 0); 2];
+        for (t, &off) in offs.iter().enumerate() {
+            let (v, lane) = (t / LANES, t % LANES);
+            let (list, n) = &mut r[v];
+            let extends = lane > 0 && off == offs[t - 1] + 1;
+            if !extends {
+                list[*n] = Run { base: off as isize - lane as isize, mask: 0 };
+                *n += 1;
+            }
+            list[*n - 1].mask |= 1 << lane;
+        }
+        r
+    }
+
+    /// Adds the entries with `add`, alternately into the two `sets` (entry k into set k mod 2:
+    /// two independent chains of FMAs), a pair per step so that each set stays in registers.
+    #[inline(always)]
+    fn alternately<S>((at, value): (&[u32], &[f32]), mut sets: [S; 2], add: impl Fn(&mut S, u32, f32)) -> [S; 2] {
+        let [even, odd] = &mut sets;
+        let pairs = at.len() / 2;
+        for k in 0..pairs {
+            add(even, at[2 * k], value[2 * k]);
+            add(odd, at[2 * k + 1], value[2 * k + 1]);
+        }
+        if at.len() % 2 == 1 {
+            add(even, at[2 * pairs], value[2 * pairs]);
+        }
+        sets
+    }
+
+    /// Runs per vector the kernels are compiled for: a count rounds up to the next (the
+    /// extra runs load nothing), so the loads of a window are straight-line code with their
+    /// offsets and masks in registers.
+    fn bucket(n: usize) -> usize {
+        [0, 2, 4, 6, LANES].into_iter().find(|&b| b >= n).expect("at most LANES runs per vector")
+    }
+
+    /// `super::add_listed` for f32: entries alternately into two sets of vectors, then both
+    /// added to `sums`. Kernels whose rows are at most 8 adjacent taps (all but dilated or
+    /// wide ones) take a row per 8-lane vector: one load and one FMA per kernel row and
+    /// entry, where 16-lane vectors of packed rows took a masked load per row and, on CPUs
+    /// that load 512 bits a cycle (Zen 4), twice the time.
+    ///
+    /// # Safety
+    /// Every entry's window (`q + offs[t]` for each tap) and the 8 values after its last
+    /// row's start lie inside `xpad`.
+    pub unsafe fn add_listed(g: &Geometry, offs: &[usize], xpad: &[f32], entries: (&[u32], &[f32]), sums: &mut [f32]) {
+        let rows = g.c * g.wh.kernel;
+        if g.ww.dilation == 1 && g.ww.kernel <= 8 && rows <= 12 {
+            let row_offs: [usize; 12] = std::array::from_fn(|r| if r < rows { offs[r * g.ww.kernel] } else { 0 });
+            macro_rules! dispatch {
+                ($($r:literal)*) => {
+                    match rows {
+                        // SAFETY: the caller's contract, passed on.
+                        $($r => unsafe { add_listed_rows::<$r>(&row_offs, g.ww.kernel, xpad, entries, sums) },)*
+                        _ => unreachable!("1 to 12 kernel rows"),
+                    }
+                };
+            }
+            return dispatch!(1 2 3 4 5 6 7 8 9 10 11 12);
+        }
+        let runs = runs(offs);
+        macro_rules! dispatch {
+            ($(($a:literal, $b:literal)),*) => {
+                match (bucket(runs[0].1), bucket(runs[1].1)) {
+                    // SAFETY: the caller's contract, passed on.
+                    $(($a, $b) => unsafe { add_listed_n::<$a, $b>(&runs, xpad, entries, sums) },)*
+                    _ => unreachable!("one to {LANES} runs in the first vector, up to {LANES} in the second"),
+                }
+            };
+        }
+        dispatch!(
+            (2, 0),
+            (4, 0),
+            (6, 0),
+            (16, 0),
+            (2, 2),
+            (4, 2),
+            (6, 2),
+            (16, 2),
+            (2, 4),
+            (4, 4),
+            (6, 4),
+            (16, 4),
+            (2, 6),
+            (4, 6),
+            (6, 6),
+            (16, 6),
+            (2, 16),
+            (4, 16),
+            (6, 16),
+            (16, 16)
+        )
+    }
+
+    /// `add_listed` for `R` kernel rows of `kw` ≤ 8 adjacent taps, row r's first at
+    /// `row_offs[r]`: lane j of row r's vector sums tap r·kw + j.
+    ///
+    /// # Safety
+    /// As `add_listed`.
+    #[inline(always)]
+    unsafe fn add_listed_rows<const R: usize>(
+        row_offs: &[usize; 12],
+        kw: usize,
+        xpad: &[f32],
+        (at, value): (&[u32], &[f32]),
+        sums: &mut [f32],
+    ) {
+        assert!(kw <= 8 && sums.len() >= R * kw && at.len() == value.len());
+        // SAFETY: each load reads 8 values from an entry's row start, inside xpad (the
+        // caller's contract, `add_listed`).
+        unsafe {
+            let p: [*const f32; R] = std::array::from_fn(|r| xpad.as_ptr().add(row_offs[r]));
+            let add = |s: &mut [__m256; R], q: u32, d: f32| {
+                let b = _mm256_set1_ps(d);
+                for (sr, pr) in s.iter_mut().zip(&p) {
+                    *sr = _mm256_fmadd_ps(b, _mm256_loadu_ps(pr.add(q as usize)), *sr);
+                }
+            };
+            let [even, odd] = alternately((at, value), [[_mm256_setzero_ps(); R]; 2], add);
+            for (r, (e, o)) in even.iter().zip(&odd).enumerate() {
+                let mut total = [0f32; 8];
+                _mm256_storeu_ps(total.as_mut_ptr(), _mm256_add_ps(*e, *o));
+                for (s, t) in sums[r * kw..][..kw].iter_mut().zip(total) {
+                    *s += t;
+                }
+            }
+        }
+    }
+
+    /// `add_listed` with `A` runs in the first vector and `B` in the second (none: one vector).
+    ///
+    /// # Safety
+    /// As `add_listed`.
+    #[inline(always)]
+    unsafe fn add_listed_n<const A: usize, const B: usize>(
+        runs: &[([Run; LANES], usize); 2],
+        xpad: &[f32],
+        (at, value): (&[u32], &[f32]),
+        sums: &mut [f32],
+    ) {
+        let vectors = if B == 0 { 1 } else { 2 };
+        assert!(sums.len() >= vectors * LANES && at.len() == value.len());
+        assert!(runs[0].1 <= A && runs[1].1 <= B);
+        let first: [Run; A] = std::array::from_fn(|i| runs[0].0[i]);
+        let second: [Run; B] = std::array::from_fn(|i| runs[1].0[i]);
+        // SAFETY: a run's lane l reads xpad[q + off] for its tap's offset `off`, inside the
+        // planes (the caller's contract); masked-off lanes (all,
+        // for a padding run) read nothing. The sums are whole vectors (asserted).
+        unsafe {
+            // A vector of the window's taps: each run by an independent zero-masked load, ORed.
+            let taps = |q: u32, list: &[Run]| {
+                list.iter().fold(_mm512_setzero_ps(), |x, r| {
+                    let p = xpad.as_ptr().wrapping_offset(q as isize + r.base);
+                    _mm512_or_ps(x, _mm512_maskz_loadu_ps(r.mask, p))
+                })
+            };
+            let add = |s: &mut [__m512; 2], q: u32, d: f32| {
+                let b = _mm512_set1_ps(d);
+                s[0] = _mm512_fmadd_ps(b, taps(q, &first), s[0]);
+                if B > 0 {
+                    s[1] = _mm512_fmadd_ps(b, taps(q, &second), s[1]);
+                }
+            };
+            let [even, odd] = alternately((at, value), [[_mm512_setzero_ps(); 2]; 2], add);
+            // Only the taps' lanes: the others hold 0·x, NaN where x is.
+            for (v, (list, n)) in runs.iter().enumerate().take(vectors) {
+                let (p, lanes) = (sums.as_mut_ptr().add(v * LANES), list[..*n].iter().fold(0, |m, r| m | r.mask));
+                let total = _mm512_add_ps(even[v], odd[v]);
+                _mm512_mask_storeu_ps(p, lanes, _mm512_add_ps(_mm512_loadu_ps(p), total));
+            }
         }
     }
 }
@@ -134,6 +381,129 @@ mod tests {
                     assert!((a as f64 - e).abs() <= 1e-4 * (1.0 + e.abs()), "({oi}, {t}) {a} vs f64 {e}");
                 }
             }
+        }
+    }
+
+    /// `add_listed` for every output channel of a sample, listing dY's (O × out_h × out_w)
+    /// nonzero entries.
+    fn add_all_listed(
+        g: &Geometry,
+        p: &Plan,
+        o: usize,
+        xpad: &[f32],
+        dy: &[f32],
+        listed: &mut [f32],
+        mut list: Nonzeros<f32>,
+    ) {
+        let (plane, per_o) = (g.out_h * g.out_w, g.col_rows().next_multiple_of(LANES));
+        for oi in 0..o {
+            let n = crate::engine::nonzeros::list(&dy[oi * plane..][..plane], (g.out_h, g.out_w), (p.wp, 1), &mut list);
+            add_listed(g, p, xpad, (&list.at[..n], &list.value[..n]), &mut listed[oi * per_o..][..per_o]);
+        }
+    }
+
+    /// Geometries of first layers (mnist-lab's, SimpleCNN's), several channels, an even
+    /// kernel without padding, and a dilated one (whose taps are not adjacent), with dY zero
+    /// but at about one output in five (as behind a ReLU and a 2×2 pool).
+    fn listed_cases() -> Vec<(Geometry, usize)> {
+        let dilated = Window { kernel: 3, stride: 1, pad_before: 2, pad_after: 1, dilation: 2 };
+        let cases = [(1, 28, 28, 5, 2, 8), (1, 12, 10, 3, 1, 16), (3, 9, 7, 3, 1, 5), (2, 6, 11, 2, 0, 3)];
+        let mut v: Vec<_> = cases
+            .iter()
+            .map(|&(c, h, w, k, pad, o)| {
+                (Geometry::new(c, h, w, Window::simple(k, 1, pad), Window::simple(k, 1, pad)).unwrap(), o)
+            })
+            .collect();
+        v.push((Geometry::new(2, 7, 9, dilated, dilated).unwrap(), 4));
+        v
+    }
+
+    fn sparse_dy(n: usize) -> Vec<f32> {
+        (0..n).map(|i| if (i * 7 + i / 5) % 5 == 0 { (i as f32 * 0.53).cos() } else { 0.0 }).collect()
+    }
+
+    /// The listed path against im2col + GEMM over 3 samples, and against the grid path on the
+    /// same samples.
+    #[test]
+    fn listed_weight_gradient_matches_im2col_and_gemm() {
+        for (g, o) in listed_cases() {
+            if !suits(&g) {
+                continue;
+            }
+            let (n, c, rows, cols_n) = (3, g.c, g.col_rows(), g.col_cols());
+            let in_len = c * g.h * g.w;
+            let x: Vec<f32> = (0..n * in_len).map(|i| (i as f32 * 0.37).sin()).collect();
+            let dy = sparse_dy(n * o * cols_n);
+            let mut want = vec![0.0f32; rows * o];
+            let mut cols = vec![0.0; rows * cols_n];
+            for i in 0..n {
+                im2col(&g, &x[i * in_len..][..in_len], &mut cols);
+                let dyi = Mat::rows(&dy[i * o * cols_n..][..o * cols_n], o, cols_n);
+                matmul_col_major(&mut want, dyi, Mat::rows(&cols, rows, cols_n).t(), true);
+            }
+            let p = direct::plan(&g);
+            let (mut xpad, mut dy_ext) = (vec![0.0; p.xpad_len(c)], vec![0.0; dy_ext_len(&p, o)]);
+            let (mut acc, mut listed) = (vec![0.0; acc_len(&g, o)], vec![0.0; listed_len(&g, o)]);
+            let (mut at, mut value) = (vec![0; list_len(&g)], vec![0.0; list_len(&g)]);
+            for i in 0..n {
+                let dyi = &dy[i * o * cols_n..][..o * cols_n];
+                direct::pad_input(&g, &p, &x[i * in_len..][..in_len], &mut xpad);
+                let list = Nonzeros { at: &mut at, value: &mut value };
+                add_all_listed(&g, &p, o, &xpad, dyi, &mut listed, list);
+                lay_out_dy(&g, &p, o, dyi, &mut dy_ext);
+                accumulate(&g, &p, o, &xpad, &dy_ext, &mut acc);
+            }
+            let (mut got, mut grid) = (vec![0.0f32; o * rows], vec![0.0f32; o * rows]);
+            sum_listed_into_weights(&g, o, &listed, &mut got);
+            sum_into_weights(&g, o, &acc, &mut grid);
+            for oi in 0..o {
+                for t in 0..rows {
+                    let (a, b, e) = (got[oi * rows + t], want[t * o + oi], grid[oi * rows + t]);
+                    assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{g:?}: ({oi}, {t}) {a} vs {b}");
+                    assert!((a - e).abs() <= 1e-5 * (1.0 + e.abs()), "{g:?}: ({oi}, {t}) {a} vs grid {e}");
+                }
+            }
+        }
+    }
+
+    /// The listed path's vector kernel and its generic sums (written out here, on f32): the
+    /// same bits, with an odd and an even number of entries per channel and a NaN in dY.
+    #[test]
+    fn listed_vector_kernel_equals_the_generic_sums() {
+        for (g, o) in listed_cases() {
+            if !suits(&g) {
+                continue;
+            }
+            let (p, plane) = (direct::plan(&g), g.out_h * g.out_w);
+            let xpad: Vec<f32> = (0..p.xpad_len(g.c)).map(|i| (i as f32 * 0.71).sin()).collect();
+            let mut dy = sparse_dy(o * plane);
+            dy[o * plane / 2] = f32::NAN;
+            let mut fast = vec![0.25f32; listed_len(&g, o)];
+            let mut slow = fast.clone();
+            let (mut at, mut value) = (vec![0; list_len(&g)], vec![0.0; list_len(&g)]);
+            add_all_listed(&g, &p, o, &xpad, &dy, &mut fast, Nonzeros { at: &mut at, value: &mut value });
+            let (offs, per_o) = (p.tap_offsets(&g), g.col_rows().next_multiple_of(LANES));
+            for oi in 0..o {
+                let mut set = [[0f32; MAX_TAPS]; 2];
+                let mut e = 0;
+                for q in 0..plane {
+                    let d = dy[oi * plane + q];
+                    if d == 0.0 {
+                        continue;
+                    }
+                    let at = (q / g.out_w) * p.wp + q % g.out_w;
+                    for (s, &off) in set[e % 2].iter_mut().zip(offs) {
+                        *s = d.mul_add(xpad[at + off], *s);
+                    }
+                    e += 1;
+                }
+                for t in 0..offs.len() {
+                    slow[oi * per_o + t] += set[0][t] + set[1][t];
+                }
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&slow), "{g:?}");
+            assert!(fast.iter().any(|v| v.is_nan()), "the NaN reaches the sums");
         }
     }
 

@@ -8,7 +8,8 @@
 //!
 //! Only dY's nonzero entries are summed. Behind a ReLU and a 2×2 max-pool (SimpleCNN's
 //! second conv) at most one position in four has a gradient, so the kernel first lists each
-//! output channel's nonzero entries (a vector compare and compress per 16 positions) and then
+//! output channel's nonzero entries (`engine::nonzeros`: a vector compare and compress per
+//! 16 positions) and then
 //! runs over the list: per entry one broadcast of dY and, channels-last, 9 vector loads of X
 //! (16 channels each) feeding 9 FMAs into register accumulators. The dense loop it replaced
 //! spent three quarters of its FMAs on zeros (measured at the FMA peak on SimpleCNN).
@@ -20,6 +21,7 @@
 //! against an infinite or NaN input is the one case where the dense sum would be NaN instead.
 
 use super::im2col::Geometry;
+use super::nonzeros::{self, Nonzeros};
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 use super::simd::{f32s, f32s_mut};
 use super::Float;
@@ -29,56 +31,48 @@ pub fn acc_len(g: &Geometry, out_c: usize) -> usize {
     9 * out_c * g.c
 }
 
-/// Length of each of the two lists `accumulate` fills per output channel (where each nonzero
-/// entry's window starts in X, and its value): one plane and a vector's spare lanes.
+/// Length of each of the two lists `accumulate` needs.
 pub fn list_len(g: &Geometry) -> usize {
-    g.out_h * g.out_w + 16
-}
-
-/// One output channel's nonzero dY entries (`list_len` each): where each one's 3×3 window
-/// starts in the channels-last input, and its value.
-pub struct Nonzeros<'a, T> {
-    pub at: &'a mut [u32],
-    pub value: &'a mut [T],
+    Nonzeros::<f32>::len_for(g.out_h * g.out_w)
 }
 
 /// Adds one sample's weight gradient into `acc` (`acc_len`, `[tap][o][c]`), from its
 /// channels-last padded input `xh` and its output gradient `dy` (O × H × W), summing only
-/// dY's nonzero entries (`list` is scratch).
-pub fn accumulate<T: Float>(g: &Geometry, out_c: usize, xh: &[T], dy: &[T], acc: &mut [T], list: Nonzeros<T>) {
+/// dY's nonzero entries (listed per output channel into `list`, `list_len` each).
+pub fn accumulate<T: Float>(g: &Geometry, out_c: usize, xh: &[T], dy: &[T], acc: &mut [T], mut list: Nonzeros<T>) {
     debug_assert!(super::winograd::suits(g, out_c));
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-    if let (Some(xh), Some(dy), Some(acc), Some(value)) = (f32s(xh), f32s(dy), f32s_mut(acc), f32s_mut(list.value)) {
-        return avx512::accumulate(g, out_c, xh, dy, acc, (list.at, value));
+    let (c_n, wp, plane) = (g.c, g.w + 2, g.out_h * g.out_w);
+    assert!(xh.len() >= super::winograd::hwc_len(g) && dy.len() >= out_c * plane && acc.len() >= acc_len(g, out_c));
+    for o in 0..out_c {
+        let n = nonzeros::list(&dy[o * plane..][..plane], (g.out_h, g.out_w), (wp, c_n), &mut list);
+        let entries = (&list.at[..n], &list.value[..n]);
+        #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+        if let (Some(xh), Some(value), Some(acc)) = (f32s(xh), f32s(entries.1), f32s_mut(acc)) {
+            avx512::add_window_sums(g, xh, (entries.0, value), (o, out_c), acc);
+            continue;
+        }
+        add_window_sums_generic(g, xh, entries, (o, out_c), acc);
     }
-    accumulate_generic(g, out_c, xh, dy, acc)
 }
 
-fn accumulate_generic<T: Float>(g: &Geometry, out_c: usize, xh: &[T], dy: &[T], acc: &mut [T]) {
-    let (c_n, wp, plane) = (g.c, g.w + 2, g.out_h * g.out_w);
+/// For output channel `o`'s listed entries, each weight's sum of `value · X[window + tap][c]`
+/// from zero in list order, added to `acc[tap][o][c]`.
+fn add_window_sums_generic<T: Float>(
+    g: &Geometry,
+    xh: &[T],
+    (at, value): (&[u32], &[T]),
+    (o, out_c): (usize, usize),
+    acc: &mut [T],
+) {
+    let (c_n, wp) = (g.c, g.w + 2);
     for tap in 0..9 {
-        let (i, j) = (tap / 3, tap % 3);
-        for c0 in (0..c_n).step_by(16) {
-            for o in 0..out_c {
-                let dyo = &dy[o * plane..][..plane];
-                let mut sum = [T::ZERO; 16];
-                for oh in 0..g.out_h {
-                    for ow in 0..g.out_w {
-                        let d = dyo[oh * g.out_w + ow];
-                        if d == T::ZERO {
-                            continue; // as the vector kernel's list skips it (a NaN is kept)
-                        }
-                        let x = &xh[((oh + i) * wp + ow + j) * c_n + c0..][..16];
-                        for (s, &xv) in sum.iter_mut().zip(x) {
-                            *s = d.mul_add(xv, *s);
-                        }
-                    }
-                }
-                let a = &mut acc[(tap * out_c + o) * c_n + c0..][..16];
-                for (a, s) in a.iter_mut().zip(&sum) {
-                    *a += *s;
-                }
+        let off = ((tap / 3) * wp + tap % 3) * c_n;
+        for c in 0..c_n {
+            let mut sum = T::ZERO;
+            for (&start, &d) in at.iter().zip(value) {
+                sum = d.mul_add(xh[start as usize + off + c], sum);
             }
+            acc[(tap * out_c + o) * c_n + c] += sum;
         }
     }
 }
@@ -97,70 +91,34 @@ pub fn add_to_weights<T: Float>(g: &Geometry, out_c: usize, acc: &[T], dw: &mut 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 mod avx512 {
     use super::Geometry;
-    use crate::engine::simd::avx512::mask;
     use std::arch::x86_64::*;
 
-    /// `super::accumulate` for f32: C a multiple of 16 (as `winograd::suits` has it).
-    pub fn accumulate(
+    /// `super::add_window_sums_generic` for f32, C a multiple of 16 (as `winograd::suits`
+    /// has it): 32 channels at a time, 9 taps × 2 vectors of register accumulators.
+    pub fn add_window_sums(
         g: &Geometry,
-        out_c: usize,
         xh: &[f32],
-        dy: &[f32],
+        entries: (&[u32], &[f32]),
+        (o, out_c): (usize, usize),
         acc: &mut [f32],
-        (at, value): (&mut [u32], &mut [f32]),
     ) {
-        let (c_n, wp, plane) = (g.c, g.w + 2, g.out_h * g.out_w);
-        assert!(c_n.is_multiple_of(16) && xh.len() >= super::super::winograd::hwc_len(g) && dy.len() >= out_c * plane);
-        assert!(acc.len() >= super::acc_len(g, out_c) && at.len() >= super::list_len(g) && value.len() >= at.len());
-        assert!(xh.len() <= i32::MAX as usize, "window offsets are 32-bit");
-        let taps: [usize; 9] = std::array::from_fn(|t| ((t / 3) * wp + t % 3) * c_n);
-        for o in 0..out_c {
-            let n = list_nonzeros(g, &dy[o * plane..][..plane], at, value);
-            let (at, value) = (&at[..n], &value[..n]);
-            for c0 in (0..c_n).step_by(32) {
-                if c_n - c0 >= 32 {
-                    add_window_sums::<2>(xh, (at, value), &taps, (o, c0), (out_c, c_n), acc);
-                } else {
-                    add_window_sums::<1>(xh, (at, value), &taps, (o, c0), (out_c, c_n), acc);
-                }
-            }
-        }
-    }
-
-    /// Lists one output channel's nonzero entries of `dyo` (H × W; a NaN counts as nonzero):
-    /// each one's window start in X (`(oh·wp + ow)·C`) into `at`, its value into `value`, in
-    /// position order. Returns how many.
-    fn list_nonzeros(g: &Geometry, dyo: &[f32], at: &mut [u32], value: &mut [f32]) -> usize {
         let (c_n, wp) = (g.c, g.w + 2);
-        assert!(dyo.len() >= g.out_h * g.out_w && at.len() >= g.out_h * g.out_w + 16 && value.len() >= at.len());
-        let mut n = 0;
-        // SAFETY: loads masked to the row's columns; each store writes 16 lanes at n, and n
-        // stays below the positions listed so far, so n + 16 ≤ H·W + 16 (asserted).
-        unsafe {
-            let lanes = _mm512_mullo_epi32(
-                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                _mm512_set1_epi32(c_n as i32),
-            );
-            for oh in 0..g.out_h {
-                for w0 in (0..g.out_w).step_by(16) {
-                    let m = mask(g.out_w - w0);
-                    let v = _mm512_maskz_loadu_ps(m, dyo.as_ptr().add(oh * g.out_w + w0));
-                    let nz = _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(m, v, _mm512_setzero_ps());
-                    let start = _mm512_add_epi32(_mm512_set1_epi32(((oh * wp + w0) * c_n) as i32), lanes);
-                    _mm512_storeu_si512(at.as_mut_ptr().add(n).cast(), _mm512_maskz_compress_epi32(nz, start));
-                    _mm512_storeu_ps(value.as_mut_ptr().add(n), _mm512_maskz_compress_ps(nz, v));
-                    n += nz.count_ones() as usize;
-                }
+        assert!(c_n.is_multiple_of(16));
+        let taps: [usize; 9] = std::array::from_fn(|t| ((t / 3) * wp + t % 3) * c_n);
+        for c0 in (0..c_n).step_by(32) {
+            if c_n - c0 >= 32 {
+                add_sums::<2>(xh, entries, &taps, (o, c0), (out_c, c_n), acc);
+            } else {
+                add_sums::<1>(xh, entries, &taps, (o, c0), (out_c, c_n), acc);
             }
         }
-        n
     }
 
     /// For the listed entries of output channel `o`, each tap's sum of
     /// `value · X[window + tap][c0..c0 + 16·V]` from zero in list order (9·V register
     /// accumulators), added to `acc[tap][o][c0..]`.
     #[inline(always)]
-    fn add_window_sums<const V: usize>(
+    fn add_sums<const V: usize>(
         xh: &[f32],
         (at, value): (&[u32], &[f32]),
         taps: &[usize; 9],
@@ -168,7 +126,7 @@ mod avx512 {
         (out_c, c_n): (usize, usize),
         acc: &mut [f32],
     ) {
-        let last = at.iter().max().map_or(0, |&a| a as usize) + taps[8] + c0 + 16 * V;
+        let last = at.iter().fold(0, |m, &a| m.max(a)) as usize + taps[8] + c0 + 16 * V;
         assert!(last <= xh.len() && value.len() == at.len() && c0 + 16 * V <= c_n);
         assert!(acc.len() >= 9 * out_c * c_n && o < out_c);
         // SAFETY: every load of X ends at most at `last` ≤ xh.len(), and every accumulator's
@@ -200,6 +158,15 @@ mod tests {
     use crate::engine::im2col::im2col;
     use crate::engine::{winograd, Window};
 
+    /// `accumulate` with the generic sums whatever the type.
+    fn accumulate_generic<T: Float>(g: &Geometry, o: usize, xh: &[T], dy: &[T], acc: &mut [T], mut list: Nonzeros<T>) {
+        let plane = g.out_h * g.out_w;
+        for oc in 0..o {
+            let n = nonzeros::list(&dy[oc * plane..][..plane], (g.out_h, g.out_w), (g.w + 2, g.c), &mut list);
+            add_window_sums_generic(g, xh, (&list.at[..n], &list.value[..n]), (oc, o), acc);
+        }
+    }
+
     fn run<T: Float>(g: &Geometry, o: usize, x: &[T], dy: &[T], generic: bool) -> Vec<T> {
         let mut xh = vec![T::ZERO; winograd::hwc_len(g)];
         winograd::to_hwc(g, x, &mut xh);
@@ -208,7 +175,8 @@ mod tests {
         // Two samples' worth: the second adds onto the first.
         for _ in 0..2 {
             if generic {
-                accumulate_generic(g, o, &xh, dy, &mut acc);
+                // The generic sums on the same lists, in f64 when T is f64 and on f32 otherwise.
+                accumulate_generic(g, o, &xh, dy, &mut acc, Nonzeros { at: &mut at, value: &mut value });
             } else {
                 accumulate(g, o, &xh, dy, &mut acc, Nonzeros { at: &mut at, value: &mut value });
             }

@@ -9,6 +9,7 @@ pub mod float;
 pub mod gemm;
 pub mod hwc_dw;
 pub mod im2col;
+pub mod nonzeros;
 pub mod simd;
 pub mod winograd;
 

@@ -386,6 +386,47 @@ pub(crate) mod avx512 {
         }
     }
 
+    /// Lists the winners of one plane (`out_h` rows of `out_w`) of a fused ReLU + 2×2 pool
+    /// whose gradient is nonzero (see `MaxPool::list_winners`): output (ph, k)'s gradient
+    /// `dy`, where `y` is not ≤ 0 (a NaN passes), at `2·ph·row_stride + 2k + col +
+    /// row·row_stride` (its winner on the pool's input grid, from `codes` as `max_2x2_row`
+    /// wrote them, `2·⌈out_w/16⌉` words per row), into `at` and `value`, 16 lanes at a time.
+    /// Returns how many.
+    #[inline]
+    pub fn list_2x2_winners(
+        (y, dy, codes): (&[f32], &[f32], &[u16]),
+        (out_h, out_w, row_stride): (usize, usize, usize),
+        (at, value): (&mut [u32], &mut [f32]),
+    ) -> usize {
+        let words = 2 * out_w.div_ceil(16);
+        assert!(y.len() >= out_h * out_w && dy.len() >= out_h * out_w && codes.len() >= out_h * words);
+        assert!(out_h * out_w + 16 <= at.len().min(value.len()) && 2 * out_h * row_stride <= i32::MAX as usize);
+        let mut n = 0;
+        // SAFETY: loads are masked to each row's outputs; each store writes 16 lanes at n, and
+        // n counts the outputs listed before, so n + 16 ≤ out_h·out_w + 16 (asserted above).
+        unsafe {
+            let twice = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            let (one, down) = (_mm512_set1_epi32(1), _mm512_set1_epi32(row_stride as i32));
+            for ph in 0..out_h {
+                for k in (0..out_w).step_by(16) {
+                    let (m, o) = (mask(out_w - k), ph * out_w + k);
+                    let g = _mm512_maskz_loadu_ps(m, dy.as_ptr().add(o));
+                    let mx = _mm512_maskz_loadu_ps(m, y.as_ptr().add(o));
+                    let passes = _mm512_mask_cmp_ps_mask::<_CMP_NLE_UQ>(m, mx, _mm512_setzero_ps());
+                    let keep = _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(passes, g, _mm512_setzero_ps());
+                    let (col, row) = (codes[ph * words + 2 * (k / 16)], codes[ph * words + 2 * (k / 16) + 1]);
+                    let pos = _mm512_add_epi32(_mm512_set1_epi32((2 * ph * row_stride + 2 * k) as i32), twice);
+                    let pos = _mm512_mask_add_epi32(pos, col, pos, one);
+                    let pos = _mm512_mask_add_epi32(pos, row, pos, down);
+                    _mm512_storeu_si512(at.as_mut_ptr().add(n).cast(), _mm512_maskz_compress_epi32(keep, pos));
+                    _mm512_storeu_ps(value.as_mut_ptr().add(n), _mm512_maskz_compress_ps(keep, g));
+                    n += keep.count_ones() as usize;
+                }
+            }
+        }
+        n
+    }
+
     /// The backward of ReLU then a 2×2 pool from `max_2x2_row`'s recorded winners: each gradient
     /// to its winner where the maximum is not ≤ 0 (so NaN passes, as in PyTorch), zero elsewhere.
     #[inline]
@@ -443,8 +484,8 @@ pub(crate) mod avx512 {
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 pub use avx512::{
-    copy_short, direct_8, direct_dw, dots_into, first_max, first_max_16, first_max_down, max_2x2_row, route_2x2_row,
-    route_2x2_row_codes, sum,
+    copy_short, direct_8, direct_dw, dots_into, first_max, first_max_16, first_max_down, list_2x2_winners, max_2x2_row,
+    route_2x2_row, route_2x2_row_codes, sum,
 };
 
 /// Stand-ins so callers compile everywhere; never called when `AVX512` is false.
@@ -454,6 +495,10 @@ pub fn sum(_: &[f32]) -> f32 {
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
 pub fn direct_8(_: &[f32], _: &[usize], _: &[f32], _: &[f32; 8], _: usize, _: &mut [f32], _: usize) {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+pub fn list_2x2_winners(_: (&[f32], &[f32], &[u16]), _: (usize, usize, usize), _: (&mut [u32], &mut [f32])) -> usize {
     unreachable!("AVX-512 kernel called on a build without it")
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]

@@ -21,12 +21,14 @@
 //!   calls cost far more than their arithmetic;
 //! - **`direct_dw`** (`engine::direct_dw`), the weight gradient of other direct-path
 //!   convolutions with few inputs per output (first layers), from the padded input plane and
-//!   dY on the extended grid, without im2col's columns.
+//!   dY on the extended grid, without im2col's columns; or, behind a ReLU and a 2×2 pool in a
+//!   lean plan, from the pool's winners listed per channel (`backward_from_winners`).
 
 use super::maxpool::MaxPoolScratch;
 use super::{Chunk, MaxPool};
 use crate::engine::gemm::{matmul, matmul_col_major, Mat};
 use crate::engine::im2col::{col2im, im2col, Geometry};
+use crate::engine::nonzeros::Nonzeros;
 use crate::engine::{chunk_dw, direct, direct_dw, hwc_dw, winograd};
 use crate::engine::{sum_lanes, Float};
 
@@ -92,8 +94,13 @@ pub struct ConvScratch<T> {
     /// many per output channel for the bias; on the `direct_dw` path `direct_dw::LANES`
     /// partial sums per weight.
     dw_acc: Vec<T>,
-    /// Winograd weight gradient (`hwc_dw`): one output channel's nonzero dY entries, where
-    /// each one's window starts in the channels-last input and its value.
+    /// Weight gradient from a 2×2 pool's winners (`backward_from_winners`, `direct_dw`'s
+    /// listed sums): per output channel one sum per tap over the batch, then the bias's.
+    dw_listed: Vec<T>,
+    db_listed: Vec<T>,
+    /// Winograd weight gradient, and the listed one from a pool's winners: one output
+    /// channel's nonzero dY entries (`engine::nonzeros`), where each one's window starts in
+    /// the input and its value.
     dy_nonzero_at: Vec<u32>,
     dy_nonzero: Vec<T>,
     /// `direct_dw`: one sample's dY on the extended grid (zero in the junk columns, from
@@ -166,7 +173,14 @@ impl Conv {
         } else if s.cols.is_empty() {
             s.cols = zeros(columns);
         }
-        if self.direct_dw::<T>() && s.x_pad.is_empty() {
+        if self.learns_listed() {
+            // For a plan that takes dW from a 2×2 pool's winners (it decides, not the conv).
+            s.dw_listed = zeros(direct_dw::listed_len(g, o));
+            s.db_listed = zeros(o);
+            s.dy_nonzero_at = vec![0; direct_dw::list_len(g)];
+            s.dy_nonzero = zeros(direct_dw::list_len(g));
+        }
+        if (self.direct_dw::<T>() || self.learns_listed()) && s.x_pad.is_empty() {
             s.x_pad = zeros(direct::plan(g).xpad_len(g.c)); // direct_dw's, for stacked signals
         }
         if let Some(t) = winograd::transposed(g, o) {
@@ -410,7 +424,8 @@ impl Conv {
         // The input gradient as a convolution of dY, Winograd's or direct, when one suits.
         let winograd_t = dx.as_ref().and_then(|_| winograd::transposed(g, self.out_channels));
         let transposed = winograd_t.or_else(|| dx.as_ref().and_then(|_| direct::transposed(g, self.out_channels)));
-        let plan_t = transposed.as_ref().map(direct::plan);
+        // (A direct plan holds a 4 KiB tap table: only the direct input gradient builds one.)
+        let plan_t = transposed.as_ref().filter(|_| winograd_t.is_none()).map(direct::plan);
         match (&winograd_t, &transposed, chunk.first) {
             (Some(_), _, true) => winograd::transform_weights_transposed(g, self.out_channels, w, flipped_transformed),
             (None, Some(t), true) => direct::arrange_transposed(g, t, w, flipped),
@@ -446,7 +461,7 @@ impl Conv {
             if winograd {
                 // From the channels-last input, rebuilt per sample as the forward pass built it.
                 winograd::to_hwc(g, &x[i * in_len..(i + 1) * in_len], x_hwc);
-                let list = hwc_dw::Nonzeros { at: dy_nonzero_at, value: dy_nonzero };
+                let list = Nonzeros { at: dy_nonzero_at, value: dy_nonzero };
                 hwc_dw::accumulate(g, self.out_channels, x_hwc, dyi, dwt, list);
             } else if let Some(plan) = &plan {
                 // From the padded input, rebuilt per sample as the forward pass built it.
@@ -464,15 +479,15 @@ impl Conv {
                     true,
                 );
             }
-            if let (Some(dx), Some(t), Some(pt)) = (dx.as_deref_mut(), &transposed, &plan_t) {
+            if let (Some(dx), Some(t)) = (dx.as_deref_mut(), &transposed) {
                 let dxi = &mut dx[i * in_len..(i + 1) * in_len];
-                if winograd_t.is_some() {
+                if let Some(pt) = &plan_t {
+                    direct::pad_input(t, pt, dyi, dy_pad);
+                    direct::forward(t, pt, g.c, flipped, dy_pad, dx_ext, dxi);
+                } else {
                     winograd::to_hwc(t, dyi, dy_hwc);
                     let dense = (t.out_w, t.out_h * t.out_w);
                     winograd::convolve(t, dense, g.c, flipped_transformed, None, dy_hwc, dy_tile_row, dxi);
-                } else {
-                    direct::pad_input(t, pt, dyi, dy_pad);
-                    direct::forward(t, pt, g.c, flipped, dy_pad, dx_ext, dxi);
                 }
             } else if let Some(dx) = dx.as_deref_mut() {
                 let dcols = &mut dcols[..rows * cols_n];
@@ -510,16 +525,24 @@ impl Conv {
 impl Conv {
     /// Whether the weight gradient may come from the winners of a max-pool after this conv
     /// (`backward_from_winners`): a tiny conv on the `chunk_dw` path, whose partial sums the
-    /// winners reproduce exactly, with a pool that `routes_to_few`.
+    /// winners reproduce exactly, with a pool that `routes_to_few`; or a direct-path conv with
+    /// few taps (`learns_listed`) with the fused 2×2 pool, whose winners it lists.
     pub fn learns_from_winners(&self, pool: &MaxPool) -> bool {
-        self.chunked_dw() && pool.routes_to_few()
+        (self.chunked_dw() && pool.routes_to_few()) || (self.learns_listed() && pool.is_2x2())
+    }
+
+    /// Whether a 2×2 pool's winners can give the weight gradient as listed sums
+    /// (`direct_dw::add_listed`): a `direct_dw` geometry, neither Winograd's nor tiny.
+    fn learns_listed(&self) -> bool {
+        direct_dw::suits(&self.geom) && !self.winograd() && !self.chunked_dw()
     }
 
     /// `backward` without the input gradient, when this conv's output gradient comes only
     /// through the fused ReLU + `pool` after it (`learns_from_winners`): dW and db from the
     /// pool's winners of these `n` samples, the samples `first..` of the pool's batch (`y`,
-    /// `dy`: the pool's output and its gradient for them). The same sums, bit for bit, as
-    /// `backward` on the dense gradient the pool's backward would have written.
+    /// `dy`: the pool's output and its gradient for them). On the `chunk_dw` path the same
+    /// sums, bit for bit, as `backward` on the dense gradient the pool's backward would have
+    /// written; through a 2×2 pool, listed sums (`backward_from_listed_winners`).
     #[allow(clippy::too_many_arguments)]
     pub fn backward_from_winners<T: Float>(
         &self,
@@ -532,7 +555,10 @@ impl Conv {
         s: &mut ConvScratch<T>,
         (chunk, first): (Chunk, usize),
     ) {
-        assert!(self.learns_from_winners(pool), "backward_from_winners needs a tiny conv and a sparse pool");
+        assert!(self.learns_from_winners(pool), "backward_from_winners needs a conv and a pool whose winners it reads");
+        if pool.is_2x2() {
+            return self.backward_from_listed_winners(x, pool, ps, (y, dy), dp, n, s, (chunk, first));
+        }
         let (g, lanes, o) = (&self.geom, chunk_dw::LANES, self.out_channels);
         let (dwt, bias_lanes) = s.dw_acc[..(self.weight_len() + o) * lanes].split_at_mut(self.weight_len() * lanes);
         if chunk.first {
@@ -546,6 +572,51 @@ impl Conv {
             let (dw, db) = dp.split_at_mut(self.weight_len());
             chunk_dw::add_winner_sums(g, o, dwt, dw);
             self.add_bias_lanes_to(bias_lanes, db);
+        }
+    }
+
+    /// `backward_from_winners` through a fused ReLU + 2×2 pool: each sample's winners with a
+    /// gradient, listed per output channel (`MaxPool::list_winners`, at their places on the
+    /// direct path's extended grid), times the sample's padded input (`direct_dw::add_listed`).
+    /// The bias sums each channel's listed gradients (`sum_lanes`, per sample).
+    #[allow(clippy::too_many_arguments)]
+    fn backward_from_listed_winners<T: Float>(
+        &self,
+        x: &[T],
+        pool: &MaxPool,
+        ps: &MaxPoolScratch,
+        (y, dy): (&[T], &[T]),
+        dp: &mut [T],
+        n: usize,
+        s: &mut ConvScratch<T>,
+        (chunk, first): (Chunk, usize),
+    ) {
+        let (g, o) = (&self.geom, self.out_channels);
+        let (plan, in_len, out_len) = (direct::plan(g), g.c * g.h * g.w, o * pool.out_plane());
+        let per_o = direct_dw::listed_len(g, 1);
+        if chunk.first {
+            s.dw_listed.fill(T::ZERO);
+            s.db_listed.fill(T::ZERO);
+        }
+        for i in 0..n {
+            direct::pad_input(g, &plan, &x[i * in_len..(i + 1) * in_len], &mut s.x_pad);
+            let sample = (&y[i * out_len..(i + 1) * out_len], &dy[i * out_len..(i + 1) * out_len]);
+            for c in 0..o {
+                let mut list = Nonzeros { at: &mut s.dy_nonzero_at, value: &mut s.dy_nonzero };
+                let k = pool.list_winners(ps, first + i, sample, c, plan.wp, &mut list);
+                let entries = (&s.dy_nonzero_at[..k], &s.dy_nonzero[..k]);
+                direct_dw::add_listed(g, &plan, &s.x_pad, entries, &mut s.dw_listed[c * per_o..][..per_o]);
+                if self.bias {
+                    s.db_listed[c] += sum_lanes(entries.1);
+                }
+            }
+        }
+        if chunk.last {
+            let (dw, db) = dp.split_at_mut(self.weight_len());
+            direct_dw::sum_listed_into_weights(g, o, &s.dw_listed, dw);
+            if self.bias {
+                db.iter_mut().zip(&s.db_listed).for_each(|(d, l)| *d += *l);
+            }
         }
     }
 

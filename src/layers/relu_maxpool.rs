@@ -12,6 +12,7 @@
 use super::activation::relu;
 use super::maxpool::{max_2x2, MaxPoolScratch};
 use super::{Activation, MaxPool};
+use crate::engine::nonzeros::Nonzeros;
 use crate::engine::Float;
 use crate::engine::{avx2, simd};
 
@@ -109,6 +110,51 @@ impl MaxPool {
             max_2x2(&x[p * plane_stride..], row_stride, g.out_h, g.out_w, yp, cp);
             yp.iter_mut().for_each(|v| *v = relu(*v));
         }
+    }
+
+    /// The winners of channel `c` of one sample of the fused ReLU + 2×2 pool whose gradient
+    /// is nonzero (`y`, `dy`: the sample's pool output and its gradient; its winners in `s`
+    /// at `sample` of the batch): for each, its place on the pool's input grid `row_stride`
+    /// values per row (`(2·ph + row)·row_stride + 2·pw + col`) and its gradient, in output
+    /// order, into `list` (`Nonzeros::len_for(out_plane)` each). A gradient is kept where `y`
+    /// is not ≤ 0 (the ReLU passes it, a NaN too) and it is not zero. Returns how many.
+    #[allow(clippy::too_many_arguments)]
+    pub fn list_winners<T: Float>(
+        &self,
+        s: &MaxPoolScratch,
+        sample: usize,
+        (y, dy): (&[T], &[T]),
+        c: usize,
+        row_stride: usize,
+        list: &mut Nonzeros<T>,
+    ) -> usize {
+        let g = &self.geom;
+        assert!(self.is_2x2() && c < g.c && row_stride >= g.w, "list_winners reads a fused 2×2 pool's winners");
+        let (words, out_plane) = (self.code_words(), self.out_plane());
+        assert!(list.at.len() >= Nonzeros::<T>::len_for(out_plane) && list.value.len() >= list.at.len());
+        let codes = &s.codes[(sample * g.c + c) * words..][..words];
+        let (y, dy) = (&y[c * out_plane..][..out_plane], &dy[c * out_plane..][..out_plane]);
+        if let (true, Some(yf), Some(df), Some(value)) =
+            (simd::AVX512, simd::f32s(y), simd::f32s(dy), simd::f32s_mut(list.value))
+        {
+            return simd::list_2x2_winners((yf, df, codes), (g.out_h, g.out_w, row_stride), (list.at, value));
+        }
+        let row_words = 2 * g.out_w.div_ceil(16);
+        let mut n = 0;
+        for ph in 0..g.out_h {
+            let (ys, ds, cs) =
+                (&y[ph * g.out_w..][..g.out_w], &dy[ph * g.out_w..][..g.out_w], &codes[ph * row_words..]);
+            for (k, (&m, &d)) in ys.iter().zip(ds).enumerate() {
+                if m <= T::ZERO || d == T::ZERO {
+                    continue;
+                }
+                let (col, row) = ((cs[2 * (k / 16)] >> (k % 16)) & 1, (cs[2 * (k / 16) + 1] >> (k % 16)) & 1);
+                list.at[n] = ((2 * ph + row as usize) * row_stride + 2 * k + col as usize) as u32;
+                list.value[n] = d;
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Whether `fused_forward_interleaved` applies: a pool over signals (one row) other than
@@ -273,6 +319,62 @@ mod tests {
     fn signals_pooled_from_an_interleaved_grid_equal_the_general_pool() {
         check_interleaved::<f32>();
         check_interleaved::<f64>();
+    }
+
+    /// The listed winners (vector lists for f32, the generic loop for f64) against the dense
+    /// gradient the fused backward writes: the same places and values (the lists in output
+    /// order, sorted here into the grid's). Planes of 5
+    /// rows of 40 (outputs 2 × 20: a vector and a tail per row), listed onto a grid of 43.
+    #[test]
+    fn listed_winners_are_the_dense_gradients_nonzero_entries() {
+        fn listed<T: Float>(m: &MaxPool, x: &[T], dy: &[T], n: usize) -> Vec<Vec<(u32, f64)>> {
+            let mut s = m.scratch(n);
+            let mut y = vec![T::ZERO; n * m.geom.c * m.out_plane()];
+            m.fused_forward(x, &mut y, n, &mut s, Some(0));
+            let len = crate::engine::nonzeros::Nonzeros::<T>::len_for(m.out_plane());
+            let (mut at, mut value) = (vec![0; len], vec![T::ZERO; len]);
+            let per_sample = m.geom.c * m.out_plane();
+            let mut lists = vec![];
+            for i in 0..n {
+                let sample = (&y[i * per_sample..][..per_sample], &dy[i * per_sample..][..per_sample]);
+                for c in 0..m.geom.c {
+                    let k = m.list_winners(&s, i, sample, c, 43, &mut Nonzeros { at: &mut at, value: &mut value });
+                    lists.push(at[..k].iter().zip(&value[..k]).map(|(&a, v)| (a, v.to_f64())).collect());
+                }
+            }
+            lists
+        }
+        let (c, h, w, n) = (2, 5, 40, 2);
+        let m = pool(c, h, w);
+        let x = tricky::<f32>(n * c * h * w);
+        let dy: Vec<f32> = (0..n * c * m.out_plane())
+            .map(|i| match i % 7 {
+                3 => 0.0,
+                5 => f32::NAN,
+                _ => i as f32 - 20.0,
+            })
+            .collect();
+        let got = listed(&m, &x, &dy, n);
+        let wide = |v: &[f32]| v.iter().map(|&a| a as f64).collect::<Vec<_>>();
+        assert_eq!(format!("{got:?}"), format!("{:?}", listed(&m, &wide(&x), &wide(&dy), n)));
+        // The dense gradient: its nonzero entries, placed on the grid of 43 per row.
+        let mut s = m.scratch(n);
+        let mut y = vec![0f32; dy.len()];
+        m.fused_forward(&x, &mut y, n, &mut s, Some(0));
+        let mut dense = vec![1f32; x.len()];
+        m.fused_backward(&y, &dy, &mut dense, n, &s, 0);
+        for (p, list) in got.iter().enumerate() {
+            let mut list = list.clone();
+            list.sort_by_key(|e| e.0);
+            let want: Vec<(u32, f64)> = dense[p * h * w..][..h * w]
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v != 0.0)
+                .map(|(k, &v)| (((k / w) * 43 + k % w) as u32, v as f64))
+                .collect();
+            assert_eq!(format!("{list:?}"), format!("{want:?}"), "plane {p}");
+        }
+        assert!(got.iter().any(|l| l.iter().any(|e| e.1.is_nan())), "a NaN gradient is listed");
     }
 
     /// The fused paths against ReLU, pool, pool backward, ReLU backward run one by one.

@@ -31,10 +31,12 @@
 //!    skipped (its backward runs as before). So does a Conv1d on the direct path followed by
 //!    a fused ReLU + another unpadded pool, on its samples' interleaved grid (the 1-D lab's).
 //! 8. **Weight gradients from a pool's winners** (`from_winners`), in lean plans without an
-//!    input gradient: a first conv on the tiny `chunk_dw` path, followed by a fused ReLU + a
-//!    max-pool whose windows do not overlap (`Conv::learns_from_winners`), gets dW and db
-//!    straight from the pool's stored winners, bit for bit the sums of the dense gradient;
-//!    the pool's backward then writes nothing (the 1-D lab's pool keeps one value in 20).
+//!    input gradient: a first conv followed by a fused ReLU + a max-pool whose winners say
+//!    where its gradient is (`Conv::learns_from_winners`) gets dW and db straight from them,
+//!    and the pool's backward writes nothing. On the tiny `chunk_dw` path with a pool whose
+//!    windows do not overlap, bit for bit the sums of the dense gradient (the 1-D lab's pool
+//!    keeps one value in 20); with few taps and the 2×2 pool, as sums over each channel's
+//!    listed winners (mnist-lab's and SimpleCNN's first convs: one output in four at most).
 
 use crate::layers::{is_per_sample, Activation, Layer, MaxPool, Op};
 use std::ops::Range;

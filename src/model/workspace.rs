@@ -408,6 +408,45 @@ mod tests {
         }
     }
 
+    /// A first conv behind a ReLU and a 2×2 pool takes dW from the pool's listed winners in
+    /// lean plans (on AVX-512 builds): the same gradients as the dense path up to rounding.
+    /// mnist-lab's and SimpleCNN's first layers, and one of three input channels on 40×40
+    /// images (a few samples per chunk).
+    #[test]
+    fn weight_gradients_from_a_2x2_pools_listed_winners_match_the_dense_ones() {
+        let n = 7;
+        for (spec, input) in [
+            ("conv2d(8,k=5,p=2) relu maxpool2d(2) flatten linear(3)", "1,28,28"),
+            ("conv2d(16,k=3,p=1) relu maxpool2d(2) conv2d(32,k=3,p=1) relu maxpool2d(2) flatten linear(4)", "1,28,28"),
+            ("conv2d(5,k=3,p=1) relu maxpool2d(2) flatten linear(2)", "3,40,40"),
+        ] {
+            let mut model = Model::<f32>::new(spec, Dims::parse(input).unwrap()).unwrap();
+            model.init(3);
+            let len = n * model.input.len();
+            let x: Vec<f32> = (0..len).map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.25 + (i as f32 * 0.013).sin()).collect();
+            let run = |lean: bool| {
+                let ws = Workspace::new(&model, n, false);
+                let mut ws = if lean { ws.lean(&model) } else { ws };
+                assert_eq!(ws.plan.from_winners[0], lean && crate::engine::simd::AVX512, "{spec}");
+                ws.forward(&model, &x, n, Mode::Train, MaskKey::default());
+                ws.output_grad_mut(&model).iter_mut().enumerate().for_each(|(i, g)| *g = (i as f32 * 0.37).sin());
+                ws.backward(&model, &x, Mode::Train);
+                ws.dparams.clone()
+            };
+            let (dense, listed) = (run(false), run(true));
+            let Op::Conv(first) = &model.layers[0].op else { unreachable!("a conv first") };
+            let weights = first.weight_len();
+            let scale = dense[..weights].iter().fold(0f32, |m, g| m.max(g.abs()));
+            assert!(scale > 0.0, "{spec}: the conv gets a gradient");
+            for (k, (a, b)) in dense[..weights].iter().zip(&listed).enumerate() {
+                assert!((a - b).abs() <= 1e-5 * scale, "{spec}: dW[{k}] {a} vs {b}");
+            }
+            for (k, (a, b)) in dense[weights..].iter().zip(&listed[weights..]).enumerate() {
+                assert!((a - b).abs() <= 1e-5 * a.abs().max(scale), "{spec}: parameter {} {a} vs {b}", weights + k);
+            }
+        }
+    }
+
     #[test]
     fn lean_and_unfused_workspaces_compute_the_same_outputs_and_gradients() {
         let n = 3;
