@@ -31,21 +31,38 @@ pub fn acc_len(g: &Geometry, out_c: usize) -> usize {
     9 * out_c * g.c
 }
 
-/// Length of each of the two lists `accumulate` needs.
-pub fn list_len(g: &Geometry) -> usize {
-    Nonzeros::<f32>::len_for(g.out_h * g.out_w)
+/// Length of each of the two lists of a sample's nonzero dY entries `accumulate` reads (all
+/// O planes' lists, `nonzeros::list_planes`).
+pub fn list_len(g: &Geometry, out_c: usize) -> usize {
+    out_c * Nonzeros::<f32>::len_for(g.out_h * g.out_w)
+}
+
+/// Lists one sample's nonzero dY entries (O × H × W) per output channel into `list`
+/// (`list_len`) and `counts` (O): each entry's window start in the channels-last input
+/// (`(oh·(W + 2) + ow)·C`) and its value. Returns their total.
+pub fn list_nonzeros<T: Float>(
+    g: &Geometry,
+    out_c: usize,
+    dy: &[T],
+    list: &mut Nonzeros<T>,
+    counts: &mut [usize],
+) -> usize {
+    nonzeros::list_planes(dy, (out_c, g.out_h, g.out_w), (g.w + 2, g.c), list, counts)
 }
 
 /// Adds one sample's weight gradient into `acc` (`acc_len`, `[tap][o][c]`), from its
-/// channels-last padded input `xh` and its output gradient `dy` (O × H × W), summing only
-/// dY's nonzero entries (listed per output channel into `list`, `list_len` each).
-pub fn accumulate<T: Float>(g: &Geometry, out_c: usize, xh: &[T], dy: &[T], acc: &mut [T], mut list: Nonzeros<T>) {
+/// channels-last padded input `xh` and its nonzero dY entries (`list_nonzeros`).
+pub fn accumulate<T: Float>(
+    g: &Geometry,
+    out_c: usize,
+    xh: &[T],
+    (list, counts): (&Nonzeros<T>, &[usize]),
+    acc: &mut [T],
+) {
     debug_assert!(super::winograd::suits(g, out_c));
-    let (c_n, wp, plane) = (g.c, g.w + 2, g.out_h * g.out_w);
-    assert!(xh.len() >= super::winograd::hwc_len(g) && dy.len() >= out_c * plane && acc.len() >= acc_len(g, out_c));
+    assert!(xh.len() >= super::winograd::hwc_len(g) && acc.len() >= acc_len(g, out_c));
     for o in 0..out_c {
-        let n = nonzeros::list(&dy[o * plane..][..plane], (g.out_h, g.out_w), (wp, c_n), &mut list);
-        let entries = (&list.at[..n], &list.value[..n]);
+        let entries = nonzeros::entries(list, counts, g.out_h * g.out_w, o);
         #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
         if let (Some(xh), Some(value), Some(acc)) = (f32s(xh), f32s(entries.1), f32s_mut(acc)) {
             avx512::add_window_sums(g, xh, (entries.0, value), (o, out_c), acc);
@@ -158,27 +175,23 @@ mod tests {
     use crate::engine::im2col::im2col;
     use crate::engine::{winograd, Window};
 
-    /// `accumulate` with the generic sums whatever the type.
-    fn accumulate_generic<T: Float>(g: &Geometry, o: usize, xh: &[T], dy: &[T], acc: &mut [T], mut list: Nonzeros<T>) {
-        let plane = g.out_h * g.out_w;
-        for oc in 0..o {
-            let n = nonzeros::list(&dy[oc * plane..][..plane], (g.out_h, g.out_w), (g.w + 2, g.c), &mut list);
-            add_window_sums_generic(g, xh, (&list.at[..n], &list.value[..n]), (oc, o), acc);
-        }
-    }
-
     fn run<T: Float>(g: &Geometry, o: usize, x: &[T], dy: &[T], generic: bool) -> Vec<T> {
         let mut xh = vec![T::ZERO; winograd::hwc_len(g)];
         winograd::to_hwc(g, x, &mut xh);
         let mut acc = vec![T::ZERO; acc_len(g, o)];
-        let (mut at, mut value) = (vec![0; list_len(g)], vec![T::ZERO; list_len(g)]);
+        let (mut at, mut value, mut counts) = (vec![0; list_len(g, o)], vec![T::ZERO; list_len(g, o)], vec![0; o]);
+        let mut list = Nonzeros { at: &mut at, value: &mut value };
+        list_nonzeros(g, o, dy, &mut list, &mut counts);
         // Two samples' worth: the second adds onto the first.
         for _ in 0..2 {
             if generic {
                 // The generic sums on the same lists, in f64 when T is f64 and on f32 otherwise.
-                accumulate_generic(g, o, &xh, dy, &mut acc, Nonzeros { at: &mut at, value: &mut value });
+                for oc in 0..o {
+                    let entries = nonzeros::entries(&list, &counts, g.out_h * g.out_w, oc);
+                    add_window_sums_generic(g, &xh, entries, (oc, o), &mut acc);
+                }
             } else {
-                accumulate(g, o, &xh, dy, &mut acc, Nonzeros { at: &mut at, value: &mut value });
+                accumulate(g, o, &xh, (&list, &counts), &mut acc);
             }
         }
         let mut dw = vec![T::ZERO; o * g.c * 9];

@@ -8,6 +8,7 @@ pub mod direct_dw;
 pub mod float;
 pub mod gemm;
 pub mod hwc_dw;
+pub mod hwc_dx;
 pub mod im2col;
 pub mod nonzeros;
 pub mod simd;

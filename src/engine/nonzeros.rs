@@ -51,6 +51,33 @@ pub fn list<T: Float>(
     n
 }
 
+/// `list` for `planes` planes of `dy` one after the other: plane o's entries from
+/// `o · Nonzeros::len_for(out_h·out_w)` on, `counts[o]` of them. Returns their total.
+pub fn list_planes<T: Float>(
+    dy: &[T],
+    (planes, out_h, out_w): (usize, usize, usize),
+    stride_scale: (usize, usize),
+    list: &mut Nonzeros<T>,
+    counts: &mut [usize],
+) -> usize {
+    let (plane, len) = (out_h * out_w, Nonzeros::<T>::len_for(out_h * out_w));
+    assert!(dy.len() >= planes * plane && counts.len() >= planes);
+    assert!(list.at.len() >= planes * len && list.value.len() >= planes * len);
+    let mut total = 0;
+    for (o, count) in counts.iter_mut().enumerate().take(planes) {
+        let mut one = Nonzeros { at: &mut list.at[o * len..][..len], value: &mut list.value[o * len..][..len] };
+        *count = self::list(&dy[o * plane..][..plane], (out_h, out_w), stride_scale, &mut one);
+        total += *count;
+    }
+    total
+}
+
+/// Plane o's entries of a `list_planes` list.
+pub fn entries<'a, T>(list: &'a Nonzeros<T>, counts: &[usize], plane: usize, o: usize) -> (&'a [u32], &'a [T]) {
+    let at = o * Nonzeros::<T>::len_for(plane);
+    (&list.at[at..][..counts[o]], &list.value[at..][..counts[o]])
+}
+
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 mod avx512 {
     use crate::engine::simd::avx512::mask;

@@ -135,6 +135,24 @@ fn to_hwc_generic<T: Float>(g: &Geometry, x: &[T], xh: &mut [T]) {
     }
 }
 
+/// The inverse of `to_hwc`: the interior of `xh` ((H+2) × (W+2) × C) as C × H × W.
+pub fn from_hwc<T: Float>(g: &Geometry, xh: &[T], x: &mut [T]) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    if let (Some(xh), Some(x)) = (f32s(xh), f32s_mut(x)) {
+        return avx512::from_hwc(g, xh, x);
+    }
+    let (c_n, wp) = (g.c, g.w + 2);
+    for h in 0..g.h {
+        let row = &xh[((h + 1) * wp + 1) * c_n..][..g.w * c_n];
+        for c in 0..c_n {
+            let dst = &mut x[(c * g.h + h) * g.w..][..g.w];
+            for (d, &v) in dst.iter_mut().zip(row[c..].iter().step_by(c_n)) {
+                *d = v;
+            }
+        }
+    }
+}
+
 /// `W ⋆ x + b` for one sample from its channels-last padded input `xh`, written into `out`
 /// with channel o's row oh at `o·plane_stride + oh·row_stride`: dense planes with
 /// `(out_w, out_h·out_w)`, or a direct convolution's extended grid with `(wp, ext_stride)`.
@@ -556,6 +574,31 @@ mod avx512 {
                         transpose16(&mut r);
                         for (wi, v) in r.iter().enumerate().take(cols) {
                             _mm512_storeu_ps(xh.as_mut_ptr().add(((h + 1) * wp + 1 + w0 + wi) * c_n + c0), *v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `super::from_hwc`: 16 columns × 16 channels of a row at a time, transposed in registers.
+    pub fn from_hwc(g: &Geometry, xh: &[f32], x: &mut [f32]) {
+        let (c_n, wp) = (g.c, g.w + 2);
+        assert!(x.len() >= c_n * g.h * g.w && xh.len() >= super::hwc_len(g) && c_n.is_multiple_of(16));
+        for h in 0..g.h {
+            for c0 in (0..c_n).step_by(16) {
+                for w0 in (0..g.w).step_by(16) {
+                    let (m, cols) = (mask(g.w - w0), (g.w - w0).min(16));
+                    // SAFETY: loads from the row's interior slots (w0 + cols ≤ W, inside the
+                    // padded plane); stores masked to the row's columns of each channel.
+                    unsafe {
+                        let mut r = [_mm512_setzero_ps(); 16];
+                        for (wi, v) in r.iter_mut().enumerate().take(cols) {
+                            *v = _mm512_loadu_ps(xh.as_ptr().add(((h + 1) * wp + 1 + w0 + wi) * c_n + c0));
+                        }
+                        transpose16(&mut r);
+                        for (cc, v) in r.iter().enumerate() {
+                            _mm512_mask_storeu_ps(x.as_mut_ptr().add(((c0 + cc) * g.h + h) * g.w + w0), m, *v);
                         }
                     }
                 }

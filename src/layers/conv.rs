@@ -29,7 +29,7 @@ use super::{Chunk, MaxPool};
 use crate::engine::gemm::{matmul, matmul_col_major, Mat};
 use crate::engine::im2col::{col2im, im2col, Geometry};
 use crate::engine::nonzeros::Nonzeros;
-use crate::engine::{chunk_dw, direct, direct_dw, hwc_dw, winograd};
+use crate::engine::{chunk_dw, direct, direct_dw, hwc_dw, hwc_dx, winograd};
 use crate::engine::{sum_lanes, Float};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -103,6 +103,12 @@ pub struct ConvScratch<T> {
     /// the input and its value.
     dy_nonzero_at: Vec<u32>,
     dy_nonzero: Vec<T>,
+    /// Winograd weight and input gradients: how many entries each output channel's list holds.
+    dy_nonzero_counts: Vec<usize>,
+    /// Winograd input gradient from the listed entries (`hwc_dx`): the weights `[o][tap][c]`,
+    /// arranged on the first chunk of a batch, and one sample's dX channels-last and padded.
+    tap_major: Vec<T>,
+    dx_hwc: Vec<T>,
     /// `direct_dw`: one sample's dY on the extended grid (zero in the junk columns, from
     /// allocation: only the outputs are written).
     dy_ext: Vec<T>,
@@ -145,8 +151,9 @@ impl Conv {
             s.dw_acc = zeros((self.weight_len() + o) * chunk_dw::LANES);
         } else if self.winograd() {
             s.dw_acc = zeros(hwc_dw::acc_len(g, o));
-            s.dy_nonzero_at = vec![0; hwc_dw::list_len(g)];
-            s.dy_nonzero = zeros(hwc_dw::list_len(g));
+            s.dy_nonzero_at = vec![0; hwc_dw::list_len(g, o)];
+            s.dy_nonzero = zeros(hwc_dw::list_len(g, o));
+            s.dy_nonzero_counts = vec![0; o];
         } else if self.direct_dw::<T>() {
             s.dw_acc = zeros(direct_dw::acc_len(g, o));
             s.dy_ext = zeros(direct_dw::dy_ext_len(&direct::plan(g), o));
@@ -184,6 +191,8 @@ impl Conv {
             s.x_pad = zeros(direct::plan(g).xpad_len(g.c)); // direct_dw's, for stacked signals
         }
         if let Some(t) = winograd::transposed(g, o) {
+            s.tap_major = zeros(hwc_dx::arranged_len(g, o));
+            s.dx_hwc = zeros(winograd::hwc_len(g));
             s.flipped_transformed = zeros(winograd::transformed_len(&t, g.c));
             s.dy_hwc = zeros(winograd::hwc_len(&t));
             s.dy_tile_row = zeros(winograd::row_scratch_len(&t, g.c));
@@ -419,6 +428,9 @@ impl Conv {
             dy_ext,
             dy_nonzero_at,
             dy_nonzero,
+            dy_nonzero_counts,
+            tap_major,
+            dx_hwc,
             ..
         } = s;
         // The input gradient as a convolution of dY, Winograd's or direct, when one suits.
@@ -427,7 +439,10 @@ impl Conv {
         // (A direct plan holds a 4 KiB tap table: only the direct input gradient builds one.)
         let plan_t = transposed.as_ref().filter(|_| winograd_t.is_none()).map(direct::plan);
         match (&winograd_t, &transposed, chunk.first) {
-            (Some(_), _, true) => winograd::transform_weights_transposed(g, self.out_channels, w, flipped_transformed),
+            (Some(_), _, true) => {
+                winograd::transform_weights_transposed(g, self.out_channels, w, flipped_transformed);
+                hwc_dx::arrange(g, self.out_channels, w, tap_major);
+            }
             (None, Some(t), true) => direct::arrange_transposed(g, t, w, flipped),
             _ => {}
         }
@@ -458,11 +473,23 @@ impl Conv {
                     db[o] += sum_lanes(row);
                 }
             }
+            // A Winograd layer's dY entries, listed per channel, for dW and perhaps for dX.
+            let mut scattered = false;
             if winograd {
+                let mut list = Nonzeros { at: &mut dy_nonzero_at[..], value: &mut dy_nonzero[..] };
+                let nonzero = hwc_dw::list_nonzeros(g, self.out_channels, dyi, &mut list, dy_nonzero_counts);
+                let listed = (&list, &dy_nonzero_counts[..]);
                 // From the channels-last input, rebuilt per sample as the forward pass built it.
                 winograd::to_hwc(g, &x[i * in_len..(i + 1) * in_len], x_hwc);
-                let list = Nonzeros { at: dy_nonzero_at, value: dy_nonzero };
-                hwc_dw::accumulate(g, self.out_channels, x_hwc, dyi, dwt, list);
+                hwc_dw::accumulate(g, self.out_channels, x_hwc, listed, dwt);
+                if let (Some(dx), true) = (dx.as_deref_mut(), hwc_dx::prefers_scatter(g, self.out_channels, nonzero)) {
+                    if winograd_t.is_some() {
+                        dx_hwc.fill(T::ZERO);
+                        hwc_dx::scatter(g, self.out_channels, tap_major, listed, dx_hwc);
+                        winograd::from_hwc(g, dx_hwc, &mut dx[i * in_len..(i + 1) * in_len]);
+                        scattered = true;
+                    }
+                }
             } else if let Some(plan) = &plan {
                 // From the padded input, rebuilt per sample as the forward pass built it.
                 direct::pad_input(g, plan, &x[i * in_len..(i + 1) * in_len], x_pad);
@@ -479,7 +506,9 @@ impl Conv {
                     true,
                 );
             }
-            if let (Some(dx), Some(t)) = (dx.as_deref_mut(), &transposed) {
+            if scattered {
+                // dX came from the listed entries.
+            } else if let (Some(dx), Some(t)) = (dx.as_deref_mut(), &transposed) {
                 let dxi = &mut dx[i * in_len..(i + 1) * in_len];
                 if let Some(pt) = &plan_t {
                     direct::pad_input(t, pt, dyi, dy_pad);
@@ -700,10 +729,22 @@ mod tests {
         assert!(winograd::transposed(&g, o).is_some());
         let p: Vec<f64> = (0..conv.weight_len() + o).map(|i| (i as f64 * 0.61).sin() * 0.2).collect();
         let x: Vec<f64> = (0..n * c * h * w).map(|i| (i as f64 * 0.37).cos()).collect();
-        let dy: Vec<f64> = (0..n * o * h * w).map(|i| (i as f64 * 0.23).sin()).collect();
+        // Dense dY (the Winograd input gradient), and zero but at one entry in five (the
+        // entries scattered, `hwc_dx`).
+        for sparse in [false, true] {
+            let dy: Vec<f64> = (0..n * o * h * w)
+                .map(|i| if sparse && (i * 7 + i / 5) % 5 != 0 { 0.0 } else { (i as f64 * 0.23).sin() })
+                .collect();
+            backward_case(&conv, &p, &x, &dy, n);
+        }
+    }
+
+    fn backward_case(conv: &Conv, p: &[f64], x: &[f64], dy: &[f64], n: usize) {
+        let (g, o) = (conv.geom, conv.out_channels);
+        let (c, h, w) = (g.c, g.h, g.w);
         let mut s = conv.scratch::<f64>(n);
         let (mut dx, mut dp) = (vec![0.0; x.len()], vec![0.0; p.len()]);
-        conv.backward(&p, &x, &dy, Some(&mut dx), &mut dp, n, &mut s, Chunk::WHOLE);
+        conv.backward(p, x, dy, Some(&mut dx), &mut dp, n, &mut s, Chunk::WHOLE);
         let (rows, cols_n) = (g.col_rows(), g.col_cols());
         let mut dw_want = vec![0.0; o * rows];
         for i in 0..n {
