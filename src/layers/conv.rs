@@ -82,8 +82,10 @@ pub struct ConvScratch<T> {
     /// Direct input gradient: one sample's dX on the extended grid, before compaction.
     dx_ext: Vec<T>,
     /// Winograd input gradient: the flipped, channel-swapped weights transformed
-    /// (`winograd::transform_weights_transposed`), on the first chunk of a batch.
+    /// (`winograd::transform_weights_transposed`), for the first sample of a batch whose dX
+    /// is not scattered (`hwc_dx`); `flipped_transformed_ready` says whether it is done.
     flipped_transformed: Vec<T>,
+    flipped_transformed_ready: bool,
     /// Winograd input gradient: one sample's dY channels-last and zero-padded (as `x_hwc`).
     dy_hwc: Vec<T>,
     /// Winograd input gradient: two tile rows' transformed dY, products and outputs.
@@ -431,6 +433,7 @@ impl Conv {
             dy_nonzero_counts,
             tap_major,
             dx_hwc,
+            flipped_transformed_ready,
             ..
         } = s;
         // The input gradient as a convolution of dY, Winograd's or direct, when one suits.
@@ -440,7 +443,7 @@ impl Conv {
         let plan_t = transposed.as_ref().filter(|_| winograd_t.is_none()).map(direct::plan);
         match (&winograd_t, &transposed, chunk.first) {
             (Some(_), _, true) => {
-                winograd::transform_weights_transposed(g, self.out_channels, w, flipped_transformed);
+                *flipped_transformed_ready = false;
                 hwc_dx::arrange(g, self.out_channels, w, tap_major);
             }
             (None, Some(t), true) => direct::arrange_transposed(g, t, w, flipped),
@@ -514,6 +517,10 @@ impl Conv {
                     direct::pad_input(t, pt, dyi, dy_pad);
                     direct::forward(t, pt, g.c, flipped, dy_pad, dx_ext, dxi);
                 } else {
+                    if !*flipped_transformed_ready {
+                        winograd::transform_weights_transposed(g, self.out_channels, w, flipped_transformed);
+                        *flipped_transformed_ready = true;
+                    }
                     winograd::to_hwc(t, dyi, dy_hwc);
                     let dense = (t.out_w, t.out_h * t.out_w);
                     winograd::convolve(t, dense, g.c, flipped_transformed, None, dy_hwc, dy_tile_row, dxi);
@@ -729,11 +736,20 @@ mod tests {
         assert!(winograd::transposed(&g, o).is_some());
         let p: Vec<f64> = (0..conv.weight_len() + o).map(|i| (i as f64 * 0.61).sin() * 0.2).collect();
         let x: Vec<f64> = (0..n * c * h * w).map(|i| (i as f64 * 0.37).cos()).collect();
-        // Dense dY (the Winograd input gradient), and zero but at one entry in five (the
-        // entries scattered, `hwc_dx`).
-        for sparse in [false, true] {
-            let dy: Vec<f64> = (0..n * o * h * w)
-                .map(|i| if sparse && (i * 7 + i / 5) % 5 != 0 { 0.0 } else { (i as f64 * 0.23).sin() })
+        // Dense dY (the Winograd input gradient), zero but at one entry in five (the entries
+        // scattered, `hwc_dx`), and a batch of one of each (sparse first: the Winograd weights
+        // are transformed for the second sample only).
+        for sparse_samples in [0, n, 1] {
+            let per_sample = o * h * w;
+            let dy: Vec<f64> = (0..n * per_sample)
+                .map(|i| {
+                    let sparse = i / per_sample < sparse_samples && (i * 7 + i / 5) % 5 != 0;
+                    if sparse {
+                        0.0
+                    } else {
+                        (i as f64 * 0.23).sin()
+                    }
+                })
                 .collect();
             backward_case(&conv, &p, &x, &dy, n);
         }
