@@ -427,6 +427,26 @@ pub(crate) mod avx512 {
         n
     }
 
+    /// `max_2x2_row` for each of the `out_h` rows of a plane (input rows `w` apart, outputs
+    /// `out_w` per row, codes `2·⌈out_w/16⌉` words per row): one call per plane, where a call
+    /// per 14-output row cost as much as its work (mnist-lab).
+    #[inline]
+    pub fn max_2x2_plane(
+        xp: &[f32],
+        w: usize,
+        (out_h, out_w): (usize, usize),
+        yp: &mut [f32],
+        mut codes: Option<&mut [u16]>,
+    ) {
+        let words = 2 * out_w.div_ceil(16);
+        assert!(out_h == 0 || xp.len() >= (2 * out_h - 1) * w + 2 * out_w);
+        assert!(w >= 2 * out_w && yp.len() >= out_h * out_w && codes.as_ref().is_none_or(|c| c.len() >= out_h * words));
+        for (oh, ys) in yp.chunks_exact_mut(out_w).take(out_h).enumerate() {
+            let (top, bottom) = (&xp[2 * oh * w..][..2 * out_w], &xp[(2 * oh + 1) * w..][..2 * out_w]);
+            max_2x2_row(top, bottom, ys, codes.as_deref_mut().map(|c| &mut c[oh * words..][..words]));
+        }
+    }
+
     /// The backward of ReLU then a 2×2 pool from `max_2x2_row`'s recorded winners: each gradient
     /// to its winner where the maximum is not ≤ 0 (so NaN passes, as in PyTorch), zero elsewhere.
     #[inline]
@@ -484,8 +504,8 @@ pub(crate) mod avx512 {
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 pub use avx512::{
-    copy_short, direct_8, direct_dw, dots_into, first_max, first_max_16, first_max_down, list_2x2_winners, max_2x2_row,
-    route_2x2_row, route_2x2_row_codes, sum,
+    copy_short, direct_8, direct_dw, dots_into, first_max, first_max_16, first_max_down, list_2x2_winners,
+    max_2x2_plane, max_2x2_row, route_2x2_row, route_2x2_row_codes, sum,
 };
 
 /// Stand-ins so callers compile everywhere; never called when `AVX512` is false.
@@ -499,6 +519,10 @@ pub fn direct_8(_: &[f32], _: &[usize], _: &[f32], _: &[f32; 8], _: usize, _: &m
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
 pub fn list_2x2_winners(_: (&[f32], &[f32], &[u16]), _: (usize, usize, usize), _: (&mut [u32], &mut [f32])) -> usize {
+    unreachable!("AVX-512 kernel called on a build without it")
+}
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+pub fn max_2x2_plane(_: &[f32], _: usize, _: (usize, usize), _: &mut [f32], _: Option<&mut [u16]>) {
     unreachable!("AVX-512 kernel called on a build without it")
 }
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]

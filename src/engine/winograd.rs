@@ -73,8 +73,9 @@ pub fn row_scratch_len(g: &Geometry, out_c: usize) -> usize {
 /// `U[ξ][c][o] = (G g Gᵀ)[ξ]` for each kernel `g = w[o][c]`, `G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]]`.
 pub fn transform_weights<T: Float>(g: &Geometry, out_c: usize, w: &[T], u: &mut [T]) {
     let c_n = g.c;
-    for o in 0..out_c {
-        for c in 0..c_n {
+    // Output channels innermost: each position's writes are adjacent.
+    for c in 0..c_n {
+        for o in 0..out_c {
             let k: &[T; 9] = w[(o * c_n + c) * 9..][..9].try_into().expect("3×3 kernels");
             for (xi, v) in transform_kernel(k).into_iter().enumerate() {
                 u[(xi * c_n + c) * out_c + o] = v;

@@ -256,16 +256,13 @@ pub(super) fn max_2x2<T: Float>(
     mut codes: Option<&mut [u16]>,
 ) {
     let words = 2 * out_w.div_ceil(16);
+    if let (true, Some(x), Some(y)) = (simd::AVX512, simd::f32s(xp), simd::f32s_mut(yp)) {
+        return simd::max_2x2_plane(x, w, (out_h, out_w), y, codes);
+    }
     for (oh, ys) in yp.chunks_exact_mut(out_w).enumerate().take(out_h) {
         let top = &xp[2 * oh * w..][..2 * out_w];
         let bottom = &xp[(2 * oh + 1) * w..][..2 * out_w];
         let mut cs = codes.as_deref_mut().map(|c| &mut c[oh * words..][..words]);
-        if let (true, Some(t), Some(b), Some(y)) =
-            (simd::AVX512, simd::f32s(top), simd::f32s(bottom), simd::f32s_mut(ys))
-        {
-            simd::max_2x2_row(t, b, y, cs);
-            continue;
-        }
         if let (true, Some(t), Some(b), Some(y)) = (avx2::AVX2, simd::f32s(top), simd::f32s(bottom), simd::f32s_mut(ys))
         {
             avx2::max_2x2_row(t, b, y, cs);
