@@ -18,10 +18,10 @@
 //!
 //! Behind a ReLU and a 2×2 max-pool at most one output in four has a gradient, and the
 //! pool's winners say which: `Conv::backward_from_winners` lists them per output channel
-//! (`MaxPool::list_winners`) and `add_listed` sums only those. Per entry, the input window's
-//! taps are gathered into one or two vectors by masked loads, one per run of adjacent taps (a
-//! kernel row), and one FMA per vector adds it, times dY, to the channel's sums; the grid's
-//! dense sum spent three multiply-adds in four on zeros there (mnist-lab). Each channel sums
+//! (`MaxPool::list_winners`) and `add_listed` sums only those, for kernels whose rows are at
+//! most 8 adjacent taps (`lists_by_rows`): per entry and kernel row, one 8-lane load of the
+//! input and one FMA, times dY, into that row's sums; the grid's dense sum spent three
+//! multiply-adds in four on zeros there (mnist-lab). Each channel sums
 //! a sample's entries from zero, alternately into two sets (two FMA chains), and adds both to
 //! its `listed` sums (`sum_listed_into_weights`).
 
@@ -47,10 +47,18 @@ pub fn acc_len(g: &Geometry, out_c: usize) -> usize {
     g.col_rows() * out_c * LANES
 }
 
-/// Length of the listed path's sums: per output channel, one per tap (in weight order),
-/// rounded up to whole vectors.
+/// Kernel rows (C·kh) the listed path's vector kernel holds in registers.
+const MAX_ROWS: usize = 12;
+
+/// Whether the listed path (`add_listed`) takes this geometry: kernel rows of at most 8
+/// adjacent taps (no dilation along them), at most `MAX_ROWS` rows, on the AVX-512 build.
+pub fn lists_by_rows(g: &Geometry) -> bool {
+    suits(g) && g.ww.dilation == 1 && g.ww.kernel <= 8 && g.c * g.wh.kernel <= MAX_ROWS
+}
+
+/// Length of the listed path's sums: per output channel, one per tap (in weight order).
 pub fn listed_len(g: &Geometry, out_c: usize) -> usize {
-    out_c * g.col_rows().next_multiple_of(LANES)
+    out_c * g.col_rows()
 }
 
 /// Length of each of the two lists of one output channel's entries (`add_listed`).
@@ -95,16 +103,19 @@ pub fn accumulate<T: Float>(g: &Geometry, p: &Plan, out_c: usize, xpad: &[T], dy
 
 /// Adds one output channel's listed dY entries of one sample (`entries`: each one's place q
 /// on the extended grid and its value, summed in list order) times the sample's padded input
-/// `xpad` to that channel's listed sums `sums` (`listed_len / out_c` values, one per tap).
+/// `xpad` to that channel's listed sums `sums` (one per tap). The vector kernel needs
+/// `lists_by_rows`; other geometries (and f64) take the generic loop.
 pub fn add_listed<T: Float>(g: &Geometry, p: &Plan, xpad: &[T], (at, value): (&[u32], &[T]), sums: &mut [T]) {
     let offs = p.tap_offsets(g);
-    assert!(at.len() == value.len() && sums.len() >= g.col_rows().next_multiple_of(LANES));
+    assert!(at.len() == value.len() && sums.len() >= g.col_rows());
     // Every entry's window inside the planes, and 8 values after its last row's start (the
     // vector kernel reads whole 8-lane rows; the planes' tail tile holds them).
     let last = at.iter().fold(0, |m, &q| m.max(q)) as usize + offs.iter().max().copied().unwrap_or(0);
     assert!(last + 8 <= xpad.len(), "entries outside the extended grid");
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-    if let (Some(x), Some(v), Some(s)) = (simd::f32s(xpad), simd::f32s(value), simd::f32s_mut(sums)) {
+    if let (true, Some(x), Some(v), Some(s)) =
+        (lists_by_rows(g), simd::f32s(xpad), simd::f32s(value), simd::f32s_mut(sums))
+    {
         // SAFETY: every window's reads are inside xpad, as just asserted.
         return unsafe { avx512::add_listed(g, offs, x, (at, v), s) };
     }
@@ -129,44 +140,16 @@ pub fn sum_into_weights<T: Float>(g: &Geometry, out_c: usize, acc: &[T], dw: &mu
     }
 }
 
-/// Adds the batch's listed sums (`listed_len`) to dW (O × C·kh·kw).
+/// Adds the batch's listed sums (`listed_len`, laid out as dW) to dW (O × C·kh·kw).
 pub fn sum_listed_into_weights<T: Float>(g: &Geometry, out_c: usize, listed: &[T], dw: &mut [T]) {
-    let (taps, per_o) = (g.col_rows(), g.col_rows().next_multiple_of(LANES));
-    for (o, row) in dw.chunks_exact_mut(taps).take(out_c).enumerate() {
-        for (t, d) in row.iter_mut().enumerate() {
-            *d += listed[o * per_o + t];
-        }
-    }
+    let len = listed_len(g, out_c);
+    dw[..len].iter_mut().zip(&listed[..len]).for_each(|(d, l)| *d += *l);
 }
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 mod avx512 {
-    use super::{Geometry, LANES, MAX_TAPS};
+    use super::{Geometry, MAX_ROWS};
     use std::arch::x86_64::*;
-
-    /// A run of adjacent taps in one vector: lanes `mask`, lane l reading `xpad[q + base + l]`.
-    #[derive(Clone, Copy)]
-    struct Run {
-        base: isize,
-        mask: u16,
-    }
-
-    /// Each vector's runs (of up to `MAX_TAPS` taps, so two vectors).
-    fn runs(offs: &[usize]) -> [([Run; LANES], usize); 2] {
-        assert!(offs.len() <= MAX_TAPS && MAX_TAPS <= 2 * LANES);
-        let mut r = [([Run { base: 0, mask: 0 }; LANES], 0); 2];
-        for (t, &off) in offs.iter().enumerate() {
-            let (v, lane) = (t / LANES, t % LANES);
-            let (list, n) = &mut r[v];
-            let extends = lane > 0 && off == offs[t - 1] + 1;
-            if !extends {
-                list[*n] = Run { base: off as isize - lane as isize, mask: 0 };
-                *n += 1;
-            }
-            list[*n - 1].mask |= 1 << lane;
-        }
-        r
-    }
 
     /// Adds the entries with `add`, alternately into the two `sets` (entry k into set k mod 2:
     /// two independent chains of FMAs), a pair per step so that each set stays in registers.
@@ -184,69 +167,28 @@ mod avx512 {
         sets
     }
 
-    /// Runs per vector the kernels are compiled for: a count rounds up to the next (the
-    /// extra runs load nothing), so the loads of a window are straight-line code with their
-    /// offsets and masks in registers.
-    fn bucket(n: usize) -> usize {
-        [0, 2, 4, 6, LANES].into_iter().find(|&b| b >= n).expect("at most LANES runs per vector")
-    }
-
     /// `super::add_listed` for f32: entries alternately into two sets of vectors, then both
-    /// added to `sums`. Kernels whose rows are at most 8 adjacent taps (all but dilated or
-    /// wide ones) take a row per 8-lane vector: one load and one FMA per kernel row and
-    /// entry, where 16-lane vectors of packed rows took a masked load per row and, on CPUs
-    /// that load 512 bits a cycle (Zen 4), twice the time.
+    /// added to `sums`, a kernel row per 8-lane vector: one load and one FMA per row and
+    /// entry. (16-lane vectors of packed rows took a masked load per row and, on CPUs that
+    /// load 512 bits a cycle (Zen 4), twice the time.)
     ///
     /// # Safety
     /// Every entry's window (`q + offs[t]` for each tap) and the 8 values after its last
     /// row's start lie inside `xpad`.
     pub unsafe fn add_listed(g: &Geometry, offs: &[usize], xpad: &[f32], entries: (&[u32], &[f32]), sums: &mut [f32]) {
         let rows = g.c * g.wh.kernel;
-        if g.ww.dilation == 1 && g.ww.kernel <= 8 && rows <= 12 {
-            let row_offs: [usize; 12] = std::array::from_fn(|r| if r < rows { offs[r * g.ww.kernel] } else { 0 });
-            macro_rules! dispatch {
-                ($($r:literal)*) => {
-                    match rows {
-                        // SAFETY: the caller's contract, passed on.
-                        $($r => unsafe { add_listed_rows::<$r>(&row_offs, g.ww.kernel, xpad, entries, sums) },)*
-                        _ => unreachable!("1 to 12 kernel rows"),
-                    }
-                };
-            }
-            return dispatch!(1 2 3 4 5 6 7 8 9 10 11 12);
-        }
-        let runs = runs(offs);
+        assert!(super::lists_by_rows(g), "rows of at most 8 adjacent taps, at most {MAX_ROWS} of them");
+        let row_offs: [usize; MAX_ROWS] = std::array::from_fn(|r| if r < rows { offs[r * g.ww.kernel] } else { 0 });
         macro_rules! dispatch {
-            ($(($a:literal, $b:literal)),*) => {
-                match (bucket(runs[0].1), bucket(runs[1].1)) {
+            ($($r:literal)*) => {
+                match rows {
                     // SAFETY: the caller's contract, passed on.
-                    $(($a, $b) => unsafe { add_listed_n::<$a, $b>(&runs, xpad, entries, sums) },)*
-                    _ => unreachable!("one to {LANES} runs in the first vector, up to {LANES} in the second"),
+                    $($r => unsafe { add_listed_rows::<$r>(&row_offs, g.ww.kernel, xpad, entries, sums) },)*
+                    _ => unreachable!("1 to {MAX_ROWS} kernel rows"),
                 }
             };
         }
-        dispatch!(
-            (2, 0),
-            (4, 0),
-            (6, 0),
-            (16, 0),
-            (2, 2),
-            (4, 2),
-            (6, 2),
-            (16, 2),
-            (2, 4),
-            (4, 4),
-            (6, 4),
-            (16, 4),
-            (2, 6),
-            (4, 6),
-            (6, 6),
-            (16, 6),
-            (2, 16),
-            (4, 16),
-            (6, 16),
-            (16, 16)
-        )
+        dispatch!(1 2 3 4 5 6 7 8 9 10 11 12)
     }
 
     /// `add_listed` for `R` kernel rows of `kw` ≤ 8 adjacent taps, row r's first at
@@ -256,7 +198,7 @@ mod avx512 {
     /// As `add_listed`.
     #[inline(always)]
     unsafe fn add_listed_rows<const R: usize>(
-        row_offs: &[usize; 12],
+        row_offs: &[usize; MAX_ROWS],
         kw: usize,
         xpad: &[f32],
         (at, value): (&[u32], &[f32]),
@@ -280,50 +222,6 @@ mod avx512 {
                 for (s, t) in sums[r * kw..][..kw].iter_mut().zip(total) {
                     *s += t;
                 }
-            }
-        }
-    }
-
-    /// `add_listed` with `A` runs in the first vector and `B` in the second (none: one vector).
-    ///
-    /// # Safety
-    /// As `add_listed`.
-    #[inline(always)]
-    unsafe fn add_listed_n<const A: usize, const B: usize>(
-        runs: &[([Run; LANES], usize); 2],
-        xpad: &[f32],
-        (at, value): (&[u32], &[f32]),
-        sums: &mut [f32],
-    ) {
-        let vectors = if B == 0 { 1 } else { 2 };
-        assert!(sums.len() >= vectors * LANES && at.len() == value.len());
-        assert!(runs[0].1 <= A && runs[1].1 <= B);
-        let first: [Run; A] = std::array::from_fn(|i| runs[0].0[i]);
-        let second: [Run; B] = std::array::from_fn(|i| runs[1].0[i]);
-        // SAFETY: a run's lane l reads xpad[q + off] for its tap's offset `off`, inside the
-        // planes (the caller's contract); masked-off lanes (all,
-        // for a padding run) read nothing. The sums are whole vectors (asserted).
-        unsafe {
-            // A vector of the window's taps: each run by an independent zero-masked load, ORed.
-            let taps = |q: u32, list: &[Run]| {
-                list.iter().fold(_mm512_setzero_ps(), |x, r| {
-                    let p = xpad.as_ptr().wrapping_offset(q as isize + r.base);
-                    _mm512_or_ps(x, _mm512_maskz_loadu_ps(r.mask, p))
-                })
-            };
-            let add = |s: &mut [__m512; 2], q: u32, d: f32| {
-                let b = _mm512_set1_ps(d);
-                s[0] = _mm512_fmadd_ps(b, taps(q, &first), s[0]);
-                if B > 0 {
-                    s[1] = _mm512_fmadd_ps(b, taps(q, &second), s[1]);
-                }
-            };
-            let [even, odd] = alternately((at, value), [[_mm512_setzero_ps(); 2]; 2], add);
-            // Only the taps' lanes: the others hold 0·x, NaN where x is.
-            for (v, (list, n)) in runs.iter().enumerate().take(vectors) {
-                let (p, lanes) = (sums.as_mut_ptr().add(v * LANES), list[..*n].iter().fold(0, |m, r| m | r.mask));
-                let total = _mm512_add_ps(even[v], odd[v]);
-                _mm512_mask_storeu_ps(p, lanes, _mm512_add_ps(_mm512_loadu_ps(p), total));
             }
         }
     }
@@ -395,7 +293,7 @@ mod tests {
         listed: &mut [f32],
         mut list: Nonzeros<f32>,
     ) {
-        let (plane, per_o) = (g.out_h * g.out_w, g.col_rows().next_multiple_of(LANES));
+        let (plane, per_o) = (g.out_h * g.out_w, g.col_rows());
         for oi in 0..o {
             let n = crate::engine::nonzeros::list(&dy[oi * plane..][..plane], (g.out_h, g.out_w), (p.wp, 1), &mut list);
             add_listed(g, p, xpad, (&list.at[..n], &list.value[..n]), &mut listed[oi * per_o..][..per_o]);
@@ -403,7 +301,7 @@ mod tests {
     }
 
     /// Geometries of first layers (mnist-lab's, SimpleCNN's), several channels, an even
-    /// kernel without padding, and a dilated one (whose taps are not adjacent), with dY zero
+    /// kernel without padding, and a dilated one (taps not adjacent: the generic loop), with dY zero
     /// but at about one output in five (as behind a ReLU and a 2×2 pool).
     fn listed_cases() -> Vec<(Geometry, usize)> {
         let dilated = Window { kernel: 3, stride: 1, pad_before: 2, pad_after: 1, dilation: 2 };
@@ -482,7 +380,7 @@ mod tests {
             let mut slow = fast.clone();
             let (mut at, mut value) = (vec![0; list_len(&g)], vec![0.0; list_len(&g)]);
             add_all_listed(&g, &p, o, &xpad, &dy, &mut fast, Nonzeros { at: &mut at, value: &mut value });
-            let (offs, per_o) = (p.tap_offsets(&g), g.col_rows().next_multiple_of(LANES));
+            let (offs, per_o) = (p.tap_offsets(&g), g.col_rows());
             for oi in 0..o {
                 let mut set = [[0f32; MAX_TAPS]; 2];
                 let mut e = 0;

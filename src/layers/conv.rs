@@ -97,7 +97,7 @@ pub struct ConvScratch<T> {
     /// partial sums per weight.
     dw_acc: Vec<T>,
     /// Weight gradient from a 2×2 pool's winners (`backward_from_winners`, `direct_dw`'s
-    /// listed sums): per output channel one sum per tap over the batch, then the bias's.
+    /// listed sums): each weight's sum over the batch (laid out as dW), and each bias's.
     dw_listed: Vec<T>,
     db_listed: Vec<T>,
     /// Winograd weight gradient, and the listed one from a pool's winners: one output
@@ -485,13 +485,12 @@ impl Conv {
                 // From the channels-last input, rebuilt per sample as the forward pass built it.
                 winograd::to_hwc(g, &x[i * in_len..(i + 1) * in_len], x_hwc);
                 hwc_dw::accumulate(g, self.out_channels, x_hwc, listed, dwt);
-                if let (Some(dx), true) = (dx.as_deref_mut(), hwc_dx::prefers_scatter(g, self.out_channels, nonzero)) {
-                    if winograd_t.is_some() {
-                        dx_hwc.fill(T::ZERO);
-                        hwc_dx::scatter(g, self.out_channels, tap_major, listed, dx_hwc);
-                        winograd::from_hwc(g, dx_hwc, &mut dx[i * in_len..(i + 1) * in_len]);
-                        scattered = true;
-                    }
+                let scatter = winograd_t.is_some() && hwc_dx::prefers_scatter(g, self.out_channels, nonzero);
+                if let (Some(dx), true) = (dx.as_deref_mut(), scatter) {
+                    dx_hwc.fill(T::ZERO);
+                    hwc_dx::scatter(g, self.out_channels, tap_major, listed, dx_hwc);
+                    winograd::from_hwc(g, dx_hwc, &mut dx[i * in_len..(i + 1) * in_len]);
+                    scattered = true;
                 }
             } else if let Some(plan) = &plan {
                 // From the padded input, rebuilt per sample as the forward pass built it.
@@ -568,9 +567,9 @@ impl Conv {
     }
 
     /// Whether a 2×2 pool's winners can give the weight gradient as listed sums
-    /// (`direct_dw::add_listed`): a `direct_dw` geometry, neither Winograd's nor tiny.
+    /// (`direct_dw::add_listed`): a geometry its vector kernel takes, neither Winograd's nor tiny.
     fn learns_listed(&self) -> bool {
-        direct_dw::suits(&self.geom) && !self.winograd() && !self.chunked_dw()
+        direct_dw::lists_by_rows(&self.geom) && !self.winograd() && !self.chunked_dw()
     }
 
     /// `backward` without the input gradient, when this conv's output gradient comes only
@@ -629,7 +628,7 @@ impl Conv {
     ) {
         let (g, o) = (&self.geom, self.out_channels);
         let (plan, in_len, out_len) = (direct::plan(g), g.c * g.h * g.w, o * pool.out_plane());
-        let per_o = direct_dw::listed_len(g, 1);
+        let per_o = g.col_rows();
         if chunk.first {
             s.dw_listed.fill(T::ZERO);
             s.db_listed.fill(T::ZERO);
