@@ -5,6 +5,7 @@ pub mod chunk_dw;
 pub mod dims;
 pub mod direct;
 pub mod direct_dw;
+pub mod direct_pooled;
 pub mod float;
 pub mod gemm;
 pub mod hwc_dw;

@@ -29,7 +29,7 @@ use super::{Chunk, MaxPool};
 use crate::engine::gemm::{matmul, matmul_col_major, Mat};
 use crate::engine::im2col::{col2im, im2col, Geometry};
 use crate::engine::nonzeros::Nonzeros;
-use crate::engine::{chunk_dw, direct, direct_dw, hwc_dw, hwc_dx, winograd};
+use crate::engine::{chunk_dw, direct, direct_dw, direct_pooled, hwc_dw, hwc_dx, simd, winograd};
 use crate::engine::{sum_lanes, Float};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -56,6 +56,9 @@ pub struct ConvScratch<T> {
     /// Direct forward and `direct_dw`: one sample's zero-padded input planes (the zeros from
     /// allocation: `direct::pad_input` writes only the interiors).
     x_pad: Vec<T>,
+    /// Direct forward followed by ReLU and a 2×2 pool (`direct_pooled`): one sample's padded
+    /// input planes split by column parity (the zeros from allocation, as `x_pad`).
+    x_split: Vec<T>,
     /// Direct forward of signals: `stack_rows` samples' padded planes, stacked by rows
     /// (`direct::forward_stacked`) or, for a pool that reads the grid, interleaved
     /// (`direct::convolve_interleaved`): one layout per workspace plan, and both write the
@@ -179,6 +182,9 @@ impl Conv {
             s.arranged = zeros(direct::arranged_len(g, o));
             s.x_pad = zeros(plan.xpad_len(g.c));
             s.y_ext = zeros(plan.ext_total(o));
+            if direct_pooled::suits(g) {
+                s.x_split = zeros(direct_pooled::split_len(g)); // used only when a pool follows
+            }
         } else if s.cols.is_empty() {
             s.cols = zeros(columns);
         }
@@ -329,7 +335,6 @@ impl Conv {
         if !pool.is_2x2() {
             return self.forward_pooled_signals(p, x, n, s, first_chunk, pool, y, winners);
         }
-        let plan = direct::plan(g);
         let (w, b) = p.split_at(self.weight_len());
         let winograd = self.winograd();
         if first_chunk && winograd {
@@ -341,6 +346,19 @@ impl Conv {
         for i in 0..n {
             let xi = &x[i * in_len..(i + 1) * in_len];
             let yi = &mut y[i * out_len..(i + 1) * out_len];
+            if let (false, Some(xf), Some(yf), Some(wf), Some(split)) = (
+                s.x_split.is_empty(),
+                simd::f32s(xi),
+                simd::f32s_mut(yi),
+                simd::f32s(&s.arranged),
+                simd::f32s_mut(&mut s.x_split),
+            ) {
+                direct_pooled::split_input(g, xf, split);
+                let codes = winners.as_mut().map(|(ps, first)| pool.codes_of(ps, *first + i));
+                direct_pooled::convolve_pooled(g, self.out_channels, wf, split, yf, codes);
+                continue;
+            }
+            let plan = direct::plan(g);
             if winograd {
                 winograd::to_hwc(g, xi, &mut s.x_hwc);
                 let codes = winners.as_mut().map(|(ps, first)| pool.codes_of(ps, *first + i));
