@@ -343,22 +343,25 @@ impl Conv {
             direct::arrange(g, self.out_channels, w, self.bias.then_some(b), &mut s.arranged);
         }
         let (in_len, out_len) = (g.c * g.h * g.w, self.out_channels * pool.out_plane());
+        if let (false, Some(xf), Some(yf), Some(wf), Some(split)) = (
+            s.x_split.is_empty(),
+            simd::f32s(x),
+            simd::f32s_mut(y),
+            simd::f32s(&s.arranged),
+            simd::f32s_mut(&mut s.x_split),
+        ) {
+            // The pool in registers (`direct_pooled`): no extended grid, no plan.
+            for (i, (xi, yi)) in xf.chunks_exact(in_len).zip(yf.chunks_exact_mut(out_len)).take(n).enumerate() {
+                direct_pooled::split_input(g, xi, split);
+                let codes = winners.as_mut().map(|(ps, first)| pool.codes_of(ps, *first + i));
+                direct_pooled::convolve_pooled(g, self.out_channels, wf, split, yi, codes);
+            }
+            return;
+        }
+        let plan = direct::plan(g);
         for i in 0..n {
             let xi = &x[i * in_len..(i + 1) * in_len];
             let yi = &mut y[i * out_len..(i + 1) * out_len];
-            if let (false, Some(xf), Some(yf), Some(wf), Some(split)) = (
-                s.x_split.is_empty(),
-                simd::f32s(xi),
-                simd::f32s_mut(yi),
-                simd::f32s(&s.arranged),
-                simd::f32s_mut(&mut s.x_split),
-            ) {
-                direct_pooled::split_input(g, xf, split);
-                let codes = winners.as_mut().map(|(ps, first)| pool.codes_of(ps, *first + i));
-                direct_pooled::convolve_pooled(g, self.out_channels, wf, split, yf, codes);
-                continue;
-            }
-            let plan = direct::plan(g);
             if winograd {
                 winograd::to_hwc(g, xi, &mut s.x_hwc);
                 let codes = winners.as_mut().map(|(ps, first)| pool.codes_of(ps, *first + i));
