@@ -12,6 +12,7 @@ pub mod hwc_dw;
 pub mod hwc_dx;
 pub mod im2col;
 pub mod nonzeros;
+pub mod row_dots;
 pub mod simd;
 pub mod winograd;
 

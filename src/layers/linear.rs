@@ -1,7 +1,8 @@
 //! Linear (fully connected): `y = x Wᵀ + b` over the whole batch in one matrix product.
 
 use crate::engine::gemm::{matmul, Mat};
-use crate::engine::Float;
+use crate::engine::simd::{f32s, f32s_mut};
+use crate::engine::{row_dots, Float};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Linear {
@@ -22,6 +23,10 @@ impl Linear {
         let (i_n, o_n) = (self.in_features, self.out_features);
         let (w, b) = p.split_at(self.weight_len());
         let y = &mut y[..n * o_n];
+        if let (true, Some(xf), Some(wf), Some(bf)) = (row_dots::AVAILABLE, f32s(x), f32s(w), f32s(b)) {
+            let yf = f32s_mut(y).expect("y has the element type of x");
+            return row_dots::forward(yf, xf, wf, self.bias.then_some(bf), (n, i_n, o_n));
+        }
         if self.bias {
             for row in y.chunks_exact_mut(o_n) {
                 row.copy_from_slice(&b[..o_n]);
