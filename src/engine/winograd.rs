@@ -445,7 +445,9 @@ mod tests {
     /// The AVX-512 kernels do the generic code's arithmetic in its order: equal to the bit.
     #[test]
     fn vector_kernels_equal_the_generic_code() {
-        for (c, h, w, o) in [(16, 14, 14, 32), (32, 6, 18, 64), (32, 14, 14, 16), (16, 4, 8, 48), (32, 10, 36, 16)] {
+        for (c, h, w, o) in
+            [(16, 14, 14, 32), (32, 6, 18, 64), (32, 14, 14, 16), (16, 4, 8, 48), (32, 10, 36, 16), (48, 6, 10, 32)]
+        {
             let win = Window::simple(3, 1, 1);
             let g = Geometry::new(c, h, w, win, win).unwrap();
             let x: Vec<f32> = (0..c * h * w).map(|i| (i as f32 * 0.37).sin()).collect();
@@ -767,13 +769,13 @@ mod avx512 {
         m: *mut f32,
     ) {
         for xi in 0..16 {
-            let (vx, ux) = (v.add(xi * tiles * c_n), u.add(xi * c_n * out_c));
+            let (vx, ux) = (v.add(xi * c_n), u.add(xi * c_n * out_c));
             let mx = m.add(xi * tiles * out_c);
             for k0 in (0..out_c).step_by(16 * V) {
                 let mut t0 = 0;
                 while t0 < tiles {
                     let n = if tiles - t0 >= MAX_N { MAX_N } else { TB.min(tiles - t0) };
-                    let (vb, ub, mb) = (vx.add(t0 * c_n), ux.add(k0), mx.add(t0 * out_c + k0));
+                    let (vb, ub, mb) = (vx.add(16 * t0 * c_n), ux.add(k0), mx.add(t0 * out_c + k0));
                     match n {
                         14 => block::<14, V, CN>(vb, ub, c_n, out_c, mb),
                         7 => block::<7, V, CN>(vb, ub, c_n, out_c, mb),
@@ -791,40 +793,58 @@ mod avx512 {
     }
 
     /// `super::transform_input_row` for `rows` tile rows from `th`, 16 channels per vector:
-    /// tile t of row th + r is tile r·tiles + t of V.
+    /// tile t of row th + r is tile q = r·tiles + t of V, its 16 positions ξ at
+    /// `V[(16q + ξ)·C ..]`, so that one tile's stores are contiguous. Adjacent tiles share two
+    /// columns, so each column's vertical stage (Bᵀ d) is computed once, not twice.
     #[inline(always)]
     unsafe fn input_rows(g: &Geometry, th: usize, rows: usize, xh: *const f32, v: *mut f32) {
-        let (c_n, wp, tiles) = (g.c, g.w + 2, g.out_w / 2);
-        let pass_tiles = rows * tiles;
-        for q in 0..pass_tiles {
-            let (row, t) = (th + q / tiles, q % tiles);
+        // The channel count as a constant where it is a common one, as in `products`: the
+        // 16 stores of a tile then sit at constant offsets from one pointer (a runtime
+        // stride made the compiler keep 32 addresses, spilled to the stack).
+        match g.c {
+            16 => input_rows_of::<16>(g, th, rows, xh, v),
+            32 => input_rows_of::<32>(g, th, rows, xh, v),
+            _ => input_rows_of::<0>(g, th, rows, xh, v),
+        }
+    }
+
+    /// `input_rows` for `CN` input channels (0: `g.c`).
+    #[inline(always)]
+    unsafe fn input_rows_of<const CN: usize>(g: &Geometry, th: usize, rows: usize, xh: *const f32, v: *mut f32) {
+        let c_n = if CN == 0 { g.c } else { CN };
+        let (wp, tiles) = (g.w + 2, g.out_w / 2);
+        for r in 0..rows {
             for c0 in (0..c_n).step_by(CB) {
-                let at = |i: usize, j: usize| _mm512_loadu_ps(xh.add(((2 * row + i) * wp + 2 * t + j) * c_n + c0));
-                let mut s = [[_mm512_setzero_ps(); 4]; 4];
-                #[allow(clippy::needless_range_loop)] // j: the tile's column, as in the formulas
-                for j in 0..4 {
-                    let (d0, d1, d2, d3) = (at(0, j), at(1, j), at(2, j), at(3, j));
-                    s[0][j] = _mm512_sub_ps(d0, d2);
-                    s[1][j] = _mm512_add_ps(d1, d2);
-                    s[2][j] = _mm512_sub_ps(d2, d1);
-                    s[3][j] = _mm512_sub_ps(d1, d3);
-                }
-                for (i, si) in s.iter().enumerate() {
-                    let o = [
-                        _mm512_sub_ps(si[0], si[2]),
-                        _mm512_add_ps(si[1], si[2]),
-                        _mm512_sub_ps(si[2], si[1]),
-                        _mm512_sub_ps(si[1], si[3]),
-                    ];
-                    for (j, oj) in o.iter().enumerate() {
-                        _mm512_storeu_ps(v.add(((4 * i + j) * pass_tiles + q) * c_n + c0), *oj);
+                let src = xh.add(2 * (th + r) * wp * c_n + c0);
+                // Bᵀ d for padded column `col` of the tile row: rows i = 0..4 of the window.
+                let column = |col: usize| {
+                    let at = |i: usize| _mm512_loadu_ps(src.add((i * wp + col) * c_n));
+                    let (d0, d1, d2, d3) = (at(0), at(1), at(2), at(3));
+                    [_mm512_sub_ps(d0, d2), _mm512_add_ps(d1, d2), _mm512_sub_ps(d2, d1), _mm512_sub_ps(d1, d3)]
+                };
+                let (mut s0, mut s1) = (column(0), column(1));
+                for t in 0..tiles {
+                    let (s2, s3) = (column(2 * t + 2), column(2 * t + 3));
+                    let dst = v.add(16 * (r * tiles + t) * c_n + c0);
+                    for i in 0..4 {
+                        let o = [
+                            _mm512_sub_ps(s0[i], s2[i]),
+                            _mm512_add_ps(s1[i], s2[i]),
+                            _mm512_sub_ps(s2[i], s1[i]),
+                            _mm512_sub_ps(s1[i], s3[i]),
+                        ];
+                        for (j, oj) in o.iter().enumerate() {
+                            _mm512_storeu_ps(dst.add((4 * i + j) * c_n), *oj);
+                        }
                     }
+                    (s0, s1) = (s2, s3);
                 }
             }
         }
     }
 
-    /// `super::block`: N tiles × 16·V channels, accumulators in registers.
+    /// `super::block`: N tiles × 16·V channels, accumulators in registers. Tile t's input
+    /// channels are at `v[16·t·C ..]`, as `input_rows` lays them out.
     #[inline(always)]
     unsafe fn block<const N: usize, const V: usize, const CN: usize>(
         v: *const f32,
@@ -839,7 +859,7 @@ mod avx512 {
             let uv: [__m512; V] = std::array::from_fn(|j| _mm512_loadu_ps(u.add(c * out_c + 16 * j)));
             let vc = v.add(c);
             for (t, a) in acc.iter_mut().enumerate() {
-                let b = _mm512_set1_ps(*vc.add(t * c_n));
+                let b = _mm512_set1_ps(*vc.add(16 * t * c_n));
                 for (aj, &uj) in a.iter_mut().zip(&uv) {
                     *aj = _mm512_fmadd_ps(b, uj, *aj);
                 }
