@@ -33,10 +33,7 @@ mod avx512 {
             let cols = TILE.min(m - o);
             for s in (0..n).step_by(TILE) {
                 let rows = TILE.min(n - s);
-                let sums = match (rows, cols) {
-                    (4, 4) => tile::<4, 4>(x, w, k, s, o),
-                    (r, c) => remainder(r, c, x, w, k, s, o),
-                };
+                let sums = tile_of_shape(rows, cols, x, w, k, s, o);
                 for (r, row) in sums.iter().enumerate().take(rows) {
                     for (c, &v) in row.iter().enumerate().take(cols) {
                         y[(s + r) * m + o + c] = v + bias.map_or(0.0, |b| b[o + c]);
@@ -46,8 +43,17 @@ mod avx512 {
         }
     }
 
-    /// The edge tiles, each with its own register count.
-    fn remainder(rows: usize, cols: usize, x: &[f32], w: &[f32], k: usize, s: usize, o: usize) -> [[f32; TILE]; TILE] {
+    /// `tile` for a runtime shape: 4 × 4 inside, smaller at the edges, each shape with its
+    /// own register count.
+    fn tile_of_shape(
+        rows: usize,
+        cols: usize,
+        x: &[f32],
+        w: &[f32],
+        k: usize,
+        s: usize,
+        o: usize,
+    ) -> [[f32; TILE]; TILE] {
         macro_rules! pick {
             ($($r:literal, $c:literal);*) => {
                 match (rows, cols) {
